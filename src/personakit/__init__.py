@@ -1,0 +1,49 @@
+"""personakit: privacy-first embedded personalization with consent management.
+
+Start with :meth:`Personakit.open`. Heavy dependencies (OpenDP, web frameworks) are imported
+only by the components that need them, so ``import personakit`` stays fast.
+"""
+
+from personakit._clock import Clock, FixedClock, SystemClock
+from personakit._kit import Personakit
+from personakit.crypto import KeyProvider, LocalKeyProvider, generate_master_key
+from personakit.exceptions import (
+    AuditChainBroken,
+    BudgetExceeded,
+    ConfigurationError,
+    ConsentRequired,
+    IntegrityError,
+    InvalidInput,
+    InvalidManifest,
+    MasterKeyMismatch,
+    PersonakitError,
+    Problem,
+    StorageError,
+    SubjectNotFound,
+    UsageError,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "AuditChainBroken",
+    "BudgetExceeded",
+    "Clock",
+    "ConfigurationError",
+    "ConsentRequired",
+    "FixedClock",
+    "IntegrityError",
+    "InvalidInput",
+    "InvalidManifest",
+    "KeyProvider",
+    "LocalKeyProvider",
+    "MasterKeyMismatch",
+    "Personakit",
+    "PersonakitError",
+    "Problem",
+    "StorageError",
+    "SubjectNotFound",
+    "SystemClock",
+    "UsageError",
+    "generate_master_key",
+]

@@ -1,0 +1,139 @@
+"""The :class:`Personakit` facade: wires the store, keyring, clock and audit log together."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Final, Self
+
+from personakit._clock import Clock, SystemClock
+from personakit._vault import Vault
+from personakit.audit import AuditLog
+from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
+from personakit.exceptions import ConfigurationError
+from personakit.storage import DiskStore, MemoryStore, Store
+
+__all__ = ["Personakit"]
+
+_DATA_DIR: Final = "data"
+_KEYS_DIR: Final = "keys"
+
+
+class Personakit:
+    """The embedded personalization kit: one instance per store, shared by the whole process.
+
+    Build it from parts (``Personakit(store=…, key_store=…, keys=…)``) or with :meth:`open`.
+    It owns no logic of its own: each capability lives in its component and is reached through
+    an attribute (``kit.audit``, ``kit.vault``, ``kit.keyring``).
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        key_store: Store,
+        keys: KeyProvider,
+        clock: Clock | None = None,
+        tenant: str = "default",
+    ) -> None:
+        """Wire a kit over a data store and a separate key store.
+
+        Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
+        keyring already in ``key_store``.
+        """
+        if store is key_store:
+            raise ConfigurationError(
+                "the key store must be separate from the data store (a data backup must hold "
+                "no keys)"
+            )
+        self.store = store
+        self.key_store = key_store
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.tenant = tenant
+        self.keyring = Keyring(key_store, keys, tenant=tenant)
+        self.vault = Vault(store, self.keyring)
+        self.audit = AuditLog(
+            store,
+            self.clock,
+            tenant=tenant,
+            signer=lambda body: self.keyring.mac("audit-checkpoint", body),
+            check_signature=lambda body, tag: self.keyring.verify_mac(
+                "audit-checkpoint", body, tag
+            ),
+        )
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        location: str | os.PathLike[str],
+        *,
+        keys: KeyProvider | None = None,
+        key_store: str | os.PathLike[str] | Store | None = None,
+        clock: Clock | None = None,
+        tenant: str = "default",
+    ) -> Personakit:
+        """Open (creating if needed) a kit.
+
+        ``location`` is a directory (data in ``<dir>/data``, keys in ``<dir>/keys`` unless
+        ``key_store`` names another directory) or ``"memory:"`` for an ephemeral kit.
+        ``keys`` defaults to :meth:`LocalKeyProvider.from_env`.
+        """
+        provider = keys if keys is not None else LocalKeyProvider.from_env()
+        text = os.fspath(location)
+        if text == "memory:":
+            data: Store = MemoryStore()
+            default_keys: Path | None = None
+        else:
+            root = Path(text)
+            if root.exists() and not root.is_dir():
+                raise ConfigurationError("store location exists and is not a directory")
+            data = DiskStore(root / _DATA_DIR)
+            default_keys = root / _KEYS_DIR
+        key_backend: Store
+        if key_store is None:
+            key_backend = MemoryStore() if default_keys is None else DiskStore(default_keys)
+        elif isinstance(key_store, (str, os.PathLike)):
+            key_backend = DiskStore(key_store)
+        else:
+            key_backend = key_store
+        try:
+            return cls(store=data, key_store=key_backend, keys=provider, clock=clock, tenant=tenant)
+        except BaseException:
+            data.close()
+            key_backend.close()
+            raise
+
+    def __repr__(self) -> str:
+        """Render with the store and tenant."""
+        return f"Personakit(store={self.store!r}, tenant={self.tenant!r})"
+
+    def subject_ref(self, subject: str) -> str:
+        """An opaque, keyed reference to a subject for audit entries and erasure tombstones.
+
+        It stays meaningless once the subject is erased: without the keyring nobody can tell
+        which subject it was, and with it only someone who already knows the pseudonym can.
+        """
+        return self.keyring.mac("subject-ref", subject.encode()).hex()[:32]
+
+    def close(self) -> None:
+        """Close both stores. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self.store.close()
+        self.key_store.close()
+
+    def __enter__(self) -> Self:
+        """Use as a context manager: closes on exit."""
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Close the kit."""
+        self.close()

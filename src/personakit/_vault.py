@@ -1,0 +1,113 @@
+"""Encrypted subject records: the layer every component stores personal data through.
+
+A record is addressed by ``(subject, kind, name)`` and lives at ``s/<subject>/<kind>/<name>``
+in the data store, sealed with the subject's data key (the associated data binds all three).
+Keeping a subject's records under one prefix makes reading, exporting and erasing a subject
+cost O(that subject), never O(store).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from typing import Any, Final
+
+from personakit._codec import canonical_json, loads
+from personakit.crypto import Keyring
+from personakit.exceptions import IntegrityError
+from personakit.storage import Store
+
+__all__ = ["SUBJECT_PREFIX", "Vault", "new_subject_id", "valid_subject_id"]
+
+SUBJECT_PREFIX: Final = "s/"
+_SUBJECT_RE: Final = re.compile(r"sub_[a-z2-7]{26}")
+_PART_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
+_NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+
+
+def new_subject_id() -> str:
+    """A fresh pseudonym: ``sub_`` and 26 base32 characters (130 random bits)."""
+    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
+    return "sub_" + "".join(secrets.choice(alphabet) for _ in range(26))
+
+
+def valid_subject_id(subject: object) -> bool:
+    """Whether ``subject`` has the form of a personakit pseudonym."""
+    return isinstance(subject, str) and _SUBJECT_RE.fullmatch(subject) is not None
+
+
+class Vault:
+    """Seal and store, fetch and open the records of subjects."""
+
+    def __init__(self, store: Store, keyring: Keyring) -> None:
+        """Bind a data store and the keyring that holds its subjects' keys."""
+        self.store = store
+        self.keyring = keyring
+
+    def __repr__(self) -> str:
+        """Render with the store."""
+        return f"Vault({self.store!r})"
+
+    @staticmethod
+    def key(subject: str, kind: str, name: str) -> str:
+        """The store key of a record (validates every part)."""
+        if not valid_subject_id(subject):
+            msg = "not a subject pseudonym"
+            raise ValueError(msg)
+        if not _PART_RE.fullmatch(kind) or not _NAME_RE.fullmatch(name):
+            msg = "record kind / name has characters outside the allowed set"
+            raise ValueError(msg)
+        return f"{SUBJECT_PREFIX}{subject}/{kind}/{name}"
+
+    def put(self, subject: str, kind: str, name: str, plaintext: bytes) -> None:
+        """Seal ``plaintext`` and store it."""
+        key = self.key(subject, kind, name)
+        self.store.put(key, self.keyring.seal(subject, kind, name, plaintext))
+
+    def get(self, subject: str, kind: str, name: str) -> bytes | None:
+        """Fetch and open a record, or None if absent."""
+        sealed = self.store.get(self.key(subject, kind, name))
+        if sealed is None:
+            return None
+        return self.keyring.open(subject, kind, name, sealed)
+
+    def put_json(self, subject: str, kind: str, name: str, value: Any) -> None:
+        """Store a JSON value (canonical encoding)."""
+        self.put(subject, kind, name, canonical_json(value))
+
+    def get_json(self, subject: str, kind: str, name: str) -> Any:
+        """Fetch a JSON value, or None if absent."""
+        raw = self.get(subject, kind, name)
+        return None if raw is None else loads(raw)
+
+    def delete(self, subject: str, kind: str, name: str) -> bool:
+        """Delete one record; return whether it existed."""
+        return self.store.delete(self.key(subject, kind, name))
+
+    def scan(self, subject: str, kind: str | None = None) -> Iterator[tuple[str, str, bytes]]:
+        """Yield ``(kind, name, plaintext)`` for a subject's records (of one kind), in key order."""
+        if not valid_subject_id(subject):
+            msg = "not a subject pseudonym"
+            raise ValueError(msg)
+        prefix = f"{SUBJECT_PREFIX}{subject}/" + ("" if kind is None else f"{kind}/")
+        for key, sealed in self.store.scan(prefix):
+            record_kind, _, name = key[len(SUBJECT_PREFIX) + len(subject) + 1 :].partition("/")
+            if not name:
+                raise IntegrityError("record key is not in personakit's format")
+            yield record_kind, name, self.keyring.open(subject, record_kind, name, sealed)
+
+    def count(self, subject: str) -> dict[str, int]:
+        """How many records of each kind a subject has (without decrypting anything)."""
+        counts: dict[str, int] = {}
+        for key, _ in self.store.scan(f"{SUBJECT_PREFIX}{subject}/"):
+            kind = key[len(SUBJECT_PREFIX) + len(subject) + 1 :].partition("/")[0]
+            counts[kind] = counts.get(kind, 0) + 1
+        return counts
+
+    def delete_subject(self, subject: str) -> int:
+        """Delete every record of a subject; return how many (the key is shredded separately)."""
+        if not valid_subject_id(subject):
+            msg = "not a subject pseudonym"
+            raise ValueError(msg)
+        return self.store.delete_prefix(f"{SUBJECT_PREFIX}{subject}/")

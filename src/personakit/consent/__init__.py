@@ -1,0 +1,1 @@
+"""Consent management: purposes manifest, append-only consent ledger, guards and signals."""

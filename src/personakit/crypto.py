@@ -1,0 +1,474 @@
+"""Keys and encryption: per-subject data keys wrapped by a master key, AES-256-GCM everywhere.
+
+The key hierarchy::
+
+    master key (KeyProvider: env var, key file, or a KMS you plug in)
+      ├── wraps one data key per subject          k/s/<subject>  in the *key store*
+      └── wraps the index root key                k/meta         in the *key store*
+            └── HKDF → blind-index keys (one per identifier kind), MAC keys (tombstones,
+                 audit checkpoints)
+
+Every subject record is sealed with its subject's data key; the associated data binds the
+format version, tenant, subject, record kind and record name, so a ciphertext moved to another
+subject, kind or record fails to open. Deleting a subject's data key (crypto-shredding) makes
+every copy of its records unreadable, including copies in old backups of the data store.
+
+The key store is a separate :class:`~personakit.storage.Store` from the data store, so a backup
+of the data alone holds no keys. Nothing here is home-made: AES-GCM, HKDF and HMAC come from
+``cryptography``; secrets are compared with :func:`hmac.compare_digest`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Final, Protocol, runtime_checkable
+
+from attrs import frozen
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from personakit._codec import canonical_json, loads
+from personakit.exceptions import (
+    ConfigurationError,
+    IntegrityError,
+    MasterKeyMismatch,
+    SubjectNotFound,
+)
+from personakit.storage import Store
+
+__all__ = [
+    "MASTER_KEY_ENV",
+    "MASTER_KEY_FILE_ENV",
+    "KeyProvider",
+    "Keyring",
+    "LocalKeyProvider",
+    "RotationReport",
+    "constant_time_equal",
+    "generate_master_key",
+]
+
+MASTER_KEY_ENV: Final = "PERSONAKIT_MASTER_KEY"
+MASTER_KEY_FILE_ENV: Final = "PERSONAKIT_MASTER_KEY_FILE"
+
+_FORMAT: Final = 1  # the version byte of every sealed record and wrapped key
+_NONCE: Final = 12
+_KEY_BYTES: Final = 32
+_KID_BYTES: Final = 8
+_CHECK_PLAINTEXT: Final = b"personakit keyring check v1"
+_META_KEY: Final = "k/meta"
+_SUBJECT_KEY_PREFIX: Final = "k/s/"
+_ROTATION_KEY: Final = "k/rotation"
+_KEY_HELP: Final = (
+    "a master key is 32 random bytes, base64url-encoded (43 characters); "
+    "generate one with `personakit keygen`"
+)
+
+
+def generate_master_key() -> str:
+    """Return a new random master key, base64url-encoded without padding."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(_KEY_BYTES)).rstrip(b"=").decode()
+
+
+def _decode_master_key(text: str) -> bytes:
+    stripped = text.strip()
+    try:
+        raw = base64.urlsafe_b64decode(stripped + "=" * (-len(stripped) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError(f"master key is not base64url: {_KEY_HELP}") from exc
+    if len(raw) != _KEY_BYTES:
+        raise ConfigurationError(f"master key has {len(raw)} bytes, not 32: {_KEY_HELP}")
+    return raw
+
+
+@runtime_checkable
+class KeyProvider(Protocol):
+    """**Protocol**: holds the master key(s); wraps and unwraps small secrets (data keys).
+
+    ``wrap`` always uses the active key; ``unwrap`` accepts anything wrapped by the active key or
+    by a previous key the provider still knows (that is what makes rotation resumable). A KMS
+    provider implements the same four members by calling its KMS; the master key never has to
+    leave it. ``context`` is authenticated associated data: unwrapping with another context fails.
+    """
+
+    @property
+    def key_id(self) -> str:
+        """Identifier of the active master key (not secret: a fingerprint)."""
+        ...
+
+    def wrap(self, secret: bytes, context: bytes) -> bytes:
+        """Encrypt ``secret`` under the active master key, bound to ``context``."""
+        ...
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        """Decrypt ``wrapped``; raise :class:`IntegrityError` if it does not authenticate."""
+        ...
+
+    def wrapped_key_id(self, wrapped: bytes) -> str:
+        """Which master key wrapped ``wrapped`` (raise :class:`IntegrityError` if unreadable)."""
+        ...
+
+
+class LocalKeyProvider:
+    """A :class:`KeyProvider` holding the master key in process memory (AES-256-GCM key wrap).
+
+    ``previous`` keys are only used to unwrap, during and after a rotation.
+    """
+
+    def __init__(self, active: str | bytes, *, previous: Iterable[str | bytes] = ()) -> None:
+        """Take the active key and any previous keys, as base64url text or 32 raw bytes."""
+        self._active = _as_key(active)
+        self._keys: dict[str, AESGCM] = {}
+        for raw in (self._active, *(_as_key(k) for k in previous)):
+            self._keys[_key_id(raw)] = AESGCM(raw)
+        self._active_id = _key_id(self._active)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> LocalKeyProvider:
+        """Read ``PERSONAKIT_MASTER_KEY`` (or the file named by ``PERSONAKIT_MASTER_KEY_FILE``).
+
+        ``PERSONAKIT_PREVIOUS_MASTER_KEYS`` (comma-separated) adds keys kept for unwrapping.
+        """
+        env = os.environ if environ is None else environ
+        previous = [k for k in env.get("PERSONAKIT_PREVIOUS_MASTER_KEYS", "").split(",") if k]
+        if env.get(MASTER_KEY_ENV):
+            return cls(env[MASTER_KEY_ENV], previous=previous)
+        if env.get(MASTER_KEY_FILE_ENV):
+            return cls.from_file(env[MASTER_KEY_FILE_ENV], previous=previous)
+        raise ConfigurationError(
+            f"no master key: set {MASTER_KEY_ENV} or {MASTER_KEY_FILE_ENV}, or pass --key-file; "
+            + _KEY_HELP
+        )
+
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str], *, previous: Iterable[str | bytes] = ()
+    ) -> LocalKeyProvider:
+        """Read the key from a file holding its base64url text (surrounding blanks ignored)."""
+        try:
+            text = Path(path).read_text(encoding="ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigurationError(f"cannot read key file: {type(exc).__name__}") from exc
+        return cls(text, previous=previous)
+
+    def __repr__(self) -> str:
+        """Show key ids only, never key material."""
+        return f"LocalKeyProvider(key_id={self._active_id!r}, known={sorted(self._keys)!r})"
+
+    @property
+    def key_id(self) -> str:
+        """Fingerprint of the active master key."""
+        return self._active_id
+
+    def wrap(self, secret: bytes, context: bytes) -> bytes:
+        """Seal ``secret`` with the active key: version | key id | nonce | ciphertext+tag."""
+        kid = bytes.fromhex(self._active_id)
+        nonce = os.urandom(_NONCE)
+        header = bytes([_FORMAT]) + kid
+        return header + nonce + self._keys[self._active_id].encrypt(nonce, secret, header + context)
+
+    def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
+        """Open a blob from :meth:`wrap` made by any key this provider knows."""
+        kid = self.wrapped_key_id(wrapped)
+        aead = self._keys.get(kid)
+        if aead is None:
+            raise IntegrityError("wrapped key was made by an unknown master key")
+        header = wrapped[: 1 + _KID_BYTES]
+        nonce = wrapped[len(header) : len(header) + _NONCE]
+        try:
+            return aead.decrypt(nonce, wrapped[len(header) + _NONCE :], header + context)
+        except InvalidTag as exc:
+            raise IntegrityError from exc
+
+    def wrapped_key_id(self, wrapped: bytes) -> str:
+        """The key id in a wrapped blob's header."""
+        if len(wrapped) < 1 + _KID_BYTES + _NONCE + 16 or wrapped[0] != _FORMAT:
+            raise IntegrityError
+        return wrapped[1 : 1 + _KID_BYTES].hex()
+
+
+def _as_key(key: str | bytes) -> bytes:
+    if isinstance(key, bytes):
+        if len(key) != _KEY_BYTES:
+            raise ConfigurationError(f"raw master key must be 32 bytes: {_KEY_HELP}")
+        return key
+    return _decode_master_key(key)
+
+
+def _key_id(raw: bytes) -> str:
+    # A fingerprint through HMAC, so the id reveals nothing about the key.
+    return hmac.new(raw, b"personakit key id v1", hashlib.sha256).digest()[:_KID_BYTES].hex()
+
+
+@frozen(kw_only=True)
+class RotationReport:
+    """What :meth:`Keyring.rotate` did: keys re-wrapped now, keys already on the new master key."""
+
+    key_id: str
+    rewrapped: int
+    already_current: int
+
+
+class Keyring:
+    """Per-subject data keys in a key store, and the derived keys for blind indexes and MACs.
+
+    Unwrapped data keys are cached in memory (bounded) because unwrapping on every read would
+    double the cost of a read. :meth:`shred` drops the cache entry in this process; other
+    processes keep at most a key for a subject whose records are gone (erasure deletes them).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        provider: KeyProvider,
+        *,
+        tenant: str = "default",
+        cache_size: int = 4096,
+    ) -> None:
+        """Open the keyring in ``store``, creating its root material on first use.
+
+        Raises :class:`MasterKeyMismatch` if ``provider`` cannot open this keyring.
+        """
+        if not tenant or "/" in tenant or "|" in tenant:
+            raise ConfigurationError("tenant must be non-empty and contain no '/' or '|'")
+        self.store = store
+        self.provider = provider
+        self.tenant = tenant
+        self._cache: dict[str, AESGCM] = {}
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+        self._derived: dict[str, bytes] = {}
+        self._index_root = self._load_or_create_meta()
+
+    def __repr__(self) -> str:
+        """Render with tenant and active key id."""
+        return f"Keyring(tenant={self.tenant!r}, key_id={self.provider.key_id!r})"
+
+    # -- root material ----------------------------------------------------------------------
+
+    def _context(self, *parts: str) -> bytes:
+        return "|".join(("personakit", f"v{_FORMAT}", self.tenant, *parts)).encode()
+
+    def _load_or_create_meta(self) -> bytes:
+        with self.store.transaction():
+            raw = self.store.get(_META_KEY)
+            if raw is None:
+                index_root = secrets.token_bytes(_KEY_BYTES)
+                self._write_meta(index_root)
+                return index_root
+        meta = _decode_meta(raw)
+        try:
+            check = self.provider.unwrap(meta["check"], self._context("check"))
+            index_root = self.provider.unwrap(meta["index_root"], self._context("index-root"))
+        except IntegrityError as exc:
+            raise MasterKeyMismatch(
+                "the master key does not open this keyring (it was made with key id "
+                f"{self._meta_key_id(meta)}; this provider's active key id is "
+                f"{self.provider.key_id})"
+            ) from exc
+        if not hmac.compare_digest(check, _CHECK_PLAINTEXT):
+            raise MasterKeyMismatch("keyring check value does not match")
+        return index_root
+
+    def _meta_key_id(self, meta: dict[str, bytes]) -> str:
+        try:
+            return self.provider.wrapped_key_id(meta["check"])
+        except IntegrityError:
+            return "unknown"
+
+    def _write_meta(self, index_root: bytes) -> None:
+        meta = {
+            "v": _FORMAT,
+            "tenant": self.tenant,
+            "check": _b64(self.provider.wrap(_CHECK_PLAINTEXT, self._context("check"))),
+            "index_root": _b64(self.provider.wrap(index_root, self._context("index-root"))),
+        }
+        self.store.put(_META_KEY, canonical_json(meta))
+
+    def derive(self, label: str) -> bytes:
+        """A 32-byte key for ``label``, derived from the index root key with HKDF-SHA256.
+
+        Stable across master-key rotations (the index root is re-wrapped, not replaced), so
+        blind indexes and tombstones stay valid.
+        """
+        with self._lock:
+            key = self._derived.get(label)
+            if key is None:
+                key = HKDF(
+                    algorithm=hashes.SHA256(),
+                    length=_KEY_BYTES,
+                    salt=None,
+                    info=self._context("derive", label),
+                ).derive(self._index_root)
+                self._derived[label] = key
+            return key
+
+    def blind_index(self, kind: str, value: str) -> str:
+        """Keyed HMAC of an identifier: equal inputs give equal indexes, nothing else leaks.
+
+        The caller normalizes ``value`` first (lower-cased e-mail, E.164 phone, …). Returns 40
+        lowercase hex characters (160 bits).
+        """
+        digest = hmac.new(
+            self.derive(f"blind-index/{kind}"), value.encode("utf-8"), hashlib.sha256
+        ).digest()
+        return digest[:20].hex()
+
+    def mac(self, label: str, data: bytes) -> bytes:
+        """HMAC-SHA256 of ``data`` under the key derived for ``label``."""
+        return hmac.new(self.derive(f"mac/{label}"), data, hashlib.sha256).digest()
+
+    def verify_mac(self, label: str, data: bytes, tag: bytes) -> bool:
+        """Constant-time check of a tag made by :meth:`mac`."""
+        return hmac.compare_digest(self.mac(label, data), tag)
+
+    # -- subject data keys ------------------------------------------------------------------
+
+    def has_subject_key(self, subject: str) -> bool:
+        """Whether ``subject`` has a data key (False once shredded)."""
+        return self.store.get(_SUBJECT_KEY_PREFIX + subject) is not None
+
+    def create_subject_key(self, subject: str) -> None:
+        """Give ``subject`` a data key if it has none (atomic across processes)."""
+        self._aead(subject, create=True)
+
+    def _aead(self, subject: str, *, create: bool) -> AESGCM:
+        with self._lock:
+            aead = self._cache.get(subject)
+        if aead is not None:
+            return aead
+        context = self._context("dek", subject)
+        key = _SUBJECT_KEY_PREFIX + subject
+        if create:
+            # Check-and-create in one transaction: two processes creating the same subject's key
+            # at once must end up with one key, or records sealed with the loser are lost.
+            with self.store.transaction():
+                wrapped = self.store.get(key)
+                if wrapped is None:
+                    wrapped = self.provider.wrap(secrets.token_bytes(_KEY_BYTES), context)
+                    self.store.put(key, wrapped)
+        else:
+            wrapped = self.store.get(key)
+            if wrapped is None:
+                raise SubjectNotFound("subject key")
+        aead = AESGCM(self.provider.unwrap(wrapped, context))
+        with self._lock:
+            if len(self._cache) >= self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[subject] = aead
+        return aead
+
+    def seal(self, subject: str, kind: str, name: str, plaintext: bytes) -> bytes:
+        """Encrypt a record of ``subject``: version | nonce | ciphertext+tag.
+
+        Creates the subject's data key on first use.
+        """
+        aead = self._aead(subject, create=True)
+        nonce = os.urandom(_NONCE)
+        header = bytes([_FORMAT])
+        aad = header + self._context("record", subject, kind, name)
+        return header + nonce + aead.encrypt(nonce, plaintext, aad)
+
+    def open(self, subject: str, kind: str, name: str, sealed: bytes) -> bytes:
+        """Decrypt a record sealed by :meth:`seal` for the same subject, kind and name.
+
+        Raises :class:`IntegrityError` for any tampering (bit flips, swapped records, another
+        subject's record) and :class:`SubjectNotFound` if the subject's key was shredded.
+        """
+        if len(sealed) < 1 + _NONCE + 16 or sealed[0] != _FORMAT:
+            raise IntegrityError
+        aead = self._aead(subject, create=False)
+        header = sealed[:1]
+        aad = header + self._context("record", subject, kind, name)
+        try:
+            return aead.decrypt(sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :], aad)
+        except InvalidTag as exc:
+            raise IntegrityError from exc
+
+    def shred(self, subject: str) -> bool:
+        """Delete ``subject``'s data key (crypto-shredding); return whether it existed."""
+        with self._lock:
+            self._cache.pop(subject, None)
+        return self.store.delete(_SUBJECT_KEY_PREFIX + subject)
+
+    def forget_cached(self, subject: str | None = None) -> None:
+        """Drop cached data keys (one subject, or all) so the next use reads the key store."""
+        with self._lock:
+            if subject is None:
+                self._cache.clear()
+            else:
+                self._cache.pop(subject, None)
+
+    # -- rotation ---------------------------------------------------------------------------
+
+    def rotate(self) -> RotationReport:
+        """Re-wrap every data key and the root material under the provider's *active* key.
+
+        Give the provider the new key as active and the old one as previous. Safe to interrupt:
+        each key is re-wrapped in its own write, keys already on the new master key are
+        skipped, and running it again finishes the job. The check value is re-wrapped last, so
+        until a rotation completes the keyring still opens with the old key as active as well.
+        """
+        active = self.provider.key_id
+        self.store.put(_ROTATION_KEY, canonical_json({"to": active}))
+        rewrapped = current = 0
+        for key, wrapped in self.store.scan(_SUBJECT_KEY_PREFIX):
+            subject = key[len(_SUBJECT_KEY_PREFIX) :]
+            if self.provider.wrapped_key_id(wrapped) == active:
+                current += 1
+                continue
+            context = self._context("dek", subject)
+            with self.store.transaction():
+                # Re-read inside the transaction: a concurrent shred must not be undone.
+                if self.store.get(key) != wrapped:
+                    continue
+                self.store.put(
+                    key, self.provider.wrap(self.provider.unwrap(wrapped, context), context)
+                )
+            rewrapped += 1
+        with self.store.transaction():
+            self._write_meta(self._index_root)
+            self.store.delete(_ROTATION_KEY)
+        return RotationReport(key_id=active, rewrapped=rewrapped, already_current=current)
+
+    def rotation_pending(self) -> str | None:
+        """The key id an interrupted rotation was heading to, or None."""
+        raw = self.store.get(_ROTATION_KEY)
+        if raw is None:
+            return None
+        target = loads(raw).get("to")
+        return target if isinstance(target, str) else None
+
+    def subject_count(self) -> int:
+        """How many subjects have a data key (for reports)."""
+        return sum(1 for _ in self.store.scan(_SUBJECT_KEY_PREFIX))
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _decode_meta(raw: bytes) -> dict[str, bytes]:
+    try:
+        meta = loads(raw)
+        return {
+            name: base64.b64decode(meta[name], validate=True) for name in ("check", "index_root")
+        }
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        raise IntegrityError("keyring metadata is damaged") from exc
+
+
+def constant_time_equal(left: bytes | str, right: bytes | str) -> bool:
+    """Compare two secrets in time independent of where they differ."""
+    a = left.encode() if isinstance(left, str) else left
+    b = right.encode() if isinstance(right, str) else right
+    return hmac.compare_digest(a, b)

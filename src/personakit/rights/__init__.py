@@ -1,0 +1,1 @@
+"""Data-subject rights: export, erasure, rectification, restriction, objection, requests."""

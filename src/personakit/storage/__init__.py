@@ -1,0 +1,12 @@
+"""Storage backends: a transactional map from str keys to opaque bytes.
+
+personakit encrypts every subject value before it reaches a store; a store only has to be
+durable and atomic. :class:`MemoryStore` is for tests, :class:`DiskStore` (diskcache) is the
+embedded default, and every backend passes :class:`personakit.testing.StoreContract`.
+"""
+
+from personakit.storage._base import ScrubResult, Store
+from personakit.storage._disk import DURABLE_SETTINGS, DiskStore
+from personakit.storage._memory import MemoryStore
+
+__all__ = ["DURABLE_SETTINGS", "DiskStore", "MemoryStore", "ScrubResult", "Store"]

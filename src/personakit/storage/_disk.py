@@ -1,0 +1,306 @@
+"""The embedded default store: diskcache (SQLite) hardened to be a store of record.
+
+diskcache is built as a cache; out of the box it evicts, pickles and moves large values into
+side files. Each of those is wrong for personal data, so :class:`DiskStore` pins:
+
+* ``eviction_policy="none"`` and ``cull_limit=0``: nothing is ever dropped to save space;
+* a bytes-only :class:`_BytesDisk`: values must be bytes, keys must be str, and a row in any
+  other mode (a planted pickle) is refused before anything is deserialized;
+* every value inline in SQLite (``disk_min_file_size`` huge): side files are written outside the
+  transaction, so a rollback or a kill -9 can leave a row pointing at a missing or stale file;
+* ``sqlite_synchronous=2`` (FULL): a committed transaction survives power loss;
+* ``sqlite_secure_delete=1``: SQLite zeroes deleted content instead of leaving it in free pages;
+* WAL journal, and :meth:`DiskStore.scrub` truncates it so old page images do not linger.
+
+Settings live in diskcache's ``Settings`` table, which any other opener can rewrite, so they
+are checked on every open: a store whose eviction was switched on is refused (it may already
+have lost data), the others are restored and then verified against the live pragmas.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any, Final
+
+import diskcache
+
+from personakit.exceptions import IntegrityError, StorageError
+from personakit.storage._base import (
+    ScrubResult,
+    check_key,
+    check_value,
+    prefix_upper_bound,
+)
+
+__all__ = ["DURABLE_SETTINGS", "DiskStore"]
+
+_DB_NAME: Final = "cache.db"  # diskcache's file name inside the directory
+_SCAN_PAGE: Final = 512
+
+#: The diskcache settings a store of record needs. Benchmarks open raw diskcache with the same
+#: durability settings so that the comparison is fair.
+DURABLE_SETTINGS: Final[dict[str, Any]] = {
+    "eviction_policy": "none",
+    "cull_limit": 0,
+    "statistics": 0,
+    "tag_index": 0,
+    "size_limit": 2**62,
+    "disk_min_file_size": 2**62,
+    "sqlite_journal_mode": "wal",
+    "sqlite_synchronous": 2,
+    "sqlite_secure_delete": 1,
+    "sqlite_auto_vacuum": 1,
+}
+
+# Settings that, once changed by another opener, may already have cost data.
+_REFUSE_IF_CHANGED: Final = ("eviction_policy", "cull_limit", "disk_min_file_size")
+
+
+class _BytesDisk(diskcache.Disk):  # type: ignore[misc]
+    """diskcache serialization that only ever stores raw bytes inline, and never unpickles."""
+
+    def put(self, key: Any) -> tuple[Any, bool]:
+        if type(key) is not str:
+            msg = "store keys are str"
+            raise TypeError(msg)
+        return key, True
+
+    def get(self, key: Any, raw: bool) -> Any:  # noqa: FBT001 (diskcache's signature)
+        if not raw or type(key) is not str:
+            # A non-raw key is a pickle: never load it.
+            raise IntegrityError("store row is not in personakit's format")
+        return key
+
+    def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:  # noqa: FBT001, ARG002
+        if read or type(value) is not bytes:
+            msg = "store values are bytes"
+            raise TypeError(msg)
+        return 0, diskcache.core.MODE_RAW, None, sqlite3.Binary(value)
+
+    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> bytes:  # noqa: FBT001, ARG002
+        return _checked_value(mode, filename, value)
+
+    def remove(self, file_path: Any) -> None:  # noqa: ARG002
+        # We never create side files, so a filename in a row was planted: never follow it (a
+        # planted "../../x" would otherwise delete outside the store).
+        return
+
+
+def _checked_value(mode: object, filename: object, value: object) -> bytes:
+    if mode != diskcache.core.MODE_RAW or filename is not None or type(value) is not bytes:
+        raise IntegrityError("store row is not in personakit's format")
+    return value
+
+
+class DiskStore:
+    """A :class:`~personakit.storage.Store` in a directory, on diskcache / SQLite.
+
+    Safe for several threads and several processes on one host. ``timeout`` is how long a
+    writer waits for another process's transaction before :class:`StorageError`.
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, timeout: float = 60.0) -> None:
+        """Open (creating if needed) the store in ``directory`` and verify its settings."""
+        self.directory = Path(directory)
+        self._timeout = timeout
+        try:
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self._refuse_weakened_settings()
+            self._cache = diskcache.Cache(
+                str(self.directory), timeout=timeout, disk=_BytesDisk, **DURABLE_SETTINGS
+            )
+            (self.directory / _DB_NAME).chmod(0o600)
+        except StorageError:
+            raise
+        except (sqlite3.Error, diskcache.Timeout, OSError) as exc:
+            raise StorageError(f"cannot open store: {type(exc).__name__}") from exc
+        self._verify_settings()
+
+    def __repr__(self) -> str:
+        """Render with the directory."""
+        return f"DiskStore({str(self.directory)!r})"
+
+    # -- settings -------------------------------------------------------------------------
+
+    def _refuse_weakened_settings(self) -> None:
+        db = self.directory / _DB_NAME
+        if not db.exists():
+            return
+        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)) as con:
+            try:
+                current = dict(con.execute("SELECT key, value FROM Settings").fetchall())
+            except sqlite3.OperationalError:
+                return  # created but not initialised yet (a crash during the first open)
+        changed = [
+            name
+            for name in _REFUSE_IF_CHANGED
+            if name in current and current[name] != DURABLE_SETTINGS[name]
+        ]
+        if changed:
+            raise StorageError(
+                "store settings were changed by another opener ("
+                + ", ".join(changed)
+                + "); data may have been evicted or moved out of the database, refusing to open"
+            )
+
+    def _verify_settings(self) -> None:
+        con = self._cache._con  # noqa: SLF001 (the live connection is what the pragmas bind)
+        live = {
+            "sqlite_synchronous": con.execute("PRAGMA synchronous").fetchone()[0],
+            "sqlite_secure_delete": con.execute("PRAGMA secure_delete").fetchone()[0],
+            "sqlite_journal_mode": con.execute("PRAGMA journal_mode").fetchone()[0],
+            "eviction_policy": self._cache.eviction_policy,
+            "cull_limit": self._cache.cull_limit,
+            "disk_min_file_size": self._cache.disk_min_file_size,
+        }
+        wrong = sorted(name for name, value in live.items() if value != DURABLE_SETTINGS[name])
+        if wrong or not isinstance(self._cache.disk, _BytesDisk):
+            self._cache.close()
+            raise StorageError("store settings could not be enforced: " + ", ".join(wrong))
+
+    def settings(self) -> dict[str, Any]:
+        """The live durability settings, as verified at open (for reports and tests)."""
+        con = self._cache._con  # noqa: SLF001
+        return {
+            "synchronous": con.execute("PRAGMA synchronous").fetchone()[0],
+            "secure_delete": con.execute("PRAGMA secure_delete").fetchone()[0],
+            "journal_mode": con.execute("PRAGMA journal_mode").fetchone()[0],
+            "eviction_policy": self._cache.eviction_policy,
+            "inline_values": self._cache.disk_min_file_size
+            >= DURABLE_SETTINGS["disk_min_file_size"],
+        }
+
+    # -- the Store protocol ----------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        """Return the value for ``key``, or None."""
+        check_key(key)
+        with self._translated():
+            value: bytes | None = self._cache.get(key, default=None)
+        return value
+
+    def put(self, key: str, value: bytes) -> None:
+        """Set ``key`` to ``value``."""
+        check_key(key)
+        check_value(value)
+        with self._translated():
+            self._cache.set(key, value)
+
+    def delete(self, key: str) -> bool:
+        """Delete ``key``; return whether it existed."""
+        check_key(key)
+        with self._translated():
+            return bool(self._cache.delete(key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        """Delete every key starting with ``prefix``; return how many."""
+        check_key(prefix)
+        where, params = _range_clause(prefix)
+        with self._translated(), self._cache.transact():
+            cursor = self._cache._sql(f"DELETE FROM Cache WHERE {where}", params)  # noqa: S608, SLF001
+            return int(cursor.rowcount)
+
+    def scan(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
+        """Yield ``(key, value)`` for keys starting with ``prefix``, in key order.
+
+        Reads in pages, so a scan of a large prefix holds no long read snapshot (which would
+        keep :meth:`scrub` pending) and never loads everything at once.
+        """
+        where, params = _range_clause(prefix)
+        last: str | None = None
+        while True:
+            after = "" if last is None else " AND key > ?"
+            args = params if last is None else (*params, last)
+            with self._translated():
+                rows = self._cache._sql(  # noqa: SLF001
+                    "SELECT key, raw, mode, filename, value FROM Cache"  # noqa: S608
+                    f" WHERE {where}{after} ORDER BY key LIMIT {_SCAN_PAGE}",
+                    args,
+                ).fetchall()
+            for key, raw, mode, filename, value in rows:
+                if not raw:
+                    raise IntegrityError("store row is not in personakit's format")
+                yield key, _checked_value(mode, filename, value)
+            if len(rows) < _SCAN_PAGE:
+                return
+            last = rows[-1][0]
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group writes in one SQLite transaction (BEGIN IMMEDIATE); nested calls join it."""
+        try:
+            context = self._cache.transact()
+            context.__enter__()
+        except (sqlite3.Error, diskcache.Timeout) as exc:
+            raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
+        try:
+            yield
+        except BaseException as exc:
+            context.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        try:
+            context.__exit__(None, None, None)
+        except sqlite3.Error as exc:
+            raise StorageError(f"commit failed: {type(exc).__name__}") from exc
+
+    def scrub(self, *, attempts: int = 20, wait: float = 0.05) -> ScrubResult:
+        """Checkpoint the WAL into the database and truncate it to zero bytes.
+
+        With ``secure_delete`` on, deleted cells in the database are zeroed on delete; the old
+        page images that remain are in the WAL until it is checkpointed and reset. A reader
+        holding a snapshot blocks that: after ``attempts`` tries the result is ``pending``.
+        """
+        if self._cache._txn_id is not None:  # noqa: SLF001
+            msg = "scrub cannot run inside a transaction"
+            raise RuntimeError(msg)
+        wal = self.directory / (_DB_NAME + "-wal")
+        sql = self._cache._sql  # noqa: SLF001
+        with self._translated():
+            # A TRUNCATE checkpoint waits on the busy handler for readers to finish; with the
+            # store's long timeout one attempt could block for a minute. Poll briefly instead.
+            sql(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            try:
+                for attempt in range(attempts):
+                    busy, log, checkpointed = sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    wal_empty = not wal.exists() or wal.stat().st_size == 0
+                    if busy == 0 and log == checkpointed and wal_empty:
+                        return ScrubResult(status="done", detail="WAL checkpointed and truncated")
+                    if attempt + 1 < attempts:
+                        time.sleep(wait)
+            finally:
+                sql(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+        return ScrubResult(
+            status="pending",
+            detail="another connection holds a read snapshot; WAL not yet truncated (retry)",
+        )
+
+    def integrity_check(self) -> list[str]:
+        """Run SQLite's ``PRAGMA integrity_check``; return its findings (empty when sound)."""
+        with self._translated():
+            rows = self._cache._sql("PRAGMA integrity_check").fetchall()  # noqa: SLF001
+        findings = [str(row[0]) for row in rows]
+        return [] if findings == ["ok"] else findings
+
+    def close(self) -> None:
+        """Close this thread's connection. Idempotent."""
+        self._cache.close()
+
+    @contextmanager
+    def _translated(self) -> Iterator[None]:
+        try:
+            yield
+        except (sqlite3.Error, diskcache.Timeout) as exc:
+            raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
+
+
+def _range_clause(prefix: str) -> tuple[str, tuple[str, ...]]:
+    # typeof(key) = 'text' keeps planted BLOB keys (pickles) out of every scan.
+    upper = prefix_upper_bound(prefix)
+    if upper is None:
+        return "typeof(key) = 'text' AND key >= ?", (prefix,)
+    return "typeof(key) = 'text' AND key >= ? AND key < ?", (prefix, upper)

@@ -1,0 +1,39 @@
+"""Shared fixtures: a master key, a fixed clock, kits on memory and on disk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key
+
+
+@pytest.fixture
+def master_key() -> str:
+    """A fresh random master key (base64url text)."""
+    return generate_master_key()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    """A clock fixed at a Monday morning in January 2026."""
+    return FixedClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def disk_kit(tmp_path: Path, master_key: str, clock: FixedClock) -> Iterator[Personakit]:
+    """A kit on the embedded DiskStore in a temporary directory."""
+    with Personakit.open(
+        tmp_path / "store", keys=LocalKeyProvider(master_key), clock=clock
+    ) as kit:
+        yield kit
+
+
+@pytest.fixture
+def memory_kit(master_key: str, clock: FixedClock) -> Iterator[Personakit]:
+    """A kit on MemoryStores."""
+    with Personakit.open("memory:", keys=LocalKeyProvider(master_key), clock=clock) as kit:
+        yield kit
