@@ -12,6 +12,7 @@ from personakit._vault import Vault
 from personakit.audit import AuditLog
 from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
 from personakit.exceptions import ConfigurationError
+from personakit.profiles import IdentityIndex
 from personakit.storage import DiskStore, MemoryStore, Store
 
 __all__ = ["Personakit"]
@@ -25,7 +26,7 @@ class Personakit:
 
     Build it from parts (``Personakit(store=…, key_store=…, keys=…)``) or with :meth:`open`.
     It owns no logic of its own: each capability lives in its component and is reached through
-    an attribute (``kit.audit``, ``kit.vault``, ``kit.keyring``).
+    an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class Personakit:
         self.tenant = tenant
         self.keyring = Keyring(key_store, keys, tenant=tenant)
         self.vault = Vault(store, self.keyring)
+        self.identity = IdentityIndex(store, self.vault, self.clock)
         self.audit = AuditLog(
             store,
             self.clock,

@@ -143,7 +143,9 @@ class StoreContract:
 
     def test_scan_is_an_exact_prefix_match_in_key_order(self, store: Store, ns: str) -> None:
         """scan(prefix) yields exactly the keys with that prefix, sorted by code point."""
-        keys = [ns + k for k in ("a/2", "a/10", "a/1", "a0", "a", "b/1", "a/é", "a/z", "a/\U0001f600")]
+        keys = [
+            ns + k for k in ("a/2", "a/10", "a/1", "a0", "a", "b/1", "a/é", "a/z", "a/\U0001f600")
+        ]
         for key in keys:
             store.put(key, key.encode())
         got = [key for key, _ in store.scan(ns + "a/")]

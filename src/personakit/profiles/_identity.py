@@ -1,0 +1,218 @@
+"""Host identifiers (``kind:value``) resolve to subject pseudonyms through blind indexes.
+
+An identifier such as ``email:Alice@Example.com`` is normalized (``email:alice@example.com``),
+then stored only as an HMAC blind index in the data store key ``i/<kind>/<index>``; the value
+points at the subject pseudonym. The identifier itself is kept, encrypted with the subject's key,
+among the subject's records (kind ``ident``) so that it can be exported and erased with them.
+No e-mail address or phone number ever appears in a storage key or in clear in a value.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Final
+
+from attrs import frozen
+
+from personakit._clock import Clock
+from personakit._codec import loads
+from personakit._vault import Vault, new_subject_id, valid_subject_id
+from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
+from personakit.storage import Store
+
+__all__ = ["IDENTIFIER_KINDS", "Identifier", "IdentityIndex", "parse_identifier"]
+
+#: Identifier kinds and whether they are personal (direct identifiers of a person).
+IDENTIFIER_KINDS: Final[dict[str, bool]] = {
+    "customer": True,
+    "email": True,
+    "phone": True,
+    "anon": False,
+    "device": False,
+}
+
+_INDEX_PREFIX: Final = "i/"
+_META_KIND: Final = "meta"
+_IDENT_KIND: Final = "ident"
+_MAX_VALUE: Final = 320  # RFC 5321 caps an address at 320 octets; enough for every kind here
+_EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_PHONE_RE: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+_TOKEN_RE: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
+
+
+@frozen(kw_only=True)
+class Identifier:
+    """A normalized host identifier: ``kind`` and ``value``; ``str()`` gives ``kind:value``."""
+
+    kind: str
+    value: str
+
+    def __str__(self) -> str:
+        """Render as ``kind:value``."""
+        return f"{self.kind}:{self.value}"
+
+    def __repr__(self) -> str:
+        """Never print the value: reprs end up in logs."""
+        return f"Identifier(kind={self.kind!r}, value=<redacted>)"
+
+
+def parse_identifier(text: object, *, where: str = "identifier") -> Identifier:
+    """Parse and normalize ``kind:value``; :class:`InvalidInput` says what is wrong.
+
+    E-mail is lower-cased and NFC-normalized; phone must be E.164 (``+`` and digits, spaces,
+    dots, dashes and parentheses removed); customer, anon and device ids are opaque tokens.
+    """
+    if not isinstance(text, str):
+        raise InvalidInput("invalid identifier", [Problem(where=where, what="not a string")])
+    kind, sep, raw = text.partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in IDENTIFIER_KINDS:
+        raise InvalidInput(
+            "invalid identifier",
+            [
+                Problem(
+                    where=where,
+                    what="expected kind:value with kind one of " + ", ".join(IDENTIFIER_KINDS),
+                )
+            ],
+        )
+    value = unicodedata.normalize("NFC", raw.strip())
+    problem: str | None = None
+    if not value or len(value) > _MAX_VALUE:
+        problem = f"value must be 1 to {_MAX_VALUE} characters"
+    elif kind == "email":
+        value = value.lower()
+        if not _EMAIL_RE.fullmatch(value):
+            problem = "not an e-mail address"
+    elif kind == "phone":
+        value = re.sub(r"[\s().-]", "", value)
+        if not _PHONE_RE.fullmatch(value):
+            problem = "not an E.164 phone number (+ and 7 to 15 digits)"
+    elif not _TOKEN_RE.fullmatch(value):
+        problem = "not a token of letters, digits and _.:@+- (at most 128)"
+    if problem is not None:
+        raise InvalidInput("invalid identifier", [Problem(where=where, what=f"{kind}: {problem}")])
+    return Identifier(kind=kind, value=value)
+
+
+class IdentityIndex:
+    """Resolve identifiers to subjects, create subjects, list and drop a subject's identifiers."""
+
+    def __init__(self, store: Store, vault: Vault, clock: Clock) -> None:
+        """Bind to the data store, the vault and the clock."""
+        self.store = store
+        self.vault = vault
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        """Render with the store."""
+        return f"IdentityIndex({self.store!r})"
+
+    def _index_key(self, ident: Identifier) -> str:
+        return (
+            f"{_INDEX_PREFIX}{ident.kind}/{self.vault.keyring.blind_index(ident.kind, ident.value)}"
+        )
+
+    def lookup(self, identifier: str | Identifier) -> str | None:
+        """The subject an identifier (or a pseudonym ``sub_…``) resolves to, or None."""
+        if isinstance(identifier, str) and identifier.startswith("sub_"):
+            return identifier if valid_subject_id(identifier) and self.exists(identifier) else None
+        ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
+        raw = self.store.get(self._index_key(ident))
+        return None if raw is None else raw.decode("ascii")
+
+    def resolve(self, identifier: str | Identifier, *, create: bool = False) -> str:
+        """The subject for ``identifier``; with ``create``, a new subject if there is none.
+
+        Raises :class:`SubjectNotFound` (naming the identifier *kind* only) otherwise.
+        """
+        subject = self.lookup(identifier)
+        if subject is not None:
+            return subject
+        is_pseudonym = isinstance(identifier, str) and identifier.startswith("sub_")
+        if is_pseudonym:
+            raise SubjectNotFound("subject")
+        ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
+        if not create:
+            raise SubjectNotFound(f"{ident.kind} identifier")
+        with self.store.transaction():
+            # Re-check under the write lock: another process may have created it meanwhile.
+            existing = self.store.get(self._index_key(ident))
+            if existing is not None:
+                return existing.decode("ascii")
+            subject = new_subject_id()
+            self.vault.put_json(
+                subject, _META_KIND, "subject", {"created_at": self.clock.now().isoformat()}
+            )
+            self.attach(subject, ident)
+            return subject
+
+    def attach(self, subject: str, identifier: str | Identifier) -> None:
+        """Point ``identifier`` at ``subject`` (a subject may hold several of one kind)."""
+        ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
+        with self.store.transaction():
+            self.store.put(self._index_key(ident), subject.encode("ascii"))
+            self.vault.put_json(
+                subject,
+                _IDENT_KIND,
+                self.vault.keyring.blind_index(ident.kind, ident.value),
+                {"kind": ident.kind, "value": ident.value, "at": self.clock.now().isoformat()},
+            )
+
+    def detach(self, subject: str, identifier: str | Identifier) -> bool:
+        """Remove one identifier from a subject; return whether it was attached to it."""
+        ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
+        key = self._index_key(ident)
+        with self.store.transaction():
+            raw = self.store.get(key)
+            if raw is None or raw.decode("ascii") != subject:
+                return False
+            self.store.delete(key)
+            self.vault.delete(
+                subject, _IDENT_KIND, self.vault.keyring.blind_index(ident.kind, ident.value)
+            )
+            return True
+
+    def identifiers(self, subject: str) -> list[Identifier]:
+        """The identifiers attached to a subject, sorted by kind and value."""
+        found = [
+            Identifier(kind=doc["kind"], value=doc["value"])
+            for doc in (_json(raw) for _, _, raw in self.vault.scan(subject, _IDENT_KIND))
+        ]
+        return sorted(found, key=lambda ident: (ident.kind, ident.value))
+
+    def exists(self, subject: str) -> bool:
+        """Whether the subject exists (has its meta record)."""
+        return self.store.get(Vault.key(subject, _META_KIND, "subject")) is not None
+
+    def created_at(self, subject: str) -> datetime:
+        """When the subject was created."""
+        meta = self.vault.get_json(subject, _META_KIND, "subject")
+        if meta is None:
+            raise SubjectNotFound
+        return datetime.fromisoformat(meta["created_at"])
+
+    def drop_all(self, subject: str) -> int:
+        """Delete every index entry pointing at ``subject``; return how many.
+
+        Reads the subject's own ``ident`` records to find them, so it costs O(subject).
+        """
+        count = 0
+        with self.store.transaction():
+            for ident in self.identifiers(subject):
+                key = self._index_key(ident)
+                raw = self.store.get(key)
+                if raw is not None and raw.decode("ascii") == subject:
+                    self.store.delete(key)
+                    count += 1
+        return count
+
+
+def _json(raw: bytes) -> dict[str, str]:
+    doc = loads(raw)
+    if not isinstance(doc, dict):
+        msg = "identifier record is not an object"
+        raise TypeError(msg)
+    return doc
