@@ -26,9 +26,7 @@ def clock() -> FixedClock:
 @pytest.fixture
 def disk_kit(tmp_path: Path, master_key: str, clock: FixedClock) -> Iterator[Personakit]:
     """A kit on the embedded DiskStore in a temporary directory."""
-    with Personakit.open(
-        tmp_path / "store", keys=LocalKeyProvider(master_key), clock=clock
-    ) as kit:
+    with Personakit.open(tmp_path / "store", keys=LocalKeyProvider(master_key), clock=clock) as kit:
         yield kit
 
 

@@ -39,9 +39,10 @@ def test_weakened_pragmas_are_restored_at_open(tmp_path: Path) -> None:
     """A second opener that turned off secure_delete / FULL sync is overridden at our open."""
     DiskStore(tmp_path).close()
     diskcache.Cache(
-        str(tmp_path), sqlite_secure_delete=0, sqlite_synchronous=0, **{
-            k: v for k, v in DURABLE_SETTINGS.items() if not k.startswith("sqlite_")
-        }
+        str(tmp_path),
+        sqlite_secure_delete=0,
+        sqlite_synchronous=0,
+        **{k: v for k, v in DURABLE_SETTINGS.items() if not k.startswith("sqlite_")},
     ).close()
     store = DiskStore(tmp_path)
     assert store.settings()["secure_delete"] == 1
@@ -66,7 +67,9 @@ class _Payload:
         return (Path.write_text, (self.marker, "pwned"))  # type: ignore[return-value]
 
 
-def _plant(db: Path, key: object, raw: int, mode: int, value: bytes, filename: str | None = None) -> None:
+def _plant(
+    db: Path, key: object, raw: int, mode: int, value: bytes | None, *, filename: str | None = None
+) -> None:
     with sqlite3.connect(db) as con:
         con.execute(
             "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count,"
@@ -104,7 +107,14 @@ def test_planted_side_file_row_is_refused(tmp_path: Path) -> None:
     store = DiskStore(tmp_path / "s")
     outside = tmp_path / "outside.txt"
     outside.write_text("do not touch")
-    _plant(tmp_path / "s" / "cache.db", "file", 1, diskcache.core.MODE_BINARY, None, "../outside.txt")  # type: ignore[arg-type]
+    _plant(
+        tmp_path / "s" / "cache.db",
+        "file",
+        1,
+        diskcache.core.MODE_BINARY,
+        None,
+        filename="../outside.txt",
+    )  # type: ignore[arg-type]
     with pytest.raises(IntegrityError):
         store.get("file")
     store.delete("file")

@@ -1,0 +1,95 @@
+"""Layering and packaging rules that keep the core small, fast and framework-free."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import personakit
+from personakit import exceptions
+
+SRC = Path(personakit.__file__).parent
+FRAMEWORKS = {"django", "flask", "starlette", "fastapi", "werkzeug"}
+HEAVY = FRAMEWORKS | {"opendp", "numpy", "psycopg", "polars", "pandas"}
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+def test_core_never_imports_a_web_framework() -> None:
+    """No module under src/personakit imports django, flask, starlette or fastapi."""
+    offenders = {str(p.relative_to(SRC)): _imports(p) & FRAMEWORKS for p in SRC.rglob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_no_pickle_or_eval_in_the_core() -> None:
+    """The core never imports pickle/marshal/shelve nor calls eval/exec."""
+    for path in SRC.rglob("*.py"):
+        assert not _imports(path) & {"pickle", "marshal", "shelve", "dill", "cloudpickle"}, path
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = {
+            node.func.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        }
+        assert not calls & {"eval", "exec", "compile", "__import__"}, path
+
+
+def test_import_personakit_loads_no_heavy_dependency() -> None:
+    """`import personakit` in a fresh interpreter loads no OpenDP, numpy or web framework."""
+    code = "import json, sys, personakit; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
+    assert loaded & HEAVY == set()
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "personakit",
+        "personakit.storage",
+        "personakit.audit",
+        "personakit.profiles",
+        "personakit.exceptions",
+        "personakit.crypto",
+    ],
+)
+def test_all_is_sorted_and_complete(module: str) -> None:
+    """Each public module's __all__ is sorted and every name in it exists."""
+    mod = importlib.import_module(module)
+    names = list(mod.__all__)
+    # ruff's RUF022 order: CONSTANTS, then Classes, then functions, each alphabetical.
+    assert names == sorted(
+        names, key=lambda n: (0 if n.isupper() else 1 if n[0].isupper() else 2, n)
+    )
+    assert all(hasattr(mod, name) for name in names)
+
+
+def test_every_exception_has_a_builtin_base_or_is_the_root() -> None:
+    """Exceptions subclass PersonakitError, and input errors also ValueError (per STYLE.md)."""
+    for name in exceptions.__all__:
+        obj = getattr(exceptions, name)
+        if isinstance(obj, type) and issubclass(obj, Exception):
+            assert issubclass(obj, exceptions.PersonakitError)
+    assert issubclass(exceptions.InvalidInput, ValueError)
+    assert issubclass(exceptions.SubjectNotFound, LookupError)
+    assert issubclass(exceptions.ConsentRequired, PermissionError)
+
+
+def test_py_typed_ships() -> None:
+    """The package is marked typed."""
+    assert (SRC / "py.typed").exists()
