@@ -243,6 +243,7 @@ class Keyring:
         self.store = store
         self.provider = provider
         self.tenant = tenant
+        self._context_prefix = f"personakit|v{_FORMAT}|{tenant}|".encode()
         self._cache: dict[str, AESGCM] = {}
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -256,7 +257,7 @@ class Keyring:
     # -- root material ----------------------------------------------------------------------
 
     def _context(self, *parts: str) -> bytes:
-        return "|".join(("personakit", f"v{_FORMAT}", self.tenant, *parts)).encode()
+        return self._context_prefix + "|".join(parts).encode()
 
     def _load_or_create_meta(self) -> bytes:
         with self.store.transaction():
@@ -342,8 +343,8 @@ class Keyring:
         self._aead(subject, create=True)
 
     def _aead(self, subject: str, *, create: bool) -> AESGCM:
-        with self._lock:
-            aead = self._cache.get(subject)
+        # A dict read is atomic under the GIL; the lock guards only the size-bounded insert.
+        aead = self._cache.get(subject)
         if aead is not None:
             return aead
         context = self._context("dek", subject)

@@ -180,8 +180,11 @@ class DiskStore:
     def get(self, key: str) -> bytes | None:
         """Return the value for ``key``, or None."""
         check_key(key)
-        with self._translated():
+        # try/except inline rather than _translated(): this is the hottest path of the store.
+        try:
             value: bytes | None = self._cache.get(key, default=None)
+        except (sqlite3.Error, diskcache.Timeout) as exc:
+            raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
         return value
 
     def put(self, key: str, value: bytes) -> None:
