@@ -10,10 +10,11 @@ from typing import Final, Self
 from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
 from personakit.audit import AuditLog
+from personakit.consent import ConsentManager, Manifest
 from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
 from personakit.exceptions import ConfigurationError
 from personakit.profiles import IdentityIndex
-from personakit.storage import DiskStore, MemoryStore, Store
+from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 
 __all__ = ["Personakit"]
 
@@ -26,7 +27,8 @@ class Personakit:
 
     Build it from parts (``Personakit(store=…, key_store=…, keys=…)``) or with :meth:`open`.
     It owns no logic of its own: each capability lives in its component and is reached through
-    an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``).
+    an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
+    ``kit.manifest``, ``kit.consent``).
     """
 
     def __init__(
@@ -37,11 +39,16 @@ class Personakit:
         keys: KeyProvider,
         clock: Clock | None = None,
         tenant: str = "default",
+        manifest: Manifest | str | os.PathLike[str] | None = None,
     ) -> None:
         """Wire a kit over a data store and a separate key store.
 
+        ``manifest`` is the purposes manifest: a :class:`~personakit.consent.Manifest`, the
+        path of a JSON file, or None for the default shop manifest.
+
         Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
-        keyring already in ``key_store``.
+        keyring already in ``key_store``, :class:`~personakit.exceptions.InvalidManifest` if
+        the manifest does not validate.
         """
         if store is key_store:
             raise ConfigurationError(
@@ -52,6 +59,7 @@ class Personakit:
         self.key_store = key_store
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tenant = tenant
+        self.manifest = Manifest.coerce(manifest)
         self.keyring = Keyring(key_store, keys, tenant=tenant)
         self.vault = Vault(store, self.keyring)
         self.identity = IdentityIndex(store, self.vault, self.clock)
@@ -64,6 +72,15 @@ class Personakit:
                 "audit-checkpoint", body, tag
             ),
         )
+        self.consent = ConsentManager(
+            store=store,
+            vault=self.vault,
+            audit=self.audit,
+            clock=self.clock,
+            manifest=self.manifest,
+            subject_ref=self.subject_ref,
+            subject_exists=self.identity.exists,
+        )
         self._closed = False
 
     @classmethod
@@ -75,18 +92,33 @@ class Personakit:
         key_store: str | os.PathLike[str] | Store | None = None,
         clock: Clock | None = None,
         tenant: str = "default",
+        manifest: Manifest | str | os.PathLike[str] | None = None,
     ) -> Personakit:
         """Open (creating if needed) a kit.
 
         ``location`` is a directory (data in ``<dir>/data``, keys in ``<dir>/keys`` unless
-        ``key_store`` names another directory) or ``"memory:"`` for an ephemeral kit.
-        ``keys`` defaults to :meth:`LocalKeyProvider.from_env`.
+        ``key_store`` names another directory), ``"memory:"`` for an ephemeral kit, or a
+        ``postgresql://`` (or ``postgres://``) URL: data in a
+        :class:`~personakit.storage.PostgresStore`, namespaced by ``tenant``, and then
+        ``key_store`` is required, because keys must not live in the data's database.
+        ``keys`` defaults to :meth:`LocalKeyProvider.from_env`; ``manifest`` is as for the
+        constructor.
         """
+        manifest = Manifest.coerce(manifest)  # before opening anything: a bad one opens nothing
         provider = keys if keys is not None else LocalKeyProvider.from_env()
         text = os.fspath(location)
         if text == "memory:":
             data: Store = MemoryStore()
             default_keys: Path | None = None
+        elif text.startswith(("postgresql://", "postgres://")):
+            if key_store is None:
+                raise ConfigurationError(
+                    "a PostgreSQL location needs an explicit key_store (a directory or a Store): "
+                    "keys must not live in the same database as the data, or one database "
+                    "backup would hold both and crypto-shredding would erase nothing"
+                )
+            data = PostgresStore(text, namespace=tenant)
+            default_keys = None
         else:
             root = Path(text)
             if root.exists() and not root.is_dir():
@@ -94,14 +126,25 @@ class Personakit:
             data = DiskStore(root / _DATA_DIR)
             default_keys = root / _KEYS_DIR
         key_backend: Store
-        if key_store is None:
-            key_backend = MemoryStore() if default_keys is None else DiskStore(default_keys)
-        elif isinstance(key_store, (str, os.PathLike)):
-            key_backend = DiskStore(key_store)
-        else:
-            key_backend = key_store
         try:
-            return cls(store=data, key_store=key_backend, keys=provider, clock=clock, tenant=tenant)
+            if key_store is None:
+                key_backend = MemoryStore() if default_keys is None else DiskStore(default_keys)
+            elif isinstance(key_store, (str, os.PathLike)):
+                key_backend = DiskStore(key_store)
+            else:
+                key_backend = key_store
+        except BaseException:
+            data.close()  # e.g. a PostgreSQL connection must not leak when the key store fails
+            raise
+        try:
+            return cls(
+                store=data,
+                key_store=key_backend,
+                keys=provider,
+                clock=clock,
+                tenant=tenant,
+                manifest=manifest,
+            )
         except BaseException:
             data.close()
             key_backend.close()

@@ -8,6 +8,7 @@ cost O(that subject), never O(store).
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
 from collections.abc import Iterator
@@ -52,13 +53,7 @@ class Vault:
     @staticmethod
     def key(subject: str, kind: str, name: str) -> str:
         """The store key of a record (validates every part)."""
-        if not valid_subject_id(subject):
-            msg = "not a subject pseudonym"
-            raise ValueError(msg)
-        if not _PART_RE.fullmatch(kind) or not _NAME_RE.fullmatch(name):
-            msg = "record kind / name has characters outside the allowed set"
-            raise ValueError(msg)
-        return f"{SUBJECT_PREFIX}{subject}/{kind}/{name}"
+        return _record_key(subject, kind, name)
 
     def put(self, subject: str, kind: str, name: str, plaintext: bytes) -> None:
         """Seal ``plaintext`` and store it."""
@@ -111,3 +106,16 @@ class Vault:
             msg = "not a subject pseudonym"
             raise ValueError(msg)
         return self.store.delete_prefix(f"{SUBJECT_PREFIX}{subject}/")
+
+
+# Record keys are built on every read and write; the three regex checks cost as much as the
+# AES-GCM decryption of a small record, so validated keys are memoized (bounded).
+@functools.lru_cache(maxsize=65536)
+def _record_key(subject: str, kind: str, name: str) -> str:
+    if not valid_subject_id(subject):
+        msg = "not a subject pseudonym"
+        raise ValueError(msg)
+    if not _PART_RE.fullmatch(kind) or not _NAME_RE.fullmatch(name):
+        msg = "record kind / name has characters outside the allowed set"
+        raise ValueError(msg)
+    return f"{SUBJECT_PREFIX}{subject}/{kind}/{name}"

@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 from personakit._codec import loads
 from personakit._kit import Personakit
 from personakit.audit import Checkpoint
+from personakit.consent._cli import register as register_consent
 from personakit.crypto import (
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
@@ -65,7 +66,12 @@ def _open_kit(args: argparse.Namespace, *, provider: LocalKeyProvider | None = N
     key_dir = args.keys_dir or os.environ.get(KEY_STORE_ENV)
     if location != "memory:" and not Path(location).exists() and not args.create:
         raise ConfigurationError("store directory does not exist (pass --create to make one)")
-    return Personakit.open(location, keys=provider or _provider(args), key_store=key_dir or None)
+    return Personakit.open(
+        location,
+        keys=provider or _provider(args),
+        key_store=key_dir or None,
+        manifest=getattr(args, "manifest", None),
+    )
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -239,6 +245,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=_cmd_store_check)
     scrub = store_cmds.add_parser("scrub", help="physically purge deleted data (WAL truncate)")
     scrub.set_defaults(func=_cmd_store_scrub)
+
+    register_consent(commands)
     return parser
 
 

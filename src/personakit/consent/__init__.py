@@ -1,1 +1,74 @@
-"""Consent management: purposes manifest, append-only consent ledger, guards and signals."""
+"""Consent management: purposes manifest, append-only consent ledger, guards and signals.
+
+``kit.manifest`` is the validated purposes manifest (:class:`Manifest`); ``kit.consent`` is
+the :class:`ConsentManager`: ``allowed`` / ``require`` guard processing, ``grant`` /
+``refuse`` / ``withdraw`` / ``object`` record decisions with proof and return a
+:class:`ConsentReceipt`, ``record_gpc`` / ``apply_tc_string`` / ``consent_mode`` handle the
+GPC, IAB TCF and Google Consent Mode signals, and ``merge`` joins two subjects' ledgers.
+"""
+
+from personakit.consent._cascade import CascadeRegistry, DerivedDataEraser
+from personakit.consent._manager import ConsentManager, decide
+from personakit.consent._manifest import (
+    CONSENT_MODE_TYPES,
+    LAWFUL_BASES,
+    Controller,
+    DataCategory,
+    EventDeclaration,
+    LawfulBasis,
+    Manifest,
+    Notice,
+    Purpose,
+    Recipient,
+    TraitDeclaration,
+)
+from personakit.consent._records import (
+    NEGATIVE_STATUSES,
+    RECEIPT_SCHEMA_VERSION,
+    SOURCES,
+    STATUSES,
+    Conflict,
+    ConsentReceipt,
+    ConsentRecord,
+    ConsentState,
+    StateName,
+    Status,
+)
+from personakit.consent._tcf import (
+    PublisherRestriction,
+    RestrictionType,
+    TCString,
+    decode_tc_string,
+)
+
+__all__ = [
+    "CONSENT_MODE_TYPES",
+    "LAWFUL_BASES",
+    "NEGATIVE_STATUSES",
+    "RECEIPT_SCHEMA_VERSION",
+    "SOURCES",
+    "STATUSES",
+    "CascadeRegistry",
+    "Conflict",
+    "ConsentManager",
+    "ConsentReceipt",
+    "ConsentRecord",
+    "ConsentState",
+    "Controller",
+    "DataCategory",
+    "DerivedDataEraser",
+    "EventDeclaration",
+    "LawfulBasis",
+    "Manifest",
+    "Notice",
+    "PublisherRestriction",
+    "Purpose",
+    "Recipient",
+    "RestrictionType",
+    "StateName",
+    "Status",
+    "TCString",
+    "TraitDeclaration",
+    "decide",
+    "decode_tc_string",
+]
