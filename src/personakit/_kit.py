@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Final, Self
+from typing import Any, Final, Self
 
 from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, Manifest
 from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
+from personakit.events import EventCatalog, EventLog
+from personakit.events._ingest import Ingestor, IngestSummary, TrackResult
 from personakit.exceptions import ConfigurationError
 from personakit.profiles import IdentityIndex
+from personakit.profiles._link import IdentityLinker, LinkResult
+from personakit.profiles._retention import RetentionSweeper, category_retention
+from personakit.profiles._traits import TraitStore, compile_traits
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 
 __all__ = ["Personakit"]
@@ -28,7 +36,9 @@ class Personakit:
     Build it from parts (``Personakit(store=…, key_store=…, keys=…)``) or with :meth:`open`.
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
-    ``kit.manifest``, ``kit.consent``).
+    ``kit.manifest``, ``kit.consent``, ``kit.traits``, ``kit.events``, ``kit.catalog``,
+    ``kit.ingestor``, ``kit.linker``, ``kit.retention``). :meth:`track`, :meth:`ingest` and
+    :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
     def __init__(
@@ -80,6 +90,74 @@ class Personakit:
             manifest=self.manifest,
             subject_ref=self.subject_ref,
             subject_exists=self.identity.exists,
+        )
+        self.catalog = EventCatalog(
+            {
+                d.kind: {
+                    "category": d.category,
+                    "purposes": list(d.purposes),
+                    "strict": bool(d.strict),
+                    **({} if d.schema is None else {"schema": d.schema}),
+                }
+                for d in self.manifest.events
+            }
+        )
+        self.events = EventLog(self.vault)
+        self.traits = TraitStore(
+            self.vault,
+            self.audit,
+            self.clock,
+            compile_traits(
+                {
+                    d.name: {"schema": d.schema, "category": d.category, "personal": d.personal}
+                    for d in self.manifest.traits
+                }
+            ),
+            subject_ref=self.subject_ref,
+            # Late-bound: the ingestor (which owns the basis rule) is built after the traits.
+            may_store=lambda subject, category: self.ingestor.may_store_category(subject, category),  # noqa: PLW0108
+        )
+        self.linker = IdentityLinker(
+            vault=self.vault,
+            keyring=self.keyring,
+            identity=self.identity,
+            events=self.events,
+            traits=self.traits,
+            consent=self.consent,
+            audit=self.audit,
+            subject_ref=self.subject_ref,
+        )
+        self.ingestor = Ingestor(
+            store=store,
+            clock=self.clock,
+            manifest=self.manifest,
+            catalog=self.catalog,
+            identity=self.identity,
+            consent=self.consent,
+            traits=self.traits,
+            events=self.events,
+            audit=self.audit,
+            linker=lambda anonymous, known, at: self.linker.link(anonymous, known, at=at),
+        )
+        for purpose in self.manifest.purposes:
+            if purpose.needs_consent or purpose.objectable:
+                self.consent.cascade.register(
+                    purpose.id,
+                    "profile",
+                    functools.partial(self.ingestor.erase_for_purpose, purpose=purpose.id),
+                )
+        self.retention = RetentionSweeper(
+            keyring=self.keyring,
+            events=self.events,
+            traits=self.traits,
+            audit=self.audit,
+            retention=category_retention(
+                (p.data_categories, p.retention_days, p.retention_from)
+                for p in self.manifest.purposes
+            ),
+            event_category=lambda kind: (
+                self.catalog.get(kind).category if kind in self.catalog else None
+            ),
         )
         self._closed = False
 
@@ -153,6 +231,35 @@ class Personakit:
     def __repr__(self) -> str:
         """Render with the store and tenant."""
         return f"Personakit(store={self.store!r}, tenant={self.tenant!r})"
+
+    def track(
+        self,
+        identifier: str,
+        name: str,
+        *,
+        channel: str,
+        properties: Mapping[str, Any] | None = None,
+        at: datetime | str | None = None,
+    ) -> TrackResult:
+        """Record one event for ``identifier``; see :meth:`Ingestor.track`."""
+        return self.ingestor.track(identifier, name, channel=channel, properties=properties, at=at)
+
+    def ingest(
+        self,
+        records: Iterable[str | bytes | Mapping[str, Any]],
+        *,
+        strict: bool = False,
+        batch_size: int = 500,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestSummary:
+        """Apply bulk records (JSON lines or mappings); see :meth:`Ingestor.ingest`."""
+        return self.ingestor.ingest(
+            records, strict=strict, batch_size=batch_size, progress=progress
+        )
+
+    def link(self, anonymous: str, known: str, *, at: datetime | None = None) -> LinkResult:
+        """Link an anonymous identifier to a known one; see :meth:`IdentityLinker.link`."""
+        return self.linker.link(anonymous, known, at=at)
 
     def subject_ref(self, subject: str) -> str:
         """An opaque, keyed reference to a subject for audit entries and erasure tombstones.

@@ -25,6 +25,7 @@ from personakit.crypto import (
     LocalKeyProvider,
     generate_master_key,
 )
+from personakit.events._cli import register as register_ingest
 from personakit.exceptions import (
     ConfigurationError,
     InvalidInput,
@@ -32,6 +33,7 @@ from personakit.exceptions import (
     Problem,
     UsageError,
 )
+from personakit.profiles._cli import register as register_retention
 from personakit.storage import DiskStore
 
 __all__ = ["main"]
@@ -72,6 +74,28 @@ def _open_kit(args: argparse.Namespace, *, provider: LocalKeyProvider | None = N
         key_store=key_dir or None,
         manifest=getattr(args, "manifest", None),
     )
+
+
+def progress_printer(unit: str, *, with_total: bool = False) -> Callable[..., None] | None:
+    """A progress callback drawing one line on standard error, or None when it is no terminal.
+
+    The callback takes ``done`` (and ``total`` when ``with_total``).
+    """
+    if not sys.stderr.isatty():
+        return None
+
+    def draw(done: int, total: int | None = None) -> None:
+        if with_total and total:
+            filled = int(30 * done / total)
+            bar = "#" * filled + "." * (30 - filled)
+            sys.stderr.write(f"\r[{bar}] {done:,}/{total:,} {unit}")
+        else:
+            sys.stderr.write(f"\r{done:,} {unit}")
+        if total is not None and done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return draw
 
 
 # -- commands -------------------------------------------------------------------------------
@@ -247,6 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     scrub.set_defaults(func=_cmd_store_scrub)
 
     register_consent(commands)
+    register_ingest(commands)
+    register_retention(commands)
     return parser
 
 

@@ -112,7 +112,7 @@ def test_expiry_is_derived_at_read_time_and_can_be_recorded(kit_and_clock) -> No
     receipt = kit.consent.expire(subject)
     assert [r.status for r in receipt.records] == ["expired"]
     assert receipt.records[0].occurred_at == datetime(2027, 2, 4, 9, 0, tzinfo=UTC)
-    assert receipt.deleted == {"analytics": {"stats": 3}}
+    assert receipt.deleted == {"analytics": {"profile": 0, "stats": 3}}  # "profile": the kit's own
     assert deleted == [subject]
     assert kit.consent.expire(subject).changed is False
 
@@ -233,8 +233,8 @@ def test_cascade_runs_in_the_withdrawal_transaction(kit_and_clock, snapshot) -> 
     )
     kit.consent.grant(subject, "personalization", source="web", **PRIVACY)
     receipt = kit.consent.withdraw(subject, "personalization", source="web")
-    assert receipt.deleted == {"personalization": {"affinity": 1}}
-    assert receipt.to_json()["deleted"] == {"personalization": {"affinity": 1}}
+    assert receipt.deleted == {"personalization": {"affinity": 1, "profile": 0}}
+    assert receipt.to_json()["deleted"] == {"personalization": {"affinity": 1, "profile": 0}}
     assert kit.vault.get(subject, "affinity", "personalization") is None
 
     def broken(_: str) -> int:

@@ -123,9 +123,13 @@ class IdentityIndex:
         raw = self.store.get(self._index_key(ident))
         return None if raw is None else raw.decode("ascii")
 
-    def resolve(self, identifier: str | Identifier, *, create: bool = False) -> str:
+    def resolve(
+        self, identifier: str | Identifier, *, create: bool = False, new_subject: str | None = None
+    ) -> str:
         """The subject for ``identifier``; with ``create``, a new subject if there is none.
 
+        ``new_subject`` is the pseudonym to give a created subject (default: a fresh one); bulk
+        ingest passes the one a rolled-back attempt already used, so its data key is reused.
         Raises :class:`SubjectNotFound` (naming the identifier *kind* only) otherwise.
         """
         subject = self.lookup(identifier)
@@ -142,7 +146,7 @@ class IdentityIndex:
             existing = self.store.get(self._index_key(ident))
             if existing is not None:
                 return existing.decode("ascii")
-            subject = new_subject_id()
+            subject = new_subject if new_subject is not None else new_subject_id()
             self.vault.put_json(
                 subject, _META_KIND, "subject", {"created_at": self.clock.now().isoformat()}
             )

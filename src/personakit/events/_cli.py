@@ -1,0 +1,78 @@
+"""``personakit ingest FILE``: bulk-load JSON Lines records (``-`` reads standard input).
+
+Prints one JSON summary last on standard output::
+
+    {"accepted": N, "rejected": M, "dropped_no_basis": K, "errors": [{"line": L, "error": "…"}]}
+
+and exits 0 when nothing was rejected, 1 otherwise. ``--strict`` stops at the first rejected
+line (nothing of that line is written). A progress line is drawn on standard error when it is a
+terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from personakit.consent._cli import MANIFEST_ENV
+from personakit.exceptions import Problem, UsageError
+
+__all__ = ["register"]
+
+
+def register(subcommands: Any) -> None:
+    """Add the ``ingest`` command to the CLI's subparsers."""
+    ingest = subcommands.add_parser("ingest", help="bulk-load JSON Lines records")
+    ingest.add_argument("file", metavar="FILE", help="JSON Lines file, or - for standard input")
+    ingest.add_argument("--strict", action="store_true", help="stop at the first rejected line")
+    ingest.add_argument(
+        "--batch-size", type=int, default=500, help="lines per transaction (default 500)"
+    )
+    ingest.add_argument(
+        "--manifest",
+        default=os.environ.get(MANIFEST_ENV),
+        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
+    )
+    ingest.set_defaults(func=_cmd_ingest)
+
+
+def _lines(handle: BinaryIO) -> Iterator[bytes]:
+    for raw in handle:
+        yield raw.rstrip(b"\r\n")
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from personakit.cli import _open_kit, _print_json, progress_printer  # noqa: PLC0415
+
+    if args.batch_size < 1:
+        raise UsageError(
+            "invalid --batch-size", [Problem(where="--batch-size", what="must be >= 1")]
+        )
+    if args.file == "-":
+        handle: BinaryIO = sys.stdin.buffer
+    else:
+        try:
+            handle = Path(args.file).open("rb")  # noqa: SIM115 (closed below, also on error)
+        except OSError as exc:
+            raise UsageError(
+                "cannot read input", [Problem(where="FILE", what=type(exc).__name__)]
+            ) from exc
+    try:
+        with _open_kit(args) as kit:
+            summary = kit.ingest(
+                _lines(handle),
+                strict=args.strict,
+                batch_size=args.batch_size,
+                progress=progress_printer("lines"),
+            )
+    finally:
+        if handle is not sys.stdin.buffer:
+            handle.close()
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")  # end the progress line
+    _print_json(summary.to_json())
+    return 0 if summary.rejected == 0 else 1

@@ -1,0 +1,499 @@
+"""Getting data in: one event (:meth:`Ingestor.track`) or many records (:meth:`Ingestor.ingest`).
+
+``personakit ingest`` drives the bulk path.
+
+An event is stored only for the purposes that have a lawful basis for its subject *now*: the
+manifest maps each event kind to the purposes that may use it; contract and legal-obligation
+purposes always have one, legitimate interest unless the subject objected, consent only when
+given. The event keeps that list of purposes, so a purchase kept under the contract basis does
+not feed personalization unless personalization was consented to. An event with no basis for
+any purpose is not stored: a typed outcome, counted, never an exception in bulk paths.
+
+Bulk ingest applies records in order, in transactions of ``batch_size`` lines. Each line is
+accepted whole or rejected whole: it is fully validated before anything is written, and a line
+that fails while being applied rolls back alone (the batch is replayed line by line). Within a
+batch, identifier resolution and consent verdicts are cached per subject, and events are
+buffered per subject and written as one chunk; a subject's buffer is flushed before any consent,
+trait or link record of that subject is applied, so a withdrawal later in the file also reaches
+events earlier in the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final, Literal
+
+from attrs import field, frozen
+
+from personakit._clock import Clock
+from personakit.audit import AuditLog
+from personakit.consent import ConsentManager, Manifest
+from personakit.events._lines import ConsentLine, EventLine, Line, LinkLine, TraitsLine, parse_line
+from personakit.events._model import Event, EventCatalog
+from personakit.events._store import EventLog
+from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.profiles import Identifier, IdentityIndex, parse_identifier
+from personakit.profiles._traits import TraitStore
+from personakit.storage import Store
+
+__all__ = ["IngestError", "IngestSummary", "Ingestor", "TrackResult"]
+
+DEFAULT_BATCH: Final = 500
+_MAX_ERRORS: Final = 1000  # errors listed in a summary; the counts stay exact beyond that
+
+#: Called with (subject, events) after events are stored, in the same transaction; the
+#: personalization components update derived data (affinities, co-occurrence) through it.
+EventsHook = Callable[[str, Sequence[Event]], None]
+#: Links two identifiers (the kit's link operation): (anonymous, known, at).
+Linker = Callable[[Identifier, Identifier, datetime], object]
+
+
+@frozen(kw_only=True)
+class TrackResult:
+    """Outcome of :meth:`Ingestor.track`: stored (with the purposes) or dropped for no basis."""
+
+    outcome: Literal["stored", "dropped_no_basis"]
+    subject: str | None
+    event: Event | None
+    purposes: tuple[str, ...] = ()
+
+
+@frozen(kw_only=True)
+class IngestError:
+    """A rejected line: its number (from 1) and what was wrong (never the offending value)."""
+
+    line: int
+    error: str
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"line": L, "error": "..."}``."""
+        return {"line": self.line, "error": self.error}
+
+
+@frozen(kw_only=True)
+class IngestSummary:
+    """What a bulk ingest did."""
+
+    accepted: int
+    rejected: int
+    dropped_no_basis: int
+    errors: tuple[IngestError, ...] = field(factory=tuple)
+    stopped_at: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary ``personakit ingest`` prints last."""
+        out: dict[str, Any] = {
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "dropped_no_basis": self.dropped_no_basis,
+            "errors": [e.to_json() for e in self.errors],
+        }
+        if self.stopped_at is not None:
+            out["stopped_at_line"] = self.stopped_at
+        return out
+
+
+class Ingestor:
+    """Validates, checks the basis of, and stores events and bulk records."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clock: Clock,
+        manifest: Manifest,
+        catalog: EventCatalog,
+        identity: IdentityIndex,
+        consent: ConsentManager,
+        traits: TraitStore,
+        events: EventLog,
+        audit: AuditLog,
+        linker: Linker,
+    ) -> None:
+        """Wire the pipeline to the kit's components."""
+        self.store = store
+        self.clock = clock
+        self.manifest = manifest
+        self.catalog = catalog
+        self.identity = identity
+        self.consent = consent
+        self.traits = traits
+        self.events = events
+        self.audit = audit
+        self._link = linker
+        self._hooks: list[EventsHook] = []
+
+    def __repr__(self) -> str:
+        """Render with the number of event kinds."""
+        return f"Ingestor(kinds={len(self.catalog.kinds())})"
+
+    def on_events(self, hook: EventsHook) -> None:
+        """Call ``hook(subject, events)`` whenever events are stored (same transaction)."""
+        self._hooks.append(hook)
+
+    # -- basis -----------------------------------------------------------------------------
+
+    def _basis_without_consent(self, purposes: Iterable[str]) -> tuple[str, ...]:
+        # For a subject with no ledger: contract / legal obligation always, legitimate interest
+        # (no objection can exist yet), never consent.
+        return tuple(
+            p
+            for p in purposes
+            if (found := self.manifest.get_purpose(p)) is not None and not found.needs_consent
+        )
+
+    def _purposes_with_basis(self, subject: str | None, purposes: Iterable[str]) -> tuple[str, ...]:
+        if subject is None:
+            return self._basis_without_consent(purposes)
+        return tuple(p for p in purposes if self.consent.allowed(subject, p))
+
+    def may_store_category(self, subject: str, category: str) -> bool:
+        """Whether some purpose using ``category`` has a lawful basis for ``subject`` now."""
+        using = [p.id for p in self.manifest.purposes if category in p.data_categories]
+        return bool(self._purposes_with_basis(subject, using))
+
+    def erase_for_purpose(self, subject: str, purpose: str) -> int:
+        """Withdrawal cascade for ``purpose``: what was kept only for it goes.
+
+        Events lose ``purpose`` from their purposes and are deleted when none is left; traits
+        whose category no other purpose with a current basis covers are deleted. Returns how
+        many events and traits were deleted. Runs inside the withdrawal's transaction.
+        """
+
+        def strip(event: Event) -> Event | None:
+            if purpose not in event.purposes:
+                return event
+            left = tuple(p for p in event.purposes if p != purpose)
+            return _with_purposes(event, left) if left else None
+
+        deleted, _ = self.events.transform(subject, strip)
+        doomed = []
+        for name in self.traits.get(subject):
+            category = self.traits.declarations[name].category
+            others = [
+                p.id
+                for p in self.manifest.purposes
+                if category in p.data_categories and p.id != purpose
+            ]
+            if not self._purposes_with_basis(subject, others):
+                doomed.append(name)
+        return deleted + self.traits.remove(subject, doomed)
+
+    # -- one event -----------------------------------------------------------------------------
+
+    def track(
+        self,
+        identifier: str | Identifier,
+        name: str,
+        *,
+        channel: str,
+        properties: Mapping[str, Any] | None = None,
+        at: datetime | str | None = None,
+    ) -> TrackResult:
+        """Validate and store one event for ``identifier`` (creating the subject if needed).
+
+        Raises :class:`InvalidInput` (every problem at once) for a bad event or identifier;
+        returns ``dropped_no_basis`` when no purpose of the kind has a lawful basis.
+        """
+        ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
+        raw: dict[str, Any] = {
+            "name": name,
+            "channel": channel,
+            "properties": dict(properties or {}),
+        }
+        if at is not None:
+            raw["at"] = at
+        event = self.catalog.build(raw, now=self.clock.now())
+        kind = self.catalog.get(event.kind)
+        subject = self.identity.lookup(ident)
+        purposes = self._purposes_with_basis(subject, kind.purposes)
+        if not purposes:
+            return TrackResult(outcome="dropped_no_basis", subject=subject, event=None)
+        stored = _with_purposes(event, purposes)
+        with self.store.transaction():
+            if subject is None:
+                subject = self.identity.resolve(ident, create=True)
+            self._store_events(subject, [stored])
+        return TrackResult(outcome="stored", subject=subject, event=stored, purposes=purposes)
+
+    def _store_events(self, subject: str, events: Sequence[Event]) -> None:
+        self.events.append(subject, events)
+        for hook in self._hooks:
+            hook(subject, events)
+
+    # -- bulk ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        records: Iterable[str | bytes | Mapping[str, Any]],
+        *,
+        strict: bool = False,
+        batch_size: int = DEFAULT_BATCH,
+        progress: Callable[[int], None] | None = None,
+    ) -> IngestSummary:
+        """Apply records (JSON lines or decoded mappings) in order; see the module docstring.
+
+        With ``strict``, stop at the first rejected line; nothing of that line is written (lines
+        before it are). ``progress(lines_done)`` is called after each batch.
+        """
+        if batch_size < 1:
+            raise InvalidInput(
+                "invalid batch size", [Problem(where="batch_size", what="must be >= 1")]
+            )
+        tally = _Tally()
+        batch: list[tuple[int, Line]] = []
+        for number, record in enumerate(records, start=1):
+            if isinstance(record, (str, bytes)) and not record.strip():
+                continue  # blank lines (a trailing newline, say) are not records
+            tally.seen = number
+            try:
+                batch.append((number, self._prepare(parse_line(record))))
+            except InvalidInput as exc:
+                tally.reject(number, exc)
+                if strict:
+                    self._apply_batch(batch, tally, strict=True)
+                    return tally.summary(stopped_at=number)
+            if len(batch) >= batch_size:
+                failed = self._apply_batch(batch, tally, strict=strict)
+                batch = []
+                if failed is not None:
+                    return tally.summary(stopped_at=failed)
+                if progress is not None:
+                    progress(number)
+        failed = self._apply_batch(batch, tally, strict=strict)
+        if progress is not None and tally.seen:
+            progress(tally.seen)
+        return tally.summary(stopped_at=failed)
+
+    def _prepare(self, line: Line) -> Line:
+        """Check everything that does not depend on the store, before the batch is applied.
+
+        A batch that fails while being applied is rolled back and replayed line by line;
+        catching what we can here keeps that rare.
+        """
+        if isinstance(line, EventLine):
+            event = self.catalog.build(line.raw, now=line.at)
+            return EventLine(subject=line.subject, at=line.at, raw=line.raw, event=event)
+        if isinstance(line, TraitsLine):
+            self.traits.validate(dict(line.traits))
+        elif isinstance(line, ConsentLine) and line.status != "withdrawn":
+            assert line.notice is not None
+            assert line.notice_version is not None
+            self.consent.validate_decision(
+                line.status,
+                line.purpose,
+                notice=line.notice,
+                notice_version=line.notice_version,
+                source=line.source,
+                method=line.method,
+                jurisdiction=line.jurisdiction,
+                occurred_at=line.at,
+            )
+        elif isinstance(line, ConsentLine) and line.purpose != "all":
+            self.manifest.purpose(line.purpose, where="$.purpose")
+        return line
+
+    def _apply_batch(
+        self, batch: list[tuple[int, Line]], tally: _Tally, *, strict: bool
+    ) -> int | None:
+        """Apply a batch; return the number of the line that stopped a strict run, if any."""
+        if not batch:
+            return None
+        # Subjects created by a first attempt that rolled back keep their pseudonyms on replay,
+        # so the data keys already made for them in the key store are used, not orphaned.
+        assigned: dict[Identifier, str] = {}
+        try:
+            with self.store.transaction():
+                counts = _Batch(self, assigned).run(batch)
+        except _LineFailed:
+            # A line failed while being applied and the whole batch rolled back. Replay it one
+            # line per transaction so that exactly that line is rejected and the others land.
+            for number, line in batch:
+                try:
+                    with self.store.transaction():
+                        tally.add(_Batch(self, assigned).run([(number, line)]))
+                except _LineFailed as failed:
+                    tally.reject(failed.number, failed.error)
+                    if strict:
+                        return failed.number
+            return None
+        tally.add(counts)
+        return None
+
+
+class _LineFailed(Exception):
+    """A line could not be applied (rolls the transaction back)."""
+
+    def __init__(self, number: int, error: PersonakitError) -> None:
+        self.number = number
+        self.error = error
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.rejected = 0
+        self.dropped = 0
+        self.errors: list[IngestError] = []
+        self.seen = 0
+
+    def reject(self, number: int, error: PersonakitError) -> None:
+        self.rejected += 1
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(IngestError(line=number, error=str(error)))
+
+    def add(self, counts: tuple[int, int]) -> None:
+        self.accepted += counts[0]
+        self.dropped += counts[1]
+
+    def summary(self, *, stopped_at: int | None) -> IngestSummary:
+        self.errors.sort(key=lambda e: e.line)
+        return IngestSummary(
+            accepted=self.accepted,
+            rejected=self.rejected,
+            dropped_no_basis=self.dropped,
+            errors=tuple(self.errors),
+            stopped_at=stopped_at,
+        )
+
+
+class _Batch:
+    """Applies parsed lines inside one transaction, with per-batch caches and buffers."""
+
+    def __init__(self, ingestor: Ingestor, assigned: dict[Identifier, str]) -> None:
+        self.ing = ingestor
+        self.assigned = assigned
+        self.accepted = 0
+        self.dropped = 0
+        self.subjects: dict[Identifier, str | None] = {}
+        self.verdicts: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        self.buffers: dict[str, list[Event]] = {}
+        self.buffered_by: dict[str, list[int]] = {}
+
+    def run(self, lines: list[tuple[int, Line]]) -> tuple[int, int]:
+        """Apply the lines; return (accepted, dropped). Raises _LineFailed on the first failure."""
+        for number, line in lines:
+            try:
+                self._apply(number, line)
+            except PersonakitError as exc:
+                raise _LineFailed(number, exc) from exc
+        for subject in list(self.buffers):
+            self._flush(subject)
+        return self.accepted, self.dropped
+
+    def _subject(self, ident: Identifier, *, create: bool) -> str | None:
+        if ident in self.subjects:
+            known = self.subjects[ident]
+            if known is not None or not create:
+                return known
+        if create:
+            found: str | None = self.ing.identity.resolve(
+                ident, create=True, new_subject=self.assigned.get(ident)
+            )
+            assert found is not None
+            self.assigned.setdefault(ident, found)
+        else:
+            found = self.ing.identity.lookup(ident)
+        self.subjects[ident] = found
+        return found
+
+    def _flush(self, subject: str | None) -> None:
+        if subject is None:
+            return
+        events = self.buffers.pop(subject, None)
+        lines = self.buffered_by.pop(subject, [0])
+        if events:
+            try:
+                self.ing._store_events(subject, events)  # noqa: SLF001 (the batch is the ingestor's)
+            except PersonakitError as exc:
+                raise _LineFailed(lines[0], exc) from exc
+
+    def _forget(self, subject: str | None) -> None:
+        self.verdicts = {k: v for k, v in self.verdicts.items() if k[0] != subject}
+
+    def _apply(self, number: int, line: Line) -> None:
+        if isinstance(line, EventLine):
+            self._event(number, line)
+        elif isinstance(line, ConsentLine):
+            self._consent(line)
+        elif isinstance(line, TraitsLine):
+            subject = self._subject(line.subject, create=True)
+            assert subject is not None
+            self._flush(subject)
+            self.ing.traits.update(subject, line.traits, source=line.source, at=line.at)
+            self.accepted += 1
+        else:
+            self._link(line)
+
+    def _event(self, number: int, line: EventLine) -> None:
+        event = line.event or self.ing.catalog.build(line.raw, now=line.at)
+        kind = self.ing.catalog.get(event.kind)
+        subject = self._subject(line.subject, create=False)
+        key = (subject, event.kind)
+        purposes = self.verdicts.get(key)
+        if purposes is None:
+            purposes = self.ing._purposes_with_basis(subject, kind.purposes)  # noqa: SLF001
+            self.verdicts[key] = purposes
+        if not purposes:
+            self.dropped += 1
+            return
+        if subject is None:
+            subject = self._subject(line.subject, create=True)
+            assert subject is not None
+            self.verdicts[(subject, event.kind)] = purposes
+        self.buffers.setdefault(subject, []).append(_with_purposes(event, purposes))
+        self.buffered_by.setdefault(subject, []).append(number)
+        self.accepted += 1
+
+    def _consent(self, line: ConsentLine) -> None:
+        subject = self._subject(line.subject, create=True)
+        assert subject is not None
+        self._flush(subject)
+        common: dict[str, Any] = {
+            "source": line.source,
+            "method": line.method,
+            "jurisdiction": line.jurisdiction,
+            "occurred_at": line.at,
+            "actor": "ingest",
+        }
+        consent = self.ing.consent
+        notice, version = line.notice, line.notice_version
+        if line.status == "withdrawn":
+            consent.withdraw(subject, line.purpose, notice=notice, notice_version=version, **common)
+        else:
+            # parse_line guarantees the notice of a grant or refusal.
+            assert notice is not None
+            assert version is not None
+            decide = consent.grant if line.status == "given" else consent.refuse
+            decide(subject, line.purpose, notice=notice, notice_version=version, **common)
+        self._forget(subject)
+        self.accepted += 1
+
+    def _link(self, line: LinkLine) -> None:
+        source = self._subject(line.subject, create=False)
+        target = self._subject(line.to, create=False)
+        for subject in (source, target):
+            self._flush(subject)
+            self._forget(subject)
+        self.ing._link(line.subject, line.to, line.at)  # noqa: SLF001
+        # Identifiers may now point elsewhere: resolve every one afresh.
+        self.subjects.clear()
+        self.accepted += 1
+
+
+def _with_purposes(event: Event, purposes: tuple[str, ...]) -> Event:
+    return Event(
+        id=event.id,
+        kind=event.kind,
+        channel=event.channel,
+        at=event.at,
+        properties=event.properties,
+        purposes=purposes,
+    )
+
+
+def iter_lines(handle: Iterable[bytes]) -> Iterator[bytes]:
+    """Lines of a binary stream without their line endings."""
+    for raw in handle:
+        yield raw.rstrip(b"\r\n")

@@ -1,0 +1,38 @@
+"""``personakit retention sweep``: delete what has outlived the manifest's retention periods."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from personakit.consent._cli import MANIFEST_ENV
+from personakit.events import parse_timestamp
+
+__all__ = ["register"]
+
+
+def register(subcommands: Any) -> None:
+    """Add the ``retention`` command group to the CLI's subparsers."""
+    retention = subcommands.add_parser("retention", help="apply retention periods")
+    retention.add_argument(
+        "--manifest",
+        default=os.environ.get(MANIFEST_ENV),
+        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
+    )
+    commands = retention.add_subparsers(
+        dest="retention_command", required=True, parser_class=type(retention)
+    )
+    sweep = commands.add_parser("sweep", help="delete expired events, traits and derived data")
+    sweep.add_argument("--now", help="sweep as of this ISO 8601 instant (default: now)")
+    sweep.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from personakit.cli import _open_kit, _print_json, progress_printer  # noqa: PLC0415
+
+    with _open_kit(args) as kit:
+        now = parse_timestamp(args.now, where="--now") if args.now else kit.clock.now()
+        report = kit.retention.sweep(now, progress=progress_printer("subjects", with_total=True))
+    _print_json(report.to_json())
+    return 0

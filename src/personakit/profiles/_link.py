@@ -1,0 +1,149 @@
+"""Linking identifiers: an anonymous visitor logs in, and their history joins their account.
+
+``link(anonymous, known)`` covers four cases:
+
+* neither identifier is known: one new subject gets both;
+* only one is known: the other identifier is attached to that subject;
+* both resolve to the same subject: nothing to do;
+* both resolve to different subjects: the *anonymous* subject is merged into the known one.
+  Events move (re-sealed under the target's key), traits merge (the newer value wins), the
+  consent ledger merges by its own rule (a refusal or withdrawal is never overridden by an
+  older grant), registered derived data merges, identifiers are re-pointed, and the source
+  subject is deleted, all in one transaction; its data key is shredded right after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Literal
+
+from attrs import frozen
+
+from personakit._vault import Vault
+from personakit.audit import AuditLog
+from personakit.consent import ConsentManager
+from personakit.crypto import Keyring
+from personakit.events import EventLog
+from personakit.profiles._identity import Identifier, IdentityIndex, parse_identifier
+from personakit.profiles._traits import TraitStore
+
+__all__ = ["IdentityLinker", "LinkResult"]
+
+#: Merges a component's derived data of ``source`` into ``target`` (same transaction).
+DerivedMerger = Callable[[str, str], None]
+
+
+@frozen(kw_only=True)
+class LinkResult:
+    """What :meth:`IdentityLinker.link` did."""
+
+    outcome: Literal["created", "attached", "already_linked", "merged"]
+    subject: str
+    merged_from: str | None = None
+    events_moved: int = 0
+    traits_moved: int = 0
+
+
+class IdentityLinker:
+    """Links identifiers and merges subjects."""
+
+    def __init__(
+        self,
+        *,
+        vault: Vault,
+        keyring: Keyring,
+        identity: IdentityIndex,
+        events: EventLog,
+        traits: TraitStore,
+        consent: ConsentManager,
+        audit: AuditLog,
+        subject_ref: Callable[[str], str],
+    ) -> None:
+        """Wire the linker to the components whose data a merge moves."""
+        self.vault = vault
+        self.keyring = keyring
+        self.identity = identity
+        self.events = events
+        self.traits = traits
+        self.consent = consent
+        self.audit = audit
+        self._ref = subject_ref
+        self._mergers: dict[str, DerivedMerger] = {}
+
+    def __repr__(self) -> str:
+        """Render with the registered derived-data mergers."""
+        return f"IdentityLinker(mergers={sorted(self._mergers)!r})"
+
+    def register(self, name: str, merger: DerivedMerger) -> None:
+        """Have ``merger(source, target)`` run on every merge (derived data of a component)."""
+        self._mergers[name] = merger
+
+    def link(
+        self,
+        anonymous: str | Identifier,
+        known: str | Identifier,
+        *,
+        at: datetime | None = None,
+        actor: str = "system",
+    ) -> LinkResult:
+        """Link ``anonymous`` to ``known``; see the module docstring for the cases."""
+        anon = (
+            anonymous
+            if isinstance(anonymous, Identifier)
+            else parse_identifier(anonymous, where="anonymous")
+        )
+        target_ident = (
+            known if isinstance(known, Identifier) else parse_identifier(known, where="known")
+        )
+        with self.vault.store.transaction():
+            source = self.identity.lookup(anon)
+            target = self.identity.lookup(target_ident)
+            if source is None and target is None:
+                subject = self.identity.resolve(target_ident, create=True)
+                self.identity.attach(subject, anon)
+                result = LinkResult(outcome="created", subject=subject)
+            elif source is None or target is None:
+                owner = target if target is not None else source
+                assert owner is not None
+                self.identity.attach(owner, anon if source is None else target_ident)
+                result = LinkResult(outcome="attached", subject=owner)
+            elif source == target:
+                return LinkResult(outcome="already_linked", subject=target)
+            else:
+                result = self._merge(source, target, actor=actor)
+            self.audit.append(
+                "identity.linked",
+                subject=self._ref(result.subject),
+                actor=actor,
+                data={
+                    "outcome": result.outcome,
+                    "kinds": sorted({anon.kind, target_ident.kind}),
+                    "merged_from": None
+                    if result.merged_from is None
+                    else self._ref(result.merged_from),
+                    "at": (at or self.identity.clock.now()).isoformat(),
+                },
+            )
+        if result.merged_from is not None:
+            # After the commit: shredding first would leave the source unreadable if the
+            # transaction rolled back.
+            self.keyring.shred(result.merged_from)
+        return result
+
+    def _merge(self, source: str, target: str, *, actor: str) -> LinkResult:
+        moved_events = self.events.move(source, target)
+        moved_traits = self.traits.merge(source, target)
+        self.consent.merge(source, target, actor=actor)
+        for merger in self._mergers.values():
+            merger(source, target)
+        for ident in self.identity.identifiers(source):
+            self.identity.attach(target, ident)
+        self.vault.delete_subject(source)
+        return LinkResult(
+            outcome="merged",
+            subject=target,
+            merged_from=source,
+            events_moved=moved_events,
+            traits_moved=moved_traits,
+        )

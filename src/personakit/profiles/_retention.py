@@ -1,0 +1,167 @@
+"""Retention: delete what has outlived the manifest's retention periods.
+
+The manifest gives each purpose a retention period (``days``, counted ``from`` the data's
+collection or from the subject's last activity) and the data categories it uses. A data
+category is kept as long as the longest-retained purpose that uses it; data in a category no
+purpose uses has no reason to be kept and goes at the next sweep.
+
+:meth:`RetentionSweeper.sweep` visits every subject (the key store lists them: one entry a
+subject), removes expired events and traits, runs the sweepers other components registered for
+their derived data, and reports counts. Consent records are *not* swept: they are the proof of
+consent and are removed only with the subject (erasure).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Final
+
+from attrs import frozen
+
+from personakit.audit import AuditLog
+from personakit.crypto import Keyring
+from personakit.events import Event, EventLog
+from personakit.exceptions import SubjectNotFound
+from personakit.profiles._traits import TraitStore
+
+__all__ = ["CategoryRetention", "RetentionReport", "RetentionSweeper", "category_retention"]
+
+_SUBJECT_KEYS: Final = "k/s/"
+
+#: A derived-data sweeper: (subject, now) -> number of items removed.
+Sweeper = Callable[[str, datetime], int]
+
+
+@frozen(kw_only=True)
+class CategoryRetention:
+    """How long a data category is kept, and from when."""
+
+    category: str
+    days: int
+    since: str  # "collection" or "last_activity"
+
+
+@frozen(kw_only=True)
+class RetentionReport:
+    """What a sweep removed, by kind of data, and how many subjects it visited."""
+
+    subjects: int
+    removed: Mapping[str, int]
+    at: datetime
+
+    def to_json(self) -> dict[str, object]:
+        """For the CLI and reports."""
+        return {"at": self.at.isoformat(), "subjects": self.subjects, "removed": dict(self.removed)}
+
+
+def category_retention(
+    purposes: Iterable[tuple[Iterable[str], int, str]],
+) -> dict[str, CategoryRetention]:
+    """Per category, the longest retention of the purposes using it.
+
+    ``purposes`` yields ``(data_categories, retention_days, retention_from)``. When purposes
+    disagree on ``from``, ``last_activity`` wins (it is the longer reading).
+    """
+    result: dict[str, CategoryRetention] = {}
+    for categories, days, since in purposes:
+        for category in categories:
+            known = result.get(category)
+            if (
+                known is None
+                or days > known.days
+                or (days == known.days and since == "last_activity")
+            ):
+                result[category] = CategoryRetention(category=category, days=days, since=since)
+    return result
+
+
+class RetentionSweeper:
+    """Applies retention to every subject."""
+
+    def __init__(
+        self,
+        *,
+        keyring: Keyring,
+        events: EventLog,
+        traits: TraitStore,
+        audit: AuditLog,
+        retention: Mapping[str, CategoryRetention],
+        event_category: Callable[[str], str | None],
+    ) -> None:
+        """Wire the sweeper; ``event_category(kind)`` maps an event kind to its category."""
+        self.keyring = keyring
+        self.events = events
+        self.traits = traits
+        self.audit = audit
+        self.retention = dict(retention)
+        self._event_category = event_category
+        self._sweepers: dict[str, Sweeper] = {}
+
+    def __repr__(self) -> str:
+        """Render with the categories it knows."""
+        return f"RetentionSweeper({sorted(self.retention)!r})"
+
+    def register(self, name: str, sweeper: Sweeper) -> None:
+        """Add a sweeper for a component's derived data (reported under ``name``)."""
+        self._sweepers[name] = sweeper
+
+    def subjects(self) -> list[str]:
+        """Every subject that has a data key, in key order."""
+        return [key[len(_SUBJECT_KEYS) :] for key, _ in self.keyring.store.scan(_SUBJECT_KEYS)]
+
+    def sweep(
+        self, now: datetime, *, progress: Callable[[int, int], None] | None = None
+    ) -> RetentionReport:
+        """Delete everything expired at ``now``; ``progress(done, total)`` after each subject."""
+        subjects = self.subjects()
+        removed: dict[str, int] = {"events": 0, "traits": 0}
+        for done, subject in enumerate(subjects, start=1):
+            try:
+                counts = self.sweep_subject(subject, now)
+            except SubjectNotFound:
+                counts = {}  # erased while we swept
+            for name, count in counts.items():
+                removed[name] = removed.get(name, 0) + count
+            if progress is not None:
+                progress(done, len(subjects))
+        report = RetentionReport(subjects=len(subjects), removed=removed, at=now)
+        self.audit.append("retention.swept", data=report.to_json())
+        return report
+
+    def sweep_subject(self, subject: str, now: datetime) -> dict[str, int]:
+        """Apply retention to one subject; return what was removed."""
+        events = self.events.read(subject, compact=False)
+        last_activity = max(
+            [e.at for e in events]
+            + [
+                datetime.fromisoformat(d["updated_at"])
+                for d in self.traits.details(subject).values()
+            ],
+            default=None,
+        )
+
+        def expired(category: str | None, collected: datetime) -> bool:
+            rule = self.retention.get(category) if category else None
+            if rule is None:
+                return True  # no purpose uses this category: nothing justifies keeping it
+            anchor = last_activity if rule.since == "last_activity" and last_activity else collected
+            return now - anchor > timedelta(days=rule.days)
+
+        def doomed(event: Event) -> bool:
+            return expired(self._event_category(event.kind), event.at)
+
+        removed = {"events": self.events.remove_where(subject, doomed)}
+        stale = [
+            name
+            for name, detail in self.traits.details(subject).items()
+            if name in self.traits.declarations
+            and expired(
+                self.traits.declarations[name].category,
+                datetime.fromisoformat(detail["updated_at"]),
+            )
+        ]
+        removed["traits"] = self.traits.remove(subject, stale)
+        for name, sweeper in self._sweepers.items():
+            removed[name] = sweeper(subject, now)
+        return removed

@@ -1,0 +1,242 @@
+"""Traits: declared attributes of a subject (e-mail, name, birthday, preferred channel, …).
+
+Each trait is declared in the manifest with a JSON Schema, a data category and whether it is
+personal. An update validates *every* field and reports every problem at once; nothing is
+written unless all fields pass. All traits (personal or not) are stored sealed with the subject's
+data key, in one record ``s/<subject>/traits/current``; each value keeps when and from where it
+was last set. Rectification (GDPR Art 16) is an update recorded as such in the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from attrs import field, frozen
+
+from personakit._clock import Clock, as_utc
+from personakit._vault import Vault
+from personakit.audit import AuditLog
+from personakit.exceptions import ConsentRequired, InvalidInput, Problem
+from personakit.schema import SchemaValidator, compile_schema
+
+__all__ = ["CompiledTrait", "TraitStore", "TraitUpdate", "compile_traits"]
+
+_KIND: Final = "traits"
+_NAME: Final = "current"
+_TRAIT_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_SOURCE_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
+
+
+@frozen(kw_only=True)
+class CompiledTrait:
+    """A trait the manifest declares, with its compiled schema."""
+
+    name: str
+    category: str
+    personal: bool
+    validator: SchemaValidator = field(repr=False, eq=False)
+
+
+@frozen(kw_only=True)
+class TraitUpdate:
+    """What an update changed: trait names set and removed (never their values)."""
+
+    subject: str
+    set: tuple[str, ...]
+    removed: tuple[str, ...]
+    rectification: bool
+    at: datetime
+
+
+def compile_traits(section: Mapping[str, Mapping[str, Any]]) -> dict[str, CompiledTrait]:
+    """Compile trait declarations ``{name: {"schema", "category", "personal"}}``.
+
+    :class:`InvalidInput` lists every problem.
+    """
+    declared: dict[str, CompiledTrait] = {}
+    problems: list[Problem] = []
+    for name, decl in section.items():
+        if not _TRAIT_RE.fullmatch(name):
+            problems.append(Problem(where="$.traits", what="trait names are [a-z][a-z0-9_]*"))
+            continue
+        try:
+            validator = compile_schema(decl["schema"])
+        except InvalidInput as exc:
+            problems.extend(
+                Problem(where=f"$.traits.{name}.schema{p.where[1:]}", what=p.what)
+                for p in exc.problems
+            )
+            continue
+        declared[name] = CompiledTrait(
+            name=name,
+            category=str(decl.get("category", "")),
+            personal=bool(decl.get("personal", False)),
+            validator=validator,
+        )
+    if problems:
+        raise InvalidInput("invalid trait declarations", problems)
+    return declared
+
+
+class TraitStore:
+    """Read and update subjects' traits.
+
+    ``may_store(subject, category)`` is the lawful-basis check the kit supplies: a trait whose
+    category no purpose with a current basis covers is refused.
+    """
+
+    def __init__(
+        self,
+        vault: Vault,
+        audit: AuditLog,
+        clock: Clock,
+        declarations: Mapping[str, CompiledTrait],
+        *,
+        subject_ref: Callable[[str], str],
+        may_store: Callable[[str, str], bool],
+    ) -> None:
+        """Wire the store to the vault, audit log, clock and the manifest's declarations."""
+        self.vault = vault
+        self.audit = audit
+        self.clock = clock
+        self.declarations = dict(declarations)
+        self._ref = subject_ref
+        self._may_store = may_store
+
+    def __repr__(self) -> str:
+        """Render with the declared trait names."""
+        return f"TraitStore({sorted(self.declarations)!r})"
+
+    def validate(self, values: object, *, where: str = "$.traits") -> dict[str, Any]:
+        """Check an update (``None`` removes a trait); return it, or raise with every problem."""
+        if not isinstance(values, dict) or not values:
+            raise InvalidInput(
+                "invalid traits", [Problem(where=where, what="must be a non-empty object")]
+            )
+        problems: list[Problem] = []
+        for name, value in values.items():
+            declared = self.declarations.get(name) if isinstance(name, str) else None
+            if declared is None:
+                problems.append(
+                    Problem(where=where, what="unknown trait (declare it in the manifest)")
+                )
+            elif value is not None and not declared.validator.is_valid(value):
+                problems.extend(declared.validator.problems(value, where=f"{where}.{name}"))
+        if problems:
+            raise InvalidInput("invalid traits", problems)
+        return values
+
+    def update(
+        self,
+        subject: str,
+        values: Mapping[str, Any],
+        *,
+        source: str = "api",
+        at: datetime | None = None,
+        rectification: bool = False,
+        actor: str = "system",
+    ) -> TraitUpdate:
+        """Set (or with ``None`` remove) traits, all or nothing, with an audit entry.
+
+        Raises :class:`InvalidInput` listing every problem, and
+        :class:`~personakit.exceptions.ConsentRequired` if a trait's category has no basis.
+        """
+        checked = self.validate(dict(values))
+        if not _SOURCE_RE.fullmatch(source):
+            raise InvalidInput(
+                "invalid traits", [Problem(where="source", what="must be a short token")]
+            )
+        try:
+            when = as_utc(at) if at is not None else self.clock.now()
+        except ValueError:
+            raise InvalidInput(
+                "invalid traits", [Problem(where="at", what="needs a time zone")]
+            ) from None
+        self._check_basis(subject, checked)
+        with self.vault.store.transaction():
+            current = self._load(subject)
+            for name, value in checked.items():
+                if value is None:
+                    current.pop(name, None)
+                else:
+                    current[name] = {
+                        "value": value,
+                        "updated_at": when.isoformat(),
+                        "source": source,
+                    }
+            self.vault.put_json(subject, _KIND, _NAME, current)
+            update = TraitUpdate(
+                subject=subject,
+                set=tuple(sorted(n for n, v in checked.items() if v is not None)),
+                removed=tuple(sorted(n for n, v in checked.items() if v is None)),
+                rectification=rectification,
+                at=when,
+            )
+            self.audit.append(
+                "traits.rectified" if rectification else "traits.updated",
+                subject=self._ref(subject),
+                actor=actor,
+                data={"set": list(update.set), "removed": list(update.removed), "source": source},
+            )
+        return update
+
+    def _check_basis(self, subject: str, values: Mapping[str, Any]) -> None:
+        for name, value in values.items():
+            if value is None:
+                continue
+            category = self.declarations[name].category
+            if not self._may_store(subject, category):
+                raise ConsentRequired(
+                    subject, f"category:{category}", "no purpose with a lawful basis covers it"
+                )
+
+    def get(self, subject: str) -> dict[str, Any]:
+        """The subject's trait values by name."""
+        return {name: entry["value"] for name, entry in self._load(subject).items()}
+
+    def details(self, subject: str) -> dict[str, dict[str, Any]]:
+        """Trait values with ``updated_at`` and ``source`` (for exports)."""
+        return self._load(subject)
+
+    def remove(self, subject: str, names: Iterable[str]) -> int:
+        """Delete some traits without audit (cascades and retention audit on their own)."""
+        with self.vault.store.transaction():
+            current = self._load(subject)
+            doomed = [n for n in names if n in current]
+            for name in doomed:
+                del current[name]
+            if doomed:
+                self._save(subject, current)
+        return len(doomed)
+
+    def merge(self, source: str, target: str) -> int:
+        """Merge ``source``'s traits into ``target`` (newest value wins); return how many moved."""
+        with self.vault.store.transaction():
+            incoming = self._load(source)
+            current = self._load(target)
+            moved = 0
+            for name, entry in incoming.items():
+                mine = current.get(name)
+                newer = mine is None or datetime.fromisoformat(
+                    entry["updated_at"]
+                ) > datetime.fromisoformat(mine["updated_at"])
+                if newer:
+                    current[name] = entry
+                    moved += 1
+            if moved:
+                self._save(target, current)
+            self.vault.delete(source, _KIND, _NAME)
+        return moved
+
+    def _load(self, subject: str) -> dict[str, dict[str, Any]]:
+        doc = self.vault.get_json(subject, _KIND, _NAME)
+        return dict(doc) if isinstance(doc, dict) else {}
+
+    def _save(self, subject: str, current: dict[str, dict[str, Any]]) -> None:
+        if current:
+            self.vault.put_json(subject, _KIND, _NAME, current)
+        else:
+            self.vault.delete(subject, _KIND, _NAME)

@@ -1,0 +1,209 @@
+"""Bulk ingest and track: basis checks, whole-line acceptance, ordering, round trips."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from personakit import Personakit
+from personakit.testing import memory_kit
+
+NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01"}
+T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+
+def _at(minutes: int) -> str:
+    return (T0 + timedelta(minutes=minutes)).isoformat()
+
+
+def _consent(who: str, status: str, minute: int) -> dict[str, Any]:
+    line = {"kind": "consent", "subject": who, "purpose": "personalization", "status": status}
+    line |= {"source": "web", "at": _at(minute)}
+    if status != "withdrawn":
+        line |= NOTICE
+    return line
+
+
+def _event(who: str, name: str, marker: int, minute: int) -> dict[str, Any]:
+    return {
+        "kind": "event",
+        "subject": who,
+        "name": name,
+        "channel": "web",
+        "at": _at(minute),
+        "properties": {"item": f"i{marker}", "marker": marker},
+    }
+
+
+def test_track_without_basis_stores_nothing_and_creates_no_subject(memory_kit: Personakit) -> None:
+    """A product view of an unknown visitor without consent is dropped; no subject is made."""
+    result = memory_kit.track("anon:v1", "product_view", channel="web", properties={"item": "a"})
+    assert result.outcome == "dropped_no_basis"
+    assert memory_kit.identity.lookup("anon:v1") is None
+    assert memory_kit.keyring.subject_count() == 0
+
+
+def test_purchase_is_kept_for_the_contract_but_feeds_personalization_only_with_consent(
+    memory_kit: Personakit,
+) -> None:
+    """A purchase is stored under 'essential'; 'personalization' is added only after consent."""
+    first = memory_kit.track("customer:1", "purchase", channel="store", properties={"item": "a"})
+    assert first.purposes == ("essential",)
+    memory_kit.consent.grant(first.subject or "", "personalization", source="web", **NOTICE)
+    second = memory_kit.track("customer:1", "purchase", channel="store", properties={"item": "b"})
+    assert second.purposes == ("essential", "personalization")
+
+
+def test_summary_counts_and_line_numbers(memory_kit: Personakit) -> None:
+    """The summary counts accepted, rejected and dropped lines; errors carry 1-based numbers."""
+    lines = [
+        json.dumps(_consent("customer:c1", "given", 0)),
+        json.dumps(_event("customer:c1", "product_view", 1, 1)),
+        "",
+        json.dumps(_event("anon:x", "product_view", 2, 1)),
+        '{"kind": "event", "subject": "customer:c1"',
+        json.dumps({**_event("customer:c1", "purchase", 3, 2), "channel": "fax"}),
+    ]
+    summary = memory_kit.ingest(lines)
+    assert summary.to_json() == {
+        "accepted": 2,
+        "rejected": 2,
+        "dropped_no_basis": 1,
+        "errors": [
+            {"line": 5, "error": "invalid record (1 problem(s)): $: not valid JSON"},
+            {"line": 6, "error": summary.errors[1].error},
+        ],
+    }
+    assert "$.channel" in summary.errors[1].error
+
+
+def test_strict_stops_at_the_first_rejection(memory_kit: Personakit) -> None:
+    """With strict, lines before the bad one land, the bad one and the rest do not."""
+    lines = [
+        _event("customer:c1", "purchase", 1, 0),
+        {**_event("customer:c1", "purchase", 2, 1), "name": "nope"},
+        _event("customer:c1", "purchase", 3, 2),
+    ]
+    summary = memory_kit.ingest(lines, strict=True)
+    assert (summary.accepted, summary.rejected, summary.stopped_at) == (1, 1, 2)
+    subject = memory_kit.identity.resolve("customer:c1")
+    assert [e.properties["marker"] for e in memory_kit.events.read(subject)] == [1]
+
+
+def test_a_line_failing_at_apply_time_rolls_back_alone(memory_kit: Personakit) -> None:
+    """A traits line without basis fails while applied: only it is rejected, its batch lands."""
+    lines = [
+        _event("customer:c1", "purchase", 1, 0),
+        {
+            "kind": "traits",
+            "subject": "customer:c1",
+            "traits": {"birthday": "1990-01-01"},
+            "at": _at(1),
+        },
+        _event("customer:c1", "purchase", 2, 2),
+    ]
+    summary = memory_kit.ingest(lines, batch_size=10)
+    assert (summary.accepted, summary.rejected) == (2, 1)
+    assert summary.errors[0].line == 2
+    subject = memory_kit.identity.resolve("customer:c1")
+    assert len(memory_kit.events.read(subject)) == 2
+    assert memory_kit.traits.get(subject) == {}
+    assert memory_kit.keyring.subject_count() == 1  # the replay reused the pseudonym
+
+
+def test_withdrawal_later_in_the_file_reaches_earlier_events(memory_kit: Personakit) -> None:
+    """Events buffered in a batch are flushed before a withdrawal, so the cascade sees them."""
+    lines = [
+        _consent("customer:c1", "given", 0),
+        _event("customer:c1", "product_view", 1, 1),
+        _event("customer:c1", "purchase", 2, 2),
+        _consent("customer:c1", "withdrawn", 3),
+    ]
+    assert memory_kit.ingest(lines).accepted == 4
+    subject = memory_kit.identity.resolve("customer:c1")
+    assert [(e.kind, e.purposes) for e in memory_kit.events.read(subject)] == [
+        ("purchase", ("essential",))
+    ]
+
+
+_WHO = st.sampled_from(["customer:a", "customer:b", "anon:c", "email:d@example.com"])
+_VALID = st.one_of(
+    st.builds(
+        lambda w, s, m: ("consent", w, s, m),
+        _WHO,
+        st.sampled_from(["given", "refused", "withdrawn"]),
+        st.integers(0, 50),
+    ),
+    st.builds(
+        lambda w, n, m: ("event", w, n, m),
+        _WHO,
+        st.sampled_from(["purchase", "product_view"]),
+        st.integers(0, 50),
+    ),
+)
+_INVALID = st.sampled_from(
+    [
+        "not json",
+        '{"kind": "event"}',
+        '{"kind": "event", "subject": "customer:a", "name": "purchase", "channel": "web", "at": "2026-01-05T10:00:00"}',
+        '{"kind": "event", "subject": "bogus", "name": "purchase", "channel": "web", "at": "2026-01-05T10:00:00Z"}',
+        '{"kind": "consent", "subject": "customer:a", "purpose": "nope", "status": "given", "source": "web", "notice": "privacy_notice", "notice_version": "2026-01", "at": "2026-01-05T10:00:00Z"}',
+        '{"kind": "event", "subject": "customer:a", "name": "purchase", "channel": "web", "at": "2026-01-05T10:00:00Z", "properties": {"item": 5}}',
+    ]
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(plan=st.lists(st.one_of(_VALID, _INVALID), max_size=40), batch=st.sampled_from([1, 3, 500]))
+def test_accepted_equals_stored_and_rejected_leaves_no_trace(plan: list[Any], batch: int) -> None:
+    """Random valid and invalid lines: the store holds exactly what a model of the rules says."""
+    kit, _ = memory_kit()
+    lines: list[str] = []
+    consent: dict[str, bool] = {}
+    expected: dict[str, list[int]] = {}
+    dropped = rejected = 0
+    for number, step in enumerate(plan, start=1):
+        if isinstance(step, str):
+            lines.append(step)
+            rejected += 1
+            continue
+        kind, who, what, minute = step
+        if kind == "consent":
+            lines.append(json.dumps(_consent(who, what, minute)))
+            consent[who] = what == "given" if what != "withdrawn" else False
+            if not consent[who]:
+                expected[who] = [m for m in expected.get(who, []) if m > 0]  # cascade
+            continue
+        lines.append(json.dumps(_event(who, what, number, minute)))
+        if what == "purchase":
+            expected.setdefault(who, []).append(number)  # contract basis: always kept
+        elif consent.get(who):
+            expected.setdefault(who, []).append(-number)  # personalization only
+        else:
+            dropped += 1
+    summary = kit.ingest(lines, batch_size=batch)
+    assert summary.rejected == rejected
+    assert summary.dropped_no_basis == dropped
+    assert summary.accepted == len(plan) - rejected - dropped
+    for who, markers in expected.items():
+        stored = sorted(
+            abs(e.properties["marker"]) for e in kit.events.read(kit.identity.resolve(who))
+        )
+        assert stored == sorted(abs(m) for m in markers)
+    stored_total = sum(len(kit.events.read(s)) for s in kit.retention.subjects())
+    assert stored_total == sum(len(m) for m in expected.values())
+    assert kit.audit.verify().ok
+
+
+def test_events_read_back_equal(memory_kit: Personakit) -> None:
+    """What was accepted for a subject reads back equal: kind, channel, time, properties."""
+    line = _event("customer:c1", "purchase", 7, 3)
+    line["properties"] |= {"value_cents": 450, "category": "bread", "note": "extra ok"}
+    memory_kit.ingest([line])
+    (event,) = memory_kit.events.read(memory_kit.identity.resolve("customer:c1"))
+    assert (event.kind, event.channel, event.at.isoformat()) == ("purchase", "web", _at(3))
+    assert dict(event.properties) == line["properties"]
