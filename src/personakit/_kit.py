@@ -16,7 +16,7 @@ from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, Manifest
 from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
-from personakit.events._ingest import Ingestor, IngestSummary, TrackResult
+from personakit.events._ingest import DEFAULT_BATCH, Ingestor, IngestSummary, TrackResult
 from personakit.exceptions import ConfigurationError
 from personakit.profiles import IdentityIndex
 from personakit.profiles._link import IdentityLinker, LinkResult
@@ -249,7 +249,7 @@ class Personakit:
         records: Iterable[str | bytes | Mapping[str, Any]],
         *,
         strict: bool = False,
-        batch_size: int = 500,
+        batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
     ) -> IngestSummary:
         """Apply bulk records (JSON lines or mappings); see :meth:`Ingestor.ingest`."""

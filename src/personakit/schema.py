@@ -23,6 +23,7 @@ from datetime import date, datetime
 from typing import Any, Final
 
 from personakit._codec import loads
+from personakit._fastschema import Check, compile_fast
 from personakit.exceptions import InvalidInput, Problem
 
 __all__ = [
@@ -66,6 +67,9 @@ class SchemaValidator:
                 [Problem(where=where, what=f"fails the meta-schema's {exc.validator!r} rule")],
             ) from None
         self._validator = cls(self.schema, format_checker=_format_checker())
+        # The yes/no question is asked on the ingest hot path; answer it with compiled closures
+        # when the schema stays in the supported subset (jsonschema still writes the messages).
+        self._fast = compile_fast(self.schema, _FORMATS)
 
     def __repr__(self) -> str:
         """Render with the schema's ``$id`` or title, if any."""
@@ -83,7 +87,14 @@ class SchemaValidator:
 
     def is_valid(self, instance: Any) -> bool:
         """Whether ``instance`` validates."""
+        if self._fast is not None:
+            return self._fast(instance)
         return bool(self._validator.is_valid(instance))
+
+    @property
+    def compiled(self) -> bool:
+        """Whether :meth:`is_valid` uses the compiled fast path."""
+        return self._fast is not None
 
 
 @functools.cache
@@ -187,6 +198,14 @@ def _is_uri(value: object) -> bool:
         not isinstance(value, str)
         or re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*:\S+", value) is not None
     )
+
+
+_FORMATS: Final[dict[str, Check]] = {
+    "email": _is_email,
+    "date": _is_date,
+    "date-time": _is_date_time,
+    "uri": _is_uri,
+}
 
 
 # -- messages -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from personakit.consent._cli import MANIFEST_ENV
+from personakit.events._ingest import DEFAULT_BATCH
 from personakit.exceptions import Problem, UsageError
 
 __all__ = ["register"]
@@ -30,7 +31,10 @@ def register(subcommands: Any) -> None:
     ingest.add_argument("file", metavar="FILE", help="JSON Lines file, or - for standard input")
     ingest.add_argument("--strict", action="store_true", help="stop at the first rejected line")
     ingest.add_argument(
-        "--batch-size", type=int, default=500, help="lines per transaction (default 500)"
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH,
+        help=f"lines per transaction (default {DEFAULT_BATCH})",
     )
     ingest.add_argument(
         "--manifest",

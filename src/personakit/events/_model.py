@@ -36,8 +36,6 @@ __all__ = [
 CHANNELS: Final = ("web", "app", "email", "sms", "push", "store", "pos", "api")
 
 _KIND_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
-_ID_RE: Final = re.compile(r"evt_[0-9a-z]{10,40}")
-_ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 def _load_builtin() -> dict[str, Any]:
@@ -64,18 +62,9 @@ BUILTIN_KINDS: Final = (
 
 
 def new_event_id(at: datetime) -> str:
-    """A time-sortable event id: ``evt_`` + milliseconds (base36, fixed width) + 10 random."""
+    """A time-sortable event id: ``evt_`` + milliseconds (11 hex digits) + 48 random bits."""
     millis = max(0, int(at.timestamp() * 1000))
-    stamp = ""
-    for _ in range(9):
-        millis, digit = divmod(millis, 36)
-        stamp = _ALPHABET[digit] + stamp
-    rand = int.from_bytes(os.urandom(8), "big")
-    tail = ""
-    for _ in range(10):
-        rand, digit = divmod(rand, 36)
-        tail += _ALPHABET[digit]
-    return f"evt_{stamp}{tail}"
+    return f"evt_{millis:011x}{os.urandom(6).hex()}"
 
 
 def parse_timestamp(value: object, *, where: str) -> datetime:

@@ -42,6 +42,13 @@ __all__ = ["DURABLE_SETTINGS", "DiskStore"]
 _DB_NAME: Final = "cache.db"  # diskcache's file name inside the directory
 _SCAN_PAGE: Final = 512
 _GET: Final = "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1"
+_PUT: Final = (
+    "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count, tag,"
+    " size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, 1, NULL, ?)"
+    " ON CONFLICT(key, raw) DO UPDATE SET store_time = excluded.store_time,"
+    " expire_time = NULL, access_time = excluded.access_time, tag = NULL, size = 0, mode = 1,"
+    " filename = NULL, value = excluded.value"
+)
 
 #: The diskcache settings a store of record needs. Benchmarks open raw diskcache with the same
 #: durability settings so that the comparison is fair.
@@ -197,8 +204,12 @@ class DiskStore:
         """Set ``key`` to ``value``."""
         check_key(key)
         check_value(value)
+        # One UPSERT instead of Cache.set's SELECT-then-UPDATE/INSERT in BEGIN IMMEDIATE: a
+        # single statement is atomic on its own, and starts as a write, so there is no read
+        # lock to upgrade. diskcache's AFTER INSERT / AFTER UPDATE triggers keep its counters.
+        now = time.time()
         with self._translated():
-            self._cache.set(key, value)
+            self._cache._sql(_PUT, (key, now, now, value))  # noqa: SLF001
 
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
