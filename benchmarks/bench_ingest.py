@@ -27,7 +27,6 @@ from personakit.storage import DURABLE_SETTINGS
 TARGETS = {"ingest_ratio": (">=", 0.4)}
 
 CUSTOMERS = 1000
-NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01"}
 
 
 def _lines(count: int, rng: random.Random) -> list[bytes]:
@@ -65,7 +64,13 @@ def figures(ctx: BenchContext) -> dict[str, float]:
     with kit.store.transaction():
         for c in range(CUSTOMERS):
             subject = kit.identity.resolve(f"customer:c{c}", create=True)
-            kit.consent.grant(subject, "personalization", source="web", **NOTICE)
+            kit.consent.grant(
+                subject,
+                "personalization",
+                source="web",
+                notice="privacy_notice",
+                notice_version="2026-01",
+            )
     raw = diskcache.Cache(str(ctx.workdir / "raw"), **DURABLE_SETTINGS)
     payload = os.urandom(300)
 

@@ -66,6 +66,9 @@ def test_import_personakit_loads_no_heavy_dependency() -> None:
         "personakit.profiles",
         "personakit.exceptions",
         "personakit.crypto",
+        "personakit.consent",
+        "personakit.events",
+        "personakit.rights",
     ],
 )
 def test_all_is_sorted_and_complete(module: str) -> None:

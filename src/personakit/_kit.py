@@ -22,6 +22,7 @@ from personakit.profiles import IdentityIndex
 from personakit.profiles._link import IdentityLinker, LinkResult
 from personakit.profiles._retention import RetentionSweeper, category_retention
 from personakit.profiles._traits import TraitStore, compile_traits
+from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 
 __all__ = ["Personakit"]
@@ -37,8 +38,8 @@ class Personakit:
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.traits``, ``kit.events``, ``kit.catalog``,
-    ``kit.ingestor``, ``kit.linker``, ``kit.retention``). :meth:`track`, :meth:`ingest` and
-    :meth:`link` are shortcuts for the calls a shop backend makes most.
+    ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``). :meth:`track`,
+    :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
     def __init__(
@@ -159,6 +160,7 @@ class Personakit:
                 self.catalog.get(kind).category if kind in self.catalog else None
             ),
         )
+        self.rights = Rights(self)
         self._closed = False
 
     @classmethod

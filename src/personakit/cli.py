@@ -34,6 +34,7 @@ from personakit.exceptions import (
     UsageError,
 )
 from personakit.profiles._cli import register as register_retention
+from personakit.rights._cli import register as register_rights
 from personakit.storage import DiskStore
 
 __all__ = ["main"]
@@ -273,6 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_consent(commands)
     register_ingest(commands)
     register_retention(commands)
+    register_rights(commands)
     return parser
 
 

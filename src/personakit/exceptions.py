@@ -5,10 +5,12 @@ The tree::
     PersonakitError
     ├── InvalidInput (ValueError)          bad input; carries *every* problem found
     │   ├── InvalidManifest                 the purposes manifest does not validate
+    │   ├── InvalidTransition               a request cannot move to that state (DSR workflow)
     │   └── UsageError                      a CLI or API call is malformed (exit code 2)
     ├── ConsentRequired (PermissionError)   no lawful basis for this subject and purpose
     ├── SubjectNotFound (LookupError)       an identifier or pseudonym resolves to nothing
     ├── BudgetExceeded                      a DP release would overspend the privacy budget
+    ├── ErasureIncomplete                   erasure left something behind (re-run to finish it)
     ├── ConfigurationError (ValueError)     bad key material, bad store settings, bad options
     │   └── MasterKeyMismatch               the master key is not the one this keyring was made with
     ├── StorageError (OSError)              the backend failed; the backend's error is the __cause__
@@ -31,9 +33,11 @@ __all__ = [
     "BudgetExceeded",
     "ConfigurationError",
     "ConsentRequired",
+    "ErasureIncomplete",
     "IntegrityError",
     "InvalidInput",
     "InvalidManifest",
+    "InvalidTransition",
     "MasterKeyMismatch",
     "PersonakitError",
     "Problem",
@@ -86,6 +90,23 @@ class InvalidManifest(InvalidInput):
     """The purposes manifest failed validation."""
 
 
+class InvalidTransition(InvalidInput):
+    """A data-subject request cannot take this step from its current state.
+
+    ``state`` is the request's current state and ``action`` the step refused (``run``,
+    ``extend``, ``deny``, …); nothing was written.
+    """
+
+    def __init__(self, action: str, state: str, why: str) -> None:
+        """Say which step was refused, from which state, and why."""
+        self.action = action
+        self.state = state
+        super().__init__(
+            f"cannot {action} a request in state {state!r}",
+            [Problem(where="request", what=why)],
+        )
+
+
 class UsageError(InvalidInput):
     """A command or call was malformed (unknown option, missing argument)."""
 
@@ -112,6 +133,22 @@ class SubjectNotFound(PersonakitError, LookupError):
 
 class BudgetExceeded(PersonakitError):
     """A differentially private release would exceed the dataset's privacy budget."""
+
+
+class ErasureIncomplete(PersonakitError):
+    """An erasure finished its steps but something of the subject is still there.
+
+    ``leftovers`` names *what* remains (``data_key``, ``records``, ``index_entries``), never a
+    value. The erasure log keeps the erasure open: running the erasure again (or
+    ``personakit erasure replay``) finishes it.
+    """
+
+    def __init__(self, leftovers: Iterable[str]) -> None:
+        """List what was left behind."""
+        self.leftovers: tuple[str, ...] = tuple(leftovers)
+        super().__init__(
+            "erasure incomplete, run it again to finish: left behind " + ", ".join(self.leftovers)
+        )
 
 
 class ConfigurationError(PersonakitError, ValueError):

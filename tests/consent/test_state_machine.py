@@ -1,4 +1,9 @@
-"""A hypothesis state machine: the consent ledger agrees with a small reference model."""
+"""A hypothesis state machine: the consent ledger agrees with a small reference model.
+
+The model includes restriction of processing (GDPR Art 18): while a subject is restricted every
+consent and legitimate-interest guard denies, the ledger is unchanged, and lifting restores the
+ledger's answer. A merge carries a restriction into the known subject.
+"""
 
 from __future__ import annotations
 
@@ -71,7 +76,9 @@ def research_manifest_doc() -> dict:
 
 
 class ConsentMachine(RuleBasedStateMachine):
-    """Random grants, refusals, withdrawals, expiry, notice bumps, objections and links."""
+    """Random grants, refusals, withdrawals, expiry, notice bumps, objections, restrictions
+    and links.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -83,6 +90,7 @@ class ConsentMachine(RuleBasedStateMachine):
         self.ledgers: dict[str, list[Rec]] = {s: [] for s in self.known}
         self.copied: dict[str, set[tuple[str, int]]] = {s: set() for s in self.known}
         self.versions = {"privacy_notice": ["2026-01"], "marketing_notice": ["2026-01"]}
+        self.restricted: set[str] = set()
 
     def _kit(self, base: Personakit) -> Personakit:
         return Personakit(
@@ -202,6 +210,17 @@ class ConsentMachine(RuleBasedStateMachine):
             self.kit.consent.object(subject, OBJECTABLE, source="web")
             self._live(subject, OBJECTABLE, "objected")
 
+    @rule(data=st.data(), lift=st.booleans())
+    def restriction(self, data, lift) -> None:
+        subject = data.draw(st.sampled_from(self.subjects()))
+        if lift:
+            change = self.kit.consent.lift_restriction(subject, source="web")
+            assert change.changed == (subject in self.restricted)
+            self.restricted.discard(subject)
+        else:
+            self.kit.consent.restrict(subject, source="web")
+            self.restricted.add(subject)
+
     @precondition(lambda self: self.anons)
     @rule(data=st.data())
     def link_anonymous_to_known(self, data) -> None:
@@ -217,10 +236,14 @@ class ConsentMachine(RuleBasedStateMachine):
             self.copied[known].add((anon, index))
             self.ledgers[known].append(rec)
         assert len(receipt.records) == len(copies)
+        if anon in self.restricted:
+            self.restricted.add(known)
 
     # -- invariants -------------------------------------------------------------------------
 
     def _model_allows(self, subject: str, purpose: str) -> bool:
+        if subject in self.restricted:
+            return False
         current = decider(self.ledgers[subject], purpose)
         if purpose == OBJECTABLE:
             return current is None or current.status != "objected"
@@ -255,6 +278,12 @@ class ConsentMachine(RuleBasedStateMachine):
                     record.notice_id
                 )
                 assert self.kit.consent.state(subject, purpose).record == record
+
+    @invariant()
+    def restriction_matches_the_model(self) -> None:
+        for subject in self.subjects():
+            assert self.kit.consent.is_restricted(subject) == (subject in self.restricted)
+            assert self.kit.consent.allowed(subject, "essential")
 
     @invariant()
     def ledger_matches_the_model(self) -> None:

@@ -11,7 +11,10 @@ from personakit import LocalKeyProvider, Personakit
 
 def main() -> None:
     store_dir, key, path = sys.argv[1], sys.argv[2], sys.argv[3]
-    with Personakit.open(store_dir, keys=LocalKeyProvider(key)) as kit, Path(path).open("rb") as handle:
+    with (
+        Personakit.open(store_dir, keys=LocalKeyProvider(key)) as kit,
+        Path(path).open("rb") as handle,
+    ):
         summary = kit.ingest(handle, batch_size=200)
     print(json.dumps(summary.to_json()))
 

@@ -7,6 +7,24 @@ Storage, per subject, all sealed with the subject's data key through the vault:
 * ``consent-state/<purpose>``: a compact summary of the *deciding* record of each purpose,
   rewritten in the same transaction as every append, so a guard is one read and one decrypt.
 * ``consent-head/ledger``: the last sequence number used.
+* ``restriction/current``: present while processing is restricted (GDPR Art. 18), with when,
+  where and how the restriction was asked for.
+
+Restriction is encoded *in the compact state records*, so that a guard stays one read: while a
+subject is restricted, the compact record of every consent and legitimate-interest purpose
+carries a restricted flag (a purpose with no decision gets a record holding only the flag), and
+the guard denies a flagged purpose whatever the ledger says. Every ledger append while the
+subject is restricted keeps the flag. Lifting removes the flags and the flag-only records. The
+ledger itself is untouched: restriction is not a consent decision, and lifting it restores
+exactly the answer the ledger gave before.
+
+Reading of Art. 18(2): while restricted, personal data may be stored but only processed with
+consent given *for that processing*, for legal claims, to protect others or for an important
+public interest. personakit therefore denies every consent-based and legitimate-interest
+purpose (personalisation, analytics, marketing, sale/sharing) until the restriction is lifted,
+and leaves contract and legal-obligation purposes allowed: the host must limit those to what
+Art. 18(2) still permits (keeping the order records, defending legal claims), since personakit
+cannot tell a delivery from a legal claim.
 
 Nothing is cached between calls: every guard reads the store, so a withdrawal committed by
 one process is seen by the very next guard call in any other process sharing the store.
@@ -64,12 +82,14 @@ from personakit.exceptions import (
 )
 from personakit.storage import Store
 
-__all__ = ["ConsentManager", "decide"]
+__all__ = ["ConsentManager", "RestrictionChange", "decide"]
 
 LEDGER_KIND: Final = "consent"
 STATE_KIND: Final = "consent-state"
 HEAD_KIND: Final = "consent-head"
 HEAD_NAME: Final = "ledger"
+RESTRICTION_KIND: Final = "restriction"
+RESTRICTION_NAME: Final = "current"
 
 _ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz234567"
 _METHOD_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
@@ -77,8 +97,14 @@ _ACTOR_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 _JURISDICTION_RE: Final = re.compile(r"[A-Z]{2,3}(-[A-Z0-9]{1,3})?")
 
 _COMPACT_FORMAT: Final = "c1"
+# A compact record that holds only the restriction flag (the purpose has no decision yet).
+_RESTRICTED_ONLY: Final = b"r1"
+_RESTRICTED_FLAG: Final = "R"
 # Positions in the compact state record (kept small for the guard's hot path).
 _STATUS, _OCCURRED, _EXPIRES, _NOTICE, _VERSION, _NAME, _METHOD, _CONFIRMED = range(8)
+_PLAIN_FIELDS: Final = 9  # the format tag and the eight fields above
+_RESTRICTED_FIELDS: Final = 10  # ... and the restricted flag
+_RESTRICTED_REASON: Final = "processing restricted (GDPR Art. 18) until the restriction is lifted"
 
 
 def _new_id(prefix: str) -> str:
@@ -105,6 +131,42 @@ def decide(records: Iterable[ConsentRecord]) -> dict[str, ConsentRecord]:
         ):
             deciding[record.purpose] = record
     return deciding
+
+
+@frozen(kw_only=True)
+class RestrictionChange:
+    """What :meth:`ConsentManager.restrict` or :meth:`ConsentManager.lift_restriction` did.
+
+    Attributes:
+        action: ``restricted`` or ``lifted``.
+        subject: The subject's pseudonym.
+        subject_ref: The opaque reference used in the audit entry.
+        at: When the change was recorded.
+        purposes: The purposes whose guard changed (flag set, or removed), in manifest order.
+        restricted: Whether the subject is restricted after the change.
+    """
+
+    action: Literal["restricted", "lifted"]
+    subject: str
+    subject_ref: str
+    at: datetime
+    purposes: tuple[str, ...]
+    restricted: bool
+
+    @property
+    def changed(self) -> bool:
+        """Whether any guard changed."""
+        return bool(self.purposes)
+
+    def to_json(self) -> dict[str, Any]:
+        """As printed by the CLI and kept in a request's result."""
+        return {
+            "action": self.action,
+            "subject_ref": self.subject_ref,
+            "at": self.at.isoformat(),
+            "purposes": list(self.purposes),
+            "restricted": self.restricted,
+        }
 
 
 @frozen(kw_only=True)
@@ -183,7 +245,9 @@ class ConsentManager:
 
         Consent purposes need a current grant under the current notice version that has not
         expired; legitimate-interest purposes are allowed unless the subject objected;
-        contract and legal-obligation purposes are always allowed. One store read.
+        contract and legal-obligation purposes are always allowed. While the subject's
+        processing is restricted (:meth:`restrict`), consent and legitimate-interest purposes
+        are denied. One store read.
         """
         return self._verdict(subject, purpose)[1]
 
@@ -202,10 +266,13 @@ class ConsentManager:
         if not (found.needs_consent or found.objectable):
             return "not_required", True, f"lawful basis is {found.lawful_basis}", None
         try:
-            compact = _read_compact(self.vault, subject, purpose)
+            compact, restricted = _read_state(self.vault, subject, purpose)
         except ValueError:
             raise _bad_subject() from None
-        return _evaluate(self.manifest, found, compact, to_micros(self.clock.now()))
+        verdict = _evaluate(self.manifest, found, compact, to_micros(self.clock.now()))
+        if restricted:
+            return verdict[0], False, _RESTRICTED_REASON, verdict[3]
+        return verdict
 
     def state(self, subject: str, purpose: str) -> ConsentState:
         """The derived state of one purpose, with the deciding ledger record."""
@@ -608,6 +675,139 @@ class ConsentManager:
 
         return self._run(subject, "expired", ctx.actor, plan)
 
+    # -- restriction (GDPR Art. 18) -------------------------------------------------------------
+
+    def restrict(
+        self,
+        subject: str,
+        *,
+        source: str,
+        method: str = "explicit",
+        jurisdiction: str | None = None,
+        reference: str | None = None,
+        actor: str = "system",
+    ) -> RestrictionChange:
+        """Restrict processing of ``subject`` (GDPR Art. 18): guards deny until it is lifted.
+
+        Flags the compact state of every consent and legitimate-interest purpose (creating a
+        flag-only record for a purpose with no decision) and writes the restriction record
+        and an audit entry, in one transaction. Idempotent: restricting again flags only
+        purposes added to the manifest since (and records nothing if there are none).
+        ``reference`` ties it to a request (``dsr_…``); it must be a short token.
+        """
+        return self._restriction(
+            subject,
+            restrict=True,
+            context=(source, method, jurisdiction, actor),
+            reference=reference,
+        )
+
+    def lift_restriction(
+        self,
+        subject: str,
+        *,
+        source: str,
+        method: str = "explicit",
+        jurisdiction: str | None = None,
+        reference: str | None = None,
+        actor: str = "system",
+    ) -> RestrictionChange:
+        """Lift a restriction: every guard answers from the ledger again, as before it.
+
+        Removes the flags and the flag-only records, deletes the restriction record and
+        appends an audit entry, in one transaction. Records nothing if the subject is not
+        restricted.
+        """
+        return self._restriction(
+            subject,
+            restrict=False,
+            context=(source, method, jurisdiction, actor),
+            reference=reference,
+        )
+
+    def restriction(self, subject: str) -> dict[str, Any] | None:
+        """The restriction in force for ``subject`` (since, source, method, …), or None."""
+        self._check_subject(subject)
+        doc = self.vault.get_json(subject, RESTRICTION_KIND, RESTRICTION_NAME)
+        return dict(doc) if isinstance(doc, dict) else None
+
+    def is_restricted(self, subject: str) -> bool:
+        """Whether processing of ``subject`` is restricted (no decryption needed)."""
+        self._check_subject(subject)
+        return self.store.get(Vault.key(subject, RESTRICTION_KIND, RESTRICTION_NAME)) is not None
+
+    def _restriction(
+        self,
+        subject: str,
+        *,
+        restrict: bool,
+        context: tuple[str, str, str | None, str],
+        reference: str | None,
+    ) -> RestrictionChange:
+        problems: list[Problem] = []
+        ctx = _context(*context, problems=problems)
+        if reference is not None and (
+            not isinstance(reference, str) or not _ACTOR_RE.fullmatch(reference)
+        ):
+            problems.append(Problem(where="reference", what="must match [a-z][a-z0-9_.:-]{0,63}"))
+        self._check(subject, problems)
+        gated = [p.id for p in self.manifest.purposes if p.needs_consent or p.objectable]
+        now = self.clock.now()
+        changed: list[str] = []
+        with self.store.transaction():
+            was_restricted = self.is_restricted(subject)
+            for purpose in gated:
+                raw = self.vault.get(subject, STATE_KIND, purpose)
+                compact, flagged = _decode_state(raw)
+                if flagged == restrict:
+                    continue
+                changed.append(purpose)
+                if compact is not None:
+                    self.vault.put(
+                        subject, STATE_KIND, purpose, _encode_compact(compact, restricted=restrict)
+                    )
+                elif restrict:
+                    self.vault.put(subject, STATE_KIND, purpose, _RESTRICTED_ONLY)
+                else:
+                    self.vault.delete(subject, STATE_KIND, purpose)
+            if restrict and not was_restricted:
+                self.vault.put_json(
+                    subject,
+                    RESTRICTION_KIND,
+                    RESTRICTION_NAME,
+                    {
+                        "since": now.isoformat(),
+                        "source": ctx.source,
+                        "method": ctx.method,
+                        "jurisdiction": ctx.jurisdiction,
+                        "reference": reference,
+                        "actor": ctx.actor,
+                    },
+                )
+            elif not restrict:
+                self.vault.delete(subject, RESTRICTION_KIND, RESTRICTION_NAME)
+            if changed or was_restricted != restrict:
+                self.audit.append(
+                    "consent.restricted" if restrict else "consent.restriction_lifted",
+                    subject=self._subject_ref(subject),
+                    actor=ctx.actor,
+                    data={
+                        "purposes": changed,
+                        "source": ctx.source,
+                        "method": ctx.method,
+                        "jurisdiction": ctx.jurisdiction,
+                        "reference": reference,
+                    },
+                )
+        return RestrictionChange(
+            action="restricted" if restrict else "lifted",
+            subject=subject,
+            subject_ref=self._subject_ref(subject),
+            at=now,
+            purposes=tuple(changed),
+            restricted=restrict,
+        )
+
     # -- signals ------------------------------------------------------------------------------
 
     def record_gpc(
@@ -817,13 +1017,19 @@ class ConsentManager:
                 and (record.origin is None or record.origin not in copied)
             ], []
 
-        return self._run(
-            into_subject,
-            "merged",
-            ctx.actor,
-            plan,
-            audit_extra={"from": self._subject_ref(from_subject)},
-        )
+        with self.store.transaction():
+            receipt = self._run(
+                into_subject,
+                "merged",
+                ctx.actor,
+                plan,
+                audit_extra={"from": self._subject_ref(from_subject)},
+            )
+            # A restriction belongs to the person: once both pseudonyms are known to be the
+            # same person, the merged profile stays restricted.
+            if self.is_restricted(from_subject) and not self.is_restricted(into_subject):
+                self.restrict(into_subject, source="import", method="merge", actor=ctx.actor)
+        return receipt
 
     # -- plumbing -----------------------------------------------------------------------------
 
@@ -998,6 +1204,13 @@ class _Ledger:
         self.deleted: dict[str, dict[str, int]] = {}
         self._states: dict[str, list[Any] | None] = {}
         self._seq: int | None = None
+        self._restricted: bool | None = None
+
+    def restricted(self) -> bool:
+        """Whether the subject is restricted: every compact state written keeps the flag."""
+        if self._restricted is None:
+            self._restricted = self.manager.is_restricted(self.subject)
+        return self._restricted
 
     def current(self, purpose: str) -> list[Any] | None:
         if purpose not in self._states:
@@ -1090,7 +1303,12 @@ class _Ledger:
                 record.gpc_confirmed,
             ]
             self._states[draft.purpose] = compact
-            vault.put(self.subject, STATE_KIND, draft.purpose, _encode_compact(compact))
+            vault.put(
+                self.subject,
+                STATE_KIND,
+                draft.purpose,
+                _encode_compact(compact, restricted=self.restricted()),
+            )
             if negative:
                 done = self.manager.cascade.run(draft.purpose, self.subject)
                 if done:
@@ -1187,7 +1405,7 @@ def _wrong_basis(purpose: Purpose, wanted: str) -> str:
     return f"does not rely on legitimate interest (lawful basis is {purpose.lawful_basis})"
 
 
-def _encode_compact(compact: list[Any]) -> bytes:
+def _encode_compact(compact: list[Any], *, restricted: bool = False) -> bytes:
     # Every field is a token that cannot contain "|" (the manifest schema, the method pattern
     # and the record names guarantee it), so a separator is enough: no JSON parse on the
     # guard's hot path.
@@ -1197,19 +1415,33 @@ def _encode_compact(compact: list[Any]) -> bytes:
     if any("|" in field for field in fields):
         msg = "compact consent state field contains the separator"
         raise ValueError(msg)
+    if restricted:
+        fields.append(_RESTRICTED_FLAG)
     return ("|".join([_COMPACT_FORMAT, *fields])).encode()
 
 
 def _read_compact(vault: Vault, subject: str, purpose: str) -> list[Any] | None:
-    raw = vault.get(subject, STATE_KIND, purpose)
+    return _read_state(vault, subject, purpose)[0]
+
+
+def _read_state(vault: Vault, subject: str, purpose: str) -> tuple[list[Any] | None, bool]:
+    """The compact state of a purpose (None: no decision) and whether it is restricted."""
+    return _decode_state(vault.get(subject, STATE_KIND, purpose))
+
+
+def _decode_state(raw: bytes | None) -> tuple[list[Any] | None, bool]:
     if raw is None:
-        return None
-    fmt, status, occurred, expires, notice, version, name, method, confirmed = raw.decode().split(
-        "|"
-    )
-    if fmt != _COMPACT_FORMAT:
+        return None, False
+    if raw == _RESTRICTED_ONLY:
+        return None, True
+    fields = raw.decode().split("|")
+    restricted = len(fields) == _RESTRICTED_FIELDS and fields[-1] == _RESTRICTED_FLAG
+    if restricted:
+        fields.pop()
+    if len(fields) != _PLAIN_FIELDS or fields[0] != _COMPACT_FORMAT:
         raise IntegrityError("consent state record is not in a known format")
-    return [
+    _, status, occurred, expires, notice, version, name, method, confirmed = fields
+    compact = [
         status,
         int(occurred),
         int(expires) if expires else None,
@@ -1219,6 +1451,7 @@ def _read_compact(vault: Vault, subject: str, purpose: str) -> list[Any] | None:
         method,
         confirmed == "1",
     ]
+    return compact, restricted
 
 
 def _record_id(compact: list[Any]) -> str:

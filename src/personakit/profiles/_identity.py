@@ -110,7 +110,8 @@ class IdentityIndex:
         """Render with the store."""
         return f"IdentityIndex({self.store!r})"
 
-    def _index_key(self, ident: Identifier) -> str:
+    def index_key(self, ident: Identifier) -> str:
+        """The data-store key of an identifier's index entry (``i/<kind>/<blind index>``)."""
         return (
             f"{_INDEX_PREFIX}{ident.kind}/{self.vault.keyring.blind_index(ident.kind, ident.value)}"
         )
@@ -120,7 +121,7 @@ class IdentityIndex:
         if isinstance(identifier, str) and identifier.startswith("sub_"):
             return identifier if valid_subject_id(identifier) and self.exists(identifier) else None
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
-        raw = self.store.get(self._index_key(ident))
+        raw = self.store.get(self.index_key(ident))
         return None if raw is None else raw.decode("ascii")
 
     def resolve(
@@ -143,7 +144,7 @@ class IdentityIndex:
             raise SubjectNotFound(f"{ident.kind} identifier")
         with self.store.transaction():
             # Re-check under the write lock: another process may have created it meanwhile.
-            existing = self.store.get(self._index_key(ident))
+            existing = self.store.get(self.index_key(ident))
             if existing is not None:
                 return existing.decode("ascii")
             subject = new_subject if new_subject is not None else new_subject_id()
@@ -157,7 +158,7 @@ class IdentityIndex:
         """Point ``identifier`` at ``subject`` (a subject may hold several of one kind)."""
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         with self.store.transaction():
-            self.store.put(self._index_key(ident), subject.encode("ascii"))
+            self.store.put(self.index_key(ident), subject.encode("ascii"))
             self.vault.put_json(
                 subject,
                 _IDENT_KIND,
@@ -168,7 +169,7 @@ class IdentityIndex:
     def detach(self, subject: str, identifier: str | Identifier) -> bool:
         """Remove one identifier from a subject; return whether it was attached to it."""
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
-        key = self._index_key(ident)
+        key = self.index_key(ident)
         with self.store.transaction():
             raw = self.store.get(key)
             if raw is None or raw.decode("ascii") != subject:
@@ -206,7 +207,7 @@ class IdentityIndex:
         count = 0
         with self.store.transaction():
             for ident in self.identifiers(subject):
-                key = self._index_key(ident)
+                key = self.index_key(ident)
                 raw = self.store.get(key)
                 if raw is not None and raw.decode("ascii") == subject:
                     self.store.delete(key)
