@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key
+from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key, testing
 
 
 @pytest.fixture
@@ -28,6 +28,14 @@ def disk_kit(tmp_path: Path, master_key: str, clock: FixedClock) -> Iterator[Per
     """A kit on the embedded DiskStore in a temporary directory."""
     with Personakit.open(tmp_path / "store", keys=LocalKeyProvider(master_key), clock=clock) as kit:
         yield kit
+
+
+@pytest.fixture
+def kit_and_clock() -> Iterator[tuple[Personakit, FixedClock]]:
+    """An in-memory kit with the default manifest and its FixedClock."""
+    kit, fixed = testing.memory_kit()
+    with kit:
+        yield kit, fixed
 
 
 @pytest.fixture

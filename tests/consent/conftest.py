@@ -7,15 +7,6 @@ from collections.abc import Callable
 import pytest
 
 from personakit import Personakit
-from personakit.testing import memory_kit
-
-
-@pytest.fixture
-def kit_and_clock():
-    """An in-memory kit with the default manifest and its FixedClock."""
-    kit, clock = memory_kit()
-    with kit:
-        yield kit, clock
 
 
 @pytest.fixture

@@ -9,18 +9,9 @@ import pytest
 from personakit import Personakit
 from personakit._codec import canonical_json
 from personakit.events import Event
-from personakit.testing import memory_kit
 
 PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 MARKETING = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
-
-
-@pytest.fixture
-def kit_and_clock():
-    """An in-memory kit with the default manifest and its FixedClock."""
-    kit, clock = memory_kit()
-    with kit:
-        yield kit, clock
 
 
 @pytest.fixture
