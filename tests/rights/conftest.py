@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from personakit import Personakit
-from personakit._codec import canonical_json
 from personakit.events import Event
 
 PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
@@ -28,16 +27,7 @@ def _populate(kit: Personakit, ident: str, *, email: str, first_name: str, event
     kit.consent.grant(subject, "marketing.email", **MARKETING)
     kit.consent.withdraw(subject, "analytics", source="web")
     traits = {"email": email, "first_name": first_name, "city": f"{first_name}ville"}
-    if hasattr(kit, "traits"):
-        kit.traits.update(subject, traits, source="checkout")
-    else:  # before the traits component exists: the record format it writes
-        at = kit.clock.now().isoformat()
-        kit.vault.put_json(
-            subject,
-            "traits",
-            "current",
-            {k: {"value": v, "updated_at": at, "source": "checkout"} for k, v in traits.items()},
-        )
+    kit.traits.update(subject, traits, source="checkout")
     start = datetime(2026, 1, 1, tzinfo=UTC)
     docs = [
         {
@@ -50,8 +40,5 @@ def _populate(kit: Personakit, ident: str, *, email: str, first_name: str, event
         }
         for i in range(events)
     ]
-    if hasattr(kit, "events"):
-        kit.events.append(subject, [Event.from_json(doc) for doc in docs])
-    else:
-        kit.vault.put(subject, "events", "0000000000000-aaaaaaaaaa", canonical_json(docs))
+    kit.events.append(subject, [Event.from_json(doc) for doc in docs])
     return subject

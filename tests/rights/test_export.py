@@ -180,3 +180,60 @@ def test_cli_exports_json_and_csv_and_prints_the_schema(tmp_path, master_key, mo
     capsys.readouterr()
     assert main(["schema", "export"]) == 0
     assert json.loads(capsys.readouterr().out) == load_schema("export")
+
+
+def test_everything_ingested_in_bulk_appears_in_the_export(kit_and_clock) -> None:
+    """Consent, traits, events and a linked identifier, ingested as JSON lines, all export."""
+    kit, _ = kit_and_clock
+    at = "2026-01-05T08:00:00Z"
+    summary = kit.ingest(
+        [
+            {
+                "kind": "consent",
+                "subject": "customer:c9",
+                "purpose": "personalization",
+                "status": "given",
+                "notice": "privacy_notice",
+                "notice_version": "2026-01",
+                "source": "web",
+                "at": at,
+            },
+            {
+                "kind": "traits",
+                "subject": "customer:c9",
+                "traits": {"email": "nine@example.com", "birthday": "1990-02-03"},
+                "at": at,
+            },
+            {
+                "kind": "event",
+                "subject": "anon:v9",
+                "name": "purchase",
+                "channel": "web",
+                "at": at,
+                "properties": {"item": "tart"},
+            },
+            {"kind": "link", "subject": "anon:v9", "to": "customer:c9", "at": at},
+            {
+                "kind": "event",
+                "subject": "customer:c9",
+                "name": "product_view",
+                "channel": "web",
+                "at": at,
+                "properties": {"item": "bun"},
+            },
+        ]
+    )
+    assert summary.rejected == 0
+    doc = kit.rights.export("customer:c9")
+    assert validate(doc, "export") == []
+    assert {(i["kind"], i["value"]) for i in doc["identifiers"]} == {
+        ("anon", "v9"),
+        ("customer", "c9"),
+    }
+    assert {name: t["value"] for name, t in doc["traits"].items()} == {
+        "birthday": "1990-02-03",
+        "email": "nine@example.com",
+    }
+    assert sorted(e["properties"]["item"] for e in doc["events"]) == ["bun", "tart"]
+    assert [r["status"] for r in doc["consent"]["history"]] == ["given"]
+    assert doc["other_records"] == []
