@@ -1,11 +1,12 @@
-"""A short end-to-end run of personakit on the embedded store.
+"""An end-to-end run of personakit for a small bakery, on the embedded store.
 
     python examples/quickstart.py [STORE_DIR]
 
-Creates (or reuses) a store, resolves a customer by e-mail, keeps an encrypted profile record,
-audits it, checks that no plaintext reached the disk, verifies the audit chain against a
-checkpoint, and crypto-shreds the customer. Uses a throw-away master key unless
-PERSONAKIT_MASTER_KEY is set.
+A visitor browses anonymously, consents, buys, logs in (the histories merge), then asks for a
+copy of their data and for erasure. Along the way it checks what a compliance team would:
+nothing personal on disk in clear, the audit chain verifies against a checkpoint, and after
+erasure the customer is unreadable and absent from every file. Uses a throw-away master key
+unless PERSONAKIT_MASTER_KEY is set.
 """
 
 from __future__ import annotations
@@ -17,58 +18,100 @@ from pathlib import Path
 
 from personakit import LocalKeyProvider, Personakit, SubjectNotFound, generate_master_key
 
+NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01"}
+EMAIL = "alice.baker@example.com"
+
 
 def files_containing(root: Path, needle: bytes) -> list[Path]:
     """Every file under root whose raw bytes contain needle (SQLite WAL included)."""
     return [p for p in root.rglob("*") if p.is_file() and needle in p.read_bytes()]
 
 
+def step(text: str) -> None:
+    """Print a step of the story."""
+    print(f"- {text}")
+
+
 def main() -> int:
-    root = (
-        Path(sys.argv[1])
-        if len(sys.argv) > 1
-        else Path(tempfile.mkdtemp(prefix="personakit-demo-"))
-    )
+    """Run the story; exit 0 when every check holds."""
+    root = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(tempfile.mkdtemp(prefix="bakery-"))
     key = os.environ.get("PERSONAKIT_MASTER_KEY") or generate_master_key()
-    email = "alice.baker@example.com"
+    checks: dict[str, bool] = {}
     print(f"store: {root}")
     with Personakit.open(root, keys=LocalKeyProvider(key)) as kit:
-        subject = kit.identity.resolve(f"email:{email}", create=True)
-        kit.identity.attach(subject, "customer:1042")
-        with kit.store.transaction():
-            kit.vault.put_json(
-                subject, "traits", "main", {"email": email, "first_name": "Alice", "city": "Lyon"}
-            )
-            kit.audit.append(
-                "traits.updated",
-                subject=kit.subject_ref(subject),
-                data={"fields": ["city", "email", "first_name"]},
-            )
-        print(
-            f"customer:1042 -> {kit.identity.resolve('customer:1042')} (same subject as the e-mail)"
+        seen = kit.track(
+            "anon:cookie-7f2", "product_view", channel="web", properties={"item": "croissant"}
         )
-        print(f"profile read back: {kit.vault.get_json(subject, 'traits', 'main')}")
+        step(f"anonymous product view without consent: {seen.outcome}")
+        visitor = kit.identity.resolve("anon:cookie-7f2", create=True)
+        kit.consent.grant(visitor, "personalization", source="web", **NOTICE)
+        kit.track(
+            "anon:cookie-7f2", "product_view", channel="web", properties={"item": "croissant"}
+        )
+        bought = kit.track(
+            "anon:cookie-7f2",
+            "purchase",
+            channel="web",
+            properties={"item": "croissant", "value_cents": 180},
+        )
+        step(f"after consent, a purchase is kept for: {', '.join(bought.purposes)}")
 
-        leaks = files_containing(root, email.encode())
-        print(f"files containing the e-mail in clear: {len(leaks)}")
+        linked = kit.link("anon:cookie-7f2", "customer:1042")
+        customer = linked.subject
+        kit.traits.update(customer, {"email": EMAIL, "first_name": "Alice", "city": "Lyon"})
+        summary = kit.ingest(
+            [
+                {
+                    "kind": "event",
+                    "subject": "customer:1042",
+                    "name": "store_visit",
+                    "channel": "store",
+                    "at": "2026-01-03T09:30:00Z",
+                    "properties": {"store_id": "lyon-1"},
+                },
+                {
+                    "kind": "event",
+                    "subject": "customer:1042",
+                    "name": "purchase",
+                    "channel": "pos",
+                    "at": "2026-01-03T09:35:00Z",
+                    "properties": {"item": "sourdough", "value_cents": 450},
+                },
+            ]
+        )
+        step(
+            f"login linked the visitor ({linked.outcome}); in-store history ingested: {summary.to_json()['accepted']} lines"
+        )
+        step(f"events on file: {[e.kind for e in kit.events.read(customer)]}")
+        checks["consent guard"] = kit.consent.allowed(customer, "personalization")
+
+        checks["no e-mail in clear on disk"] = files_containing(root, EMAIL.encode()) == []
         checkpoint = kit.audit.checkpoint()
-        report = kit.audit.verify(checkpoint)
-        print(f"audit chain: {report}")
 
-        with kit.store.transaction():
-            kit.identity.drop_all(subject)
-            removed = kit.vault.delete_subject(subject)
-            kit.audit.append(
-                "subject.erased", subject=kit.subject_ref(subject), data={"records": removed}
-            )
-        kit.keyring.shred(subject)
-        scrub = kit.store.scrub()
+        export = kit.rights.export(customer)
+        step(
+            f"access request: export with {len(export['events'])} events, {len(export['consent']['history'])} consent records, traits {sorted(export['traits'])}"
+        )
+
+        kit.consent.withdraw(customer, "personalization", source="web")
+        step(
+            f"withdrawal: events kept only for personalization are gone -> {[e.kind for e in kit.events.read(customer)]}"
+        )
+
+        receipt = kit.rights.erase(customer, reason="customer request")
+        step(
+            f"erasure receipt: scrub {receipt.to_json()['scrub']}, tombstone {receipt.to_json()['tombstone'][:12]}…"
+        )
         try:
-            kit.identity.resolve(f"email:{email}")
+            kit.identity.resolve("customer:1042")
+            checks["erased customer unresolvable"] = False
         except SubjectNotFound:
-            print(f"after erasure: e-mail no longer resolves; {removed} records removed")
-        print(f"physical scrub: {scrub.status}")
-        ok = not leaks and report.ok and kit.audit.verify(checkpoint).ok
+            checks["erased customer unresolvable"] = True
+        checks["audit chain verifies"] = kit.audit.verify(checkpoint).ok
+    checks["e-mail in no file after erasure"] = files_containing(root, EMAIL.encode()) == []
+    for name, ok in checks.items():
+        print(f"  [{'ok' if ok else 'FAILED'}] {name}")
+    ok = all(checks.values())
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 

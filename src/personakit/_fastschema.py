@@ -124,9 +124,7 @@ class _Compiler:
             check = handler(self, schema, rule, depth + 1)
             if check is not None:
                 checks.append(check)
-        if len(checks) == 1:
-            return checks[0]
-        return lambda v: all(check(v) for check in checks)
+        return checks[0] if len(checks) == 1 else _conjunction(checks)
 
     # One method a keyword: (schema, rule, depth) -> check, or None when it checks nothing.
 
@@ -134,7 +132,9 @@ class _Compiler:
         return self.compile(self._resolve(rule), depth)
 
     def _type(self, _: Mapping[str, Any], rule: Any, _depth: int) -> Check:
-        tests = [_TYPES[name] for name in ([rule] if isinstance(rule, str) else list(rule))]
+        if isinstance(rule, str):
+            return _TYPES[rule]
+        tests = [_TYPES[name] for name in rule]
         return lambda v: any(t(v) for t in tests)
 
     def _enum(self, _: Mapping[str, Any], rule: Any, _depth: int) -> Check:
@@ -146,14 +146,22 @@ class _Compiler:
 
     def _properties(self, _: Mapping[str, Any], rule: Any, depth: int) -> Check:
         subs = {name: self.compile(sub, depth) for name, sub in rule.items()}
-        return lambda v: (
-            not isinstance(v, dict)
-            or all(check(v[name]) for name, check in subs.items() if name in v)
-        )
+
+        def properties(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            # Walk the instance (a few keys), not the schema (maybe many).
+            for name, item in value.items():
+                check = subs.get(name)
+                if check is not None and not check(item):
+                    return False
+            return True
+
+        return properties
 
     def _required(self, _: Mapping[str, Any], rule: Any, _depth: int) -> Check:
-        names = list(rule)
-        return lambda v: not isinstance(v, dict) or all(n in v for n in names)
+        names = frozenset(rule)
+        return lambda v: not isinstance(v, dict) or names <= v.keys()
 
     def _additional(self, schema: Mapping[str, Any], rule: Any, depth: int) -> Check:
         if "patternProperties" in schema:
@@ -183,6 +191,16 @@ class _Compiler:
 
     def _format(self, _: Mapping[str, Any], rule: Any, _depth: int) -> Check | None:
         return self.formats.get(rule)  # unknown formats are annotations, as in jsonschema
+
+
+def _conjunction(checks: list[Check]) -> Check:
+    def every(value: Any) -> bool:
+        for check in checks:  # noqa: SIM110 (a plain loop: all() over a generator is 2x slower)
+            if not check(value):
+                return False
+        return True
+
+    return every
 
 
 def _length_check(keyword: str, bound: int) -> Check:

@@ -415,15 +415,17 @@ class _Batch:
                 raise _LineFailed(lines[0], exc) from exc
 
     def _basis(self, subject: str | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
-        kept = []
-        for purpose in purposes:
-            verdict = self.verdicts.get((subject, purpose))
-            if verdict is None:
-                verdict = bool(self.ing._purposes_with_basis(subject, (purpose,)))  # noqa: SLF001
+        missing = [p for p in purposes if (subject, p) not in self.verdicts]
+        if missing:
+            if subject is None:
+                allowed = set(self.ing._basis_without_consent(missing))  # noqa: SLF001
+                fresh = {p: p in allowed for p in missing}
+            else:
+                # One read for every purpose of the kind, not one per purpose.
+                fresh = self.ing.consent.allowed_many(subject, missing)
+            for purpose, verdict in fresh.items():
                 self.verdicts[(subject, purpose)] = verdict
-            if verdict:
-                kept.append(purpose)
-        return tuple(kept)
+        return tuple(p for p in purposes if self.verdicts[(subject, p)])
 
     def _forget(self, subject: str | None) -> None:
         self.verdicts = {k: v for k, v in self.verdicts.items() if k[0] != subject}

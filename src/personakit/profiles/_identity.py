@@ -9,6 +9,7 @@ No e-mail address or phone number ever appears in a storage key or in clear in a
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -64,6 +65,18 @@ def parse_identifier(text: object, *, where: str = "identifier") -> Identifier:
     E-mail is lower-cased and NFC-normalized; phone must be E.164 (``+`` and digits, spaces,
     dots, dashes and parentheses removed); customer, anon and device ids are opaque tokens.
     """
+    if isinstance(text, str) and len(text) <= _MAX_VALUE + 16:
+        # Bulk ingest parses the same identifiers over and over; valid ones are memoized.
+        return _parse_cached(text, where)
+    return _parse_identifier(text, where=where)
+
+
+@functools.lru_cache(maxsize=16384)
+def _parse_cached(text: str, where: str) -> Identifier:
+    return _parse_identifier(text, where=where)
+
+
+def _parse_identifier(text: object, *, where: str) -> Identifier:
     if not isinstance(text, str):
         raise InvalidInput("invalid identifier", [Problem(where=where, what="not a string")])
     kind, sep, raw = text.partition(":")

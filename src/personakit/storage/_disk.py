@@ -236,12 +236,14 @@ class DiskStore:
         while True:
             after = "" if last is None else " AND key > ?"
             args = params if last is None else (*params, last)
-            with self._translated():
+            try:  # inline rather than _translated(): scans run once per subject in bulk paths
                 rows = self._cache._sql(  # noqa: SLF001
                     "SELECT key, raw, mode, filename, value FROM Cache"  # noqa: S608
                     f" WHERE {where}{after} ORDER BY key LIMIT {_SCAN_PAGE}",
                     args,
                 ).fetchall()
+            except (sqlite3.Error, diskcache.Timeout) as exc:
+                raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
             for key, raw, mode, filename, value in rows:
                 if not raw:
                     raise IntegrityError("store row is not in personakit's format")
