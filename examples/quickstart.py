@@ -79,9 +79,8 @@ def main() -> int:
                 },
             ]
         )
-        step(
-            f"login linked the visitor ({linked.outcome}); in-store history ingested: {summary.to_json()['accepted']} lines"
-        )
+        accepted = summary.to_json()["accepted"]
+        step(f"login linked the visitor ({linked.outcome}); store history: {accepted} lines")
         step(f"events on file: {[e.kind for e in kit.events.read(customer)]}")
         checks["consent guard"] = kit.consent.allowed(customer, "personalization")
 
@@ -89,19 +88,20 @@ def main() -> int:
         checkpoint = kit.audit.checkpoint()
 
         export = kit.rights.export(customer)
-        step(
-            f"access request: export with {len(export['events'])} events, {len(export['consent']['history'])} consent records, traits {sorted(export['traits'])}"
+        counts = (
+            len(export["events"]),
+            len(export["consent"]["history"]),
+            sorted(export["traits"]),
         )
+        step("access request: export with {} events, {} consent records, traits {}".format(*counts))
 
         kit.consent.withdraw(customer, "personalization", source="web")
-        step(
-            f"withdrawal: events kept only for personalization are gone -> {[e.kind for e in kit.events.read(customer)]}"
-        )
+        left = [e.kind for e in kit.events.read(customer)]
+        step(f"withdrawal: what was kept only for personalization is gone -> {left}")
 
         receipt = kit.rights.erase(customer, reason="customer request")
-        step(
-            f"erasure receipt: scrub {receipt.to_json()['scrub']}, tombstone {receipt.to_json()['tombstone'][:12]}…"
-        )
+        shown = receipt.to_json()
+        step(f"erasure receipt: scrub {shown['scrub']}, tombstone {shown['tombstone'][:12]}…")
         try:
             kit.identity.resolve("customer:1042")
             checks["erased customer unresolvable"] = False
