@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
-from personakit._codec import loads
+from personakit._codec import canonical_json, loads
 from personakit._fastschema import Check, compile_fast
 from personakit.exceptions import InvalidInput, Problem
 
@@ -127,7 +127,14 @@ def compile_schema(schema: Mapping[str, Any] | str) -> SchemaValidator:
     """A validator for a schema given as a mapping, or the memoized one for a shipped name."""
     if isinstance(schema, str):
         return _shipped(schema)
-    return SchemaValidator(schema)
+    # Validators are immutable, and meta-validating a schema is most of a kit's start-up time:
+    # share one per distinct schema text.
+    return _by_text(canonical_json(dict(schema)).decode("utf-8"))
+
+
+@functools.lru_cache(maxsize=512)
+def _by_text(text: str) -> SchemaValidator:
+    return SchemaValidator(loads(text))
 
 
 def validate(

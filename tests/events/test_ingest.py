@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personakit import Personakit
+from personakit.events._lines import parse_line
 from personakit.testing import memory_kit
 
 NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01"}
@@ -163,7 +164,9 @@ def test_accepted_equals_stored_and_rejected_leaves_no_trace(plan: list[Any], ba
     """Random valid and invalid lines: the store holds exactly what a model of the rules says."""
     kit, _ = memory_kit()
     lines: list[str] = []
-    consent: dict[str, bool] = {}
+    # The ledger's rule: per subject the decision with the latest time wins, a refusal or
+    # withdrawal beats a grant of the same time; a backdated one is history only.
+    decision: dict[str, tuple[int, bool]] = {}
     expected: dict[str, list[int]] = {}
     dropped = rejected = 0
     for number, step in enumerate(plan, start=1):
@@ -174,14 +177,20 @@ def test_accepted_equals_stored_and_rejected_leaves_no_trace(plan: list[Any], ba
         kind, who, what, minute = step
         if kind == "consent":
             lines.append(json.dumps(_consent(who, what, minute)))
-            consent[who] = what == "given" if what != "withdrawn" else False
-            if not consent[who]:
-                expected[who] = [m for m in expected.get(who, []) if m > 0]  # cascade
+            current = decision.get(who)
+            negative = what != "given"
+            if what == "withdrawn" and (current is None or current[1]):
+                continue  # nothing in force to withdraw: nothing is recorded
+            if current is None or (minute, negative) > current:
+                decision[who] = (minute, negative)
+                if negative:
+                    expected[who] = [m for m in expected.get(who, []) if m > 0]  # cascade
             continue
         lines.append(json.dumps(_event(who, what, number, minute)))
+        consented = who in decision and not decision[who][1]
         if what == "purchase":
             expected.setdefault(who, []).append(number)  # contract basis: always kept
-        elif consent.get(who):
+        elif consented:
             expected.setdefault(who, []).append(-number)  # personalization only
         else:
             dropped += 1
@@ -207,3 +216,59 @@ def test_events_read_back_equal(memory_kit: Personakit) -> None:
     (event,) = memory_kit.events.read(memory_kit.identity.resolve("customer:c1"))
     assert (event.kind, event.channel, event.at.isoformat()) == ("purchase", "web", _at(3))
     assert dict(event.properties) == line["properties"]
+
+
+_FIELD_VALUES = {
+    "kind": st.sampled_from(["event", "consent", "Event", 3]),
+    "subject": st.sampled_from(
+        ["customer:a", "anon:x", "email:d@example.com", "bogus", "", None, 5]
+    ),
+    "at": st.sampled_from(
+        ["2026-01-05T10:00:00Z", "2026-01-05T10:00:00+02:00", "2026-01-05T10:00:00", "x", 7, None]
+    ),
+    "name": st.sampled_from(["purchase", "product_view", "store_visit", "teleport", None]),
+    "channel": st.sampled_from(["web", "store", "fax", None]),
+    "properties": st.one_of(
+        st.none(),
+        st.sampled_from([[], "x"]),
+        st.dictionaries(
+            st.sampled_from(["item", "store_id", "value_cents", "extra"]),
+            st.one_of(st.integers(-3, 3), st.text(max_size=3), st.none()),
+            max_size=3,
+        ),
+    ),
+    "extra_field": st.just(1),
+}
+
+
+_LEAN_KIT, _ = memory_kit()
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    fields=st.lists(st.sampled_from(sorted(_FIELD_VALUES)), unique=True, min_size=3),
+    data=st.data(),
+)
+def test_lean_event_path_accepts_exactly_what_the_full_parser_accepts(fields, data) -> None:
+    """For random event-like records, the lean path agrees with parse_line + _prepare."""
+    kit = _LEAN_KIT
+    record = {name: data.draw(_FIELD_VALUES[name]) for name in fields}
+    record = {k: v for k, v in record.items() if v is not None or k == "properties"}
+    ingestor = kit.ingestor
+    fast = ingestor._fast_event(json.dumps(record))
+    try:
+        full = ingestor._prepare(parse_line(json.dumps(record)))
+    except Exception:
+        full = None
+    if fast is None:
+        return  # falls back to the full path: always safe
+    assert full is not None
+    assert full.event is not None
+    assert fast.event is not None
+    assert (fast.subject, fast.at) == (full.subject, full.at)
+    assert (fast.event.kind, fast.event.channel, fast.event.at, dict(fast.event.properties)) == (
+        full.event.kind,
+        full.event.channel,
+        full.event.at,
+        dict(full.event.properties),
+    )

@@ -180,6 +180,11 @@ class EventCatalog:
         """The known kinds, sorted."""
         return sorted(self._kinds)
 
+    @property
+    def kinds_map(self) -> Mapping[str, EventKind]:
+        """The declared kinds by name (read-only view, for hot paths)."""
+        return self._kinds
+
     def get(self, kind: str) -> EventKind:
         """The declaration of ``kind`` (KeyError if unknown)."""
         return self._kinds[kind]
