@@ -6,10 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personakit import Personakit
+from personakit import InvalidInput, Personakit
 from personakit.events._lines import parse_line
 from personakit.testing import memory_kit
 
@@ -272,3 +273,10 @@ def test_lean_event_path_accepts_exactly_what_the_full_parser_accepts(fields, da
         full.event.at,
         dict(full.event.properties),
     )
+
+
+@pytest.mark.parametrize("bad", ["abc", 5, [1, 2]])
+def test_track_with_non_object_properties_is_a_typed_error(memory_kit: Personakit, bad) -> None:
+    """Properties that are not an object are an InvalidInput naming $.properties."""
+    with pytest.raises(InvalidInput, match=r"\$\.properties"):
+        memory_kit.track("customer:1", "purchase", channel="web", properties=bad)

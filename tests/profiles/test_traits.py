@@ -63,3 +63,11 @@ def test_personal_traits_never_reach_disk_in_clear(tmp_path: Path, master_key: s
         kit.traits.update(subject, values)
         for value in values.values():
             assert find_bytes(tmp_path, value.encode()) == []
+
+
+@pytest.mark.parametrize("bad", ["abc", 5, None, [("city", "Lyon")], {}])
+def test_non_object_updates_are_typed_errors(memory_kit: Personakit, bad: object) -> None:
+    """Anything but a non-empty mapping is an InvalidInput, never a raw TypeError/ValueError."""
+    subject = memory_kit.identity.resolve("customer:1", create=True)
+    with pytest.raises(InvalidInput):
+        memory_kit.traits.update(subject, bad)  # type: ignore[arg-type]

@@ -204,10 +204,13 @@ class Ingestor:
         returns ``dropped_no_basis`` when no purpose of the kind has a lawful basis.
         """
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
+        given: object = {} if properties is None else properties
+        # The catalog rejects a non-object with a typed error; mappings are copied so that the
+        # caller changing theirs later cannot alter what was validated.
         raw: dict[str, Any] = {
             "name": name,
             "channel": channel,
-            "properties": dict(properties or {}),
+            "properties": dict(given) if isinstance(given, Mapping) else given,
         }
         if at is not None:
             raw["at"] = at

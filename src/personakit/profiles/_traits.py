@@ -144,7 +144,7 @@ class TraitStore:
         Raises :class:`InvalidInput` listing every problem, and
         :class:`~personakit.exceptions.ConsentRequired` if a trait's category has no basis.
         """
-        checked = self.validate(dict(values))
+        checked = self.validate(dict(values) if isinstance(values, Mapping) else values)
         if not _SOURCE_RE.fullmatch(source):
             raise InvalidInput(
                 "invalid traits", [Problem(where="source", what="must be a short token")]
