@@ -37,7 +37,8 @@ IDENTIFIER_KINDS: Final[dict[str, bool]] = {
 _INDEX_PREFIX: Final = "i/"
 _META_KIND: Final = "meta"
 _IDENT_KIND: Final = "ident"
-_MAX_VALUE: Final = 320  # RFC 5321 caps an address at 320 octets; enough for every kind here
+_MAX_VALUE: Final = 320
+_MEMO_KINDS: Final = ("customer:", "anon:", "device:")  # RFC 5321 caps an address at 320 octets; enough for every kind here
 _EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_RE: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 _TOKEN_RE: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
@@ -65,8 +66,10 @@ def parse_identifier(text: object, *, where: str = "identifier") -> Identifier:
     E-mail is lower-cased and NFC-normalized; phone must be E.164 (``+`` and digits, spaces,
     dots, dashes and parentheses removed); customer, anon and device ids are opaque tokens.
     """
-    if isinstance(text, str) and len(text) <= _MAX_VALUE + 16:
-        # Bulk ingest parses the same identifiers over and over; valid ones are memoized.
+    if isinstance(text, str) and text.startswith(_MEMO_KINDS) and len(text) <= _MAX_VALUE:
+        # Bulk ingest parses the same identifiers over and over, so valid ones are memoized;
+        # only opaque tokens, never e-mail addresses or phone numbers, which must not linger
+        # in process memory after the subject is erased.
         return _parse_cached(text, where)
     return _parse_identifier(text, where=where)
 
