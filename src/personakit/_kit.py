@@ -138,7 +138,10 @@ class Personakit:
             traits=self.traits,
             events=self.events,
             audit=self.audit,
-            linker=lambda anonymous, known, at: self.linker.link(anonymous, known, at=at),
+            linker=lambda anonymous, known, at: self.linker.link(
+                anonymous, known, at=at, shred_now=False
+            ),
+            finish_link=self.linker.finish,
         )
         for purpose in self.manifest.purposes:
             if purpose.needs_consent or purpose.objectable:
@@ -260,7 +263,12 @@ class Personakit:
         )
 
     def link(self, anonymous: str, known: str, *, at: datetime | None = None) -> LinkResult:
-        """Link an anonymous identifier to a known one; see :meth:`IdentityLinker.link`."""
+        """Link an anonymous identifier to a known one; see :meth:`IdentityLinker.link`.
+
+        Call it outside any transaction of yours: a merge shreds the merged subject's key right
+        after its own commit. Inside a transaction, use ``kit.linker.link(…, shred_now=False)``
+        and ``kit.linker.finish(result)`` after your commit.
+        """
         return self.linker.link(anonymous, known, at=at)
 
     def subject_ref(self, subject: str) -> str:

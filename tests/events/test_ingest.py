@@ -280,3 +280,21 @@ def test_track_with_non_object_properties_is_a_typed_error(memory_kit: Personaki
     """Properties that are not an object are an InvalidInput naming $.properties."""
     with pytest.raises(InvalidInput, match=r"\$\.properties"):
         memory_kit.track("customer:1", "purchase", channel="web", properties=bad)
+
+
+def test_a_merge_in_a_batch_that_rolls_back_loses_nothing(memory_kit: Personakit) -> None:
+    """A link (merge) in a batch replayed after a later failure still moves the history intact."""
+    lines = [
+        _event("anon:v1", "purchase", 1, 0),
+        _event("customer:c1", "purchase", 2, 1),
+    ]
+    memory_kit.ingest(lines)
+    batch = [
+        {"kind": "link", "subject": "anon:v1", "to": "customer:c1", "at": _at(2)},
+        {"kind": "traits", "subject": "customer:c1", "traits": {"birthday": "1990-01-01"}, "at": _at(3)},
+    ]
+    summary = memory_kit.ingest(batch, batch_size=10)
+    assert (summary.accepted, summary.rejected) == (1, 1)
+    customer = memory_kit.identity.resolve("customer:c1")
+    assert memory_kit.identity.resolve("anon:v1") == customer
+    assert sorted(e.properties["marker"] for e in memory_kit.events.read(customer)) == [1, 2]

@@ -52,8 +52,10 @@ _EVENT_KEYS: Final = frozenset(
 #: Called with (subject, events) after events are stored, in the same transaction; the
 #: personalization components update derived data (affinities, co-occurrence) through it.
 EventsHook = Callable[[str, Sequence[Event]], None]
-#: Links two identifiers (the kit's link operation): (anonymous, known, at).
-Linker = Callable[[Identifier, Identifier, datetime], object]
+#: Links two identifiers inside the caller's transaction: (anonymous, known, at) -> a result
+#: that is handed to the finisher once the transaction has committed.
+Linker = Callable[[Identifier, Identifier, datetime], Any]
+LinkFinisher = Callable[[Any], None]
 
 
 @frozen(kw_only=True)
@@ -117,6 +119,7 @@ class Ingestor:
         events: EventLog,
         audit: AuditLog,
         linker: Linker,
+        finish_link: LinkFinisher,
     ) -> None:
         """Wire the pipeline to the kit's components."""
         self.store = store
@@ -129,6 +132,7 @@ class Ingestor:
         self.events = events
         self.audit = audit
         self._link = linker
+        self._finish_link = finish_link
         self._hooks: list[EventsHook] = []
 
     def __repr__(self) -> str:
@@ -357,23 +361,32 @@ class Ingestor:
         # Subjects created by a first attempt that rolled back keep their pseudonyms on replay,
         # so the data keys already made for them in the key store are used, not orphaned.
         assigned: dict[Identifier, str] = {}
+        applied = _Batch(self, assigned)
         try:
             with self.store.transaction():
-                counts = _Batch(self, assigned).run(batch)
+                counts = applied.run(batch)
         except _LineFailed:
             # A line failed while being applied and the whole batch rolled back. Replay it one
             # line per transaction so that exactly that line is rejected and the others land.
             for number, line in batch:
+                single = _Batch(self, assigned)
                 try:
                     with self.store.transaction():
-                        tally.add(_Batch(self, assigned).run([(number, line)]))
+                        tally.add(single.run([(number, line)]))
+                    self._finished(single)
                 except _LineFailed as failed:
                     tally.reject(failed.number, failed.error)
                     if strict:
                         return failed.number
             return None
         tally.add(counts)
+        self._finished(applied)
         return None
+
+    def _finished(self, applied: _Batch) -> None:
+        # Only now, after the commit, may merged subjects' keys be shredded.
+        for result in applied.links:
+            self._finish_link(result)
 
 
 class _LineFailed(Exception):
@@ -426,6 +439,7 @@ class _Batch:
         self.verdicts: dict[tuple[str | None, str], bool] = {}
         self.buffers: dict[str, list[Event]] = {}
         self.buffered_by: dict[str, list[int]] = {}
+        self.links: list[Any] = []
 
     def run(self, lines: list[tuple[int, Line]]) -> tuple[int, int]:
         """Apply the lines; return (accepted, dropped). Raises _LineFailed on the first failure."""
@@ -540,7 +554,7 @@ class _Batch:
         for subject in (source, target):
             self._flush(subject)
             self._forget(subject)
-        self.ing._link(line.subject, line.to, line.at)  # noqa: SLF001
+        self.links.append(self.ing._link(line.subject, line.to, line.at))  # noqa: SLF001
         # Identifiers may now point elsewhere: resolve every one afresh.
         self.subjects.clear()
         self.accepted += 1

@@ -86,8 +86,14 @@ class IdentityLinker:
         *,
         at: datetime | None = None,
         actor: str = "system",
+        shred_now: bool = True,
     ) -> LinkResult:
-        """Link ``anonymous`` to ``known``; see the module docstring for the cases."""
+        """Link ``anonymous`` to ``known``; see the module docstring for the cases.
+
+        A caller that links inside a transaction of its own passes ``shred_now=False`` and
+        calls :meth:`finish` after *its* commit: shredding before the outermost commit would
+        leave the source's data, restored by a rollback, sealed under a destroyed key.
+        """
         anon = (
             anonymous
             if isinstance(anonymous, Identifier)
@@ -125,11 +131,14 @@ class IdentityLinker:
                     "at": (at or self.identity.clock.now()).isoformat(),
                 },
             )
-        if result.merged_from is not None:
-            # After the commit: shredding first would leave the source unreadable if the
-            # transaction rolled back.
-            self.keyring.shred(result.merged_from)
+        if shred_now:
+            self.finish(result)
         return result
+
+    def finish(self, result: LinkResult) -> None:
+        """After the commit of a merge: shred the merged source's data key."""
+        if result.merged_from is not None:
+            self.keyring.shred(result.merged_from)
 
     def _merge(self, source: str, target: str, *, actor: str) -> LinkResult:
         moved_events = self.events.move(source, target)
