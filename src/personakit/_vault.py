@@ -53,6 +53,10 @@ class Vault:
     @staticmethod
     def key(subject: str, kind: str, name: str) -> str:
         """The store key of a record (validates every part)."""
+        if type(subject) is not str or type(kind) is not str or type(name) is not str:
+            # Checked before the memo, which would raise TypeError for unhashable input.
+            msg = "record keys are built from str parts"
+            raise ValueError(msg)
         return _record_key(subject, kind, name)
 
     def put(self, subject: str, kind: str, name: str, plaintext: bytes) -> None:

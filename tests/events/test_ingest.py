@@ -291,7 +291,12 @@ def test_a_merge_in_a_batch_that_rolls_back_loses_nothing(memory_kit: Personakit
     memory_kit.ingest(lines)
     batch = [
         {"kind": "link", "subject": "anon:v1", "to": "customer:c1", "at": _at(2)},
-        {"kind": "traits", "subject": "customer:c1", "traits": {"birthday": "1990-01-01"}, "at": _at(3)},
+        {
+            "kind": "traits",
+            "subject": "customer:c1",
+            "traits": {"birthday": "1990-01-01"},
+            "at": _at(3),
+        },
     ]
     summary = memory_kit.ingest(batch, batch_size=10)
     assert (summary.accepted, summary.rejected) == (1, 1)

@@ -71,3 +71,12 @@ def test_non_object_updates_are_typed_errors(memory_kit: Personakit, bad: object
     subject = memory_kit.identity.resolve("customer:1", create=True)
     with pytest.raises(InvalidInput):
         memory_kit.traits.update(subject, bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("actor", ["Bob Smith", "bob@example.com", "", 5])
+def test_actor_that_could_be_a_name_is_refused(memory_kit: Personakit, actor: object) -> None:
+    """The actor is audited in clear, so only short lower-case tokens are accepted."""
+    subject = memory_kit.identity.resolve("customer:1", create=True)
+    with pytest.raises(InvalidInput):
+        memory_kit.traits.update(subject, {"city": "Lyon"}, actor=actor)  # type: ignore[arg-type]
+    assert memory_kit.traits.get(subject) == {}

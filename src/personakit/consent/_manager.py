@@ -267,7 +267,7 @@ class ConsentManager:
             return "not_required", True, f"lawful basis is {found.lawful_basis}", None
         try:
             compact, restricted = _read_state(self.vault, subject, purpose)
-        except ValueError:
+        except (ValueError, TypeError):
             raise _bad_subject() from None
         verdict = _evaluate(self.manifest, found, compact, to_micros(self.clock.now()))
         if restricted:
@@ -280,7 +280,15 @@ class ConsentManager:
         The subject's compact state records share a prefix, so one scan reads them all; bulk
         ingest uses this to check every purpose of an event kind in one go.
         """
-        wanted = {p: self.manifest.purpose(p) for p in purposes}
+        if isinstance(purposes, str):
+            purposes = [purposes]
+        try:
+            listed = list(purposes)
+        except TypeError:
+            raise InvalidInput(
+                "unknown purpose", [Problem(where="purposes", what="must be an iterable of str")]
+            ) from None
+        wanted = {p: self.manifest.purpose(p) for p in listed}
         result = {
             p: True for p, found in wanted.items() if not (found.needs_consent or found.objectable)
         }
@@ -288,7 +296,7 @@ class ConsentManager:
             return result
         try:
             raws = {name: raw for _, name, raw in self.vault.scan(subject, STATE_KIND)}
-        except ValueError:
+        except (ValueError, TypeError):
             raise _bad_subject() from None
         now = to_micros(self.clock.now())
         for purpose, found in wanted.items():
@@ -461,6 +469,24 @@ class ConsentManager:
         )
         if status not in {"given", "refused"}:
             problems.append(Problem(where="status", what="must be one of: given, refused"))
+        if problems:
+            raise InvalidInput("invalid consent request", problems)
+
+    def validate_context(
+        self,
+        *,
+        source: str,
+        method: str = "explicit",
+        jurisdiction: str | None = None,
+        actor: str = "system",
+    ) -> None:
+        """Check who and how (source, method, jurisdiction, actor) as every change does.
+
+        For callers that audit these fields themselves, even when no change is recorded.
+        Raises :class:`InvalidInput` listing every problem.
+        """
+        problems: list[Problem] = []
+        _context(source, method, jurisdiction, actor, problems=problems)
         if problems:
             raise InvalidInput("invalid consent request", problems)
 
@@ -963,7 +989,11 @@ class ConsentManager:
                 status: Status | None = None
                 if wanted:
                     fresh = _evaluate(self.manifest, purpose, current, ledger.now_us)[1]
-                    if not fresh and ledger.beats(purpose.id, when, negative=False):
+                    if (
+                        not fresh
+                        and ledger.beats(purpose.id, when, negative=False)
+                        and not _lapsed_regrant(self.manifest, purpose, current, when, ledger)
+                    ):
                         status = "given"
                 elif current is None:
                     status = "refused"
@@ -1013,7 +1043,7 @@ class ConsentManager:
         ctx = _context("import", "merge", None, actor, problems=problems)
         if from_subject == into_subject:
             problems.append(Problem(where="from_subject", what="is the same subject as into"))
-        self._check([(from_subject, "from_subject"), (into_subject, "into_subject")], problems)
+        self._check_all([(from_subject, "from_subject"), (into_subject, "into_subject")], problems)
 
         def plan(ledger: _Ledger) -> tuple[list[_Draft], list[str]]:
             copied = ledger.copied_origins()
@@ -1099,8 +1129,12 @@ class ConsentManager:
         if not valid_subject_id(subject):
             raise _bad_subject()
 
-    def _check(self, subjects: str | list[tuple[str, str]], problems: list[Problem]) -> None:
-        named = [(subjects, "subject")] if isinstance(subjects, str) else subjects
+    def _check(self, subject: str, problems: list[Problem]) -> None:
+        # Never dispatch on the subject's type: a caller's non-str subject must be reported as
+        # a bad subject, not unpacked as a list of (subject, where) pairs.
+        self._check_all([(subject, "subject")], problems)
+
+    def _check_all(self, named: list[tuple[str, str]], problems: list[Problem]) -> None:
         for subject, where in named:
             if not valid_subject_id(subject):
                 problems.append(Problem(where=where, what="not a subject pseudonym (sub_…)"))
@@ -1420,6 +1454,24 @@ def _evaluate(
     else:
         state, reason = "given", "consent given"
     return state, state == "given", reason, expires
+
+
+def _lapsed_regrant(
+    manifest: Manifest, purpose: Purpose, current: list[Any] | None, when: datetime, ledger: _Ledger
+) -> bool:
+    """Whether a TCF grant dated ``when`` would repeat a grant already in the ledger, expired.
+
+    A TC string older than the maximum consent age yields a grant that is expired at once; it
+    is recorded once, but recording it again on every request would grow the ledger and the
+    audit chain without changing any answer.
+    """
+    when_us = to_micros(when)
+    return (
+        current is not None
+        and current[_STATUS] == "given"
+        and current[_OCCURRED] >= when_us
+        and when_us + manifest.max_age_us(purpose.id) <= ledger.now_us
+    )
 
 
 def _wrong_basis(purpose: Purpose, wanted: str) -> str:

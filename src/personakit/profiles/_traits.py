@@ -28,6 +28,8 @@ _KIND: Final = "traits"
 _NAME: Final = "current"
 _TRAIT_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _SOURCE_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
+# The same shape as every other audited actor: an operator id or a role, never a name.
+_ACTOR_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 
 
 @frozen(kw_only=True)
@@ -145,10 +147,16 @@ class TraitStore:
         :class:`~personakit.exceptions.ConsentRequired` if a trait's category has no basis.
         """
         checked = self.validate(dict(values) if isinstance(values, Mapping) else values)
-        if not _SOURCE_RE.fullmatch(source):
-            raise InvalidInput(
-                "invalid traits", [Problem(where="source", what="must be a short token")]
+        token_problems = [
+            Problem(where=where, what="must be a short lower-case token (it is audited in clear)")
+            for where, value, pattern in (
+                ("source", source, _SOURCE_RE),
+                ("actor", actor, _ACTOR_RE),
             )
+            if not isinstance(value, str) or not pattern.fullmatch(value)
+        ]
+        if token_problems:
+            raise InvalidInput("invalid traits", token_problems)
         try:
             when = as_utc(at) if at is not None else self.clock.now()
         except ValueError:

@@ -31,6 +31,8 @@ from personakit.rights._rights import write_private
 __all__ = ["register"]
 
 _IDENT_HELP = "customer:42, email:…, sub_…"
+# Ten years: any longer window lists every open request anyway, and huge ones overflow.
+_MAX_DUE_WITHIN = 3653
 
 
 def register(subcommands: Any) -> None:
@@ -321,8 +323,11 @@ def _cmd_dsr_deny(args: argparse.Namespace) -> int:
 def _cmd_dsr_list(args: argparse.Namespace) -> int:
     from personakit.cli import _open_kit, _print_json  # noqa: PLC0415
 
-    if args.due_within is not None and args.due_within < 0:
-        raise InvalidInput("bad --due-within", [Problem(where="--due-within", what="must be >= 0")])
+    if args.due_within is not None and not 0 <= args.due_within <= _MAX_DUE_WITHIN:
+        raise InvalidInput(
+            "bad --due-within",
+            [Problem(where="--due-within", what=f"must be 0 to {_MAX_DUE_WITHIN} days")],
+        )
     with _open_kit(args) as kit:
         now = kit.clock.now()
         book = kit.rights.requests

@@ -353,11 +353,13 @@ class Eraser:
         index_keys = sorted(
             self.identity.index_key(ident) for ident in self.identity.identifiers(subject)
         )
-        marker = self.vault.get_json(subject, _PROGRESS_KIND, _PROGRESS_NAME)
-        if isinstance(marker, dict):
-            return index_keys, dict(marker.get("contributions", {}))
         contributions: dict[str, int] = {}
         with self.store.transaction():
+            # Read under the write lock: a concurrent erasure of the same subject that ran the
+            # removers first has committed its marker by now, and they must not run twice.
+            marker = self.vault.get_json(subject, _PROGRESS_KIND, _PROGRESS_NAME)
+            if isinstance(marker, dict):
+                return index_keys, dict(marker.get("contributions", {}))
             for name, remover in self.registry.removers():
                 count = remover(subject)
                 if not isinstance(count, int) or isinstance(count, bool) or count < 0:

@@ -32,6 +32,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 from attrs import evolve, field, frozen
 
 from personakit._clock import Clock
+from personakit._codec import canonical_json
 from personakit._vault import Vault, new_subject_id
 from personakit.audit import AuditLog
 from personakit.exceptions import (
@@ -353,8 +354,14 @@ class RequestBook:
         self, *, state: RequestState | str | None = None, kind: RequestKind | str | None = None
     ) -> builtins.list[Request]:
         """Every request (of one state / kind), by deadline then id. O(requests)."""
-        wanted_state = None if state is None else RequestState(state)
-        wanted_kind = None if kind is None else RequestKind(kind)
+        try:
+            wanted_state = None if state is None else RequestState(state)
+            wanted_kind = None if kind is None else RequestKind(kind)
+        except ValueError:
+            raise InvalidInput(
+                "invalid filter",
+                [Problem(where="state or kind", what="not a request state or kind")],
+            ) from None
         found = []
         for key, pointer in self.store.scan(_POINTER_PREFIX):
             doc = self.vault.get_json(pointer.decode("ascii"), _KIND, _NAME)
@@ -380,9 +387,15 @@ class RequestBook:
     ) -> builtins.list[Request]:
         """Open requests not yet overdue whose deadline falls within ``within``."""
         at = now if now is not None else self.clock.now()
-        return [
-            r for r in self.list() if r.is_open and not r.overdue(at) and r.deadline <= at + within
-        ]
+        if not isinstance(within, timedelta) or within < timedelta(0):
+            raise InvalidInput(
+                "invalid window", [Problem(where="within", what="must be a timedelta >= 0")]
+            )
+        try:
+            horizon = at + within
+        except OverflowError:
+            horizon = datetime.max.replace(tzinfo=at.tzinfo)
+        return [r for r in self.list() if r.is_open and not r.overdue(at) and r.deadline <= horizon]
 
     # -- transitions ----------------------------------------------------------------------
 
@@ -416,7 +429,7 @@ class RequestBook:
         elif received > now:
             problems.append(Problem(where="received_at", what="is in the future"))
         parsed_kind = _parse_kind(kind, problems)
-        params = dict(parameters or {})
+        params = _parameters(parameters, problems)
         if parsed_kind is not None:
             _check_parameters(parsed_kind, params, problems)
         due: datetime | None = None
@@ -467,11 +480,21 @@ class RequestBook:
         self._check_actor(actor)
         request = self.get(request_id)
         _require(request, "verify", {RequestState.RECEIVED}, "only a received request")
-        answer = chosen.verify(request)
+        answer: object = chosen.verify(request)
         if isinstance(answer, bool):
             answer = VerificationResult(verified=answer, method="host")
+        if not isinstance(answer, VerificationResult):
+            raise InvalidInput(
+                "invalid verification result",
+                [Problem(where="verifier", what="must return a VerificationResult or a bool")],
+            )
         problems: list[Problem] = []
-        if not _TOKEN_RE.fullmatch(answer.method):
+        # A truthy non-bool ("no", 1) must never count as a verified identity.
+        verified: object = answer.verified  # a host's verifier may not be type-checked
+        method: object = answer.method
+        if not isinstance(verified, bool):
+            problems.append(Problem(where="verified", what="must be a bool"))
+        if not isinstance(method, str) or not _TOKEN_RE.fullmatch(method):
             problems.append(Problem(where="method", what="must match [a-z][a-z0-9_.-]{0,31}"))
         check_note(answer.detail, "detail", problems)
         if problems:
@@ -510,6 +533,10 @@ class RequestBook:
         redact_identifiers: bool = False,
     ) -> Request:
         """Record the result and move an ``in_progress`` request to ``completed``."""
+        if not isinstance(result, Mapping):
+            raise InvalidInput(
+                "invalid result", [Problem(where="result", what="must be a mapping")]
+            )
         changes: dict[str, Any] = {"result": dict(result)}
         if redact_identifiers:
             changes.update(identifiers=(), identifiers_redacted=True)
@@ -645,7 +672,14 @@ class RequestBook:
 
 
 def _identifiers(identifiers: str | Sequence[str], problems: list[Problem]) -> list[str]:
-    listed = [identifiers] if isinstance(identifiers, str) else list(identifiers)
+    given: object = identifiers  # callers without a type checker can pass anything
+    if isinstance(given, str):
+        listed: list[Any] = [given]
+    elif isinstance(given, Iterable):
+        listed = list(given)
+    else:
+        problems.append(Problem(where="identifiers", what="must be a str or a list of str"))
+        return []
     if not listed:
         problems.append(Problem(where="identifiers", what="at least one is required"))
     normalized: list[str] = []
@@ -671,13 +705,30 @@ def _parse_kind(kind: object, problems: list[Problem]) -> RequestKind | None:
     return found
 
 
+def _parameters(parameters: object, problems: list[Problem]) -> dict[str, Any]:
+    """The parameters as a dict of JSON values (they are stored sealed, as JSON)."""
+    if parameters is None:
+        return {}
+    if not isinstance(parameters, Mapping) or not all(isinstance(k, str) for k in parameters):
+        problems.append(Problem(where="parameters", what="must be a mapping with str keys"))
+        return {}
+    params = dict(parameters)
+    try:
+        canonical_json(params)
+    except (TypeError, ValueError):
+        problems.append(Problem(where="parameters", what="must hold JSON values only"))
+        return {}
+    return params
+
+
 def _check_parameters(kind: RequestKind, params: dict[str, Any], problems: list[Problem]) -> None:
-    unknown = sorted(set(params) - _PARAMETERS[kind])
-    if unknown:
+    if set(params) - _PARAMETERS[kind]:
+        # The unknown names are not echoed: a caller's key may be anything, even an address.
+        accepted = ", ".join(sorted(_PARAMETERS[kind])) or "none"
         problems.append(
             Problem(
                 where="parameters",
-                what=f"not accepted for {kind.value}: " + ", ".join(unknown),
+                what=f"only these are accepted for {kind.value}: {accepted}",
             )
         )
     if "format" in params and params["format"] not in {"json", "csv"}:

@@ -274,6 +274,7 @@ class Rights:
         traits = getattr(self._host, "traits", None)
         if traits is None:
             raise ConfigurationError("rectification needs a traits component (kit.traits)")
+        _actor(actor)  # the traits component audits it as given
         pseudonym = self.subject(subject)
         return traits.update(pseudonym, values, source=source, rectification=True, actor=actor)
 
@@ -357,7 +358,18 @@ class Rights:
         refusal if never given); contract and legal-obligation purposes are refused with
         :class:`InvalidInput` (no right to object applies to them).
         """
-        listed = [purposes] if isinstance(purposes, str) else list(purposes)
+        if isinstance(purposes, str):
+            listed: list[str] = [purposes]
+        else:
+            try:
+                listed = list(purposes)
+            except TypeError:
+                listed = []
+        if not listed:
+            raise InvalidInput(
+                "invalid objection",
+                [Problem(where="purposes", what="must name at least one purpose")],
+            )
         return self._stop(
             "rights.objection", subject, listed, (source, method, jurisdiction, actor)
         )
@@ -388,6 +400,10 @@ class Rights:
         manifest = self._host.manifest
         consent = self._host.consent
         chosen = self._stoppable(purposes, actor)
+        # Source and method are audited below even when no consent call checks them.
+        consent.validate_context(
+            source=source, method=method, jurisdiction=jurisdiction, actor=actor
+        )
         pseudonym = self.subject(subject)
         common: dict[str, Any] = {
             "source": source,

@@ -105,6 +105,8 @@ _TABLE_RE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62
 _MAX_NAMESPACE_LENGTH: Final = 255
 _SCAN_PAGE: Final = 500
 _CONNECT_TIMEOUT_SECONDS: Final = 10
+# PostgreSQL's lock_timeout is an int of milliseconds: about 24 days at most.
+_MAX_TIMEOUT_SECONDS: Final = 2_147_483
 # The vault's layout: a subject's records live under "s/<subject>/" (personakit._vault).
 _SUBJECT_PREFIX: Final = "s/"
 # One lock for creating any personakit table, so two first openers don't race the DDL.
@@ -189,8 +191,16 @@ class PostgresStore:
                 f"namespace must be a non-empty string of at most {_MAX_NAMESPACE_LENGTH} "
                 "characters, without NUL"
             )
-        if not timeout > 0:
-            raise ConfigurationError("timeout must be a positive number of seconds")
+        if type(dsn) is not str:
+            raise ConfigurationError("dsn must be a str: a connection string or postgresql:// URL")
+        if (
+            not isinstance(timeout, int | float)
+            or isinstance(timeout, bool)
+            or not 0 < timeout <= _MAX_TIMEOUT_SECONDS
+        ):
+            raise ConfigurationError(
+                f"timeout must be a positive number of seconds, at most {_MAX_TIMEOUT_SECONDS}"
+            )
         try:
             import psycopg  # noqa: PLC0415 (lazy: `import personakit` must not load psycopg)
             from psycopg import sql  # noqa: PLC0415
