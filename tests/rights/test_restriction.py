@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from personakit import ConfigurationError, InvalidInput, Personakit
+from personakit import ConfigurationError, InvalidInput, LocalKeyProvider, Personakit
 from personakit.consent import Manifest
 from personakit.testing import memory_kit
 
@@ -186,3 +186,28 @@ class _NoTraits:
             "subject_ref",
         ):
             setattr(self, name, getattr(kit, name))
+
+
+def test_a_purpose_added_after_the_restriction_is_denied_too(tmp_path, master_key) -> None:
+    """A legitimate-interest purpose added to the manifest later is denied while restricted."""
+    with Personakit.open(tmp_path, keys=LocalKeyProvider(master_key)) as kit:
+        subject = kit.identity.resolve("customer:1", create=True)
+        kit.rights.restrict(subject)
+        document = kit.manifest.to_json()
+    added = dict(next(p for p in document["purposes"] if p["id"] == "analytics"))
+    added |= {
+        "id": "fraud_prevention",
+        "name": "Fraud prevention",
+        "lawful_basis": "legitimate_interest",
+    }
+    added.pop("tcf_purposes", None)
+    added.pop("consent_mode", None)
+    document["purposes"].append(added)
+    manifest = Manifest.from_json(document)
+    with Personakit.open(tmp_path, keys=LocalKeyProvider(master_key), manifest=manifest) as kit:
+        assert not kit.consent.allowed(subject, "fraud_prevention")
+        assert kit.consent.allowed_many(subject, ["fraud_prevention"]) == {
+            "fraud_prevention": False
+        }
+        kit.rights.lift_restriction(subject)
+        assert kit.consent.allowed(subject, "fraud_prevention")

@@ -269,10 +269,18 @@ class ConsentManager:
             compact, restricted = _read_state(self.vault, subject, purpose)
         except (ValueError, TypeError):
             raise _bad_subject() from None
+        if compact is None and not restricted and not found.needs_consent:
+            # A legitimate-interest purpose with no state record would read as allowed; it may
+            # have been added to the manifest after the subject was restricted, so the
+            # subject-level restriction record decides (one extra read, only on this path).
+            restricted = self._restricted_record_exists(subject)
         verdict = _evaluate(self.manifest, found, compact, to_micros(self.clock.now()))
         if restricted:
             return verdict[0], False, _RESTRICTED_REASON, verdict[3]
         return verdict
+
+    def _restricted_record_exists(self, subject: str) -> bool:
+        return self.store.get(Vault.key(subject, RESTRICTION_KIND, RESTRICTION_NAME)) is not None
 
     def allowed_many(self, subject: str, purposes: Iterable[str]) -> dict[str, bool]:
         """:meth:`allowed` for several purposes at once, with one store read.
@@ -302,6 +310,8 @@ class ConsentManager:
         for purpose, found in wanted.items():
             if purpose not in result:
                 compact, restricted = _decode_state(raws.get(purpose))
+                if compact is None and not restricted and not found.needs_consent:
+                    restricted = self._restricted_record_exists(subject)  # see _verdict
                 result[purpose] = (
                     _evaluate(self.manifest, found, compact, now)[1] and not restricted
                 )
@@ -785,7 +795,7 @@ class ConsentManager:
     def is_restricted(self, subject: str) -> bool:
         """Whether processing of ``subject`` is restricted (no decryption needed)."""
         self._check_subject(subject)
-        return self.store.get(Vault.key(subject, RESTRICTION_KIND, RESTRICTION_NAME)) is not None
+        return self._restricted_record_exists(subject)
 
     def _restriction(
         self,
