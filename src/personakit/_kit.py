@@ -21,7 +21,7 @@ from personakit.exceptions import ConfigurationError
 from personakit.profiles import IdentityIndex
 from personakit.profiles._link import IdentityLinker, LinkResult
 from personakit.profiles._retention import RetentionSweeper, category_retention
-from personakit.profiles._traits import TraitStore, compile_traits
+from personakit.profiles._traits import TraitStore, compile_manifest_traits
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 
@@ -92,28 +92,13 @@ class Personakit:
             subject_ref=self.subject_ref,
             subject_exists=self.identity.exists,
         )
-        self.catalog = EventCatalog(
-            {
-                d.kind: {
-                    "category": d.category,
-                    "purposes": list(d.purposes),
-                    "strict": bool(d.strict),
-                    **({} if d.schema is None else {"schema": d.schema}),
-                }
-                for d in self.manifest.events
-            }
-        )
+        self.catalog = EventCatalog.from_manifest(self.manifest.events)
         self.events = EventLog(self.vault)
         self.traits = TraitStore(
             self.vault,
             self.audit,
             self.clock,
-            compile_traits(
-                {
-                    d.name: {"schema": d.schema, "category": d.category, "personal": d.personal}
-                    for d in self.manifest.traits
-                }
-            ),
+            compile_manifest_traits(self.manifest.traits),
             subject_ref=self.subject_ref,
             # Late-bound: the ingestor (which owns the basis rule) is built after the traits.
             may_store=lambda subject, category: self.ingestor.may_store_category(subject, category),  # noqa: PLW0108

@@ -168,6 +168,24 @@ class EventCatalog:
         if problems:
             raise InvalidInput("invalid event declarations", problems)
 
+    @classmethod
+    def from_manifest(cls, declarations: Iterable[Any]) -> EventCatalog:
+        """Build from the manifest's event declarations.
+
+        Each declaration has ``kind``, ``category``, ``purposes``, ``strict`` and ``schema``.
+        """
+        return cls(
+            {
+                d.kind: {
+                    "category": d.category,
+                    "purposes": list(d.purposes),
+                    "strict": bool(d.strict),
+                    **({} if d.schema is None else {"schema": d.schema}),
+                }
+                for d in declarations
+            }
+        )
+
     def __repr__(self) -> str:
         """Render with the kind names."""
         return f"EventCatalog({sorted(self._kinds)!r})"

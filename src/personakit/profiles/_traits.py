@@ -22,7 +22,13 @@ from personakit.audit import AuditLog
 from personakit.exceptions import ConsentRequired, InvalidInput, Problem
 from personakit.schema import SchemaValidator, compile_schema
 
-__all__ = ["CompiledTrait", "TraitStore", "TraitUpdate", "compile_traits"]
+__all__ = [
+    "CompiledTrait",
+    "TraitStore",
+    "TraitUpdate",
+    "compile_manifest_traits",
+    "compile_traits",
+]
 
 _KIND: Final = "traits"
 _NAME: Final = "current"
@@ -51,6 +57,19 @@ class TraitUpdate:
     removed: tuple[str, ...]
     rectification: bool
     at: datetime
+
+
+def compile_manifest_traits(declarations: Iterable[Any]) -> dict[str, CompiledTrait]:
+    """Compile the manifest's trait declarations; see :func:`compile_traits`.
+
+    Each declaration has ``name``, ``schema``, ``category`` and ``personal`` attributes.
+    """
+    return compile_traits(
+        {
+            d.name: {"schema": d.schema, "category": d.category, "personal": d.personal}
+            for d in declarations
+        }
+    )
 
 
 def compile_traits(section: Mapping[str, Mapping[str, Any]]) -> dict[str, CompiledTrait]:
