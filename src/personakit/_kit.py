@@ -241,10 +241,11 @@ class Personakit:
         strict: bool = False,
         batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
+        checkpoint: str | None = None,
     ) -> IngestSummary:
         """Apply bulk records (JSON lines or mappings); see :meth:`Ingestor.ingest`."""
         return self.ingestor.ingest(
-            records, strict=strict, batch_size=batch_size, progress=progress
+            records, strict=strict, batch_size=batch_size, progress=progress, checkpoint=checkpoint
         )
 
     def link(self, anonymous: str, known: str, *, at: datetime | None = None) -> LinkResult:

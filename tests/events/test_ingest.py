@@ -303,3 +303,33 @@ def test_a_merge_in_a_batch_that_rolls_back_loses_nothing(memory_kit: Personakit
     customer = memory_kit.identity.resolve("customer:c1")
     assert memory_kit.identity.resolve("anon:v1") == customer
     assert sorted(e.properties["marker"] for e in memory_kit.events.read(customer)) == [1, 2]
+
+
+def test_checkpoint_resumes_after_the_last_applied_line(memory_kit: Personakit) -> None:
+    """A second run with the same checkpoint applies nothing already applied."""
+    lines = [json.dumps(_event("customer:c1", "purchase", i, i)) for i in range(1, 8)]
+    first = memory_kit.ingest(lines[:5], batch_size=2, checkpoint="import-1")
+    assert (first.accepted, first.resumed_after) == (5, 0)
+    second = memory_kit.ingest(lines, batch_size=2, checkpoint="import-1")
+    assert (second.accepted, second.resumed_after) == (2, 5)
+    subject = memory_kit.identity.resolve("customer:c1")
+    assert sorted(e.properties["marker"] for e in memory_kit.events.read(subject)) == list(
+        range(1, 8)
+    )
+
+
+def test_strict_checkpoint_stops_before_the_bad_line(memory_kit: Personakit) -> None:
+    """With strict, the checkpoint ends before the rejected line, so a fixed file resumes there."""
+    lines = [_event("customer:c1", "purchase", i, i) for i in range(1, 5)]
+    broken = [*lines[:2], {**lines[2], "channel": "fax"}, lines[3]]
+    summary = memory_kit.ingest(broken, strict=True, checkpoint="imp")
+    assert (summary.accepted, summary.stopped_at) == (2, 3)
+    resumed = memory_kit.ingest(lines, strict=True, checkpoint="imp")
+    assert (resumed.resumed_after, resumed.accepted) == (2, 2)
+
+
+@pytest.mark.parametrize("name", ["", "Bad Name", "a" * 65, "../x"])
+def test_bad_checkpoint_names_are_typed_errors(memory_kit: Personakit, name: str) -> None:
+    """A checkpoint name is a short token; anything else is an InvalidInput."""
+    with pytest.raises(InvalidInput):
+        memory_kit.ingest([], checkpoint=name)

@@ -62,3 +62,45 @@ def test_kill9_during_ingest_leaves_whole_batches(tmp_path: Path, master_key: st
         assert len(markers) % BATCH == 0
         assert sorted(markers) == list(range(len(markers)))
         print(f"attempt {attempt}: {len(markers)} events in {len(markers) // BATCH} whole batches")
+
+
+def _markers(store: Path, key: str) -> list[int]:
+    found: list[int] = []
+    with Personakit.open(store, keys=LocalKeyProvider(key)) as kit:
+        assert kit.audit.verify().ok
+        for c in range(CUSTOMERS):
+            subject = kit.identity.lookup(f"customer:c{c}")
+            if subject is not None:
+                found += [e.properties["marker"] for e in kit.events.read(subject)]
+    return found
+
+
+@pytest.mark.slow
+def test_resume_after_kill9_stores_every_line_exactly_once(tmp_path: Path, master_key: str) -> None:
+    """Killed twice mid-import, then resumed with the same checkpoint: each event exactly once."""
+    source = tmp_path / "in.jsonl"
+    with source.open("w") as out:
+        for marker in range(LINES):
+            line = {
+                "kind": "event",
+                "subject": f"customer:c{marker % CUSTOMERS}",
+                "name": "purchase",
+                "channel": "store",
+                "at": "2026-01-05T10:00:00Z",
+                "properties": {"item": "bread", "marker": marker},
+            }
+            out.write(json.dumps(line) + "\n")
+    store = tmp_path / "store"
+    Personakit.open(store, keys=LocalKeyProvider(master_key)).close()
+    command = [sys.executable, str(WORKER), str(store), master_key, str(source), "nightly-import"]
+    for pause in (0.6, 0.6):
+        worker = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(pause)
+        worker.kill()
+        worker.communicate()
+    partial = len(_markers(store, master_key))
+    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    summary = json.loads(done.stdout)
+    assert summary["resumed_after_line"] == partial
+    assert summary["accepted"] == LINES - partial
+    assert sorted(_markers(store, master_key)) == list(range(LINES))

@@ -41,6 +41,12 @@ def register(subcommands: Any) -> None:
         default=os.environ.get(MANIFEST_ENV),
         help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
     )
+    ingest.add_argument(
+        "--checkpoint",
+        metavar="NAME",
+        help="record progress under NAME in the store; a rerun with it resumes after the last "
+        "committed line",
+    )
     ingest.set_defaults(func=_cmd_ingest)
 
 
@@ -72,6 +78,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                 strict=args.strict,
                 batch_size=args.batch_size,
                 progress=progress_printer("lines"),
+                checkpoint=args.checkpoint,
             )
     finally:
         if handle is not sys.stdin.buffer:

@@ -20,6 +20,7 @@ events earlier in the file.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -27,7 +28,7 @@ from typing import Any, Final, Literal
 from attrs import field, frozen
 
 from personakit._clock import Clock
-from personakit._codec import loads
+from personakit._codec import canonical_json, loads
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, Manifest
 from personakit.events._lines import ConsentLine, EventLine, Line, LinkLine, TraitsLine, parse_line
@@ -89,6 +90,7 @@ class IngestSummary:
     dropped_no_basis: int
     errors: tuple[IngestError, ...] = field(factory=tuple)
     stopped_at: int | None = None
+    resumed_after: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The summary ``personakit ingest`` prints last."""
@@ -100,6 +102,8 @@ class IngestSummary:
         }
         if self.stopped_at is not None:
             out["stopped_at_line"] = self.stopped_at
+        if self.resumed_after is not None:
+            out["resumed_after_line"] = self.resumed_after
         return out
 
 
@@ -245,21 +249,26 @@ class Ingestor:
         strict: bool = False,
         batch_size: int = DEFAULT_BATCH,
         progress: Callable[[int], None] | None = None,
+        checkpoint: str | None = None,
     ) -> IngestSummary:
         """Apply records (JSON lines or decoded mappings) in order; see the module docstring.
 
         With ``strict``, stop at the first rejected line; nothing of that line is written (lines
         before it are). ``progress(lines_done)`` is called after each batch.
+
+        With ``checkpoint`` (a short name), the number of the last line applied is stored in
+        the same transaction as each batch, and a later run with the same name skips the lines
+        up to it: an import killed half-way resumes exactly where its last commit ended.
         """
         if batch_size < 1:
             raise InvalidInput(
                 "invalid batch size", [Problem(where="batch_size", what="must be >= 1")]
             )
-        tally = _Tally()
+        key = None if checkpoint is None else _checkpoint_key(checkpoint)
+        done = 0 if key is None else _read_checkpoint(self.store, key)
+        tally = _Tally(checkpoint=key, resumed_after=done if key is not None else None)
         batch: list[tuple[int, Line]] = []
-        for number, record in enumerate(records, start=1):
-            if isinstance(record, (str, bytes)) and not record.strip():
-                continue  # blank lines (a trailing newline, say) are not records
+        for number, record in _pending(records, done):
             tally.seen = number
             try:
                 batch.append(
@@ -268,16 +277,16 @@ class Ingestor:
             except InvalidInput as exc:
                 tally.reject(number, exc)
                 if strict:
-                    self._apply_batch(batch, tally, strict=True)
+                    self._apply_batch(batch, tally, strict=True, through=number - 1)
                     return tally.summary(stopped_at=number)
             if len(batch) >= batch_size:
-                failed = self._apply_batch(batch, tally, strict=strict)
+                failed = self._apply_batch(batch, tally, strict=strict, through=number)
                 batch = []
                 if failed is not None:
                     return tally.summary(stopped_at=failed)
                 if progress is not None:
                     progress(number)
-        failed = self._apply_batch(batch, tally, strict=strict)
+        failed = self._apply_batch(batch, tally, strict=strict, through=tally.seen)
         if progress is not None and tally.seen:
             progress(tally.seen)
         return tally.summary(stopped_at=failed)
@@ -353,10 +362,16 @@ class Ingestor:
         return line
 
     def _apply_batch(
-        self, batch: list[tuple[int, Line]], tally: _Tally, *, strict: bool
+        self, batch: list[tuple[int, Line]], tally: _Tally, *, strict: bool, through: int
     ) -> int | None:
-        """Apply a batch; return the number of the line that stopped a strict run, if any."""
+        """Apply a batch; return the number of the line that stopped a strict run, if any.
+
+        ``through`` is the number of the last line the batch accounts for (rejected lines
+        included); with a checkpoint it is recorded in the batch's own transaction.
+        """
         if not batch:
+            if tally.checkpoint is not None and through > 0:
+                _write_checkpoint(self.store, tally.checkpoint, through)
             return None
         # Subjects created by a first attempt that rolled back keep their pseudonyms on replay,
         # so the data keys already made for them in the key store are used, not orphaned.
@@ -365,6 +380,8 @@ class Ingestor:
         try:
             with self.store.transaction():
                 counts = applied.run(batch)
+                if tally.checkpoint is not None:
+                    _write_checkpoint(self.store, tally.checkpoint, through)
         except _LineFailed:
             # A line failed while being applied and the whole batch rolled back. Replay it one
             # line per transaction so that exactly that line is rejected and the others land.
@@ -373,11 +390,15 @@ class Ingestor:
                 try:
                     with self.store.transaction():
                         tally.add(single.run([(number, line)]))
+                        if tally.checkpoint is not None:
+                            _write_checkpoint(self.store, tally.checkpoint, number)
                     self._finished(single)
                 except _LineFailed as failed:
                     tally.reject(failed.number, failed.error)
                     if strict:
                         return failed.number
+            if tally.checkpoint is not None:
+                _write_checkpoint(self.store, tally.checkpoint, through)
             return None
         tally.add(counts)
         self._finished(applied)
@@ -398,7 +419,9 @@ class _LineFailed(Exception):
 
 
 class _Tally:
-    def __init__(self) -> None:
+    def __init__(self, *, checkpoint: str | None = None, resumed_after: int | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.resumed_after = resumed_after
         self.accepted = 0
         self.rejected = 0
         self.dropped = 0
@@ -422,6 +445,7 @@ class _Tally:
             dropped_no_basis=self.dropped,
             errors=tuple(self.errors),
             stopped_at=stopped_at,
+            resumed_after=self.resumed_after,
         )
 
 
@@ -575,3 +599,43 @@ def iter_lines(handle: Iterable[bytes]) -> Iterator[bytes]:
     """Lines of a binary stream without their line endings."""
     for raw in handle:
         yield raw.rstrip(b"\r\n")
+
+
+def _pending(
+    records: Iterable[str | bytes | Mapping[str, Any]], done: int
+) -> Iterator[tuple[int, str | bytes | Mapping[str, Any]]]:
+    """Numbered records (from 1), without those up to ``done`` and without blank lines."""
+    for number, record in enumerate(records, start=1):
+        if number <= done:
+            continue  # applied by an earlier run with this checkpoint
+        if isinstance(record, (str, bytes)) and not record.strip():
+            continue  # blank lines (a trailing newline, say) are not records
+        yield number, record
+
+
+_CHECKPOINT_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def _checkpoint_key(name: object) -> str:
+    if not isinstance(name, str) or not _CHECKPOINT_RE.fullmatch(name):
+        raise InvalidInput(
+            "invalid checkpoint name",
+            [
+                Problem(
+                    where="checkpoint", what="1 to 64 of a-z, 0-9, _ . - (starting alphanumeric)"
+                )
+            ],
+        )
+    return f"m/ingest/{name}"
+
+
+def _read_checkpoint(store: Store, key: str) -> int:
+    raw = store.get(key)
+    if raw is None:
+        return 0
+    line = loads(raw).get("line")
+    return line if isinstance(line, int) and line >= 0 else 0
+
+
+def _write_checkpoint(store: Store, key: str, line: int) -> None:
+    store.put(key, canonical_json({"line": line}))
