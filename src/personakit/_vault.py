@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Final
 
 from personakit._codec import canonical_json, loads
@@ -70,6 +70,14 @@ class Vault:
         if sealed is None:
             return None
         return self.keyring.open(subject, kind, name, sealed)
+
+    def get_many(
+        self, records: Sequence[tuple[str, str, str]]
+    ) -> dict[tuple[str, str, str], bytes]:
+        """Fetch and open several records ``(subject, kind, name)`` in one store read."""
+        keys = {self.key(*record): record for record in records}
+        found = self.store.get_many(list(keys))
+        return {keys[key]: self.keyring.open(*keys[key], sealed) for key, sealed in found.items()}
 
     def put_json(self, subject: str, kind: str, name: str, value: Any) -> None:
         """Store a JSON value (canonical encoding)."""

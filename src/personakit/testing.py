@@ -108,6 +108,21 @@ class StoreContract:
         store.put(ns + "k", value)
         assert store.get(ns + "k") == value
 
+    def test_get_many_returns_only_existing_keys(self, store: Store, ns: str) -> None:
+        """get_many returns the present keys' values, skips absent ones, tolerates repeats."""
+        for i in range(700):  # more than one IN-chunk
+            store.put(f"{ns}k{i:04d}", str(i).encode())
+        wanted = [f"{ns}k{i:04d}" for i in range(0, 700, 3)] + [ns + "absent", ns + "k0000"]
+        got = store.get_many(wanted)
+        assert got == {f"{ns}k{i:04d}": str(i).encode() for i in range(0, 700, 3)}
+        assert store.get_many([]) == {}
+
+    def test_get_many_sees_the_transaction_s_writes(self, store: Store, ns: str) -> None:
+        """Inside a transaction, get_many reads the transaction's own writes."""
+        with store.transaction():
+            store.put(ns + "a", b"1")
+            assert store.get_many([ns + "a"]) == {ns + "a": b"1"}
+
     def test_put_overwrites(self, store: Store, ns: str) -> None:
         """A second put replaces the first value."""
         store.put(ns + "k", b"one")

@@ -317,6 +317,37 @@ class ConsentManager:
                 )
         return result
 
+    def verdicts_many(
+        self, subjects: Iterable[str], purposes: Iterable[str]
+    ) -> dict[tuple[str, str], bool]:
+        """:meth:`allowed` for every (subject, purpose) pair, in one store read.
+
+        Bulk ingest warms its per-batch cache with this. Subjects must exist (callers pass
+        pseudonyms they just resolved).
+        """
+        wanted = {p: self.manifest.purpose(p) for p in purposes}
+        guarded = [p for p, found in wanted.items() if found.needs_consent or found.objectable]
+        people = list(dict.fromkeys(subjects))
+        result = {(s, p): True for s in people for p in wanted if p not in guarded}
+        if not guarded or not people:
+            return result
+        records = [(s, STATE_KIND, p) for s in people for p in guarded]
+        records += [(s, RESTRICTION_KIND, RESTRICTION_NAME) for s in people]
+        try:
+            raws = self.vault.get_many(records)
+        except (ValueError, TypeError):
+            raise _bad_subject() from None
+        now = to_micros(self.clock.now())
+        for subject in people:
+            restricted_subject = (subject, RESTRICTION_KIND, RESTRICTION_NAME) in raws
+            for purpose in guarded:
+                compact, restricted = _decode_state(raws.get((subject, STATE_KIND, purpose)))
+                if compact is None and not restricted and not wanted[purpose].needs_consent:
+                    restricted = restricted_subject  # see _verdict
+                ok = _evaluate(self.manifest, wanted[purpose], compact, now)[1]
+                result[(subject, purpose)] = ok and not restricted
+        return result
+
     def state(self, subject: str, purpose: str) -> ConsentState:
         """The derived state of one purpose, with the deciding ledger record."""
         name, ok, reason, expires = self._verdict(subject, purpose)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Final
 
@@ -139,6 +140,13 @@ class IdentityIndex:
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         raw = self.store.get(self.index_key(ident))
         return None if raw is None else raw.decode("ascii")
+
+    def lookup_many(self, identifiers: Iterable[Identifier]) -> dict[Identifier, str]:
+        """The subjects of several identifiers, in one store read (unknown ones are absent)."""
+        keys = {self.index_key(ident): ident for ident in identifiers}
+        return {
+            keys[key]: raw.decode("ascii") for key, raw in self.store.get_many(list(keys)).items()
+        }
 
     def resolve(
         self, identifier: str | Identifier, *, create: bool = False, new_subject: str | None = None

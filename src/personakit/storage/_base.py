@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol, runtime_checkable
 
@@ -49,6 +49,13 @@ class Store(Protocol):
 
     def get(self, key: str) -> bytes | None:
         """Return the value for ``key``, or None."""
+        ...
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The values of those ``keys`` that exist (absent keys are simply missing).
+
+        One round trip for many keys: bulk paths read a whole batch's records at once.
+        """
         ...
 
     def put(self, key: str, value: bytes) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from personakit.storage._base import (
@@ -44,6 +44,14 @@ class MemoryStore:
         with self._lock:
             self._check_open()
             return self._data.get(key)
+
+    def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
+        """The values of those ``keys`` that exist."""
+        for key in keys:
+            check_key(key)
+        with self._lock:
+            self._check_open()
+            return {key: self._data[key] for key in keys if key in self._data}
 
     def put(self, key: str, value: bytes) -> None:
         """Set ``key`` to ``value``."""
