@@ -14,19 +14,24 @@ from typing import Any, Final
 
 from personakit.consent._records import SOURCES
 
-__all__ = ["MANIFEST_ENV", "register"]
+__all__ = ["MANIFEST_ENV", "add_manifest_option", "register"]
 
 MANIFEST_ENV: Final = "PERSONAKIT_MANIFEST"
+
+
+def add_manifest_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--manifest`` (default ``$PERSONAKIT_MANIFEST``) to a command that opens the kit."""
+    parser.add_argument(
+        "--manifest",
+        default=os.environ.get(MANIFEST_ENV),
+        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
+    )
 
 
 def register(subcommands: Any) -> None:
     """Add the ``consent`` command group to the CLI's subparsers (``build_parser`` calls it)."""
     consent = subcommands.add_parser("consent", help="show and record consent (the ledger)")
-    consent.add_argument(
-        "--manifest",
-        default=os.environ.get(MANIFEST_ENV),
-        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
-    )
+    add_manifest_option(consent)
     commands = consent.add_subparsers(
         dest="consent_command", required=True, parser_class=type(consent)
     )

@@ -285,8 +285,7 @@ class ConsentManager:
     def allowed_many(self, subject: str, purposes: Iterable[str]) -> dict[str, bool]:
         """:meth:`allowed` for several purposes at once, with one store read.
 
-        The subject's compact state records share a prefix, so one scan reads them all; bulk
-        ingest uses this to check every purpose of an event kind in one go.
+        Bulk ingest uses this to check every purpose of an event kind in one go.
         """
         if isinstance(purposes, str):
             purposes = [purposes]
@@ -296,26 +295,10 @@ class ConsentManager:
             raise InvalidInput(
                 "unknown purpose", [Problem(where="purposes", what="must be an iterable of str")]
             ) from None
-        wanted = {p: self.manifest.purpose(p) for p in listed}
-        result = {
-            p: True for p, found in wanted.items() if not (found.needs_consent or found.objectable)
-        }
-        if len(result) == len(wanted):
-            return result
-        try:
-            raws = {name: raw for _, name, raw in self.vault.scan(subject, STATE_KIND)}
-        except (ValueError, TypeError):
-            raise _bad_subject() from None
-        now = to_micros(self.clock.now())
-        for purpose, found in wanted.items():
-            if purpose not in result:
-                compact, restricted = _decode_state(raws.get(purpose))
-                if compact is None and not restricted and not found.needs_consent:
-                    restricted = self._restricted_record_exists(subject)  # see _verdict
-                result[purpose] = (
-                    _evaluate(self.manifest, found, compact, now)[1] and not restricted
-                )
-        return result
+        if not isinstance(subject, str):
+            raise _bad_subject()
+        verdicts = self.verdicts_many([subject], listed)
+        return {purpose: verdicts[(subject, purpose)] for purpose in listed}
 
     def verdicts_many(
         self, subjects: Iterable[str], purposes: Iterable[str]

@@ -12,13 +12,12 @@ terminal.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from personakit.consent._cli import MANIFEST_ENV
+from personakit.consent._cli import add_manifest_option
 from personakit.events._ingest import DEFAULT_BATCH
 from personakit.exceptions import Problem, UsageError
 
@@ -36,11 +35,7 @@ def register(subcommands: Any) -> None:
         default=DEFAULT_BATCH,
         help=f"lines per transaction (default {DEFAULT_BATCH})",
     )
-    ingest.add_argument(
-        "--manifest",
-        default=os.environ.get(MANIFEST_ENV),
-        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
-    )
+    add_manifest_option(ingest)
     ingest.add_argument(
         "--checkpoint",
         metavar="NAME",

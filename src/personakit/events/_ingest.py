@@ -616,12 +616,6 @@ def _with_purposes(event: Event, purposes: tuple[str, ...]) -> Event:
     )
 
 
-def iter_lines(handle: Iterable[bytes]) -> Iterator[bytes]:
-    """Lines of a binary stream without their line endings."""
-    for raw in handle:
-        yield raw.rstrip(b"\r\n")
-
-
 def _pending(
     records: Iterable[str | bytes | Mapping[str, Any]], done: int
 ) -> Iterator[tuple[int, str | bytes | Mapping[str, Any]]]:

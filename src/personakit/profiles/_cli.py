@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
 from typing import Any
 
-from personakit.consent._cli import MANIFEST_ENV
+from personakit.consent._cli import add_manifest_option
 from personakit.events import parse_timestamp
 
 __all__ = ["register"]
@@ -15,11 +14,7 @@ __all__ = ["register"]
 def register(subcommands: Any) -> None:
     """Add the ``retention`` command group to the CLI's subparsers."""
     retention = subcommands.add_parser("retention", help="apply retention periods")
-    retention.add_argument(
-        "--manifest",
-        default=os.environ.get(MANIFEST_ENV),
-        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
-    )
+    add_manifest_option(retention)
     commands = retention.add_subparsers(
         dest="retention_command", required=True, parser_class=type(retention)
     )
