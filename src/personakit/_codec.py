@@ -3,23 +3,40 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Final
 
 __all__ = ["canonical_json", "loads"]
-
-
-def canonical_json(value: Any) -> bytes:
-    """Encode ``value`` as canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    ).encode("utf-8")
-
-
-def loads(data: bytes | str) -> Any:
-    """Decode JSON, refusing the non-standard NaN / Infinity literals."""
-    return json.loads(data, parse_constant=_refuse_constant)
 
 
 def _refuse_constant(name: str) -> Any:
     msg = f"non-standard JSON constant {name}"
     raise ValueError(msg)
+
+
+# Built once: json.dumps / json.loads with any option build a new encoder / decoder per call,
+# which costs as much as encoding or decoding a small record (bulk ingest does both per line).
+_ENCODER: Final = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+
+
+def canonical_json(value: Any) -> bytes:
+    """Encode ``value`` as canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN."""
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+def loads(data: bytes | bytearray | str) -> Any:
+    """Decode JSON, refusing the non-standard NaN / Infinity literals.
+
+    Accepts what :func:`json.loads` accepts (bytes in UTF-8, -16 or -32; a str without a BOM)
+    and raises the same errors.
+    """
+    if isinstance(data, str):
+        if data.startswith("\ufeff"):
+            msg = "Unexpected UTF-8 BOM (decode using utf-8-sig)"
+            raise json.JSONDecodeError(msg, data, 0)
+        return _DECODER.decode(data)
+    if isinstance(data, (bytes, bytearray)):
+        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+    return json.loads(data)  # type: ignore[unreachable]  # json's TypeError for anything else

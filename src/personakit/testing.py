@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from personakit._clock import FixedClock
 from personakit._kit import Personakit
 from personakit.crypto import LocalKeyProvider, generate_master_key
-from personakit.storage import ScrubResult, Store
+from personakit.storage import ChangeTracking, ScrubResult, Store
 from personakit.storage._base import MAX_KEY_LENGTH
 
 __all__ = ["StoreContract", "find_bytes", "memory_kit"]
@@ -227,6 +227,30 @@ class StoreContract:
         result = store.scrub()
         assert isinstance(result, ScrubResult)
         assert result.status in {"done", "pending"}
+
+    def test_change_token_sees_every_committed_write(self, store: Store, ns: str) -> None:
+        """If the store tracks changes: equal tokens only when nothing was written in between."""
+        if not isinstance(store, ChangeTracking):
+            return  # optional: callers treat "no token" as "changed"
+        token = store.change_token()
+        assert store.change_token() == token
+        store.get(ns + "k")
+        list(store.scan(ns))
+        assert store.change_token() == token  # reads change nothing
+        for write in (
+            lambda: store.put(ns + "k", b"v"),
+            lambda: store.put(ns + "k", b"v"),  # the same value again is still a write
+            lambda: store.delete(ns + "k"),
+            lambda: store.put(ns + "p/1", b"v"),
+            lambda: store.delete_prefix(ns + "p/"),
+        ):
+            write()
+            assert store.change_token() != token
+            token = store.change_token()
+        with store.transaction():
+            store.put(ns + "t", b"v")
+            inside = store.change_token()
+        assert store.change_token() == inside  # taken after the last write, before commit
 
     def test_random_operations_agree_with_a_dict(self, store: Store) -> None:
         """Random puts, deletes, prefix deletes and rolled-back writes match a dict model."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pickle
 import sqlite3
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -178,3 +180,34 @@ def test_open_on_a_file_is_a_storage_error(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(StorageError):
         DiskStore(tmp_path / "f")
+
+
+def test_change_token_sees_writes_by_other_connections_threads_and_processes(
+    tmp_path: Path,
+) -> None:
+    """The token changes after a commit by another connection, thread or process; not else."""
+    store = DiskStore(tmp_path / "s")
+    other = DiskStore(tmp_path / "s")
+    token = store.change_token()
+    other.get("k")
+    assert store.change_token() == token
+    other.put("k", b"1")
+    assert store.change_token() != token
+
+    token = store.change_token()
+    worker = threading.Thread(target=store.put, args=("k", b"2"))  # its own connection
+    worker.start()
+    worker.join()
+    assert store.change_token() != token
+
+    token = store.change_token()
+    code = f"from personakit.storage import DiskStore; DiskStore({str(tmp_path / 's')!r}).put('k', b'3')"
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert store.change_token() != token
+
+    token = store.change_token()
+    with store.transaction():  # an empty transaction writes nothing
+        pass
+    assert store.change_token() == token
+    store.close()
+    other.close()

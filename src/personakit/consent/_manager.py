@@ -308,12 +308,24 @@ class ConsentManager:
         Bulk ingest warms its per-batch cache with this. Subjects must exist (callers pass
         pseudonyms they just resolved).
         """
+        return self.verdicts_until(subjects, purposes)[0]
+
+    def verdicts_until(
+        self, subjects: Iterable[str], purposes: Iterable[str]
+    ) -> tuple[dict[tuple[str, str], bool], int | None]:
+        """:meth:`verdicts_many`, and until when (µs since the epoch) they hold without a write.
+
+        Time alone changes a verdict only one way: an allowed consent expires. The second
+        value is the earliest such expiry among the allowed pairs (None: none expires); before
+        it, only a write to the store (a decision, restriction, objection, link or erasure)
+        can change any of these verdicts.
+        """
         wanted = {p: self.manifest.purpose(p) for p in purposes}
         guarded = [p for p, found in wanted.items() if found.needs_consent or found.objectable]
         people = list(dict.fromkeys(subjects))
         result = {(s, p): True for s in people for p in wanted if p not in guarded}
         if not guarded or not people:
-            return result
+            return result, None
         records = [(s, STATE_KIND, p) for s in people for p in guarded]
         records += [(s, RESTRICTION_KIND, RESTRICTION_NAME) for s in people]
         try:
@@ -321,15 +333,19 @@ class ConsentManager:
         except (ValueError, TypeError):
             raise _bad_subject() from None
         now = to_micros(self.clock.now())
+        horizon: int | None = None
         for subject in people:
             restricted_subject = (subject, RESTRICTION_KIND, RESTRICTION_NAME) in raws
             for purpose in guarded:
                 compact, restricted = _decode_state(raws.get((subject, STATE_KIND, purpose)))
                 if compact is None and not restricted and not wanted[purpose].needs_consent:
                     restricted = restricted_subject  # see _verdict
-                ok = _evaluate(self.manifest, wanted[purpose], compact, now)[1]
-                result[(subject, purpose)] = ok and not restricted
-        return result
+                _, ok, _, expires = _evaluate(self.manifest, wanted[purpose], compact, now)
+                ok = ok and not restricted
+                result[(subject, purpose)] = ok
+                if ok and expires is not None and (horizon is None or expires < horizon):
+                    horizon = expires
+        return result, horizon
 
     def state(self, subject: str, purpose: str) -> ConsentState:
         """The derived state of one purpose, with the deciding ledger record."""

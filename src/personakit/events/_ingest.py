@@ -16,6 +16,11 @@ batch, identifier resolution and consent verdicts are cached per subject, and ev
 buffered per subject and written as one chunk; a subject's buffer is flushed before any consent,
 trait or link record of that subject is applied, so a withdrawal later in the file also reaches
 events earlier in the file.
+
+Between batches of one :meth:`Ingestor.ingest` call, those caches are kept only while the store
+proves that nothing was written in between (:class:`~personakit.storage.ChangeTracking`: a
+withdrawal committed by another process, thread or by the caller's own code between two batches
+empties them) and no allowed consent has expired since; otherwise the next batch reads afresh.
 """
 
 from __future__ import annotations
@@ -31,13 +36,22 @@ from personakit._clock import Clock
 from personakit._codec import canonical_json, loads
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, Manifest
+from personakit.consent._records import to_micros
 from personakit.events._lines import ConsentLine, EventLine, Line, LinkLine, TraitsLine, parse_line
-from personakit.events._model import CHANNELS, Event, EventCatalog, new_event_id, parse_timestamp
+from personakit.events._model import (
+    CHANNELS,
+    Event,
+    EventCatalog,
+    EventKind,
+    event_id_at,
+    event_millis,
+    parse_timestamp,
+)
 from personakit.events._store import EventLog
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
 from personakit.profiles import Identifier, IdentityIndex, parse_identifier
 from personakit.profiles._traits import TraitStore
-from personakit.storage import Store
+from personakit.storage import Store, change_token
 
 __all__ = ["IngestError", "IngestSummary", "Ingestor", "TrackResult"]
 
@@ -241,6 +255,14 @@ class Ingestor:
         for hook in self._hooks:
             hook(subject, events)
 
+    def _store_docs(self, subject: str, docs: list[dict[str, Any]], first_millis: int) -> None:
+        # Bulk ingest's form of _store_events: the docs are the stored form already.
+        self.events.append_docs(subject, docs, first_millis)
+        if self._hooks:
+            events = [Event.from_json(doc) for doc in docs]
+            for hook in self._hooks:
+                hook(subject, events)
+
     # -- bulk ------------------------------------------------------------------------------
 
     def ingest(
@@ -268,7 +290,8 @@ class Ingestor:
         key = None if checkpoint is None else _checkpoint_key(checkpoint)
         done = 0 if key is None else _read_checkpoint(self.store, key)
         tally = _Tally(checkpoint=key, resumed_after=done if key is not None else None)
-        batch: list[tuple[int, Line]] = []
+        memo = _Memo()
+        batch: list[tuple[int, Line | _Prepared]] = []
         for number, record in _pending(records, done):
             tally.seen = number
             try:
@@ -278,27 +301,28 @@ class Ingestor:
             except InvalidInput as exc:
                 tally.reject(number, exc)
                 if strict:
-                    self._apply_batch(batch, tally, strict=True, through=number - 1)
+                    self._apply_batch(batch, tally, memo, strict=True, through=number - 1)
                     return tally.summary(stopped_at=number)
             if len(batch) >= batch_size:
-                failed = self._apply_batch(batch, tally, strict=strict, through=number)
+                failed = self._apply_batch(batch, tally, memo, strict=strict, through=number)
                 batch = []
                 if failed is not None:
                     return tally.summary(stopped_at=failed)
                 if progress is not None:
                     progress(number)
-        failed = self._apply_batch(batch, tally, strict=strict, through=tally.seen)
+        failed = self._apply_batch(batch, tally, memo, strict=strict, through=tally.seen)
         if progress is not None and tally.seen:
             progress(tally.seen)
         return tally.summary(stopped_at=failed)
 
-    def _fast_event(self, record: str | bytes | Mapping[str, Any]) -> EventLine | None:
+    def _fast_event(self, record: str | bytes | Mapping[str, Any]) -> _Prepared | None:
         """The common case of bulk ingest, a well-formed event line, without duplicate checks.
 
         Returns None for anything unusual (another kind, a missing or extra field, a bad value):
         the full parser then runs and writes the error messages. Accepts exactly what
         ``_prepare(parse_line(record))`` accepts (a property test checks that).
         """
+        decoded = isinstance(record, (str, bytes))
         try:
             doc = loads(record) if isinstance(record, (str, bytes)) else record
         except (ValueError, UnicodeDecodeError):
@@ -325,14 +349,18 @@ class Ingestor:
             at = parse_timestamp(at_text, where="$.at")
         except InvalidInput:
             return None
-        event = Event(
-            id=new_event_id(at),
-            kind=kind.name,
-            channel=doc["channel"],
-            at=at,
-            properties=properties,
-        )
-        return EventLine(subject=subject, at=at, raw=doc, event=event)
+        millis = event_millis(at)
+        # The stored form (Event.to_json without the purposes), built directly: an Event
+        # object per line costs more than the rest of the line's preparation.
+        stored = {
+            "id": event_id_at(millis),
+            "kind": kind.name,
+            "channel": doc["channel"],
+            "at": at.isoformat(),
+            # A caller's mapping is copied, so changing it later cannot alter what was checked.
+            "properties": properties if decoded else dict(properties),
+        }
+        return _Prepared(subject, at, kind, millis, stored)
 
     def _prepare(self, line: Line) -> Line:
         """Check everything that does not depend on the store, before the batch is applied.
@@ -363,7 +391,13 @@ class Ingestor:
         return line
 
     def _apply_batch(
-        self, batch: list[tuple[int, Line]], tally: _Tally, *, strict: bool, through: int
+        self,
+        batch: list[tuple[int, Line | _Prepared]],
+        tally: _Tally,
+        memo: _Memo,
+        *,
+        strict: bool,
+        through: int,
     ) -> int | None:
         """Apply a batch; return the number of the line that stopped a strict run, if any.
 
@@ -380,9 +414,13 @@ class Ingestor:
         applied = _Batch(self, assigned)
         try:
             with self.store.transaction():
+                # Both tokens are taken under the write lock: nobody can commit between the
+                # check and the batch's writes, nor between its last write and the token.
+                memo.lend(applied, change_token(self.store), to_micros(self.clock.now()))
                 counts = applied.run(batch)
                 if tally.checkpoint is not None:
                     _write_checkpoint(self.store, tally.checkpoint, through)
+                token = change_token(self.store)
         except _LineFailed:
             # A line failed while being applied and the whole batch rolled back. Replay it one
             # line per transaction so that exactly that line is rejected and the others land.
@@ -401,6 +439,7 @@ class Ingestor:
             if tally.checkpoint is not None:
                 _write_checkpoint(self.store, tally.checkpoint, through)
             return None
+        memo.keep(applied, token)
         tally.add(counts)
         self._finished(applied)
         return None
@@ -409,6 +448,24 @@ class Ingestor:
         # Only now, after the commit, may merged subjects' keys be shredded.
         for result in applied.links:
             self._finish_link(result)
+
+
+class _Prepared:
+    """An event line, fully validated: its stored form without the purposes, and its subject.
+
+    A plain class with slots rather than an attrs one: bulk ingest makes one per line.
+    """
+
+    __slots__ = ("at", "doc", "kind", "millis", "subject")
+
+    def __init__(
+        self, subject: Identifier, at: datetime, kind: EventKind, millis: int, doc: dict[str, Any]
+    ) -> None:
+        self.subject = subject
+        self.at = at
+        self.kind = kind
+        self.millis = millis
+        self.doc = doc
 
 
 class _LineFailed(Exception):
@@ -450,6 +507,42 @@ class _Tally:
         )
 
 
+class _Memo:
+    """Identities and verdicts one ingest call carries from a committed batch to the next.
+
+    They are lent to the next batch only if the store's change token, taken inside that
+    batch's transaction, equals the one taken after the last write of the previous batch
+    (nothing was written in between, by anyone) and no allowed verdict has expired since
+    (``horizon``). A store without change tracking, another writer, or a rolled-back batch
+    means the next batch starts from nothing.
+    """
+
+    def __init__(self) -> None:
+        self.token: object | None = None
+        self.horizon: int | None = None
+        self.subjects: dict[Identifier, str | None] = {}
+        self.verdicts: dict[tuple[str | None, str], bool] = {}
+
+    def _reset(self) -> None:
+        self.token, self.horizon, self.subjects, self.verdicts = None, None, {}, {}
+
+    def lend(self, batch: _Batch, token: object | None, now_us: int) -> None:
+        fresh = token is not None and token == self.token
+        if fresh and (self.horizon is None or now_us < self.horizon):
+            batch.subjects, batch.verdicts, batch.horizon = (
+                self.subjects,
+                self.verdicts,
+                self.horizon,
+            )
+        # The batch owns them now; a batch that fails leaves the memo empty.
+        self._reset()
+
+    def keep(self, batch: _Batch, token: object | None) -> None:
+        if token is not None:
+            self.token, self.horizon = token, batch.horizon
+            self.subjects, self.verdicts = batch.subjects, batch.verdicts
+
+
 class _Batch:
     """Applies parsed lines inside one transaction, with per-batch caches and buffers."""
 
@@ -462,11 +555,17 @@ class _Batch:
         # (subject, purpose) -> basis now. Sound for the whole batch: its transaction holds the
         # store's write lock, so no other process can change consent meanwhile.
         self.verdicts: dict[tuple[str | None, str], bool] = {}
-        self.buffers: dict[str, list[Event]] = {}
-        self.buffered_by: dict[str, list[int]] = {}
+        # Earliest expiry (µs) of an allowed verdict in ``verdicts``: see _Memo.
+        self.horizon: int | None = None
+        # (subject, kind) -> the kind's purposes with a basis; derived from ``verdicts``.
+        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        # Per subject: stored forms of its buffered events, its first line, earliest time.
+        self.buffers: dict[str, list[dict[str, Any]]] = {}
+        self.first_line: dict[str, int] = {}
+        self.first_millis: dict[str, int] = {}
         self.links: list[Any] = []
 
-    def run(self, lines: list[tuple[int, Line]]) -> tuple[int, int]:
+    def run(self, lines: list[tuple[int, Line | _Prepared]]) -> tuple[int, int]:
         """Apply the lines; return (accepted, dropped). Raises _LineFailed on the first failure."""
         self._prefetch(lines)
         for number, line in lines:
@@ -478,24 +577,44 @@ class _Batch:
             self._flush(subject)
         return self.accepted, self.dropped
 
-    def _prefetch(self, lines: list[tuple[int, Line]]) -> None:
+    def _prefetch(self, lines: list[tuple[int, Line | _Prepared]]) -> None:
         """Warm the caches for the batch's events: two store reads instead of two per subject.
 
         Only fills the caches the lines would fill one by one, with the state before the
         batch; a consent or link line later in the batch invalidates them as usual.
         """
-        events = [line for _, line in lines if isinstance(line, EventLine)]
+        events = [line for _, line in lines if isinstance(line, (EventLine, _Prepared))]
         if len(events) < _PREFETCH_MIN:
             return
         idents = {line.subject for line in events}
-        found = self.ing.identity.lookup_many(idents)
-        for ident in idents:
-            self.subjects[ident] = found.get(ident)
-        kinds = {line.event.kind for line in events if line.event is not None}
+        unknown = [ident for ident in idents if ident not in self.subjects]
+        if unknown:
+            found = self.ing.identity.lookup_many(unknown)
+            for ident in unknown:
+                self.subjects[ident] = found.get(ident)
+        kinds: set[str] = set()
+        for line in events:
+            if isinstance(line, _Prepared):
+                kinds.add(line.kind.name)
+            elif line.event is not None:
+                kinds.add(line.event.kind)
         purposes = {p for kind in kinds for p in self.ing.catalog.get(kind).purposes}
-        if found and purposes:
-            for pair, verdict in self.ing.consent.verdicts_many(found.values(), purposes).items():
-                self.verdicts[pair] = verdict
+        verdicts = self.verdicts
+        subjects = {
+            subject
+            for ident in idents
+            if (subject := self.subjects[ident]) is not None
+            and any((subject, p) not in verdicts for p in purposes)
+        }
+        if subjects and purposes:
+            fresh, horizon = self.ing.consent.verdicts_until(subjects, purposes)
+            for pair, verdict in fresh.items():
+                verdicts[pair] = verdict
+            self._extend(horizon)
+
+    def _extend(self, horizon: int | None) -> None:
+        if horizon is not None and (self.horizon is None or horizon < self.horizon):
+            self.horizon = horizon
 
     def _subject(self, ident: Identifier, *, create: bool) -> str | None:
         if ident in self.subjects:
@@ -516,13 +635,14 @@ class _Batch:
     def _flush(self, subject: str | None) -> None:
         if subject is None:
             return
-        events = self.buffers.pop(subject, None)
-        lines = self.buffered_by.pop(subject, [0])
-        if events:
+        docs = self.buffers.pop(subject, None)
+        line = self.first_line.pop(subject, 0)
+        first = self.first_millis.pop(subject, 0)
+        if docs:
             try:
-                self.ing._store_events(subject, events)  # noqa: SLF001 (the batch is the ingestor's)
+                self.ing._store_docs(subject, docs, first)  # noqa: SLF001 (the batch is the ingestor's)
             except PersonakitError as exc:
-                raise _LineFailed(lines[0], exc) from exc
+                raise _LineFailed(line, exc) from exc
 
     def _basis(self, subject: str | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
         missing = [p for p in purposes if (subject, p) not in self.verdicts]
@@ -532,16 +652,21 @@ class _Batch:
                 fresh = {p: p in allowed for p in missing}
             else:
                 # One read for every purpose of the kind, not one per purpose.
-                fresh = self.ing.consent.allowed_many(subject, missing)
+                verdicts, horizon = self.ing.consent.verdicts_until([subject], missing)
+                fresh = {p: verdict for (_, p), verdict in verdicts.items()}
+                self._extend(horizon)
             for purpose, verdict in fresh.items():
                 self.verdicts[(subject, purpose)] = verdict
         return tuple(p for p in purposes if self.verdicts[(subject, p)])
 
     def _forget(self, subject: str | None) -> None:
         self.verdicts = {k: v for k, v in self.verdicts.items() if k[0] != subject}
+        self.allowed = {k: v for k, v in self.allowed.items() if k[0] != subject}
 
-    def _apply(self, number: int, line: Line) -> None:
-        if isinstance(line, EventLine):
+    def _apply(self, number: int, line: Line | _Prepared) -> None:
+        if isinstance(line, _Prepared):
+            self._prepared(number, line)
+        elif isinstance(line, EventLine):
             self._event(number, line)
         elif isinstance(line, ConsentLine):
             self._consent(line)
@@ -556,17 +681,40 @@ class _Batch:
 
     def _event(self, number: int, line: EventLine) -> None:
         event = line.event or self.ing.catalog.build(line.raw, now=line.at)
-        kind = self.ing.catalog.get(event.kind)
-        subject = self._subject(line.subject, create=False)
-        purposes = self._basis(subject, kind.purposes)
+        doc = event.to_json()
+        doc.pop("purposes")
+        stored = _Prepared(
+            line.subject, event.at, self.ing.catalog.get(event.kind), event_millis(event.at), doc
+        )
+        self._prepared(number, stored)
+
+    def _prepared(self, number: int, line: _Prepared) -> None:
+        """Buffer one validated event for the purposes of its kind that have a basis now."""
+        subjects = self.subjects
+        ident = line.subject
+        subject = subjects[ident] if ident in subjects else self._subject(ident, create=False)
+        kind = line.kind
+        purposes = self.allowed.get((subject, kind.name))
+        if purposes is None:
+            purposes = self.allowed[(subject, kind.name)] = self._basis(subject, kind.purposes)
         if not purposes:
             self.dropped += 1
             return
         if subject is None:
-            subject = self._subject(line.subject, create=True)
+            subject = self._subject(ident, create=True)
             assert subject is not None
-        self.buffers.setdefault(subject, []).append(_with_purposes(event, purposes))
-        self.buffered_by.setdefault(subject, []).append(number)
+        # In place: a replay after a rollback sets the purposes afresh, and a line is
+        # buffered once per attempt.
+        doc = line.doc
+        doc["purposes"] = list(purposes)
+        docs = self.buffers.get(subject)
+        if docs is None:
+            self.buffers[subject] = [doc]
+            self.first_line[subject] = number
+            self.first_millis[subject] = line.millis
+        else:
+            docs.append(doc)
+            self.first_millis[subject] = min(self.first_millis[subject], line.millis)
         self.accepted += 1
 
     def _consent(self, line: ConsentLine) -> None:
@@ -602,6 +750,7 @@ class _Batch:
         self.links.append(self.ing._link(line.subject, line.to, line.at))  # noqa: SLF001
         # Identifiers may now point elsewhere: resolve every one afresh.
         self.subjects.clear()
+        self.allowed.clear()
         self.accepted += 1
 
 

@@ -28,6 +28,8 @@ __all__ = [
     "Event",
     "EventCatalog",
     "EventKind",
+    "event_id_at",
+    "event_millis",
     "new_event_id",
     "parse_timestamp",
 ]
@@ -63,7 +65,16 @@ BUILTIN_KINDS: Final = (
 
 def new_event_id(at: datetime) -> str:
     """A time-sortable event id: ``evt_`` + milliseconds (11 hex digits) + 48 random bits."""
-    millis = max(0, int(at.timestamp() * 1000))
+    return event_id_at(event_millis(at))
+
+
+def event_millis(at: datetime) -> int:
+    """Milliseconds since the epoch of ``at`` (0 before it): the time part of ids and chunks."""
+    return max(0, int(at.timestamp() * 1000))
+
+
+def event_id_at(millis: int) -> str:
+    """A fresh event id for a moment given by :func:`event_millis`."""
     return f"evt_{millis:011x}{os.urandom(6).hex()}"
 
 

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from personakit._codec import canonical_json, loads
 from personakit._vault import Vault
-from personakit.events._model import Event
+from personakit.events._model import Event, event_millis
 
 __all__ = ["EventLog"]
 
@@ -41,9 +42,17 @@ class EventLog:
         """Write ``events`` as one new chunk of ``subject`` (nothing if empty)."""
         if not events:
             return
-        first = min(event.at for event in events)
-        name = f"{int(first.timestamp() * 1000):013d}-{os.urandom(5).hex()}"
-        self.vault.put(subject, _KIND, name, canonical_json([e.to_json() for e in events]))
+        first = event_millis(min(event.at for event in events))
+        self.append_docs(subject, [e.to_json() for e in events], first)
+
+    def append_docs(self, subject: str, docs: list[dict[str, Any]], first_millis: int) -> None:
+        """:meth:`append` for events already in their stored form (:meth:`Event.to_json`).
+
+        Bulk ingest builds that form directly from validated lines; ``first_millis`` is the
+        earliest event's :func:`event_millis`, which names the chunk.
+        """
+        if docs:
+            self.vault.put(subject, _KIND, chunk_name(first_millis), canonical_json(docs))
 
     def read(self, subject: str, *, compact: bool = True) -> list[Event]:
         """Every event of ``subject``, oldest first (ties by id)."""
@@ -110,6 +119,11 @@ class EventLog:
             self.vault.delete(subject, _KIND, name)
         for batch in _batches(events, CHUNK_EVENTS):
             self.append(subject, batch)
+
+
+def chunk_name(first_millis: int) -> str:
+    """A new chunk's name: its earliest event's time, then 40 random bits."""
+    return f"{first_millis:013d}-{os.urandom(5).hex()}"
 
 
 def _batches(events: Sequence[Event], size: int) -> Iterable[Sequence[Event]]:

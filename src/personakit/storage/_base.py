@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Literal, Protocol, runtime_checkable
 
 from attrs import frozen
 
-__all__ = ["ScrubResult", "Store", "check_key", "check_value", "prefix_upper_bound"]
+__all__ = [
+    "ChangeTracking",
+    "ScrubResult",
+    "Store",
+    "change_token",
+    "check_key",
+    "check_value",
+    "prefix_upper_bound",
+]
 
 #: Longest key a backend must accept. Keys are built by personakit from pseudonyms and blind
 #: indexes, never from host input, so this is generous.
@@ -85,6 +93,33 @@ class Store(Protocol):
     def close(self) -> None:
         """Release files and connections. Idempotent."""
         ...
+
+
+@runtime_checkable
+class ChangeTracking(Protocol):
+    """**Optional protocol** of a store that can tell whether anything changed since a moment.
+
+    Bulk paths use it to keep what they read (identities, consent verdicts) from one
+    transaction to the next *only* while provably nothing else was written in between; a store
+    without it simply makes them read again.
+    """
+
+    def change_token(self) -> Hashable:
+        """An opaque value; two calls return equal values only if no write committed between them.
+
+        "Any write" means from this or any other connection, thread or process. Taken inside a
+        transaction (after its writes), it equals the value taken at the start of the next
+        transaction of the same thread exactly when no other writer committed in between. A
+        false "changed" is allowed (it only costs a re-read), a false "unchanged" never is.
+        """
+        ...
+
+
+def change_token(store: Store) -> Hashable | None:
+    """``store.change_token()`` if the store tracks changes, else None (meaning: unknown)."""
+    if isinstance(store, ChangeTracking):
+        return store.change_token()
+    return None
 
 
 def check_key(key: object) -> str:

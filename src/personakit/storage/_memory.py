@@ -33,6 +33,7 @@ class MemoryStore:
         self._lock = threading.RLock()
         self._local = threading.local()
         self._closed = False
+        self._writes = 0  # every put / delete, undone ones included: see change_token()
 
     def __repr__(self) -> str:
         """Render with the number of keys."""
@@ -124,7 +125,13 @@ class MemoryStore:
             finally:
                 self._local.undo = None
 
+    def change_token(self) -> int:
+        """How many writes this store has seen (a rollback's undo writes count too)."""
+        with self._lock:
+            return self._writes
+
     def _remember(self, key: str) -> None:
+        self._writes += 1
         undo: list[tuple[str, object]] | None = getattr(self._local, "undo", None)
         if undo is not None:
             undo.append((key, self._data.get(key, _MISSING)))
