@@ -38,5 +38,8 @@ def loads(data: bytes | bytearray | str) -> Any:
             raise json.JSONDecodeError(msg, data, 0)
         return _DECODER.decode(data)
     if isinstance(data, (bytes, bytearray)):
-        return _DECODER.decode(data.decode(json.detect_encoding(data), "surrogatepass"))
+        # A JSON object in UTF-8 starts with "{" and no NUL; detect_encoding says "utf-8" then.
+        utf8 = data[:1] == b"{" and data[1:2] != b"\x00"
+        encoding = "utf-8" if utf8 else json.detect_encoding(data)
+        return _DECODER.decode(data.decode(encoding, "surrogatepass"))
     return json.loads(data)  # type: ignore[unreachable]  # json's TypeError for anything else

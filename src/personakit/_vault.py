@@ -64,6 +64,13 @@ class Vault:
         key = self.key(subject, kind, name)
         self.store.put(key, self.keyring.seal(subject, kind, name, plaintext))
 
+    def put_many(self, records: Sequence[tuple[str, str, str, bytes]]) -> None:
+        """Seal and store several records ``(subject, kind, name, plaintext)`` in one write."""
+        seal = self.keyring.seal
+        self.store.put_many(
+            [(self.key(s, k, n), seal(s, k, n, plaintext)) for s, k, n, plaintext in records]
+        )
+
     def get(self, subject: str, kind: str, name: str) -> bytes | None:
         """Fetch and open a record, or None if absent."""
         sealed = self.store.get(self.key(subject, kind, name))

@@ -123,6 +123,32 @@ class StoreContract:
             store.put(ns + "a", b"1")
             assert store.get_many([ns + "a"]) == {ns + "a": b"1"}
 
+    def test_put_many_writes_every_pair_last_value_winning(self, store: Store, ns: str) -> None:
+        """put_many sets every key; a key given twice keeps its last value; [] is fine."""
+        store.put(ns + "old", b"0")
+        store.put_many([(ns + "a", b"1"), (ns + "old", b"2"), (ns + "a", b"3")])
+        store.put_many([])
+        assert dict(store.scan(ns)) == {ns + "a": b"3", ns + "old": b"2"}
+
+    def test_put_many_checks_everything_before_writing(self, store: Store, ns: str) -> None:
+        """One bad key or value anywhere: a TypeError / ValueError and nothing written."""
+        for bad in [(ns + "b", "not bytes"), (b"k", b"v"), ("", b"v")]:
+            with pytest.raises((TypeError, ValueError)):
+                store.put_many([(ns + "a", b"1"), bad])  # type: ignore[list-item]
+        assert list(store.scan(ns)) == []
+
+    def test_put_many_joins_the_outer_transaction(self, store: Store, ns: str) -> None:
+        """put_many inside a transaction that fails is rolled back with it."""
+
+        class Boom(Exception):
+            pass
+
+        with pytest.raises(Boom), store.transaction():
+            store.put_many([(ns + "a", b"1"), (ns + "b", b"2")])
+            assert store.get(ns + "b") == b"2"
+            raise Boom
+        assert list(store.scan(ns)) == []
+
     def test_put_overwrites(self, store: Store, ns: str) -> None:
         """A second put replaces the first value."""
         store.put(ns + "k", b"one")
@@ -242,6 +268,7 @@ class StoreContract:
             lambda: store.put(ns + "k", b"v"),  # the same value again is still a write
             lambda: store.delete(ns + "k"),
             lambda: store.put(ns + "p/1", b"v"),
+            lambda: store.put_many([(ns + "m", b"v")]),
             lambda: store.delete_prefix(ns + "p/"),
         ):
             write()

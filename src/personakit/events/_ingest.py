@@ -255,13 +255,13 @@ class Ingestor:
         for hook in self._hooks:
             hook(subject, events)
 
-    def _store_docs(self, subject: str, docs: list[dict[str, Any]], first_millis: int) -> None:
-        # Bulk ingest's form of _store_events: the docs are the stored form already.
-        self.events.append_docs(subject, docs, first_millis)
-        if self._hooks:
-            events = [Event.from_json(doc) for doc in docs]
-            for hook in self._hooks:
-                hook(subject, events)
+    def _store_docs(self, chunks: list[tuple[str, list[dict[str, Any]], int]]) -> None:
+        # Bulk ingest's form of _store_events, for (subject, docs, first_millis) of several
+        # subjects: the docs are the stored form already, written in one store call.
+        self.events.append_many(chunks)
+        for hook in self._hooks:
+            for subject, docs, _ in chunks:
+                hook(subject, [Event.from_json(doc) for doc in docs])
 
     # -- bulk ------------------------------------------------------------------------------
 
@@ -522,25 +522,32 @@ class _Memo:
         self.horizon: int | None = None
         self.subjects: dict[Identifier, str | None] = {}
         self.verdicts: dict[tuple[str | None, str], bool] = {}
+        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
 
     def _reset(self) -> None:
-        self.token, self.horizon, self.subjects, self.verdicts = None, None, {}, {}
+        self.token, self.horizon = None, None
+        self.subjects, self.verdicts, self.allowed = {}, {}, {}
 
     def lend(self, batch: _Batch, token: object | None, now_us: int) -> None:
         fresh = token is not None and token == self.token
         if fresh and (self.horizon is None or now_us < self.horizon):
-            batch.subjects, batch.verdicts, batch.horizon = (
+            batch.subjects, batch.verdicts, batch.allowed = (
                 self.subjects,
                 self.verdicts,
-                self.horizon,
+                self.allowed,
             )
+            batch.horizon = self.horizon
         # The batch owns them now; a batch that fails leaves the memo empty.
         self._reset()
 
     def keep(self, batch: _Batch, token: object | None) -> None:
         if token is not None:
             self.token, self.horizon = token, batch.horizon
-            self.subjects, self.verdicts = batch.subjects, batch.verdicts
+            self.subjects, self.verdicts, self.allowed = (
+                batch.subjects,
+                batch.verdicts,
+                batch.allowed,
+            )
 
 
 class _Batch:
@@ -573,8 +580,7 @@ class _Batch:
                 self._apply(number, line)
             except PersonakitError as exc:
                 raise _LineFailed(number, exc) from exc
-        for subject in list(self.buffers):
-            self._flush(subject)
+        self._flush_all()
         return self.accepted, self.dropped
 
     def _prefetch(self, lines: list[tuple[int, Line | _Prepared]]) -> None:
@@ -633,16 +639,24 @@ class _Batch:
         return found
 
     def _flush(self, subject: str | None) -> None:
-        if subject is None:
+        """Write ``subject``'s buffered events now (before a record that concerns it)."""
+        if subject is None or subject not in self.buffers:
             return
-        docs = self.buffers.pop(subject, None)
-        line = self.first_line.pop(subject, 0)
-        first = self.first_millis.pop(subject, 0)
-        if docs:
-            try:
-                self.ing._store_docs(subject, docs, first)  # noqa: SLF001 (the batch is the ingestor's)
-            except PersonakitError as exc:
-                raise _LineFailed(line, exc) from exc
+        chunk = (subject, self.buffers.pop(subject), self.first_millis.pop(subject))
+        self._write([chunk], self.first_line.pop(subject))
+
+    def _flush_all(self) -> None:
+        chunks = [(s, docs, self.first_millis[s]) for s, docs in self.buffers.items()]
+        if chunks:
+            self._write(chunks, min(self.first_line.values()))
+        self.buffers, self.first_line, self.first_millis = {}, {}, {}
+
+    def _write(self, chunks: list[tuple[str, list[dict[str, Any]], int]], line: int) -> None:
+        try:
+            self.ing._store_docs(chunks)  # noqa: SLF001 (the batch is the ingestor's)
+        except PersonakitError as exc:
+            # Rolls the batch back; the line-by-line replay then finds the culprit, if any.
+            raise _LineFailed(line, exc) from exc
 
     def _basis(self, subject: str | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
         missing = [p for p in purposes if (subject, p) not in self.verdicts]

@@ -54,6 +54,16 @@ class EventLog:
         if docs:
             self.vault.put(subject, _KIND, chunk_name(first_millis), canonical_json(docs))
 
+    def append_many(self, chunks: Iterable[tuple[str, list[dict[str, Any]], int]]) -> None:
+        """:meth:`append_docs` for several subjects ``(subject, docs, first_millis)``, one write."""
+        self.vault.put_many(
+            [
+                (subject, _KIND, chunk_name(first), canonical_json(docs))
+                for subject, docs, first in chunks
+                if docs
+            ]
+        )
+
     def read(self, subject: str, *, compact: bool = True) -> list[Event]:
         """Every event of ``subject``, oldest first (ties by id)."""
         chunks = [(name, loads(raw)) for _, name, raw in self.vault.scan(subject, _KIND)]

@@ -45,7 +45,7 @@ _PHONE_RE: Final = re.compile(r"\+[1-9][0-9]{6,14}")
 _TOKEN_RE: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
 
 
-@frozen(kw_only=True)
+@frozen(kw_only=True, cache_hash=True)  # dict key of every bulk-ingest cache
 class Identifier:
     """A normalized host identifier: ``kind`` and ``value``; ``str()`` gives ``kind:value``."""
 

@@ -70,6 +70,14 @@ class Store(Protocol):
         """Set ``key`` to ``value``."""
         ...
 
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Set several keys, all or nothing (joining the current transaction, if any).
+
+        Every key and value is checked before anything is written; a key given twice ends
+        with its last value. Bulk paths write a whole batch's records in one call.
+        """
+        ...
+
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
         ...

@@ -238,6 +238,15 @@ class DiskStore:
         with self._translated():
             self._cache._sql(_PUT, (key, now, now, value))  # noqa: SLF001
 
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Set several keys, all or nothing: one ``executemany`` of the UPSERT."""
+        now = time.time()
+        rows = [(check_key(key), now, now, check_value(value)) for key, value in items]
+        if not rows:
+            return
+        with self._translated(), self._cache.transact():
+            self._cache._con.executemany(_PUT, rows)  # noqa: SLF001
+
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
         check_key(key)

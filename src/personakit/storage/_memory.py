@@ -65,6 +65,13 @@ class MemoryStore:
                 bisect.insort(self._keys, key)
             self._data[key] = value
 
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Set several keys, all or nothing."""
+        checked = [(check_key(key), check_value(value)) for key, value in items]
+        with self.transaction():
+            for key, value in checked:
+                self.put(key, value)
+
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
         check_key(key)

@@ -386,6 +386,17 @@ class PostgresStore:
         with self._translated("store operation failed"):
             session.conn.execute(statement, (self.namespace, key, _subject_of(key), value))
 
+    def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Set several keys, all or nothing: one pipelined ``executemany`` in a transaction."""
+        rows = []
+        for key, value in items:
+            _check_text(check_key(key))
+            rows.append((self.namespace, key, _subject_of(key), check_value(value)))
+        if not rows:
+            return
+        with self.transaction(), self._translated("store operation failed"):
+            self._session().conn.cursor().executemany(self._sql.put, rows)
+
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
         _check_text(check_key(key))
