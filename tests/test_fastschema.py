@@ -30,6 +30,9 @@ SCHEMAS["synthetic"] = {
         "e": {"anyOf": [{"type": "number", "minimum": 2.5}, {"type": "boolean"}]},
         "f": {"allOf": [{"type": "string"}, {"format": "date"}]},
         "g": {"type": "string", "format": "email"},
+        "h": {"type": "integer", "minimum": 1, "maximum": 10.5},
+        "i": {"type": "string", "maxLength": 3},
+        "j": {"type": "integer", "maximum": -2},
     },
     "additionalProperties": {"type": "integer", "exclusiveMaximum": 100},
 }

@@ -17,6 +17,7 @@ checkers), local ``$ref`` to ``#/$defs/…``; annotations are ignored.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -114,6 +115,9 @@ class _Compiler:
             return lambda _: False
         if not isinstance(schema, Mapping):
             raise _Unsupported
+        leaf = _leaf(schema)
+        if leaf is not None:
+            return leaf
         checks: list[Check] = []
         for keyword, rule in schema.items():
             if keyword in _ANNOTATIONS:
@@ -191,6 +195,42 @@ class _Compiler:
 
     def _format(self, _: Mapping[str, Any], rule: Any, _depth: int) -> Check | None:
         return self.formats.get(rule)  # unknown formats are annotations, as in jsonschema
+
+
+_STRING_LEAF: Final = frozenset({"type", "minLength", "maxLength", "pattern"})
+_INTEGER_LEAF: Final = frozenset({"type", "minimum", "maximum"})
+
+
+def _leaf(schema: Mapping[str, Any]) -> Check | None:
+    """One closure for the commonest leaves (a bounded string, a bounded integer), or None.
+
+    The general path checks each keyword in its own closure, each guarded by its own type
+    test; a leaf whose type is fixed needs the type test once.
+    """
+    keys = schema.keys() - _ANNOTATIONS
+    kind = schema.get("type")
+    if kind == "string" and keys <= _STRING_LEAF:
+        low = _bound(schema.get("minLength", 0))
+        high = _bound(schema.get("maxLength", 2**63))
+        if "pattern" not in schema:
+            return lambda v: isinstance(v, str) and low <= len(v) <= high
+        search = re.compile(schema["pattern"]).search
+        return lambda v: isinstance(v, str) and low <= len(v) <= high and search(v) is not None
+    if kind == "integer" and keys <= _INTEGER_LEAF:
+        minimum, maximum = schema.get("minimum"), schema.get("maximum")
+        for bound in (minimum, maximum):
+            if bound is not None and not _is_number(bound):
+                raise _Unsupported
+        least = -math.inf if minimum is None else minimum
+        most = math.inf if maximum is None else maximum
+        return lambda v: _is_integer(v) and least <= v <= most
+    return None
+
+
+def _bound(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _Unsupported
+    return value
 
 
 def _conjunction(checks: list[Check]) -> Check:

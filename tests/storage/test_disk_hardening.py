@@ -13,7 +13,7 @@ import diskcache
 import pytest
 
 from personakit.exceptions import IntegrityError, StorageError
-from personakit.storage import DURABLE_SETTINGS, DiskStore
+from personakit.storage import BULK_CHECKPOINT_PAGES, DURABLE_SETTINGS, DiskStore
 from personakit.testing import find_bytes
 
 
@@ -211,3 +211,22 @@ def test_change_token_sees_writes_by_other_connections_threads_and_processes(
     assert store.change_token() == token
     store.close()
     other.close()
+
+
+def test_bulk_writes_defers_checkpoints_and_restores_the_setting(tmp_path: Path) -> None:
+    """Inside bulk_writes the WAL checkpoints every 8,192 pages; after it, SQLite's default."""
+    store = DiskStore(tmp_path / "s")
+    con = store._cache._con
+    assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    with store.bulk_writes():
+        assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == BULK_CHECKPOINT_PAGES
+        with store.transaction():
+            store.put_many([(f"k{i}", bytes(300)) for i in range(3000)])
+    assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    # The closing passive checkpoint copied everything into the database file.
+    busy, frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert (busy, frames) == (0, copied)
+    with pytest.raises(RuntimeError), store.bulk_writes():
+        raise RuntimeError
+    assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+    store.close()

@@ -51,7 +51,7 @@ from personakit.events._store import EventLog
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
 from personakit.profiles import Identifier, IdentityIndex, parse_identifier
 from personakit.profiles._traits import TraitStore
-from personakit.storage import Store, change_token
+from personakit.storage import Store, bulk_writes, change_token
 
 __all__ = ["IngestError", "IngestSummary", "Ingestor", "TrackResult"]
 
@@ -290,6 +290,21 @@ class Ingestor:
         key = None if checkpoint is None else _checkpoint_key(checkpoint)
         done = 0 if key is None else _read_checkpoint(self.store, key)
         tally = _Tally(checkpoint=key, resumed_after=done if key is not None else None)
+        with bulk_writes(self.store):
+            return self._ingest(
+                records, done, tally, strict=strict, batch_size=batch_size, progress=progress
+            )
+
+    def _ingest(
+        self,
+        records: Iterable[str | bytes | Mapping[str, Any]],
+        done: int,
+        tally: _Tally,
+        *,
+        strict: bool,
+        batch_size: int,
+        progress: Callable[[int], None] | None,
+    ) -> IngestSummary:
         memo = _Memo()
         batch: list[tuple[int, Line | _Prepared]] = []
         for number, record in _pending(records, done):

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from typing import Literal, Protocol, runtime_checkable
 
 from attrs import frozen
 
 __all__ = [
+    "BulkWrites",
     "ChangeTracking",
     "ScrubResult",
     "Store",
+    "bulk_writes",
     "change_token",
     "check_key",
     "check_value",
@@ -121,6 +123,26 @@ class ChangeTracking(Protocol):
         false "changed" is allowed (it only costs a re-read), a false "unchanged" never is.
         """
         ...
+
+
+@runtime_checkable
+class BulkWrites(Protocol):
+    """**Optional protocol** of a store that can be tuned for a long run of large transactions."""
+
+    def bulk_writes(self) -> AbstractContextManager[None]:
+        """A context in which this thread's writes may defer background upkeep to its end.
+
+        Each transaction stays exactly as durable and atomic as outside it; only upkeep that
+        no transaction needs (SQLite's WAL checkpoints, say) is batched.
+        """
+        ...
+
+
+def bulk_writes(store: Store) -> AbstractContextManager[None]:
+    """``store.bulk_writes()`` if the store supports it, else a context that does nothing."""
+    if isinstance(store, BulkWrites):
+        return store.bulk_writes()
+    return nullcontext()
 
 
 def change_token(store: Store) -> Hashable | None:

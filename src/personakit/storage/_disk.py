@@ -37,7 +37,11 @@ from personakit.storage._base import (
     prefix_upper_bound,
 )
 
-__all__ = ["DURABLE_SETTINGS", "DiskStore"]
+__all__ = ["BULK_CHECKPOINT_PAGES", "DURABLE_SETTINGS", "DiskStore"]
+
+#: WAL pages between automatic checkpoints inside :meth:`DiskStore.bulk_writes` (SQLite's
+#: default, used otherwise, is 1,000).
+BULK_CHECKPOINT_PAGES: Final = 8192
 
 _DB_NAME: Final = "cache.db"  # diskcache's file name inside the directory
 _SCAN_PAGE: Final = 512
@@ -64,11 +68,6 @@ DURABLE_SETTINGS: Final[dict[str, Any]] = {
     "sqlite_synchronous": 2,
     "sqlite_secure_delete": 1,
     "sqlite_auto_vacuum": 1,
-    # Checkpoint the WAL into the database every 8,192 pages (32 MiB) instead of SQLite's
-    # 1,000: per-subject keys make each bulk batch dirty one index page per subject, and a
-    # checkpoint after nearly every commit wrote them all twice. Durability is unchanged
-    # (every commit is fsync'd to the WAL); erasure still scrubs (checkpoints and truncates).
-    "sqlite_wal_autocheckpoint": 8192,
 }
 
 # Settings that, once changed by another opener, may already have cost data.
@@ -320,6 +319,27 @@ class DiskStore:
         except (sqlite3.Error, diskcache.Timeout) as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
         return con, int(version), con.total_changes
+
+    @contextmanager
+    def bulk_writes(self) -> Iterator[None]:
+        """Defer this thread's WAL checkpoints to every 8,192 pages, and checkpoint at the end.
+
+        Bulk ingest dirties one index page per subject in every batch (keys are clustered per
+        subject); at SQLite's default of 1,000 WAL pages nearly every commit then also ran a
+        checkpoint, writing the same pages to the database file again and again. Every commit
+        is still fsync'd to the WAL, so durability is unchanged.
+        """
+        con = self._cache._con  # noqa: SLF001 (the pragma is per connection)
+        with self._translated():
+            previous = int(con.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
+            con.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
+        try:
+            yield
+        finally:
+            with self._translated():
+                con.execute(f"PRAGMA wal_autocheckpoint={previous}")
+                # Without blocking anyone: leave the WAL as short as other readers allow.
+                con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
     def scrub(self, *, attempts: int = 20, wait: float = 0.05) -> ScrubResult:
         """Checkpoint the WAL into the database and truncate it to zero bytes.
