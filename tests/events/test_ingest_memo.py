@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from personakit import FixedClock, LocalKeyProvider, Personakit
+from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key
 from personakit.storage import MemoryStore, change_token
 
 NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01"}
@@ -206,3 +208,70 @@ def test_a_rolled_back_batch_leaves_nothing_cached(memory_kit: Personakit) -> No
     for n in range(BATCH - 1):
         subject = memory_kit.identity.resolve(f"customer:new{n}")
         assert _markers(memory_kit, subject) == [n, 100 + n]
+
+
+_ACTIONS = st.sampled_from(["none", "withdraw", "grant", "restrict", "lift"])
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.lists(st.integers(0, 3), min_size=BATCH, max_size=BATCH),  # a batch's subjects
+            _ACTIONS,
+            st.integers(0, 3),  # whom the action after the batch concerns
+            st.booleans(),  # done through a second kit (another connection) or the same one
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_batches_always_see_the_consent_state_of_their_moment(
+    tmp_path_factory: pytest.TempPathFactory, steps: list[tuple[list[int], str, int, bool]]
+) -> None:
+    """Property: whatever changes consent between batches, each batch obeys the state then.
+
+    A model tracks, per subject, whether personalization has a basis; an event is stored iff it
+    had one when its batch ran and no withdrawal came after it (the cascade deletes it).
+    """
+    path = tmp_path_factory.mktemp("memo")
+    key = LocalKeyProvider(generate_master_key())
+    clock = FixedClock(T0 + timedelta(days=1))
+    with (
+        Personakit.open(path, keys=key, clock=clock) as kit,
+        Personakit.open(path, keys=key, clock=clock) as other,
+    ):
+        subjects = _setup(kit, 4)
+        consented, restricted = [True] * 4, [False] * 4
+        expected: list[set[int]] = [set() for _ in range(4)]
+
+        def act(action: str, who: int, via_other: bool) -> None:
+            consent = (other if via_other else kit).consent
+            subject = subjects[who]
+            if action == "withdraw":
+                consent.withdraw(subject, "personalization", source="web")
+                consented[who] = False
+                expected[who].clear()
+            elif action == "grant":
+                consent.grant(subject, "personalization", source="web", **NOTICE)
+                consented[who] = True
+            elif action == "restrict" and not restricted[who]:
+                consent.restrict(subject, source="web")
+                restricted[who] = True
+            elif action == "lift" and restricted[who]:
+                consent.lift_restriction(subject, source="web")
+                restricted[who] = False
+
+        def lines() -> Iterator[dict[str, Any]]:
+            marker = 0
+            for batch, action, who, via_other in steps:
+                for n in batch:
+                    if consented[n] and not restricted[n]:
+                        expected[n].add(marker)
+                    yield _event(f"customer:m{n}", marker)
+                    marker += 1
+                act(action, who, via_other)  # runs after the batch committed
+
+        kit.ingest(lines(), batch_size=BATCH)
+        for n, subject in enumerate(subjects):
+            assert set(_markers(kit, subject)) == expected[n]
