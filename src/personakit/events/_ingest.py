@@ -337,11 +337,13 @@ class Ingestor:
         the full parser then runs and writes the error messages. Accepts exactly what
         ``_prepare(parse_line(record))`` accepts (a property test checks that).
         """
-        decoded = isinstance(record, (str, bytes))
-        try:
-            doc = loads(record) if isinstance(record, (str, bytes)) else record
-        except (ValueError, UnicodeDecodeError):
-            return None
+        if isinstance(record, (str, bytes)):
+            try:
+                doc, decoded = loads(record), True
+            except (ValueError, UnicodeDecodeError):
+                return None
+        else:
+            doc, decoded = record, False
         if (
             not isinstance(doc, dict)
             or doc.get("kind") != "event"

@@ -43,19 +43,15 @@ class EventLog:
         if not events:
             return
         first = event_millis(min(event.at for event in events))
-        self.append_docs(subject, [e.to_json() for e in events], first)
-
-    def append_docs(self, subject: str, docs: list[dict[str, Any]], first_millis: int) -> None:
-        """:meth:`append` for events already in their stored form (:meth:`Event.to_json`).
-
-        Bulk ingest builds that form directly from validated lines; ``first_millis`` is the
-        earliest event's :func:`event_millis`, which names the chunk.
-        """
-        if docs:
-            self.vault.put(subject, _KIND, chunk_name(first_millis), canonical_json(docs))
+        self.append_many([(subject, [e.to_json() for e in events], first)])
 
     def append_many(self, chunks: Iterable[tuple[str, list[dict[str, Any]], int]]) -> None:
-        """:meth:`append_docs` for several subjects ``(subject, docs, first_millis)``, one write."""
+        """Write one new chunk per ``(subject, docs, first_millis)``, all in one store write.
+
+        ``docs`` are events in their stored form (:meth:`Event.to_json`; bulk ingest builds it
+        directly from validated lines); ``first_millis`` is the earliest event's
+        :func:`event_millis`, which names the chunk. Empty ``docs`` write nothing.
+        """
         self.vault.put_many(
             [
                 (subject, _KIND, chunk_name(first), canonical_json(docs))
