@@ -41,7 +41,6 @@ before the grant it withdraws.
 from __future__ import annotations
 
 import re
-import secrets
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -50,6 +49,7 @@ from attrs import frozen
 
 from personakit._clock import Clock
 from personakit._codec import loads
+from personakit._ids import ACTOR_RE, check_actor, new_id
 from personakit._vault import Vault, valid_subject_id
 from personakit.audit import AuditLog
 from personakit.consent._cascade import CascadeRegistry
@@ -91,9 +91,7 @@ HEAD_NAME: Final = "ledger"
 RESTRICTION_KIND: Final = "restriction"
 RESTRICTION_NAME: Final = "current"
 
-_ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz234567"
 _METHOD_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
-_ACTOR_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 _JURISDICTION_RE: Final = re.compile(r"[A-Z]{2,3}(-[A-Z0-9]{1,3})?")
 
 _COMPACT_FORMAT: Final = "c1"
@@ -105,10 +103,6 @@ _STATUS, _OCCURRED, _EXPIRES, _NOTICE, _VERSION, _NAME, _METHOD, _CONFIRMED = ra
 _PLAIN_FIELDS: Final = 9  # the format tag and the eight fields above
 _RESTRICTED_FIELDS: Final = 10  # ... and the restricted flag
 _RESTRICTED_REASON: Final = "processing restricted (GDPR Art. 18) until the restriction is lifted"
-
-
-def _new_id(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
 
 
 def _ranks_before(occurred_us: int, negative: bool, other: list[Any]) -> bool:  # noqa: FBT001
@@ -838,7 +832,7 @@ class ConsentManager:
         problems: list[Problem] = []
         ctx = _context(*context, problems=problems)
         if reference is not None and (
-            not isinstance(reference, str) or not _ACTOR_RE.fullmatch(reference)
+            not isinstance(reference, str) or not ACTOR_RE.fullmatch(reference)
         ):
             problems.append(Problem(where="reference", what="must match [a-z][a-z0-9_.:-]{0,63}"))
         self._check(subject, problems)
@@ -1153,7 +1147,7 @@ class ConsentManager:
 
     def _empty_receipt(self, subject: str, action: str, unchanged: list[str]) -> ConsentReceipt:
         return ConsentReceipt(
-            receipt_id=_new_id("rc_"),
+            receipt_id=new_id("rc_"),
             action=action,
             issued_at=self.clock.now(),
             controller=self.manifest.controller,
@@ -1298,7 +1292,7 @@ class _Ledger:
         self.actor = actor
         self.now = manager.clock.now()
         self.now_us = to_micros(self.now)
-        self.receipt_id = _new_id("rc_")
+        self.receipt_id = new_id("rc_")
         self.records: list[ConsentRecord] = []
         self.deleted: dict[str, dict[str, int]] = {}
         self._states: dict[str, list[Any] | None] = {}
@@ -1364,7 +1358,7 @@ class _Ledger:
             age = manifest.max_consent_age if purpose is None else purpose.max_consent_age
             expires = occurred + age
         record = ConsentRecord(
-            id=_new_id("cr_"),
+            id=new_id("cr_"),
             seq=self._next_seq(),
             purpose=draft.purpose,
             status=draft.status,
@@ -1597,8 +1591,7 @@ def _context(
         problems.append(
             Problem(where="jurisdiction", what="must be a region code like EU, GB or US-CA")
         )
-    if not isinstance(actor, str) or not _ACTOR_RE.fullmatch(actor):
-        problems.append(Problem(where="actor", what="must match [a-z][a-z0-9_.:-]{0,63}"))
+    check_actor(actor, problems)
     return _Context(
         source=str(source),
         method=str(method),

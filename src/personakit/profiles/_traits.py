@@ -17,6 +17,7 @@ from typing import Any, Final
 from attrs import field, frozen
 
 from personakit._clock import Clock, as_utc
+from personakit._ids import ACTOR_RE
 from personakit._vault import Vault
 from personakit.audit import AuditLog
 from personakit.exceptions import ConsentRequired, InvalidInput, Problem
@@ -35,7 +36,6 @@ _NAME: Final = "current"
 _TRAIT_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _SOURCE_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
 # The same shape as every other audited actor: an operator id or a role, never a name.
-_ACTOR_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 
 
 @frozen(kw_only=True)
@@ -170,7 +170,7 @@ class TraitStore:
             Problem(where=where, what="must be a short lower-case token (it is audited in clear)")
             for where, value, pattern in (
                 ("source", source, _SOURCE_RE),
-                ("actor", actor, _ACTOR_RE),
+                ("actor", actor, ACTOR_RE),
             )
             if not isinstance(value, str) or not pattern.fullmatch(value)
         ]
