@@ -31,8 +31,8 @@ import diskcache
 from _common import BenchContext, median_us
 from personakit import LocalKeyProvider, Personakit
 from personakit._vault import new_subject_id
-from personakit.events._ingest import DEFAULT_BATCH as BATCH
 from personakit.storage import BULK_CHECKPOINT_PAGES, DURABLE_SETTINGS
+from personakit.workflows import DEFAULT_BATCH as BATCH
 
 TARGETS = {"ingest_ratio": (">=", 0.4)}
 

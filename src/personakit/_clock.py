@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
-__all__ = ["Clock", "FixedClock", "SystemClock", "as_utc"]
+__all__ = ["Clock", "FixedClock", "SystemClock", "as_utc", "from_micros", "to_micros"]
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
 
 
 @runtime_checkable
@@ -66,3 +69,13 @@ def as_utc(moment: datetime) -> datetime:
         msg = "datetime must be timezone-aware"
         raise ValueError(msg)
     return moment.astimezone(UTC)
+
+
+def to_micros(moment: datetime) -> int:
+    """Exact microseconds since the Unix epoch of an aware datetime."""
+    return (moment - _EPOCH) // _MICROSECOND
+
+
+def from_micros(micros: int) -> datetime:
+    """The aware UTC datetime ``micros`` microseconds after the Unix epoch."""
+    return _EPOCH + timedelta(microseconds=micros)

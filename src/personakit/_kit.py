@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -13,17 +12,21 @@ from typing import Any, Final, Self
 from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
 from personakit.audit import AuditLog
-from personakit.consent import ConsentManager, Manifest
+from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
-from personakit.events._ingest import DEFAULT_BATCH, Ingestor, IngestSummary, TrackResult
 from personakit.exceptions import ConfigurationError
-from personakit.profiles import IdentityIndex
-from personakit.profiles._link import IdentityLinker, LinkResult
-from personakit.profiles._retention import RetentionSweeper, category_retention
-from personakit.profiles._traits import TraitStore, compile_manifest_traits
+from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
+from personakit.workflows import (
+    DEFAULT_BATCH,
+    IngestSummary,
+    LinkResult,
+    Registries,
+    TrackResult,
+    Workflows,
+)
 
 __all__ = ["Personakit"]
 
@@ -37,8 +40,9 @@ class Personakit:
     Build it from parts (``Personakit(store=…, key_store=…, keys=…)``) or with :meth:`open`.
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
-    ``kit.manifest``, ``kit.consent``, ``kit.traits``, ``kit.events``, ``kit.catalog``,
-    ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``). :meth:`track`,
+    ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
+    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``), and
+    capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
@@ -89,9 +93,10 @@ class Personakit:
             audit=self.audit,
             clock=self.clock,
             manifest=self.manifest,
-            subject_ref=self.subject_ref,
+            subject_ref=self.keyring.subject_ref,
             subject_exists=self.identity.exists,
         )
+        self.basis = BasisRule(self.manifest, self.consent)
         self.catalog = EventCatalog.from_manifest(self.manifest.events)
         self.events = EventLog(self.vault)
         self.traits = TraitStore(
@@ -99,55 +104,28 @@ class Personakit:
             self.audit,
             self.clock,
             compile_manifest_traits(self.manifest.traits),
-            subject_ref=self.subject_ref,
-            # Late-bound: the ingestor (which owns the basis rule) is built after the traits.
-            may_store=lambda subject, category: self.ingestor.may_store_category(subject, category),  # noqa: PLW0108
+            subject_ref=self.keyring.subject_ref,
+            may_store=self.basis.may_store_category,
         )
-        self.linker = IdentityLinker(
-            vault=self.vault,
-            keyring=self.keyring,
-            identity=self.identity,
-            events=self.events,
-            traits=self.traits,
-            consent=self.consent,
-            audit=self.audit,
-            subject_ref=self.subject_ref,
-        )
-        self.ingestor = Ingestor(
+        workflows = Workflows.build(
             store=store,
             clock=self.clock,
             manifest=self.manifest,
-            catalog=self.catalog,
+            keyring=self.keyring,
+            vault=self.vault,
             identity=self.identity,
             consent=self.consent,
-            traits=self.traits,
-            events=self.events,
-            audit=self.audit,
-            linker=lambda anonymous, known, at: self.linker.link(
-                anonymous, known, at=at, shred_now=False
-            ),
-            finish_link=self.linker.finish,
-        )
-        for purpose in self.manifest.purposes:
-            if purpose.needs_consent or purpose.objectable:
-                self.consent.cascade.register(
-                    purpose.id,
-                    "profile",
-                    functools.partial(self.ingestor.erase_for_purpose, purpose=purpose.id),
-                )
-        self.retention = RetentionSweeper(
-            keyring=self.keyring,
+            basis=self.basis,
+            catalog=self.catalog,
             events=self.events,
             traits=self.traits,
             audit=self.audit,
-            retention=category_retention(
-                (p.data_categories, p.retention_days, p.retention_from)
-                for p in self.manifest.purposes
-            ),
-            event_category=lambda kind: (
-                self.catalog.get(kind).category if kind in self.catalog else None
-            ),
+            subject_ref=self.keyring.subject_ref,
         )
+        self.registries: Registries = workflows.registries
+        self.ingestor = workflows.ingestor
+        self.linker = workflows.linker
+        self.retention = workflows.retention
         self.rights = Rights(self)
         self._closed = False
 
@@ -258,12 +236,8 @@ class Personakit:
         return self.linker.link(anonymous, known, at=at)
 
     def subject_ref(self, subject: str) -> str:
-        """An opaque, keyed reference to a subject for audit entries and erasure tombstones.
-
-        It stays meaningless once the subject is erased: without the keyring nobody can tell
-        which subject it was, and with it only someone who already knows the pseudonym can.
-        """
-        return self.keyring.mac("subject-ref", subject.encode()).hex()[:32]
+        """An opaque, keyed reference to a subject; see :meth:`Keyring.subject_ref`."""
+        return self.keyring.subject_ref(subject)
 
     def close(self) -> None:
         """Close both stores. Idempotent."""

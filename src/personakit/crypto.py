@@ -332,6 +332,14 @@ class Keyring:
         """Constant-time check of a tag made by :meth:`mac`."""
         return hmac.compare_digest(self.mac(label, data), tag)
 
+    def subject_ref(self, subject: str) -> str:
+        """An opaque, keyed reference to a subject for audit entries and erasure tombstones.
+
+        It stays meaningless once the subject is erased: without the keyring nobody can tell
+        which subject it was, and with it only someone who already knows the pseudonym can.
+        """
+        return self.mac("subject-ref", subject.encode()).hex()[:32]
+
     # -- subject data keys ------------------------------------------------------------------
 
     def has_subject_key(self, subject: str) -> bool:

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personakit import InvalidInput, Personakit
-from personakit.events._lines import parse_line
 from personakit.testing import memory_kit
+from personakit.workflows._lines import parse_line
 
 NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01"}
 T0 = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)

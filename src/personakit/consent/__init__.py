@@ -5,8 +5,11 @@ the :class:`ConsentManager`: ``allowed`` / ``require`` guard processing, ``grant
 ``refuse`` / ``withdraw`` / ``object`` record decisions with proof and return a
 :class:`ConsentReceipt`, ``record_gpc`` / ``apply_tc_string`` / ``consent_mode`` handle the
 GPC, IAB TCF and Google Consent Mode signals, and ``merge`` joins two subjects' ledgers.
+:class:`BasisRule` is the one lawful-basis rule (which purposes may use a subject's data now)
+that ingest, traits and the withdrawal cascade ask.
 """
 
+from personakit.consent._basis import BasisRule, ConsentGuard
 from personakit.consent._cascade import CascadeRegistry, DerivedDataEraser
 from personakit.consent._manager import ConsentManager, decide
 from personakit.consent._manifest import (
@@ -48,8 +51,10 @@ __all__ = [
     "RECEIPT_SCHEMA_VERSION",
     "SOURCES",
     "STATUSES",
+    "BasisRule",
     "CascadeRegistry",
     "Conflict",
+    "ConsentGuard",
     "ConsentManager",
     "ConsentReceipt",
     "ConsentRecord",

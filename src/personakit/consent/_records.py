@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final, Literal
 
 from attrs import field, frozen
 
+from personakit._clock import from_micros, to_micros
 from personakit.consent._manifest import Controller, LawfulBasis, Purpose
 
 __all__ = [
@@ -46,19 +47,6 @@ SOURCES: Final = ("web", "checkout", "store", "email_link", "api", "gpc", "tcf",
 
 #: The receipt format, after ISO/IEC TS 27560:2023 (consent record information structure).
 RECEIPT_SCHEMA_VERSION: Final = "personakit.consent-receipt/1 (ISO/IEC TS 27560:2023)"
-
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
-
-
-def to_micros(moment: datetime) -> int:
-    """Exact microseconds since the Unix epoch of an aware datetime."""
-    return (moment - _EPOCH) // _MICROSECOND
-
-
-def from_micros(micros: int) -> datetime:
-    """The aware UTC datetime ``micros`` microseconds after the Unix epoch."""
-    return _EPOCH + timedelta(microseconds=micros)
 
 
 @frozen(kw_only=True)

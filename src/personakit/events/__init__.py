@@ -6,6 +6,8 @@ from personakit.events._model import (
     Event,
     EventCatalog,
     EventKind,
+    event_id_at,
+    event_millis,
     new_event_id,
     parse_timestamp,
 )
@@ -18,6 +20,8 @@ __all__ = [
     "EventCatalog",
     "EventKind",
     "EventLog",
+    "event_id_at",
+    "event_millis",
     "new_event_id",
     "parse_timestamp",
 ]

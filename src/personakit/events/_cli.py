@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from personakit.consent._cli import add_manifest_option
-from personakit.events._ingest import DEFAULT_BATCH
 from personakit.exceptions import Problem, UsageError
+from personakit.workflows import DEFAULT_BATCH
 
 __all__ = ["register"]
 

@@ -218,6 +218,11 @@ class EventCatalog:
         """The declaration of ``kind`` (KeyError if unknown)."""
         return self._kinds[kind]
 
+    def category_of(self, kind: str) -> str | None:
+        """The data category of ``kind``, or None for a kind not (or no longer) declared."""
+        found = self._kinds.get(kind)
+        return None if found is None else found.category
+
     def register(
         self,
         kind: str,

@@ -1,4 +1,4 @@
-"""Profiles: the identity graph (identifiers to subjects), traits and retention."""
+"""Profiles: the identity graph (identifiers to subjects) and traits."""
 
 from personakit.profiles._identity import (
     IDENTIFIER_KINDS,
@@ -6,5 +6,22 @@ from personakit.profiles._identity import (
     IdentityIndex,
     parse_identifier,
 )
+from personakit.profiles._traits import (
+    CompiledTrait,
+    TraitStore,
+    TraitUpdate,
+    compile_manifest_traits,
+    compile_traits,
+)
 
-__all__ = ["IDENTIFIER_KINDS", "Identifier", "IdentityIndex", "parse_identifier"]
+__all__ = [
+    "IDENTIFIER_KINDS",
+    "CompiledTrait",
+    "Identifier",
+    "IdentityIndex",
+    "TraitStore",
+    "TraitUpdate",
+    "compile_manifest_traits",
+    "compile_traits",
+    "parse_identifier",
+]

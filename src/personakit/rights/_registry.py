@@ -11,20 +11,29 @@ registering anything: an unregistered kind appears in the export's ``other_recor
   contributed to (co-occurrence counts, popularity, segment member lists): erasure calls it to
   take the subject's share out.
 
+Components that keep a kind of record register it once, as a
+:class:`~personakit.workflows.RecordKind` in ``kit.registries.record_kinds`` (with its own
+exporter and, for shared state, its remover); this registry reads those too, so a kind
+registered there is exported and erased without a second registration here.
+
 The registry is per kit (``kit.rights.registry``); there is no global state.
 """
 
 from __future__ import annotations
 
-import base64
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any, Final, Protocol, runtime_checkable
+from collections.abc import Iterable
+from typing import Final
 
 from attrs import frozen
 
-from personakit._codec import loads
 from personakit.exceptions import InvalidInput, Problem
+from personakit.workflows import (
+    ContributionRemover,
+    ExportRecord,
+    RecordExporter,
+    RecordKinds,
+)
 
 __all__ = [
     "TOP_LEVEL_SECTIONS",
@@ -44,59 +53,6 @@ _NAME_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 
 @frozen(kw_only=True)
-class ExportRecord:
-    """One decrypted record of the subject being exported: its kind, name and plaintext."""
-
-    kind: str
-    name: str
-    plaintext: bytes
-
-    def json(self) -> Any:
-        """The plaintext decoded as JSON (raises ValueError if it is not JSON)."""
-        return loads(self.plaintext)
-
-    def generic(self) -> dict[str, Any]:
-        """The record as it appears in ``other_records``: JSON if it decodes, else base64."""
-        try:
-            content: Any = loads(self.plaintext)
-            encoding = "json"
-        except (ValueError, UnicodeDecodeError):
-            content = base64.b64encode(self.plaintext).decode("ascii")
-            encoding = "base64"
-        return {"kind": self.kind, "name": self.name, "encoding": encoding, "content": content}
-
-
-@runtime_checkable
-class RecordExporter(Protocol):
-    """**Protocol**: turns a subject's records of some kinds into one export section.
-
-    Called with the subject's pseudonym and its decrypted records of the kinds the exporter was
-    registered for, sorted by (kind, name). Returns a JSON value (the section's content); it
-    must be deterministic (same records, same value) and should order lists by a stable key.
-    """
-
-    def __call__(self, subject: str, records: Sequence[ExportRecord], /) -> Any:
-        """Build the section."""
-        ...
-
-
-@runtime_checkable
-class ContributionRemover(Protocol):
-    """**Protocol**: takes one subject's contribution out of data kept outside its prefix.
-
-    Erasure calls every remover once, *before* the subject's data key is shredded (so the
-    remover can still read the subject's records to know what it contributed), inside one data
-    store transaction that also writes an erasure progress marker: a re-run after a crash does
-    not call it twice. It must delete or subtract, not hide, and raise if it cannot (the
-    erasure then stops before anything is shredded). Returns how many items it changed.
-    """
-
-    def __call__(self, subject: str, /) -> int:
-        """Remove ``subject``'s contribution; return how many items were changed or deleted."""
-        ...
-
-
-@frozen(kw_only=True)
 class _Exporter:
     section: str
     kinds: tuple[str, ...]
@@ -106,8 +62,13 @@ class _Exporter:
 class RightsRegistry:
     """Per-kit registrations of exporters (by record kind) and contribution removers (by name)."""
 
-    def __init__(self) -> None:
-        """Start empty (the rights service registers the built-in kinds)."""
+    def __init__(self, kinds: RecordKinds | None = None) -> None:
+        """Start empty (the rights service registers the built-in sections).
+
+        ``kinds`` is the kit's record-kind registry: its kinds' own exporters and removers
+        are listed here as well.
+        """
+        self._kinds = kinds
         self._by_kind: dict[str, _Exporter] = {}
         self._by_section: dict[str, _Exporter] = {}
         self._removers: dict[str, ContributionRemover] = {}
@@ -181,13 +142,29 @@ class RightsRegistry:
         return True
 
     def exporters(self) -> list[tuple[str, tuple[str, ...], RecordExporter]]:
-        """``(section, kinds, exporter)`` for every registration, sorted by section."""
-        return [(e.section, e.kinds, e.exporter) for _, e in sorted(self._by_section.items())]
+        """``(section, kinds, exporter)`` for every registration, sorted by section.
+
+        Record kinds that export their own section are included, unless this registry
+        already exports that kind (an explicit registration here wins).
+        """
+        listed = [(e.section, e.kinds, e.exporter) for e in self._by_section.values()]
+        if self._kinds is not None:
+            listed.extend(
+                (section, (kind,), exporter)
+                for section, kind, exporter in self._kinds.exporters()
+                if kind not in self._by_kind and section not in self._by_section
+            )
+        return sorted(listed, key=lambda entry: entry[0])
 
     def section_of(self, kind: str) -> str | None:
         """The section that exports ``kind``, or None (it goes to ``other_records``)."""
         entry = self._by_kind.get(kind)
-        return None if entry is None else entry.section
+        if entry is not None:
+            return entry.section
+        for section, name, _ in self._kinds.exporters() if self._kinds is not None else ():
+            if name == kind and section not in self._by_section:
+                return section
+        return None
 
     def register_remover(self, name: str, remover: ContributionRemover) -> None:
         """Register component ``name``'s :class:`ContributionRemover` for erasure.
@@ -212,5 +189,12 @@ class RightsRegistry:
         return self._removers.pop(name, None) is not None
 
     def removers(self) -> list[tuple[str, ContributionRemover]]:
-        """``(name, remover)`` for every remover, in name order (the order erasure runs them)."""
-        return sorted(self._removers.items())
+        """``(name, remover)`` for every remover, in name order (the order erasure runs them).
+
+        Shared record kinds' removers are included under the kind's name.
+        """
+        listed = dict(self._removers)
+        if self._kinds is not None:
+            for name, remover in self._kinds.removers():
+                listed.setdefault(name, remover)
+        return sorted(listed.items())

@@ -6,9 +6,10 @@ category is kept as long as the longest-retained purpose that uses it; data in a
 purpose uses has no reason to be kept and goes at the next sweep.
 
 :meth:`RetentionSweeper.sweep` visits every subject (the key store lists them: one entry a
-subject), removes expired events and traits, runs the sweepers other components registered for
-their derived data, and reports counts. Consent records are *not* swept: they are the proof of
-consent and are removed only with the subject (erasure).
+subject) and runs the retention sweeper of every registered record kind
+(:class:`~personakit.workflows.RecordKinds`: events and traits are two of them), then the
+sweepers registered by name, and reports counts per kind. Consent records are *not* swept:
+they are the proof of consent and are removed only with the subject (erasure).
 """
 
 from __future__ import annotations
@@ -21,16 +22,14 @@ from attrs import frozen
 
 from personakit.audit import AuditLog
 from personakit.crypto import Keyring
-from personakit.events import Event, EventLog
+from personakit.events import EventLog
 from personakit.exceptions import SubjectNotFound
-from personakit.profiles._traits import TraitStore
+from personakit.profiles import TraitStore
+from personakit.workflows._registry import RecordKinds, RetentionSweep
 
 __all__ = ["CategoryRetention", "RetentionReport", "RetentionSweeper", "category_retention"]
 
 _SUBJECT_KEYS: Final = "k/s/"
-
-#: A derived-data sweeper: (subject, now) -> number of items removed.
-Sweeper = Callable[[str, datetime], int]
 
 
 @frozen(kw_only=True)
@@ -86,6 +85,7 @@ class RetentionSweeper:
         events: EventLog,
         traits: TraitStore,
         audit: AuditLog,
+        kinds: RecordKinds,
         retention: Mapping[str, CategoryRetention],
         event_category: Callable[[str], str | None],
     ) -> None:
@@ -94,16 +94,24 @@ class RetentionSweeper:
         self.events = events
         self.traits = traits
         self.audit = audit
+        self.kinds = kinds
         self.retention = dict(retention)
         self._event_category = event_category
-        self._sweepers: dict[str, Sweeper] = {}
+        self._sweepers: dict[str, RetentionSweep] = {}
+        # (subject, its last activity) as read before the sweep of that subject removed
+        # anything: every kind's sweeper measures "since last activity" from the same moment.
+        self._activity: tuple[str, datetime | None] | None = None
 
     def __repr__(self) -> str:
         """Render with the categories it knows."""
         return f"RetentionSweeper({sorted(self.retention)!r})"
 
-    def register(self, name: str, sweeper: Sweeper) -> None:
-        """Add a sweeper for a component's derived data (reported under ``name``)."""
+    def register(self, name: str, sweeper: RetentionSweep) -> None:
+        """Add a sweeper reported under ``name``, run after the record kinds' own.
+
+        A component that keeps a kind of record registers a
+        :class:`~personakit.workflows.RecordKind` with ``retention=`` instead.
+        """
         self._sweepers[name] = sweeper
 
     def subjects(self) -> list[str]:
@@ -130,9 +138,43 @@ class RetentionSweeper:
         return report
 
     def sweep_subject(self, subject: str, now: datetime) -> dict[str, int]:
-        """Apply retention to one subject; return what was removed."""
+        """Apply retention to one subject; return what was removed, by kind."""
+        self._activity = (subject, self._last_activity(subject))
+        try:
+            removed = {name: sweep(subject, now) for name, sweep in self.kinds.sweepers()}
+            for name, sweeper in self._sweepers.items():
+                removed[name] = sweeper(subject, now)
+        finally:
+            self._activity = None
+        return removed
+
+    def sweep_events(self, subject: str, now: datetime) -> int:
+        """Delete ``subject``'s events whose category's retention has passed at ``now``."""
+        return self.events.remove_where(
+            subject,
+            lambda event: self._expired(subject, now, self._event_category(event.kind), event.at),
+        )
+
+    def sweep_traits(self, subject: str, now: datetime) -> int:
+        """Delete ``subject``'s declared traits whose category's retention has passed."""
+        stale = [
+            name
+            for name, detail in self.traits.details(subject).items()
+            if name in self.traits.declarations
+            and self._expired(
+                subject,
+                now,
+                self.traits.declarations[name].category,
+                datetime.fromisoformat(detail["updated_at"]),
+            )
+        ]
+        return self.traits.remove(subject, stale)
+
+    def _last_activity(self, subject: str) -> datetime | None:
+        if self._activity is not None and self._activity[0] == subject:
+            return self._activity[1]
         events = self.events.read(subject, compact=False)
-        last_activity = max(
+        return max(
             [e.at for e in events]
             + [
                 datetime.fromisoformat(d["updated_at"])
@@ -141,27 +183,12 @@ class RetentionSweeper:
             default=None,
         )
 
-        def expired(category: str | None, collected: datetime) -> bool:
-            rule = self.retention.get(category) if category else None
-            if rule is None:
-                return True  # no purpose uses this category: nothing justifies keeping it
-            anchor = last_activity if rule.since == "last_activity" and last_activity else collected
-            return now - anchor > timedelta(days=rule.days)
-
-        def doomed(event: Event) -> bool:
-            return expired(self._event_category(event.kind), event.at)
-
-        removed = {"events": self.events.remove_where(subject, doomed)}
-        stale = [
-            name
-            for name, detail in self.traits.details(subject).items()
-            if name in self.traits.declarations
-            and expired(
-                self.traits.declarations[name].category,
-                datetime.fromisoformat(detail["updated_at"]),
-            )
-        ]
-        removed["traits"] = self.traits.remove(subject, stale)
-        for name, sweeper in self._sweepers.items():
-            removed[name] = sweeper(subject, now)
-        return removed
+    def _expired(
+        self, subject: str, now: datetime, category: str | None, collected: datetime
+    ) -> bool:
+        rule = self.retention.get(category) if category else None
+        if rule is None:
+            return True  # no purpose uses this category: nothing justifies keeping it
+        last_activity = self._last_activity(subject) if rule.since == "last_activity" else None
+        anchor = last_activity or collected
+        return now - anchor > timedelta(days=rule.days)

@@ -25,9 +25,9 @@ from typing import Any, Final, Literal
 from attrs import field, frozen
 
 from personakit._codec import loads
-from personakit.events._model import Event, parse_timestamp
+from personakit.events import Event, parse_timestamp
 from personakit.exceptions import InvalidInput, Problem
-from personakit.profiles._identity import Identifier, parse_identifier
+from personakit.profiles import Identifier, parse_identifier
 
 __all__ = ["ConsentLine", "EventLine", "Line", "LinkLine", "TraitsLine", "parse_line"]
 

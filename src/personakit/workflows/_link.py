@@ -25,13 +25,10 @@ from personakit.audit import AuditLog
 from personakit.consent import ConsentManager
 from personakit.crypto import Keyring
 from personakit.events import EventLog
-from personakit.profiles._identity import Identifier, IdentityIndex, parse_identifier
-from personakit.profiles._traits import TraitStore
+from personakit.profiles import Identifier, IdentityIndex, TraitStore, parse_identifier
+from personakit.workflows._registry import Hooks, MergeHook
 
 __all__ = ["IdentityLinker", "LinkResult"]
-
-#: Merges a component's derived data of ``source`` into ``target`` (same transaction).
-DerivedMerger = Callable[[str, str], None]
 
 
 @frozen(kw_only=True)
@@ -58,6 +55,7 @@ class IdentityLinker:
         traits: TraitStore,
         consent: ConsentManager,
         audit: AuditLog,
+        hooks: Hooks,
         subject_ref: Callable[[str], str],
     ) -> None:
         """Wire the linker to the components whose data a merge moves."""
@@ -68,16 +66,16 @@ class IdentityLinker:
         self.traits = traits
         self.consent = consent
         self.audit = audit
+        self.hooks = hooks
         self._ref = subject_ref
-        self._mergers: dict[str, DerivedMerger] = {}
 
     def __repr__(self) -> str:
-        """Render with the registered derived-data mergers."""
-        return f"IdentityLinker(mergers={sorted(self._mergers)!r})"
+        """Render with the hooks that run on a merge."""
+        return f"IdentityLinker({self.hooks!r})"
 
-    def register(self, name: str, merger: DerivedMerger) -> None:
-        """Have ``merger(source, target)`` run on every merge (derived data of a component)."""
-        self._mergers[name] = merger
+    def register(self, name: str, merger: MergeHook) -> None:
+        """Have ``merger(source, target)`` run on every merge: ``hooks.on_merge(name, merger)``."""
+        self.hooks.on_merge(name, merger)
 
     def link(
         self,
@@ -144,8 +142,7 @@ class IdentityLinker:
         moved_events = self.events.move(source, target)
         moved_traits = self.traits.merge(source, target)
         self.consent.merge(source, target, actor=actor)
-        for merger in self._mergers.values():
-            merger(source, target)
+        self.hooks.merged(source, target)
         for ident in self.identity.identifiers(source):
             self.identity.attach(target, ident)
         self.vault.delete_subject(source)

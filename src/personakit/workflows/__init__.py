@@ -1,0 +1,72 @@
+"""Workflows: what combines the base features (consent, profiles, events), and the registries.
+
+Below the capabilities and above the base features: getting data in (:class:`Ingestor`:
+``track`` and bulk ``ingest`` with checkpoints), linking and merging identities
+(:class:`IdentityLinker`), retention (:class:`RetentionSweeper`) and the withdrawal cascade
+of the core record kinds (:class:`ProfileWithdrawal`). :class:`Registries` (``kit.registries``)
+is where capabilities plug in: record kinds, hooks, segments and datasets.
+
+Import rule: this package imports the base features and never a capability (rights,
+personalization, journeys, analytics, reporting, adapters, the CLI); ``tests/test_layering.py``
+enforces it.
+"""
+
+from personakit.workflows._cascade import ProfileWithdrawal
+from personakit.workflows._ingest import DEFAULT_BATCH, Ingestor
+from personakit.workflows._link import IdentityLinker, LinkResult
+from personakit.workflows._registry import (
+    ContributionRemover,
+    DatasetProvider,
+    DatasetRegistry,
+    EventsHook,
+    ExportRecord,
+    Hooks,
+    MergeHook,
+    RecordExporter,
+    RecordKind,
+    RecordKinds,
+    Registries,
+    RetentionSweep,
+    SegmentProvider,
+    SegmentRegistry,
+    WithdrawalEraser,
+)
+from personakit.workflows._results import IngestError, IngestSummary, TrackResult
+from personakit.workflows._retention import (
+    CategoryRetention,
+    RetentionReport,
+    RetentionSweeper,
+    category_retention,
+)
+from personakit.workflows._wiring import Workflows
+
+__all__ = [
+    "DEFAULT_BATCH",
+    "CategoryRetention",
+    "ContributionRemover",
+    "DatasetProvider",
+    "DatasetRegistry",
+    "EventsHook",
+    "ExportRecord",
+    "Hooks",
+    "IdentityLinker",
+    "IngestError",
+    "IngestSummary",
+    "Ingestor",
+    "LinkResult",
+    "MergeHook",
+    "ProfileWithdrawal",
+    "RecordExporter",
+    "RecordKind",
+    "RecordKinds",
+    "Registries",
+    "RetentionReport",
+    "RetentionSweep",
+    "RetentionSweeper",
+    "SegmentProvider",
+    "SegmentRegistry",
+    "TrackResult",
+    "WithdrawalEraser",
+    "Workflows",
+    "category_retention",
+]

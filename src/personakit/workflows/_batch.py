@@ -1,0 +1,411 @@
+"""The bulk ingest engine: one batch of lines applied in one transaction, and its bookkeeping.
+
+:class:`Batch` applies parsed lines with per-batch caches (identities, consent verdicts) and
+per-subject event buffers; :class:`Memo` carries those caches from one committed batch to the
+next while the store proves nothing changed in between; :class:`Tally` counts; the checkpoint
+helpers make a killed import resume where its last commit ended. The
+:class:`~personakit.workflows.Ingestor` drives them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from personakit._codec import canonical_json, loads
+from personakit.events import Event, EventKind, event_millis
+from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.profiles import Identifier
+from personakit.storage import Store
+from personakit.workflows._lines import ConsentLine, EventLine, Line, LinkLine, TraitsLine
+from personakit.workflows._results import IngestError, IngestSummary
+
+if TYPE_CHECKING:
+    from personakit.workflows._ingest import Ingestor
+
+__all__ = [
+    "Batch",
+    "LineFailed",
+    "Memo",
+    "Prepared",
+    "Tally",
+    "checkpoint_key",
+    "pending",
+    "read_checkpoint",
+    "with_purposes",
+    "write_checkpoint",
+]
+
+_MAX_ERRORS: Final = 1000  # errors listed in a summary; the counts stay exact beyond that
+_PREFETCH_MIN: Final = 16  # below this, reading subject by subject is as cheap
+
+
+class Prepared:
+    """An event line, fully validated: its stored form without the purposes, and its subject.
+
+    A plain class with slots rather than an attrs one: bulk ingest makes one per line.
+    """
+
+    __slots__ = ("at", "doc", "kind", "millis", "subject")
+
+    def __init__(
+        self, subject: Identifier, at: datetime, kind: EventKind, millis: int, doc: dict[str, Any]
+    ) -> None:
+        self.subject = subject
+        self.at = at
+        self.kind = kind
+        self.millis = millis
+        self.doc = doc
+
+
+class LineFailed(Exception):
+    """A line could not be applied (rolls the transaction back)."""
+
+    def __init__(self, number: int, error: PersonakitError) -> None:
+        self.number = number
+        self.error = error
+
+
+class Tally:
+    def __init__(self, *, checkpoint: str | None = None, resumed_after: int | None = None) -> None:
+        self.checkpoint = checkpoint
+        self.resumed_after = resumed_after
+        self.accepted = 0
+        self.rejected = 0
+        self.dropped = 0
+        self.errors: list[IngestError] = []
+        self.seen = 0
+
+    def reject(self, number: int, error: PersonakitError) -> None:
+        self.rejected += 1
+        if len(self.errors) < _MAX_ERRORS:
+            self.errors.append(IngestError(line=number, error=str(error)))
+
+    def add(self, counts: tuple[int, int]) -> None:
+        self.accepted += counts[0]
+        self.dropped += counts[1]
+
+    def summary(self, *, stopped_at: int | None) -> IngestSummary:
+        self.errors.sort(key=lambda e: e.line)
+        return IngestSummary(
+            accepted=self.accepted,
+            rejected=self.rejected,
+            dropped_no_basis=self.dropped,
+            errors=tuple(self.errors),
+            stopped_at=stopped_at,
+            resumed_after=self.resumed_after,
+        )
+
+
+class Memo:
+    """Identities and verdicts one ingest call carries from a committed batch to the next.
+
+    They are lent to the next batch only if the store's change token, taken inside that
+    batch's transaction, equals the one taken after the last write of the previous batch
+    (nothing was written in between, by anyone) and no allowed verdict has expired since
+    (``horizon``). A store without change tracking, another writer, or a rolled-back batch
+    means the next batch starts from nothing.
+    """
+
+    def __init__(self) -> None:
+        self.token: object | None = None
+        self.horizon: int | None = None
+        self.subjects: dict[Identifier, str | None] = {}
+        self.verdicts: dict[tuple[str | None, str], bool] = {}
+        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+
+    def _reset(self) -> None:
+        self.token, self.horizon = None, None
+        self.subjects, self.verdicts, self.allowed = {}, {}, {}
+
+    def lend(self, batch: Batch, token: object | None, now_us: int) -> None:
+        fresh = token is not None and token == self.token
+        if fresh and (self.horizon is None or now_us < self.horizon):
+            batch.subjects, batch.verdicts, batch.allowed = (
+                self.subjects,
+                self.verdicts,
+                self.allowed,
+            )
+            batch.horizon = self.horizon
+        # The batch owns them now; a batch that fails leaves the memo empty.
+        self._reset()
+
+    def keep(self, batch: Batch, token: object | None) -> None:
+        if token is not None:
+            self.token, self.horizon = token, batch.horizon
+            self.subjects, self.verdicts, self.allowed = (
+                batch.subjects,
+                batch.verdicts,
+                batch.allowed,
+            )
+
+
+class Batch:
+    """Applies parsed lines inside one transaction, with per-batch caches and buffers."""
+
+    def __init__(self, ingestor: Ingestor, assigned: dict[Identifier, str]) -> None:
+        self.ing = ingestor
+        self.assigned = assigned
+        self.accepted = 0
+        self.dropped = 0
+        self.subjects: dict[Identifier, str | None] = {}
+        # (subject, purpose) -> basis now. Sound for the whole batch: its transaction holds the
+        # store's write lock, so no other process can change consent meanwhile.
+        self.verdicts: dict[tuple[str | None, str], bool] = {}
+        # Earliest expiry (µs) of an allowed verdict in ``verdicts``: see Memo.
+        self.horizon: int | None = None
+        # (subject, kind) -> the kind's purposes with a basis; derived from ``verdicts``.
+        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        # Per subject: stored forms of its buffered events, its first line, earliest time.
+        self.buffers: dict[str, list[dict[str, Any]]] = {}
+        self.first_line: dict[str, int] = {}
+        self.first_millis: dict[str, int] = {}
+        self.links: list[Any] = []
+
+    def run(self, lines: list[tuple[int, Line | Prepared]]) -> tuple[int, int]:
+        """Apply the lines; return (accepted, dropped). Raises LineFailed on the first failure."""
+        self._prefetch(lines)
+        for number, line in lines:
+            try:
+                self._apply(number, line)
+            except PersonakitError as exc:
+                raise LineFailed(number, exc) from exc
+        self._flush_all()
+        return self.accepted, self.dropped
+
+    def _prefetch(self, lines: list[tuple[int, Line | Prepared]]) -> None:
+        """Warm the caches for the batch's events: two store reads instead of two per subject.
+
+        Only fills the caches the lines would fill one by one, with the state before the
+        batch; a consent or link line later in the batch invalidates them as usual.
+        """
+        events = [line for _, line in lines if isinstance(line, (EventLine, Prepared))]
+        if len(events) < _PREFETCH_MIN:
+            return
+        idents = {line.subject for line in events}
+        unknown = [ident for ident in idents if ident not in self.subjects]
+        if unknown:
+            found = self.ing.identity.lookup_many(unknown)
+            for ident in unknown:
+                self.subjects[ident] = found.get(ident)
+        kinds: set[str] = set()
+        for line in events:
+            if isinstance(line, Prepared):
+                kinds.add(line.kind.name)
+            elif line.event is not None:
+                kinds.add(line.event.kind)
+        purposes = {p for kind in kinds for p in self.ing.catalog.get(kind).purposes}
+        verdicts = self.verdicts
+        subjects = {
+            subject
+            for ident in idents
+            if (subject := self.subjects[ident]) is not None
+            and any((subject, p) not in verdicts for p in purposes)
+        }
+        if subjects and purposes:
+            fresh, horizon = self.ing.consent.verdicts_until(subjects, purposes)
+            for pair, verdict in fresh.items():
+                verdicts[pair] = verdict
+            self._extend(horizon)
+
+    def _extend(self, horizon: int | None) -> None:
+        if horizon is not None and (self.horizon is None or horizon < self.horizon):
+            self.horizon = horizon
+
+    def _subject(self, ident: Identifier, *, create: bool) -> str | None:
+        if ident in self.subjects:
+            known = self.subjects[ident]
+            if known is not None or not create:
+                return known
+        if create:
+            found: str | None = self.ing.identity.resolve(
+                ident, create=True, new_subject=self.assigned.get(ident)
+            )
+            assert found is not None
+            self.assigned.setdefault(ident, found)
+        else:
+            found = self.ing.identity.lookup(ident)
+        self.subjects[ident] = found
+        return found
+
+    def _flush(self, subject: str | None) -> None:
+        """Write ``subject``'s buffered events now (before a record that concerns it)."""
+        if subject is None or subject not in self.buffers:
+            return
+        chunk = (subject, self.buffers.pop(subject), self.first_millis.pop(subject))
+        self._write([chunk], self.first_line.pop(subject))
+
+    def _flush_all(self) -> None:
+        chunks = [(s, docs, self.first_millis[s]) for s, docs in self.buffers.items()]
+        if chunks:
+            self._write(chunks, min(self.first_line.values()))
+        self.buffers, self.first_line, self.first_millis = {}, {}, {}
+
+    def _write(self, chunks: list[tuple[str, list[dict[str, Any]], int]], line: int) -> None:
+        try:
+            self.ing._store_docs(chunks)  # noqa: SLF001 (the batch is the ingestor's)
+        except PersonakitError as exc:
+            # Rolls the batch back; the line-by-line replay then finds the culprit, if any.
+            raise LineFailed(line, exc) from exc
+
+    def _basis(self, subject: str | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
+        missing = [p for p in purposes if (subject, p) not in self.verdicts]
+        if missing:
+            if subject is None:
+                allowed = set(self.ing.basis.without_consent(missing))
+                fresh = {p: p in allowed for p in missing}
+            else:
+                # One read for every purpose of the kind, not one per purpose.
+                verdicts, horizon = self.ing.consent.verdicts_until([subject], missing)
+                fresh = {p: verdict for (_, p), verdict in verdicts.items()}
+                self._extend(horizon)
+            for purpose, verdict in fresh.items():
+                self.verdicts[(subject, purpose)] = verdict
+        return tuple(p for p in purposes if self.verdicts[(subject, p)])
+
+    def _forget(self, subject: str | None) -> None:
+        self.verdicts = {k: v for k, v in self.verdicts.items() if k[0] != subject}
+        self.allowed = {k: v for k, v in self.allowed.items() if k[0] != subject}
+
+    def _apply(self, number: int, line: Line | Prepared) -> None:
+        if isinstance(line, Prepared):
+            self._prepared(number, line)
+        elif isinstance(line, EventLine):
+            self._event(number, line)
+        elif isinstance(line, ConsentLine):
+            self._consent(line)
+        elif isinstance(line, TraitsLine):
+            subject = self._subject(line.subject, create=True)
+            assert subject is not None
+            self._flush(subject)
+            self.ing.traits.update(subject, line.traits, source=line.source, at=line.at)
+            self.accepted += 1
+        else:
+            self._link(line)
+
+    def _event(self, number: int, line: EventLine) -> None:
+        event = line.event or self.ing.catalog.build(line.raw, now=line.at)
+        doc = event.to_json()
+        doc.pop("purposes")
+        stored = Prepared(
+            line.subject, event.at, self.ing.catalog.get(event.kind), event_millis(event.at), doc
+        )
+        self._prepared(number, stored)
+
+    def _prepared(self, number: int, line: Prepared) -> None:
+        """Buffer one validated event for the purposes of its kind that have a basis now."""
+        subjects = self.subjects
+        ident = line.subject
+        subject = subjects[ident] if ident in subjects else self._subject(ident, create=False)
+        kind = line.kind
+        purposes = self.allowed.get((subject, kind.name))
+        if purposes is None:
+            purposes = self.allowed[(subject, kind.name)] = self._basis(subject, kind.purposes)
+        if not purposes:
+            self.dropped += 1
+            return
+        if subject is None:
+            subject = self._subject(ident, create=True)
+            assert subject is not None
+        # In place: a replay after a rollback sets the purposes afresh, and a line is
+        # buffered once per attempt.
+        doc = line.doc
+        doc["purposes"] = list(purposes)
+        docs = self.buffers.get(subject)
+        if docs is None:
+            self.buffers[subject] = [doc]
+            self.first_line[subject] = number
+            self.first_millis[subject] = line.millis
+        else:
+            docs.append(doc)
+            self.first_millis[subject] = min(self.first_millis[subject], line.millis)
+        self.accepted += 1
+
+    def _consent(self, line: ConsentLine) -> None:
+        subject = self._subject(line.subject, create=True)
+        assert subject is not None
+        self._flush(subject)
+        common: dict[str, Any] = {
+            "source": line.source,
+            "method": line.method,
+            "jurisdiction": line.jurisdiction,
+            "occurred_at": line.at,
+            "actor": "ingest",
+        }
+        consent = self.ing.consent
+        notice, version = line.notice, line.notice_version
+        if line.status == "withdrawn":
+            consent.withdraw(subject, line.purpose, notice=notice, notice_version=version, **common)
+        else:
+            # parse_line guarantees the notice of a grant or refusal.
+            assert notice is not None
+            assert version is not None
+            decide = consent.grant if line.status == "given" else consent.refuse
+            decide(subject, line.purpose, notice=notice, notice_version=version, **common)
+        self._forget(subject)
+        self.accepted += 1
+
+    def _link(self, line: LinkLine) -> None:
+        source = self._subject(line.subject, create=False)
+        target = self._subject(line.to, create=False)
+        for subject in (source, target):
+            self._flush(subject)
+            self._forget(subject)
+        self.links.append(self.ing._link(line.subject, line.to, line.at))  # noqa: SLF001
+        # Identifiers may now point elsewhere: resolve every one afresh.
+        self.subjects.clear()
+        self.allowed.clear()
+        self.accepted += 1
+
+
+def with_purposes(event: Event, purposes: tuple[str, ...]) -> Event:
+    return Event(
+        id=event.id,
+        kind=event.kind,
+        channel=event.channel,
+        at=event.at,
+        properties=event.properties,
+        purposes=purposes,
+    )
+
+
+def pending(
+    records: Iterable[str | bytes | Mapping[str, Any]], done: int
+) -> Iterator[tuple[int, str | bytes | Mapping[str, Any]]]:
+    """Numbered records (from 1), without those up to ``done`` and without blank lines."""
+    for number, record in enumerate(records, start=1):
+        if number <= done:
+            continue  # applied by an earlier run with this checkpoint
+        if isinstance(record, (str, bytes)) and not record.strip():
+            continue  # blank lines (a trailing newline, say) are not records
+        yield number, record
+
+
+_CHECKPOINT_RE: Final = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
+def checkpoint_key(name: object) -> str:
+    if not isinstance(name, str) or not _CHECKPOINT_RE.fullmatch(name):
+        raise InvalidInput(
+            "invalid checkpoint name",
+            [
+                Problem(
+                    where="checkpoint", what="1 to 64 of a-z, 0-9, _ . - (starting alphanumeric)"
+                )
+            ],
+        )
+    return f"m/ingest/{name}"
+
+
+def read_checkpoint(store: Store, key: str) -> int:
+    raw = store.get(key)
+    if raw is None:
+        return 0
+    line = loads(raw).get("line")
+    return line if isinstance(line, int) and line >= 0 else 0
+
+
+def write_checkpoint(store: Store, key: str, line: int) -> None:
+    store.put(key, canonical_json({"line": line}))
