@@ -53,11 +53,18 @@ from personakit.rights._requests import (
 )
 from personakit.rights._text import check_actor
 from personakit.storage import Store
+from personakit.workflows import RecordKind, Registries
 
 __all__ = ["Rights", "RightsHost"]
 
 _CONSENT_JURISDICTION: Final = {Jurisdiction.GDPR: "EU", Jurisdiction.CCPA: "US-CA"}
 ExportFormat = Literal["json", "csv"]
+
+
+_RIGHTS_KINDS: Final = (
+    ("dsr", "a data subject request and its history, kept by the request's own holder"),
+    ("erasure", "progress of an erasure, so that a re-run does not repeat its steps"),
+)
 
 
 class RightsHost(Protocol):
@@ -107,6 +114,11 @@ class RightsHost(Protocol):
         ...
 
     @property
+    def registries(self) -> Registries:
+        """Where record kinds are registered."""
+        ...
+
+    @property
     def clock(self) -> Clock:
         """The kit's clock."""
         ...
@@ -132,7 +144,10 @@ class Rights:
     ) -> None:
         """Wire the service to ``host``; ``verifier`` is the default identity check for requests."""
         self._host = host
-        self.registry = RightsRegistry()
+        kinds = host.registries.record_kinds
+        self.registry = RightsRegistry(kinds)
+        for name, description in _RIGHTS_KINDS:
+            kinds.register(RecordKind(name=name, owner="rights", description=description))
         self.exporter = Exporter(
             vault=host.vault,
             registry=self.registry,
