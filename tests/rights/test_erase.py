@@ -183,7 +183,7 @@ def test_crash_after_the_key_shred_is_finished_by_erasing_again(
         return real(sub)
 
     monkeypatch.setattr(kit.vault, "delete_subject", crash_once)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase("customer:c1")
     assert not kit.keyring.has_subject_key(subject)
     left = kit.vault.count(subject)
@@ -206,7 +206,7 @@ def test_rerun_by_identifier_after_a_crash_scans_the_index(kit_and_clock, popula
     kit, _ = kit_and_clock
     subject = populate(kit, "customer:c1", email="alice@example.com", first_name="Alice")
     monkeypatch.setattr(kit.vault, "delete_subject", _raise)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase("email:alice@example.com")
     monkeypatch.undo()
     receipt = kit.rights.erase("email:alice@example.com")
@@ -231,11 +231,11 @@ def test_contribution_removers_run_once_across_crashes(kit_and_clock, populate, 
 
     kit.rights.registry.register_remover("popularity", remover)
     monkeypatch.setattr(kit.keyring, "shred", _raise)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase(subject)
     monkeypatch.undo()
     monkeypatch.setattr(kit.vault, "delete_subject", _raise)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase(subject)
     monkeypatch.undo()
     receipt = kit.rights.erase(subject)

@@ -404,7 +404,7 @@ def test_scrub_is_pending_while_an_old_snapshot_needs_the_deleted_rows(
 @needs_postgres
 def test_scrub_inside_a_transaction_raises(store: PostgresStore) -> None:
     """VACUUM cannot run in a transaction, so scrub() refuses instead of pretending."""
-    with store.transaction(), pytest.raises(RuntimeError):
+    with store.transaction(), pytest.raises(RuntimeError, match="inside a transaction"):
         store.scrub()
 
 
