@@ -1,8 +1,8 @@
-"""Shared fixtures: a master key, a fixed clock, kits on memory and on disk."""
+"""Shared fixtures: a master key, a fixed clock, kits on memory and on disk, store snapshots."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -43,3 +43,13 @@ def memory_kit(master_key: str, clock: FixedClock) -> Iterator[Personakit]:
     """A kit on MemoryStores."""
     with Personakit.open("memory:", keys=LocalKeyProvider(master_key), clock=clock) as kit:
         yield kit
+
+
+@pytest.fixture
+def snapshot() -> Callable[[Personakit], tuple[dict[str, bytes], dict[str, bytes]]]:
+    """Every key and value of a kit's two stores, to prove that a call wrote nothing."""
+
+    def take(kit: Personakit) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        return dict(kit.store.scan("")), dict(kit.key_store.scan(""))
+
+    return take

@@ -88,12 +88,29 @@ def test_all_is_sorted_and_complete(module: str) -> None:
     assert all(hasattr(mod, name) for name in names)
 
 
+def _builtin_bases(cls: type) -> set[type]:
+    return {
+        base
+        for base in cls.__mro__
+        if base.__module__ == "builtins" and base not in {Exception, BaseException, object}
+    }
+
+
 def test_every_exception_has_a_builtin_base_or_is_the_root() -> None:
-    """Exceptions subclass PersonakitError, and input errors also ValueError (per STYLE.md)."""
-    for name in exceptions.__all__:
-        obj = getattr(exceptions, name)
-        if isinstance(obj, type) and issubclass(obj, Exception):
-            assert issubclass(obj, exceptions.PersonakitError)
+    """Every exception is a PersonakitError and, but for the root, also a builtin (STYLE.md)."""
+    defined = [
+        obj
+        for obj in vars(exceptions).values()
+        if isinstance(obj, type)
+        and issubclass(obj, BaseException)
+        and obj.__module__ == exceptions.__name__
+    ]
+    assert len(defined) > 1
+    for cls in defined:
+        assert issubclass(cls, exceptions.PersonakitError), cls.__name__
+        if cls is not exceptions.PersonakitError:
+            assert _builtin_bases(cls), f"{cls.__name__} has no builtin exception base"
+    assert _builtin_bases(exceptions.PersonakitError) == set()
     assert issubclass(exceptions.InvalidInput, ValueError)
     assert issubclass(exceptions.SubjectNotFound, LookupError)
     assert issubclass(exceptions.ConsentRequired, PermissionError)

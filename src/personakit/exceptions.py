@@ -9,13 +9,13 @@ The tree::
     │   └── UsageError                      a CLI or API call is malformed (exit code 2)
     ├── ConsentRequired (PermissionError)   no lawful basis for this subject and purpose
     ├── SubjectNotFound (LookupError)       an identifier or pseudonym resolves to nothing
-    ├── BudgetExceeded                      a DP release would overspend the privacy budget
-    ├── ErasureIncomplete                   erasure left something behind (re-run to finish it)
+    ├── BudgetExceeded (PermissionError)    a DP release would overspend the privacy budget
+    ├── ErasureIncomplete (RuntimeError)    erasure left something behind (re-run to finish it)
     ├── ConfigurationError (ValueError)     bad key material, bad store settings, bad options
     │   └── MasterKeyMismatch               the master key is not the one this keyring was made with
     ├── StorageError (OSError)              the backend failed; the backend's error is the __cause__
-    ├── IntegrityError                      a record failed authentication or is not ours (opaque)
-    └── AuditChainBroken                    ``verify(strict=True)`` found the audit chain tampered
+    ├── IntegrityError (RuntimeError)       a record failed authentication or is not ours (opaque)
+    └── AuditChainBroken (RuntimeError)     ``verify(strict=True)`` found the audit chain tampered
 
 Messages never contain personal data: an :class:`InvalidInput` names the *location* and the
 *rule* that failed, never the offending value, so that logging an exception cannot leak an
@@ -131,11 +131,11 @@ class SubjectNotFound(PersonakitError, LookupError):
         super().__init__(f"no such {what}")
 
 
-class BudgetExceeded(PersonakitError):
+class BudgetExceeded(PersonakitError, PermissionError):
     """A differentially private release would exceed the dataset's privacy budget."""
 
 
-class ErasureIncomplete(PersonakitError):
+class ErasureIncomplete(PersonakitError, RuntimeError):
     """An erasure finished its steps but something of the subject is still there.
 
     ``leftovers`` names *what* remains (``data_key``, ``records``, ``index_entries``), never a
@@ -163,7 +163,7 @@ class StorageError(PersonakitError, OSError):
     """The storage backend failed; the backend's own exception is chained as ``__cause__``."""
 
 
-class IntegrityError(PersonakitError):
+class IntegrityError(PersonakitError, RuntimeError):
     """A stored record failed authentication, or is not in a format personakit wrote.
 
     Deliberately opaque (like ``cryptography.fernet.InvalidToken``): it does not say whether the
@@ -175,7 +175,7 @@ class IntegrityError(PersonakitError):
         super().__init__(message)
 
 
-class AuditChainBroken(PersonakitError):
+class AuditChainBroken(PersonakitError, RuntimeError):
     """The audit chain does not verify; ``report`` holds the full verification report."""
 
     def __init__(self, report: object) -> None:

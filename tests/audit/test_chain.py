@@ -132,9 +132,9 @@ def test_entry_rolls_back_with_its_transaction(memory_kit: Personakit) -> None:
     def doomed() -> None:
         with memory_kit.store.transaction():
             memory_kit.audit.append("doomed")
-            raise RuntimeError
+            raise RuntimeError("simulated crash")
 
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         doomed()
     assert memory_kit.audit.head()[0] == 2
     assert memory_kit.audit.verify().ok

@@ -18,6 +18,11 @@ from personakit.testing import find_bytes, memory_kit
 
 PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01"}
 MARKETING = {"notice": "marketing_notice", "notice_version": "2026-01"}
+# Dated 2012-01-10, consents to TCF purposes 9 and 10 (analytics): long expired in 2026.
+LAPSED_TC_STRING = (
+    "CLcVDxRMWfGmWAVAHCENAXCkAKDAADnAABRgA5mdfCKZuYJez-NQm0TBMYA4oCAAGQYIAAAAAAEAIAEgAA"
+)
+NOT_SUBJECTS = [None, 1, b"sub_abc", ["sub_a"], ("sub_a", "subject")]
 
 
 def _subject(kit: Personakit, ident: str = "customer:42") -> str:
@@ -221,6 +226,65 @@ def test_unknown_subject_and_bad_pseudonym_are_typed(kit_and_clock) -> None:
         kit.consent.allowed("sub_" + "a" * 26, "telepathy")
 
 
+@pytest.mark.parametrize("subject", NOT_SUBJECTS)
+def test_a_non_str_subject_is_invalid_input_for_every_change(
+    kit_and_clock, snapshot, subject
+) -> None:
+    """Changes given a non-str subject raise InvalidInput (not TypeError) and write nothing."""
+    kit, _ = kit_and_clock
+    consent = kit.consent
+    before = snapshot(kit)
+    calls = [
+        lambda: consent.grant(subject, "personalization", source="web", **PRIVACY),
+        lambda: consent.refuse(subject, "personalization", source="web", **PRIVACY),
+        lambda: consent.withdraw(subject, "personalization", source="web"),
+        lambda: consent.record_gpc(subject, "1"),
+        lambda: consent.apply_tc_string(subject, LAPSED_TC_STRING),
+        lambda: consent.restrict(subject, source="web"),
+        lambda: consent.lift_restriction(subject, source="web"),
+        lambda: consent.expire(subject),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInput) as caught:
+            call()
+        assert {p.where for p in caught.value.problems} == {"subject"}
+    assert snapshot(kit) == before
+
+
+@pytest.mark.parametrize("subject", NOT_SUBJECTS)
+def test_a_non_str_subject_is_invalid_input_for_every_guard(kit_and_clock, subject) -> None:
+    """Guards given a non-str (even unhashable) subject raise InvalidInput, not TypeError."""
+    kit, _ = kit_and_clock
+    consent = kit.consent
+    calls = [
+        lambda: consent.allowed(subject, "personalization"),
+        lambda: consent.require(subject, "personalization"),
+        lambda: consent.state(subject, "personalization"),
+        lambda: consent.consent_mode(subject),
+        lambda: consent.allowed_many(subject, ["personalization"]),
+    ]
+    for call in calls:
+        with pytest.raises(InvalidInput):
+            call()
+
+
+@pytest.mark.parametrize("purposes", [None, 1, object()])
+def test_allowed_many_rejects_a_non_iterable_with_invalid_input(kit_and_clock, purposes) -> None:
+    """allowed_many given something that is not an iterable of purposes raises InvalidInput."""
+    kit, _ = kit_and_clock
+    subject = kit.identity.resolve("customer:1", create=True)
+    with pytest.raises(InvalidInput):
+        kit.consent.allowed_many(subject, purposes)
+
+
+def test_allowed_many_takes_a_single_purpose_id_as_one_purpose(kit_and_clock) -> None:
+    """A str passed to allowed_many is one purpose id, not an iterable of characters."""
+    kit, _ = kit_and_clock
+    subject = kit.identity.resolve("customer:1", create=True)
+    kit.consent.grant(subject, "personalization", source="web", **PRIVACY)
+    assert kit.consent.allowed_many(subject, "personalization") == {"personalization": True}
+
+
 def test_cascade_runs_in_the_withdrawal_transaction(kit_and_clock, snapshot) -> None:
     """Erasers delete derived data with the withdrawal; a failing one aborts the whole change."""
     kit, _ = kit_and_clock
@@ -243,7 +307,7 @@ def test_cascade_runs_in_the_withdrawal_transaction(kit_and_clock, snapshot) -> 
     kit.consent.cascade.register("analytics", "broken", broken)
     kit.consent.grant(subject, "analytics", source="web", **PRIVACY)
     before = snapshot(kit)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="cannot delete"):
         kit.consent.withdraw(subject, "analytics", source="web")
     assert snapshot(kit) == before
     assert kit.consent.allowed(subject, "analytics")

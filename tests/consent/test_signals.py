@@ -106,6 +106,23 @@ def test_tc_string_never_overrides_a_newer_decision_and_repeats_are_free(kit_and
     assert kit.consent.apply_tc_string(subject, PERL_RANGE).changed is False
 
 
+def test_a_lapsed_tc_string_sent_with_every_request_is_recorded_once(kit_and_clock) -> None:
+    """Re-applying an expired TC string appends no further grant or audit entry."""
+    kit, _ = kit_and_clock
+    subject = kit.identity.resolve("customer:1", create=True)
+    first = kit.consent.apply_tc_string(subject, PERL_BITFIELD)
+    assert "analytics" in {r.purpose for r in first.records if r.status == "given"}
+    ledger = len(kit.consent.ledger(subject))
+    audit = len(list(kit.store.scan("a/e/")))
+    for _ in range(3):
+        again = kit.consent.apply_tc_string(subject, PERL_BITFIELD)
+        assert again.records == ()
+        assert "analytics" in again.unchanged
+    assert len(kit.consent.ledger(subject)) == ledger
+    assert len(list(kit.store.scan("a/e/"))) == audit
+    assert kit.consent.allowed(subject, "analytics") is False
+
+
 def test_malformed_tc_string_is_typed_and_writes_nothing(kit_and_clock, snapshot) -> None:
     """A broken TC string raises InvalidInput naming tc_string, and nothing is stored."""
     kit, _ = kit_and_clock

@@ -61,7 +61,7 @@ def test_failed_merge_changes_nothing(
         raise RuntimeError("merger failed")
 
     memory_kit.linker.register("broken", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="merger failed"):
         memory_kit.link("anon:a1", "customer:1")
     assert memory_kit.identity.resolve("anon:a1") == anon
     assert memory_kit.keyring.has_subject_key(anon)

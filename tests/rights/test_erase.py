@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -183,7 +185,7 @@ def test_crash_after_the_key_shred_is_finished_by_erasing_again(
         return real(sub)
 
     monkeypatch.setattr(kit.vault, "delete_subject", crash_once)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase("customer:c1")
     assert not kit.keyring.has_subject_key(subject)
     left = kit.vault.count(subject)
@@ -206,7 +208,7 @@ def test_rerun_by_identifier_after_a_crash_scans_the_index(kit_and_clock, popula
     kit, _ = kit_and_clock
     subject = populate(kit, "customer:c1", email="alice@example.com", first_name="Alice")
     monkeypatch.setattr(kit.vault, "delete_subject", _raise)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase("email:alice@example.com")
     monkeypatch.undo()
     receipt = kit.rights.erase("email:alice@example.com")
@@ -231,17 +233,50 @@ def test_contribution_removers_run_once_across_crashes(kit_and_clock, populate, 
 
     kit.rights.registry.register_remover("popularity", remover)
     monkeypatch.setattr(kit.keyring, "shred", _raise)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase(subject)
     monkeypatch.undo()
     monkeypatch.setattr(kit.vault, "delete_subject", _raise)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase(subject)
     monkeypatch.undo()
     receipt = kit.rights.erase(subject)
     assert calls == [(subject, 1)]
     assert receipt.contributions == {"popularity": 7}
     assert receipt.to_json()["removed"]["contributions"] == {"popularity": 7}
+
+
+def test_concurrent_erasures_of_one_subject_remove_its_contribution_once(
+    kit_and_clock, populate, monkeypatch
+) -> None:
+    """An erasure that waited for the lock while another ran the removers does not rerun them."""
+    kit, _ = kit_and_clock
+    subject = populate(kit, "customer:1", email="ann@example.com", first_name="Ann")
+    calls: list[str] = []
+
+    def remover(who: str) -> int:
+        calls.append(who)
+        return 1
+
+    kit.rights.registry.register_remover("shared_counts", remover)
+    eraser = kit.rights.eraser
+    original = kit.store.transaction
+    raced = False
+
+    @contextlib.contextmanager
+    def transaction() -> Iterator[None]:
+        nonlocal raced
+        if not raced:
+            # Another process runs the same erasure's removers and commits its progress marker
+            # while this one waits for the store's write lock.
+            raced = True
+            eraser._prepare(subject)
+        with original():
+            yield
+
+    monkeypatch.setattr(kit.store, "transaction", transaction)
+    kit.rights.erase(subject)
+    assert calls == [subject]
 
 
 def test_anything_left_behind_raises_and_keeps_the_erasure_open(

@@ -14,6 +14,7 @@ from personakit.rights import OperatorAttestation, RequestState, VerificationRes
 from personakit.testing import find_bytes, memory_kit
 
 OK = OperatorAttestation(method="email_link")
+PERSONAL = ("alice@example.com", "Bob Smith", "555 123 4567")
 
 
 def _kit(at: datetime):
@@ -114,6 +115,44 @@ def test_invalid_transitions_raise_typed_errors(kit_and_clock) -> None:
         book.get("dsr_nope")
 
 
+@pytest.mark.parametrize(
+    ("identifiers", "parameters"),
+    [
+        (None, None),
+        (1, None),
+        ("email:a@b.example", [1]),
+        ("email:a@b.example", {1: "json"}),
+        ("email:a@b.example", {"format": float("nan")}),
+        ("email:a@b.example", {"format": object()}),
+    ],
+)
+def test_opening_a_malformed_request_is_invalid_input(
+    kit_and_clock, snapshot, identifiers, parameters
+):
+    """Malformed identifiers or parameters raise InvalidInput, and no request is written."""
+    kit, _ = kit_and_clock
+    before = snapshot(kit)
+    with pytest.raises(InvalidInput):
+        kit.rights.requests.open(
+            "access", identifiers, jurisdiction="gdpr", channel="email", parameters=parameters
+        )
+    assert snapshot(kit) == before
+
+
+def test_unknown_request_parameter_names_are_not_echoed(kit_and_clock) -> None:
+    """An unknown parameter name (which may be anything) never appears in the error."""
+    kit, _ = kit_and_clock
+    with pytest.raises(InvalidInput) as caught:
+        kit.rights.requests.open(
+            "access",
+            "email:a@b.example",
+            jurisdiction="gdpr",
+            channel="email",
+            parameters={PERSONAL[0]: 1},
+        )
+    assert PERSONAL[0] not in str(caught.value)
+
+
 def test_verification_hook_decides_and_a_failure_is_recorded(kit_and_clock) -> None:
     """The host verifier is asked; a negative answer leaves it received with the attempt logged."""
     kit, _ = kit_and_clock
@@ -140,6 +179,36 @@ def test_verification_hook_decides_and_a_failure_is_recorded(kit_and_clock) -> N
     assert seen[0] == ("customer:1", "email:a@example.com")
 
 
+class _Answer:
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def verify(self, request: object) -> object:
+        return self.answer
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        VerificationResult(verified="no", method="email_link"),  # type: ignore[arg-type]
+        VerificationResult(verified=1, method="email_link"),  # type: ignore[arg-type]
+        VerificationResult(verified=True, method=None),  # type: ignore[arg-type]
+        None,
+        "yes",
+    ],
+)
+def test_a_malformed_verifier_answer_never_verifies(kit_and_clock, snapshot, answer) -> None:
+    """A verifier answer that is not a bool verdict raises InvalidInput; the request stays put."""
+    kit, _ = kit_and_clock
+    book = kit.rights.requests
+    request = book.open("access", "email:a@b.example", jurisdiction="gdpr", channel="email")
+    before = snapshot(kit)
+    with pytest.raises(InvalidInput):
+        book.verify(request.id, verifier=_Answer(answer))
+    assert snapshot(kit) == before
+    assert book.get(request.id).state.value == "received"
+
+
 def test_overdue_and_due_soon_listings_follow_the_clock() -> None:
     """Open requests appear as due soon, then overdue; closed ones never do."""
     kit, clock = _kit(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
@@ -158,6 +227,18 @@ def test_overdue_and_due_soon_listings_follow_the_clock() -> None:
         clock.set(datetime(2026, 2, 20, tzinfo=UTC))
         assert [r.id for r in book.overdue()] == [gdpr.id, ccpa.id]
         assert [r.id for r in book.list(state="denied")] == [closed.id]
+
+
+def test_listing_requests_by_an_unknown_state_or_kind_is_invalid_input(kit_and_clock) -> None:
+    """list(state=…) / list(kind=…) with an unknown value raise InvalidInput, not ValueError."""
+    kit, _ = kit_and_clock
+    book = kit.rights.requests
+    for filters in ({"state": "bogus"}, {"kind": "bogus"}, {"state": 1}):
+        with pytest.raises(InvalidInput):
+            book.list(**filters)
+    with pytest.raises(InvalidInput):
+        book.due_soon(within=5)  # type: ignore[arg-type]
+    assert book.due_soon(within=timedelta.max) == []
 
 
 def test_access_request_runs_into_a_private_export_file(kit_and_clock, populate, tmp_path) -> None:
@@ -198,6 +279,15 @@ def test_erasure_request_erases_and_forgets_the_identifiers(kit_and_clock, popul
     assert done.identifier_kinds == ("email",)
     assert done.result["receipts"][0]["tombstone"] == kit.subject_ref(subject)
     assert kit.identity.lookup("customer:1") is None
+
+
+def test_a_complete_result_must_be_a_mapping(kit_and_clock) -> None:
+    """complete() with a non-mapping result raises InvalidInput, not TypeError."""
+    kit, _ = kit_and_clock
+    book = kit.rights.requests
+    request = book.open("erasure", "email:a@b.example", jurisdiction="gdpr", channel="email")
+    with pytest.raises(InvalidInput):
+        book.complete(request.id, None)  # type: ignore[arg-type]
 
 
 def test_rectification_objection_and_opt_out_requests_apply_their_parameters(
@@ -313,3 +403,15 @@ def test_cli_dsr_workflow(tmp_path, master_key, monkeypatch, capsys) -> None:
     assert run("dsr", "deny", other["id"], "--basis", "GDPR Art 12(2)")["state"] == "denied"
     assert main([*store, "dsr", "deny", other["id"], "--basis", "again"]) == 1
     assert main([*store, "dsr", "run", "dsr_" + "a" * 26]) == 1
+
+
+def test_dsr_list_with_a_huge_window_is_an_error_line_not_a_traceback(
+    tmp_path, master_key, monkeypatch, capsys
+) -> None:
+    """`dsr list --due-within` with an absurd number of days exits 1 with one line."""
+    monkeypatch.setenv("PERSONAKIT_MASTER_KEY", master_key)
+    store = ["--store", str(tmp_path / "store"), "--create"]
+    assert main([*store, "dsr", "list", "--due-within", "99999999999"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "--due-within" in err

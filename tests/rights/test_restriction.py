@@ -10,6 +10,11 @@ from personakit.testing import memory_kit
 
 PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 MARKETING = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
+PERSONAL = ("alice@example.com", "Bob Smith", "555 123 4567")
+
+
+def _audit_bytes(kit) -> bytes:
+    return b"".join(value for _, value in kit.store.scan("a/e/"))
 
 
 def _li_kit() -> Personakit:
@@ -156,6 +161,36 @@ def test_opt_out_of_sale_records_source_and_method(kit_and_clock) -> None:
     assert not kit.consent.allowed(subject, "sale_sharing")
 
 
+def test_an_objection_that_changes_nothing_still_refuses_personal_source_and_method(
+    kit_and_clock, snapshot
+) -> None:
+    """Source, method and jurisdiction are checked before the rights audit entry is written."""
+    kit, _ = kit_and_clock
+    subject = kit.identity.resolve("customer:1", create=True)
+    kit.rights.object_to_direct_marketing(subject)  # every marketing purpose is now stopped
+    kit.rights.opt_out_of_sale(subject)
+    before = snapshot(kit)
+    hostile = {"source": PERSONAL[0], "method": PERSONAL[1], "jurisdiction": PERSONAL[2]}
+    for call in (kit.rights.object_to_direct_marketing, kit.rights.opt_out_of_sale):
+        with pytest.raises(InvalidInput):
+            call(subject, **hostile)
+    with pytest.raises(InvalidInput):
+        kit.rights.object(subject, "marketing.email", **hostile)
+    assert snapshot(kit) == before
+    assert not any(text.encode() in _audit_bytes(kit) for text in PERSONAL)
+
+
+@pytest.mark.parametrize("purposes", [None, 1, []])
+def test_an_objection_must_name_a_purpose(kit_and_clock, snapshot, purposes) -> None:
+    """object() without purposes raises InvalidInput and audits nothing (no TypeError)."""
+    kit, _ = kit_and_clock
+    subject = kit.identity.resolve("customer:1", create=True)
+    before = snapshot(kit)
+    with pytest.raises(InvalidInput):
+        kit.rights.object(subject, purposes)
+    assert snapshot(kit) == before
+
+
 def test_rectify_delegates_to_traits_or_says_what_is_missing(kit_and_clock, populate) -> None:
     """rectify() is a traits update marked as rectification; without traits a clear error."""
     kit, _ = kit_and_clock
@@ -186,6 +221,19 @@ class _NoTraits:
             "subject_ref",
         ):
             setattr(self, name, getattr(kit, name))
+
+
+def test_rectify_refuses_an_actor_that_would_be_audited_in_the_clear(
+    kit_and_clock, snapshot
+) -> None:
+    """rectify checks the actor like every other right: a name never reaches the audit log."""
+    kit, _ = kit_and_clock
+    subject = kit.identity.resolve("customer:1", create=True)
+    before = snapshot(kit)
+    with pytest.raises(InvalidInput) as caught:
+        kit.rights.rectify(subject, {"first_name": "Ann"}, actor=PERSONAL[1])
+    assert {p.where for p in caught.value.problems} == {"actor"}
+    assert snapshot(kit) == before
 
 
 def test_a_purpose_added_after_the_restriction_is_denied_too(tmp_path, master_key) -> None:

@@ -226,7 +226,7 @@ def test_bulk_writes_defers_checkpoints_and_restores_the_setting(tmp_path: Path)
     # The closing passive checkpoint copied everything into the database file.
     busy, frames, copied = con.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
     assert (busy, frames) == (0, copied)
-    with pytest.raises(RuntimeError), store.bulk_writes():
-        raise RuntimeError
+    with pytest.raises(RuntimeError, match="simulated crash"), store.bulk_writes():
+        raise RuntimeError("simulated crash")
     assert con.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
     store.close()

@@ -404,7 +404,7 @@ def test_scrub_is_pending_while_an_old_snapshot_needs_the_deleted_rows(
 @needs_postgres
 def test_scrub_inside_a_transaction_raises(store: PostgresStore) -> None:
     """VACUUM cannot run in a transaction, so scrub() refuses instead of pretending."""
-    with store.transaction(), pytest.raises(RuntimeError):
+    with store.transaction(), pytest.raises(RuntimeError, match="inside a transaction"):
         store.scrub()
 
 
@@ -453,6 +453,20 @@ def test_table_names_must_be_plain_identifiers(table: str) -> None:
     """Anything but a lowercase (schema-qualified) identifier is refused before connecting."""
     with pytest.raises(ConfigurationError, match="identifier"):
         PostgresStore("postgresql://localhost/test", table=table)
+
+
+@pytest.mark.parametrize("dsn", [None, b"host=localhost", 5])
+def test_a_dsn_that_is_not_a_str_is_a_configuration_error(dsn: object) -> None:
+    """A non-str dsn raises ConfigurationError before connecting (not AttributeError)."""
+    with pytest.raises(ConfigurationError):
+        PostgresStore(dsn)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timeout", ["5", None, float("inf"), float("nan"), 0, -1, 1e12, True])
+def test_a_bad_timeout_is_a_configuration_error(timeout: object) -> None:
+    """A timeout that is not a sane number of seconds raises ConfigurationError up front."""
+    with pytest.raises(ConfigurationError):
+        PostgresStore("postgresql://127.0.0.1:1/none", timeout=timeout)  # type: ignore[arg-type]
 
 
 def test_importing_the_storage_package_does_not_load_psycopg() -> None:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from personakit.consent._cli import add_manifest_option
+from personakit.cli._common import add_manifest_option, open_kit, print_json, progress_printer
 from personakit.exceptions import Problem, UsageError
 from personakit.workflows import DEFAULT_BATCH
 
@@ -51,8 +51,6 @@ def _lines(handle: BinaryIO) -> Iterator[bytes]:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from personakit.cli import _open_kit, _print_json, progress_printer  # noqa: PLC0415
-
     if args.batch_size < 1:
         raise UsageError(
             "invalid --batch-size", [Problem(where="--batch-size", what="must be >= 1")]
@@ -67,7 +65,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
                 "cannot read input", [Problem(where="FILE", what=type(exc).__name__)]
             ) from exc
     try:
-        with _open_kit(args) as kit:
+        with open_kit(args) as kit:
             summary = kit.ingest(
                 _lines(handle),
                 strict=args.strict,
@@ -80,5 +78,5 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             handle.close()
         if sys.stderr.isatty():
             sys.stderr.write("\n")  # end the progress line
-    _print_json(summary.to_json())
+    print_json(summary.to_json())
     return 0 if summary.rejected == 0 else 1

@@ -1,4 +1,4 @@
-"""``personakit consent …``: show and record consent from the command line.
+"""``personakit consent show|grant|refuse|withdraw``: show and record consent.
 
 ``IDENT`` is a host identifier (``customer:42``, ``email:a@b.example``) or a pseudonym
 (``sub_…``), resolved through the identity index: ``grant`` and ``refuse`` create the subject
@@ -9,41 +9,28 @@ Results are JSON on standard output; errors one line on standard error.
 from __future__ import annotations
 
 import argparse
-import os
-from typing import Any, Final
+from typing import Any
 
-from personakit.consent._records import SOURCES
+from personakit.cli._common import IDENT_HELP, Parser, add_manifest_option, open_kit, print_json
+from personakit.consent import SOURCES
 
-__all__ = ["MANIFEST_ENV", "add_manifest_option", "register"]
-
-MANIFEST_ENV: Final = "PERSONAKIT_MANIFEST"
-
-
-def add_manifest_option(parser: argparse.ArgumentParser) -> None:
-    """Add ``--manifest`` (default ``$PERSONAKIT_MANIFEST``) to a command that opens the kit."""
-    parser.add_argument(
-        "--manifest",
-        default=os.environ.get(MANIFEST_ENV),
-        help=f"purposes manifest JSON file (default: ${MANIFEST_ENV} or the built-in one)",
-    )
+__all__ = ["register"]
 
 
 def register(subcommands: Any) -> None:
-    """Add the ``consent`` command group to the CLI's subparsers (``build_parser`` calls it)."""
+    """Add the ``consent`` command group to the CLI's subparsers."""
     consent = subcommands.add_parser("consent", help="show and record consent (the ledger)")
     add_manifest_option(consent)
-    commands = consent.add_subparsers(
-        dest="consent_command", required=True, parser_class=type(consent)
-    )
+    commands = consent.add_subparsers(dest="consent_command", required=True, parser_class=Parser)
 
     show = commands.add_parser("show", help="current state of every purpose, as JSON")
-    show.add_argument("ident", metavar="IDENT", help="customer:42, email:…, sub_…")
+    show.add_argument("ident", metavar="IDENT", help=IDENT_HELP)
     show.add_argument("--history", action="store_true", help="include the full ledger")
     show.set_defaults(func=_cmd_show)
 
     for status, verb in (("given", "grant"), ("refused", "refuse"), ("withdrawn", "withdraw")):
         command = commands.add_parser(verb, help=f"record that consent was {status}")
-        command.add_argument("ident", metavar="IDENT", help="customer:42, email:…, sub_…")
+        command.add_argument("ident", metavar="IDENT", help=IDENT_HELP)
         command.add_argument(
             "purpose",
             metavar="PURPOSE",
@@ -64,9 +51,7 @@ def register(subcommands: Any) -> None:
 
 
 def _cmd_show(args: argparse.Namespace) -> int:
-    from personakit.cli import _open_kit, _print_json  # noqa: PLC0415 (cli imports this module)
-
-    with _open_kit(args) as kit:
+    with open_kit(args) as kit:
         subject = kit.identity.resolve(args.ident)
         states = kit.consent.states(subject)
         out: dict[str, Any] = {
@@ -78,14 +63,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
         }
         if args.history:
             out["ledger"] = [record.to_json() for record in kit.consent.ledger(subject)]
-    _print_json(out)
+    print_json(out)
     return 0
 
 
 def _cmd_record(args: argparse.Namespace) -> int:
-    from personakit.cli import _open_kit, _print_json  # noqa: PLC0415 (cli imports this module)
-
-    with _open_kit(args) as kit:
+    with open_kit(args) as kit:
         common: dict[str, Any] = {
             "source": args.source,
             "method": args.method,
@@ -120,5 +103,5 @@ def _cmd_record(args: argparse.Namespace) -> int:
                 notice_version=args.notice_version,
                 **common,
             )
-    _print_json(receipt.to_json())
+    print_json(receipt.to_json())
     return 0

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from personakit.consent._cli import add_manifest_option
+from personakit.cli._common import (
+    Parser,
+    add_manifest_option,
+    open_kit,
+    print_json,
+    progress_printer,
+)
 from personakit.events import parse_timestamp
 
 __all__ = ["register"]
@@ -16,7 +22,7 @@ def register(subcommands: Any) -> None:
     retention = subcommands.add_parser("retention", help="apply retention periods")
     add_manifest_option(retention)
     commands = retention.add_subparsers(
-        dest="retention_command", required=True, parser_class=type(retention)
+        dest="retention_command", required=True, parser_class=Parser
     )
     sweep = commands.add_parser("sweep", help="delete expired events, traits and derived data")
     sweep.add_argument("--now", help="sweep as of this ISO 8601 instant (default: now)")
@@ -24,10 +30,8 @@ def register(subcommands: Any) -> None:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from personakit.cli import _open_kit, _print_json, progress_printer  # noqa: PLC0415
-
-    with _open_kit(args) as kit:
+    with open_kit(args) as kit:
         now = parse_timestamp(args.now, where="--now") if args.now else kit.clock.now()
         report = kit.retention.sweep(now, progress=progress_printer("subjects", with_total=True))
-    _print_json(report.to_json())
+    print_json(report.to_json())
     return 0
