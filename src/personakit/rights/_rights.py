@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 from personakit._clock import Clock
-from personakit._vault import Vault, valid_subject_id
+from personakit._vault import Vault, names_a_pseudonym
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose
 from personakit.consent._manager import RestrictionChange
@@ -38,9 +38,8 @@ from personakit.exceptions import (
     InvalidInput,
     InvalidTransition,
     Problem,
-    SubjectNotFound,
 )
-from personakit.profiles import IdentityIndex, parse_identifier
+from personakit.profiles import IdentityIndex
 from personakit.rights._deadlines import Jurisdiction, RequestKind
 from personakit.rights._erase import Eraser, ErasureLogEntry, ErasureReceipt, ReplayReport
 from personakit.rights._export import ExportDocument, Exporter
@@ -178,15 +177,7 @@ class Rights:
 
     def subject(self, subject: str) -> str:
         """The pseudonym of a live subject given its pseudonym or a host identifier."""
-        if isinstance(subject, str) and subject.startswith("sub_"):
-            if not valid_subject_id(subject):
-                raise InvalidInput(
-                    "invalid subject", [Problem(where="subject", what="not a subject pseudonym")]
-                )
-            if not self._host.identity.exists(subject):
-                raise SubjectNotFound("subject")
-            return subject
-        return self._host.identity.resolve(parse_identifier(subject, where="subject"))
+        return self._host.identity.subject_of(subject)
 
     # -- export ---------------------------------------------------------------------------
 
@@ -236,12 +227,8 @@ class Rights:
 
         By pseudonym this also finishes an erasure interrupted after the key was shredded.
         """
-        if isinstance(subject, str) and subject.startswith("sub_"):
-            return self.eraser.erase(subject, reason=reason, actor=actor)
-        ident = parse_identifier(subject, where="subject")
-        pseudonym = self._host.identity.lookup(ident)
-        if pseudonym is None:
-            raise SubjectNotFound(f"{ident.kind} identifier")
+        # A pseudonym need not be live: its erasure may have stopped after the key was shredded.
+        pseudonym = subject if names_a_pseudonym(subject) else self.subject(subject)
         return self.eraser.erase(pseudonym, reason=reason, actor=actor)
 
     def erasure_log(self) -> list[ErasureLogEntry]:
