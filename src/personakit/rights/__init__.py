@@ -33,13 +33,11 @@ from personakit.rights._registry import (
     RecordExporter,
     RightsRegistry,
 )
+from personakit.rights._request_model import Request, RequestState, RequestTransition
 from personakit.rights._requests import (
     IdentityVerifier,
     OperatorAttestation,
-    Request,
     RequestBook,
-    RequestState,
-    RequestTransition,
     VerificationResult,
 )
 from personakit.rights._rights import Rights, RightsHost

@@ -44,12 +44,8 @@ from personakit.rights._deadlines import Jurisdiction, RequestKind
 from personakit.rights._erase import Eraser, ErasureLogEntry, ErasureReceipt, ReplayReport
 from personakit.rights._export import ExportDocument, Exporter
 from personakit.rights._registry import RightsRegistry
-from personakit.rights._requests import (
-    IdentityVerifier,
-    Request,
-    RequestBook,
-    RequestState,
-)
+from personakit.rights._request_model import Request, RequestState
+from personakit.rights._requests import IdentityVerifier, RequestBook
 from personakit.rights._text import check_actor
 from personakit.storage import Store
 
