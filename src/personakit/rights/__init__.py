@@ -40,7 +40,7 @@ from personakit.rights._requests import (
     RequestBook,
     VerificationResult,
 )
-from personakit.rights._rights import Rights, RightsHost
+from personakit.rights._rights import Rectifier, Rights
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -58,6 +58,7 @@ __all__ = [
     "OperatorAttestation",
     "PeriodUnit",
     "RecordExporter",
+    "Rectifier",
     "ReplayReport",
     "Request",
     "RequestBook",
@@ -66,7 +67,6 @@ __all__ = [
     "RequestTransition",
     "RestrictionChange",
     "Rights",
-    "RightsHost",
     "RightsRegistry",
     "VerificationResult",
     "days_left",
