@@ -148,7 +148,19 @@ class Personakit:
                 self.catalog.get(kind).category if kind in self.catalog else None
             ),
         )
-        self.rights = Rights(self)
+        self.rights = Rights.build(
+            store=store,
+            key_store=key_store,
+            vault=self.vault,
+            keyring=self.keyring,
+            identity=self.identity,
+            consent=self.consent,
+            manifest=self.manifest,
+            audit=self.audit,
+            clock=self.clock,
+            subject_ref=self.subject_ref,
+            traits=self.traits,
+        )
         self._closed = False
 
     @classmethod
