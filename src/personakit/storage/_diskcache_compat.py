@@ -14,7 +14,9 @@ none of them itself, and this is the only module that imports diskcache.
 and the installed version, rather than an AttributeError or a wrong query deep inside a call.
 ``tests/storage/test_diskcache_compat.py`` runs the same checks in the suite.
 
-Verified against diskcache 5.6.3 (``pyproject.toml`` allows ``>=5.6,<6``).
+Verified against diskcache 5.6.0, 5.6.1 and 5.6.3: every release ``pyproject.toml`` allows
+(``>=5.6,<6``; there is no 5.6.2) passes tests/storage/test_diskcache_compat.py,
+test_disk_hardening.py and test_contract.py.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ __all__ = [
 ]
 
 #: diskcache releases whose internals were read and tested against this module.
-VERIFIED_VERSIONS: Final = ("5.6.3",)
+VERIFIED_VERSIONS: Final = ("5.6.0", "5.6.1", "5.6.3")
 
 # Public diskcache API, re-exported so that DiskStore imports diskcache through here only.
 Cache: Final = diskcache.Cache
