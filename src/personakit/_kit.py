@@ -126,7 +126,20 @@ class Personakit:
         self.ingestor = workflows.ingestor
         self.linker = workflows.linker
         self.retention = workflows.retention
-        self.rights = Rights(self)
+        self.rights = Rights.build(
+            store=store,
+            key_store=key_store,
+            vault=self.vault,
+            keyring=self.keyring,
+            identity=self.identity,
+            consent=self.consent,
+            manifest=self.manifest,
+            audit=self.audit,
+            clock=self.clock,
+            subject_ref=self.keyring.subject_ref,
+            traits=self.traits,
+            kinds=self.registries.record_kinds,
+        )
         self._closed = False
 
     @classmethod

@@ -12,16 +12,17 @@ import functools
 import re
 import secrets
 from collections.abc import Iterator, Sequence
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 from personakit._codec import canonical_json, loads
 from personakit.crypto import Keyring
 from personakit.exceptions import IntegrityError
 from personakit.storage import Store
 
-__all__ = ["SUBJECT_PREFIX", "Vault", "new_subject_id", "valid_subject_id"]
+__all__ = ["SUBJECT_PREFIX", "Vault", "names_a_pseudonym", "new_subject_id", "valid_subject_id"]
 
 SUBJECT_PREFIX: Final = "s/"
+_PSEUDONYM_PREFIX: Final = "sub_"
 _SUBJECT_RE: Final = re.compile(r"sub_[a-z2-7]{26}")
 _PART_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
@@ -30,12 +31,21 @@ _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 def new_subject_id() -> str:
     """A fresh pseudonym: ``sub_`` and 26 base32 characters (130 random bits)."""
     alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-    return "sub_" + "".join(secrets.choice(alphabet) for _ in range(26))
+    return _PSEUDONYM_PREFIX + "".join(secrets.choice(alphabet) for _ in range(26))
 
 
 def valid_subject_id(subject: object) -> bool:
     """Whether ``subject`` has the form of a personakit pseudonym."""
     return isinstance(subject, str) and _SUBJECT_RE.fullmatch(subject) is not None
+
+
+def names_a_pseudonym(text: object) -> TypeGuard[str]:
+    """Whether ``text`` is meant as a pseudonym (``sub_…``) rather than a host identifier.
+
+    Host identifiers are ``kind:value`` and no kind is ``sub_…``, so the prefix decides; the
+    form may still be wrong, which :func:`valid_subject_id` checks.
+    """
+    return isinstance(text, str) and text.startswith(_PSEUDONYM_PREFIX)
 
 
 class Vault:

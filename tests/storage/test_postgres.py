@@ -27,7 +27,8 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from personakit import ConfigurationError, LocalKeyProvider, Personakit, StorageError
 from personakit.storage import DiskStore, PostgresStore, Store
-from personakit.storage._postgres import _subject_of, _subject_of_prefix
+from personakit.storage._postgres_schema import subject_of as _subject_of
+from personakit.storage._postgres_schema import subject_of_prefix as _subject_of_prefix
 from personakit.testing import StoreContract
 
 DSN = os.environ.get("PERSONAKIT_TEST_POSTGRES_DSN", "")

@@ -20,7 +20,7 @@ from attrs import frozen
 
 from personakit._clock import Clock
 from personakit._codec import loads
-from personakit._vault import Vault, new_subject_id, valid_subject_id
+from personakit._vault import Vault, names_a_pseudonym, new_subject_id, valid_subject_id
 from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
 from personakit.storage import Store
 
@@ -135,7 +135,7 @@ class IdentityIndex:
 
     def lookup(self, identifier: str | Identifier) -> str | None:
         """The subject an identifier (or a pseudonym ``sub_…``) resolves to, or None."""
-        if isinstance(identifier, str) and identifier.startswith("sub_"):
+        if names_a_pseudonym(identifier):
             return identifier if valid_subject_id(identifier) and self.exists(identifier) else None
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         raw = self.store.get(self.index_key(ident))
@@ -160,8 +160,7 @@ class IdentityIndex:
         subject = self.lookup(identifier)
         if subject is not None:
             return subject
-        is_pseudonym = isinstance(identifier, str) and identifier.startswith("sub_")
-        if is_pseudonym:
+        if names_a_pseudonym(identifier):
             raise SubjectNotFound("subject")
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         if not create:
@@ -177,6 +176,23 @@ class IdentityIndex:
             )
             self.attach(subject, ident)
             return subject
+
+    def subject_of(self, text: str, *, where: str = "subject") -> str:
+        """The live subject ``text`` names: a pseudonym (``sub_…``) or a host identifier.
+
+        Raises :class:`InvalidInput` for a malformed pseudonym or identifier, and
+        :class:`SubjectNotFound` (``subject``, or the identifier *kind* only) when it names no
+        live subject. Never creates one.
+        """
+        if names_a_pseudonym(text):
+            if not valid_subject_id(text):
+                raise InvalidInput(
+                    "invalid subject", [Problem(where=where, what="not a subject pseudonym")]
+                )
+            if not self.exists(text):
+                raise SubjectNotFound("subject")
+            return text
+        return self.resolve(parse_identifier(text, where=where))
 
     def attach(self, subject: str, identifier: str | Identifier) -> None:
         """Point ``identifier`` at ``subject`` (a subject may hold several of one kind)."""

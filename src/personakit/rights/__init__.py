@@ -33,16 +33,14 @@ from personakit.rights._registry import (
     RecordExporter,
     RightsRegistry,
 )
+from personakit.rights._request_model import Request, RequestState, RequestTransition
 from personakit.rights._requests import (
     IdentityVerifier,
     OperatorAttestation,
-    Request,
     RequestBook,
-    RequestState,
-    RequestTransition,
     VerificationResult,
 )
-from personakit.rights._rights import Rights, RightsHost
+from personakit.rights._rights import Rectifier, Rights
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -60,6 +58,7 @@ __all__ = [
     "OperatorAttestation",
     "PeriodUnit",
     "RecordExporter",
+    "Rectifier",
     "ReplayReport",
     "Request",
     "RequestBook",
@@ -68,7 +67,6 @@ __all__ = [
     "RequestTransition",
     "RestrictionChange",
     "Rights",
-    "RightsHost",
     "RightsRegistry",
     "VerificationResult",
     "days_left",

@@ -39,13 +39,14 @@ from attrs import field, frozen
 
 from personakit._clock import Clock
 from personakit._codec import canonical_json, loads
+from personakit._ids import check_actor, new_id
 from personakit._vault import SUBJECT_PREFIX, Vault, valid_subject_id
 from personakit.audit import AuditLog
 from personakit.crypto import Keyring
 from personakit.exceptions import ErasureIncomplete, InvalidInput, Problem, SubjectNotFound
 from personakit.profiles import IdentityIndex
 from personakit.rights._registry import RightsRegistry
-from personakit.rights._text import check_actor, check_note, new_id
+from personakit.rights._text import check_note
 from personakit.storage import ScrubResult, Store
 
 __all__ = ["Eraser", "ErasureLogEntry", "ErasureReceipt", "ReplayReport"]

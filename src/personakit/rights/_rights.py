@@ -2,187 +2,188 @@
 
 Export (Art. 15 and 20, CCPA right to know), erasure (Art. 17, CCPA delete) and its replay
 after a restore, rectification (Art. 16), restriction (Art. 18), objection (Art. 21), the CCPA
-opt-out of sale/sharing, and the request workflow that runs them by their deadlines.
+opt-out of sale/sharing (these three in ``_processing.py``), and the request workflow that runs
+them by their deadlines.
 
 Arguments named ``subject`` take a pseudonym (``sub_…``) or a host identifier
 (``email:…``); an identifier that resolves to nothing raises
 :class:`~personakit.exceptions.SubjectNotFound` naming only its kind, a malformed one
 :class:`~personakit.exceptions.InvalidInput`.
-
-Objection to direct marketing (Art. 21(2)-(3)) is an absolute stop: every marketing purpose
-(an id ``marketing`` or ``marketing.*``, or a purpose with a contact ``channel``) is stopped at
-once, whatever its basis: a consent grant is withdrawn (never given: a refusal is recorded), a
-legitimate-interest purpose gets an objection. No balancing test applies and nothing but the
-subject's own new decision undoes it. The CCPA opt-out of sale/sharing works the same way for
-the purposes a GPC signal opts out of (``gpc_opt_out`` in the manifest), with the source and
-method of the request recorded in the ledger.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
 from personakit._clock import Clock
-from personakit._vault import Vault, valid_subject_id
+from personakit._ids import check_actor
+from personakit._vault import Vault, names_a_pseudonym
 from personakit.audit import AuditLog
-from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose
-from personakit.consent._manager import RestrictionChange
+from personakit.consent import ConsentManager, Manifest
 from personakit.crypto import Keyring
-from personakit.exceptions import (
-    ConfigurationError,
-    InvalidInput,
-    InvalidTransition,
-    Problem,
-    SubjectNotFound,
-)
-from personakit.profiles import IdentityIndex, parse_identifier
+from personakit.exceptions import ConfigurationError, InvalidInput, InvalidTransition, Problem
+from personakit.profiles import IdentityIndex
 from personakit.rights._deadlines import Jurisdiction, RequestKind
 from personakit.rights._erase import Eraser, ErasureLogEntry, ErasureReceipt, ReplayReport
 from personakit.rights._export import ExportDocument, Exporter
+from personakit.rights._processing import ProcessingControls
 from personakit.rights._registry import RightsRegistry
-from personakit.rights._requests import (
-    IdentityVerifier,
-    Request,
-    RequestBook,
-    RequestState,
-)
-from personakit.rights._text import check_actor
+from personakit.rights._request_model import Request, RequestState
+from personakit.rights._requests import IdentityVerifier, RequestBook
 from personakit.storage import Store
-from personakit.workflows import RecordKind, Registries
+from personakit.workflows import RecordKind, RecordKinds
 
-__all__ = ["Rights", "RightsHost"]
+__all__ = ["Rectifier", "Rights"]
 
 _CONSENT_JURISDICTION: Final = {Jurisdiction.GDPR: "EU", Jurisdiction.CCPA: "US-CA"}
 ExportFormat = Literal["json", "csv"]
 
 
+class Rectifier(Protocol):
+    """**Protocol**: what rectification needs of the traits component (``kit.traits`` is one)."""
+
+    def update(
+        self,
+        subject: str,
+        values: Mapping[str, Any],
+        *,
+        source: str = ...,
+        rectification: bool = ...,
+        actor: str = ...,
+    ) -> Any:
+        """Set or remove trait values, all or nothing, audited."""
+        ...
+
+
+#: The record kinds rights keeps: registered so export, erasure and the record-kind test know them.
 _RIGHTS_KINDS: Final = (
     ("dsr", "a data subject request and its history, kept by the request's own holder"),
     ("erasure", "progress of an erasure, so that a re-run does not repeat its steps"),
 )
 
 
-class RightsHost(Protocol):
-    """**Protocol**: the parts of a kit the rights service uses (a :class:`Personakit` is one).
-
-    ``traits`` is optional: :meth:`Rights.rectify` needs it and says so when it is missing.
-    """
-
-    @property
-    def store(self) -> Store:
-        """The data store."""
-        ...
-
-    @property
-    def key_store(self) -> Store:
-        """The key store (holds the erasure log)."""
-        ...
-
-    @property
-    def vault(self) -> Vault:
-        """Sealed subject records."""
-        ...
-
-    @property
-    def keyring(self) -> Keyring:
-        """Data keys and derived keys."""
-        ...
-
-    @property
-    def identity(self) -> IdentityIndex:
-        """Identifier resolution."""
-        ...
-
-    @property
-    def audit(self) -> AuditLog:
-        """The audit chain."""
-        ...
-
-    @property
-    def consent(self) -> ConsentManager:
-        """The consent ledger and guards."""
-        ...
-
-    @property
-    def manifest(self) -> Manifest:
-        """The purposes manifest."""
-        ...
-
-    @property
-    def registries(self) -> Registries:
-        """Where record kinds are registered."""
-        ...
-
-    @property
-    def clock(self) -> Clock:
-        """The kit's clock."""
-        ...
-
-    def subject_ref(self, subject: str) -> str:
-        """The keyed reference of a subject (audit entries, tombstones)."""
-        ...
-
-
-class Rights:
-    """The rights service of one kit (``kit.rights``).
+class Rights(ProcessingControls):
+    """The rights service of one kit (``kit.rights``); build it with :meth:`build`.
 
     ``registry`` takes exporters and contribution removers from other components;
-    ``requests`` is the :class:`RequestBook` of data-subject requests.
+    ``requests`` is the :class:`RequestBook` of data-subject requests. Restriction, objection
+    and the opt-out of sale come from :class:`ProcessingControls`.
     """
 
     def __init__(
         self,
-        host: RightsHost,
         *,
+        registry: RightsRegistry,
+        exporter: Exporter,
+        eraser: Eraser,
+        requests: RequestBook,
+        identity: IdentityIndex,
+        consent: ConsentManager,
+        manifest: Manifest,
+        store: Store,
+        audit: AuditLog,
+        clock: Clock,
+        subject_ref: Callable[[str], str],
+        traits: Rectifier | None = None,
+    ) -> None:
+        """Wire the service to its parts; ``traits`` is optional (only :meth:`rectify` uses it)."""
+        super().__init__(
+            identity=identity,
+            consent=consent,
+            manifest=manifest,
+            store=store,
+            audit=audit,
+            subject_ref=subject_ref,
+        )
+        self.registry = registry
+        self.exporter = exporter
+        self.eraser = eraser
+        self.requests = requests
+        self.clock = clock
+        self.traits = traits
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        store: Store,
+        key_store: Store,
+        vault: Vault,
+        keyring: Keyring,
+        identity: IdentityIndex,
+        consent: ConsentManager,
+        manifest: Manifest,
+        audit: AuditLog,
+        clock: Clock,
+        subject_ref: Callable[[str], str],
+        traits: Rectifier | None = None,
+        kinds: RecordKinds | None = None,
         verifier: IdentityVerifier | None = None,
         holidays: Iterable[date] = (),
-    ) -> None:
-        """Wire the service to ``host``; ``verifier`` is the default identity check for requests."""
-        self._host = host
-        kinds = host.registries.record_kinds
-        self.registry = RightsRegistry(kinds)
-        for name, description in _RIGHTS_KINDS:
+    ) -> Rights:
+        """The service over a kit's base parts, with its registry, exporter, eraser and book.
+
+        ``kinds`` is the kit's record-kind registry: rights registers its own kinds there
+        (requests, erasure progress) and exports and erases every kind registered in it.
+        ``verifier`` is the default identity check for requests, ``holidays`` the non-working
+        days of business-day deadlines.
+        """
+        registry = RightsRegistry(kinds)
+        for name, description in _RIGHTS_KINDS if kinds is not None else ():
             kinds.register(RecordKind(name=name, owner="rights", description=description))
-        self.exporter = Exporter(
-            vault=host.vault,
-            registry=self.registry,
-            manifest=host.manifest,
-            consent=host.consent,
-            subject_ref=host.subject_ref,
+        exporter = Exporter(
+            vault=vault,
+            registry=registry,
+            manifest=manifest,
+            consent=consent,
+            subject_ref=subject_ref,
         )
-        self.eraser = Eraser(
-            store=host.store,
-            key_store=host.key_store,
-            vault=host.vault,
-            keyring=host.keyring,
-            identity=host.identity,
-            audit=host.audit,
-            clock=host.clock,
-            registry=self.registry,
-            subject_ref=host.subject_ref,
-        )
-        self.requests = RequestBook(
-            store=host.store,
-            vault=host.vault,
-            audit=host.audit,
-            clock=host.clock,
-            verifier=verifier,
-            holidays=holidays,
-        )
-        exporter = self.exporter
-        self.registry.register_exporter("profile", exporter.profile_section, kinds="meta")
-        self.registry.register_exporter("identifiers", exporter.identifiers_section, kinds="ident")
-        self.registry.register_exporter("traits", exporter.traits_section)
-        self.registry.register_exporter("events", exporter.events_section)
-        self.registry.register_exporter(
+        registry.register_exporter("profile", exporter.profile_section, kinds="meta")
+        registry.register_exporter("identifiers", exporter.identifiers_section, kinds="ident")
+        registry.register_exporter("traits", exporter.traits_section)
+        registry.register_exporter("events", exporter.events_section)
+        registry.register_exporter(
             "consent",
             exporter.consent_section,
             kinds=("consent", "consent-state", "consent-head", "restriction"),
+        )
+        eraser = Eraser(
+            store=store,
+            key_store=key_store,
+            vault=vault,
+            keyring=keyring,
+            identity=identity,
+            audit=audit,
+            clock=clock,
+            registry=registry,
+            subject_ref=subject_ref,
+        )
+        requests = RequestBook(
+            store=store,
+            vault=vault,
+            audit=audit,
+            clock=clock,
+            verifier=verifier,
+            holidays=holidays,
+        )
+        return cls(
+            registry=registry,
+            exporter=exporter,
+            eraser=eraser,
+            requests=requests,
+            identity=identity,
+            consent=consent,
+            manifest=manifest,
+            store=store,
+            audit=audit,
+            clock=clock,
+            subject_ref=subject_ref,
+            traits=traits,
         )
 
     def __repr__(self) -> str:
@@ -193,15 +194,7 @@ class Rights:
 
     def subject(self, subject: str) -> str:
         """The pseudonym of a live subject given its pseudonym or a host identifier."""
-        if isinstance(subject, str) and subject.startswith("sub_"):
-            if not valid_subject_id(subject):
-                raise InvalidInput(
-                    "invalid subject", [Problem(where="subject", what="not a subject pseudonym")]
-                )
-            if not self._host.identity.exists(subject):
-                raise SubjectNotFound("subject")
-            return subject
-        return self._host.identity.resolve(parse_identifier(subject, where="subject"))
+        return self.identity.subject_of(subject)
 
     # -- export ---------------------------------------------------------------------------
 
@@ -214,11 +207,11 @@ class Rights:
         """
         _actor(actor)
         pseudonym = self.subject(subject)
-        document = self.exporter.build(pseudonym, self._host.clock.now())
+        document = self.exporter.build(pseudonym, self.clock.now())
         data = document.data
-        self._host.audit.append(
+        self.audit.append(
             "rights.export",
-            subject=self._host.subject_ref(pseudonym),
+            subject=self.subject_ref(pseudonym),
             actor=actor,
             data={
                 "format": fmt,
@@ -251,12 +244,8 @@ class Rights:
 
         By pseudonym this also finishes an erasure interrupted after the key was shredded.
         """
-        if isinstance(subject, str) and subject.startswith("sub_"):
-            return self.eraser.erase(subject, reason=reason, actor=actor)
-        ident = parse_identifier(subject, where="subject")
-        pseudonym = self._host.identity.lookup(ident)
-        if pseudonym is None:
-            raise SubjectNotFound(f"{ident.kind} identifier")
+        # A pseudonym need not be live: its erasure may have stopped after the key was shredded.
+        pseudonym = subject if names_a_pseudonym(subject) else self.subject(subject)
         return self.eraser.erase(pseudonym, reason=reason, actor=actor)
 
     def erasure_log(self) -> list[ErasureLogEntry]:
@@ -271,7 +260,7 @@ class Rights:
         """Re-apply the erasure log after restoring a data backup; see :meth:`Eraser.replay`."""
         return self.eraser.replay(actor=actor)
 
-    # -- rectification, restriction, objection, opt-out -----------------------------------
+    # -- rectification --------------------------------------------------------------------
 
     def rectify(
         self,
@@ -286,204 +275,12 @@ class Rights:
         Returns the traits component's update summary. Raises :class:`ConfigurationError` if
         this kit has no traits component.
         """
-        traits = getattr(self._host, "traits", None)
+        traits = self.traits
         if traits is None:
             raise ConfigurationError("rectification needs a traits component (kit.traits)")
         _actor(actor)  # the traits component audits it as given
         pseudonym = self.subject(subject)
         return traits.update(pseudonym, values, source=source, rectification=True, actor=actor)
-
-    def restrict(
-        self,
-        subject: str,
-        *,
-        source: str = "api",
-        method: str = "explicit",
-        jurisdiction: str | None = None,
-        reference: str | None = None,
-        actor: str = "system",
-    ) -> RestrictionChange:
-        """Restrict processing (Art. 18); see :meth:`ConsentManager.restrict`."""
-        return self._host.consent.restrict(
-            self.subject(subject),
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            reference=reference,
-            actor=actor,
-        )
-
-    def lift_restriction(
-        self,
-        subject: str,
-        *,
-        source: str = "api",
-        method: str = "explicit",
-        jurisdiction: str | None = None,
-        reference: str | None = None,
-        actor: str = "system",
-    ) -> RestrictionChange:
-        """Lift a restriction; guards answer from the ledger again."""
-        return self._host.consent.lift_restriction(
-            self.subject(subject),
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            reference=reference,
-            actor=actor,
-        )
-
-    def marketing_purposes(self) -> tuple[Purpose, ...]:
-        """The direct-marketing purposes: id ``marketing`` or ``marketing.*``, or a channel."""
-        return tuple(
-            p
-            for p in self._host.manifest.purposes
-            if (p.id == "marketing" or p.id.startswith("marketing.") or p.channel is not None)
-            and (p.needs_consent or p.objectable)
-        )
-
-    def object_to_direct_marketing(
-        self,
-        subject: str,
-        *,
-        source: str = "api",
-        method: str = "explicit",
-        jurisdiction: str | None = None,
-        actor: str = "system",
-    ) -> tuple[ConsentReceipt, ...]:
-        """Object to direct marketing (Art. 21(2)): stop every marketing purpose at once."""
-        purposes = [p.id for p in self.marketing_purposes()]
-        return self._stop(
-            "rights.objection", subject, purposes, (source, method, jurisdiction, actor)
-        )
-
-    def object(
-        self,
-        subject: str,
-        purposes: str | Iterable[str],
-        *,
-        source: str = "api",
-        method: str = "explicit",
-        jurisdiction: str | None = None,
-        actor: str = "system",
-    ) -> tuple[ConsentReceipt, ...]:
-        """Object to ``purposes`` (Art. 21) and stop them.
-
-        Legitimate-interest purposes get an objection, consent purposes a withdrawal (or a
-        refusal if never given); contract and legal-obligation purposes are refused with
-        :class:`InvalidInput` (no right to object applies to them).
-        """
-        if isinstance(purposes, str):
-            listed: list[str] = [purposes]
-        else:
-            try:
-                listed = list(purposes)
-            except TypeError:
-                listed = []
-        if not listed:
-            raise InvalidInput(
-                "invalid objection",
-                [Problem(where="purposes", what="must name at least one purpose")],
-            )
-        return self._stop(
-            "rights.objection", subject, listed, (source, method, jurisdiction, actor)
-        )
-
-    def opt_out_of_sale(
-        self,
-        subject: str,
-        *,
-        source: str = "api",
-        method: str = "explicit",
-        jurisdiction: str | None = "US-CA",
-        actor: str = "system",
-    ) -> tuple[ConsentReceipt, ...]:
-        """CCPA opt-out of sale/sharing: refuse or withdraw every ``gpc_opt_out`` purpose."""
-        purposes = [p.id for p in self._host.manifest.purposes if p.gpc_opt_out]
-        return self._stop(
-            "rights.opt_out_sale", subject, purposes, (source, method, jurisdiction, actor)
-        )
-
-    def _stop(
-        self,
-        action: str,
-        subject: str,
-        purposes: list[str],
-        context: tuple[str, str, str | None, str],
-    ) -> tuple[ConsentReceipt, ...]:
-        source, method, jurisdiction, actor = context
-        manifest = self._host.manifest
-        consent = self._host.consent
-        chosen = self._stoppable(purposes, actor)
-        # Source and method are audited below even when no consent call checks them.
-        consent.validate_context(
-            source=source, method=method, jurisdiction=jurisdiction, actor=actor
-        )
-        pseudonym = self.subject(subject)
-        common: dict[str, Any] = {
-            "source": source,
-            "method": method,
-            "jurisdiction": jurisdiction,
-            "actor": actor,
-        }
-        receipts: list[ConsentReceipt] = []
-        with self._host.store.transaction():
-            for purpose in chosen:
-                state = consent.state(pseudonym, purpose.id)
-                status = None if state.record is None else state.record.status
-                if purpose.objectable:
-                    if status != "objected":
-                        receipts.append(consent.object(pseudonym, purpose.id, **common))
-                elif status == "given":
-                    receipts.append(consent.withdraw(pseudonym, purpose.id, **common))
-                elif status in {None, "expired"}:
-                    notice = purpose.notice or ""
-                    receipts.append(
-                        consent.refuse(
-                            pseudonym,
-                            purpose.id,
-                            notice=notice,
-                            notice_version=manifest.current_notice_version(notice) or "",
-                            **common,
-                        )
-                    )
-            self._host.audit.append(
-                action,
-                subject=self._host.subject_ref(pseudonym),
-                actor=actor,
-                data={
-                    "purposes": [p.id for p in chosen],
-                    "changed": sorted({r.purpose for rc in receipts for r in rc.records}),
-                    "receipts": [rc.receipt_id for rc in receipts],
-                    "source": source,
-                    "method": method,
-                },
-            )
-        return tuple(receipts)
-
-    def _stoppable(self, purposes: list[str], actor: str) -> list[Purpose]:
-        """The purposes, checked: each must exist and allow a withdrawal or an objection."""
-        problems: list[Problem] = []
-        chosen: list[Purpose] = []
-        for index, name in enumerate(purposes):
-            found = self._host.manifest.get_purpose(name) if isinstance(name, str) else None
-            if found is None:
-                problems.append(Problem(where=f"purposes[{index}]", what="not in the manifest"))
-            elif not (found.needs_consent or found.objectable):
-                problems.append(
-                    Problem(
-                        where=f"purposes[{index}]",
-                        what=f"lawful basis {found.lawful_basis} allows no objection",
-                    )
-                )
-            elif found.needs_consent and found.notice is None:
-                problems.append(Problem(where=f"purposes[{index}]", what="has no notice"))
-            else:
-                chosen.append(found)
-        check_actor(actor, problems)
-        if problems:
-            raise InvalidInput("invalid objection", problems)
-        return chosen
 
     # -- requests -------------------------------------------------------------------------
 
@@ -516,7 +313,7 @@ class Rights:
             )
         subjects, resolved = self._request_subjects(request)
         result = self._execute(request, subjects, out_dir, actor)
-        result["subject_refs"] = [self._host.subject_ref(s) for s in subjects]
+        result["subject_refs"] = [self.subject_ref(s) for s in subjects]
         result["unresolved_identifiers"] = len(request.identifiers) - resolved
         return book.complete(
             request_id,
@@ -530,7 +327,7 @@ class Rights:
         found: dict[str, None] = {}
         resolved = 0
         for text in request.identifiers:
-            pseudonym = self._host.identity.lookup(text)
+            pseudonym = self.identity.lookup(text)
             if pseudonym is not None:
                 resolved += 1
                 found[pseudonym] = None
@@ -615,7 +412,7 @@ class Rights:
             "file": str(path),
             "format": fmt,
             "sha256": hashlib.sha256(payload).hexdigest(),
-            "subject_ref": self._host.subject_ref(subject),
+            "subject_ref": self.subject_ref(subject),
         }
 
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from personakit._ids import check_actor, new_id
 from personakit.exceptions import Problem
 
-__all__ = ["MAX_NOTE", "check_actor", "check_note", "new_id"]
+__all__ = ["MAX_NOTE", "check_note"]
 
 #: Longest reason, legal basis or extension reason accepted.
 MAX_NOTE: Final = 500

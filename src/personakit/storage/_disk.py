@@ -15,6 +15,9 @@ side files. Each of those is wrong for personal data, so :class:`DiskStore` pins
 Settings live in diskcache's ``Settings`` table, which any other opener can rewrite, so they
 are checked on every open: a store whose eviction was switched on is refused (it may already
 have lost data), the others are restored and then verified against the live pragmas.
+
+The diskcache internals this needs (private members, the table layout) are wrapped and checked
+in :mod:`personakit.storage._diskcache_compat`; this module reaches into none of them itself.
 """
 
 from __future__ import annotations
@@ -23,13 +26,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-import diskcache
-
 from personakit.exceptions import IntegrityError, StorageError
+from personakit.storage import _diskcache_compat as compat
 from personakit.storage._base import (
     ScrubResult,
     check_key,
@@ -43,17 +45,11 @@ __all__ = ["BULK_CHECKPOINT_PAGES", "DURABLE_SETTINGS", "DiskStore"]
 #: default, used otherwise, is 1,000).
 BULK_CHECKPOINT_PAGES: Final = 8192
 
-_DB_NAME: Final = "cache.db"  # diskcache's file name inside the directory
 _SCAN_PAGE: Final = 512
 _IN_CHUNK: Final = 500  # well under SQLite's bound-parameter limit
-_GET: Final = "SELECT mode, filename, value FROM Cache WHERE key = ? AND raw = 1"
-_PUT: Final = (
-    "INSERT INTO Cache (key, raw, store_time, expire_time, access_time, access_count, tag,"
-    " size, mode, filename, value) VALUES (?, 1, ?, NULL, ?, 0, NULL, 0, 1, NULL, ?)"
-    " ON CONFLICT(key, raw) DO UPDATE SET store_time = excluded.store_time,"
-    " expire_time = NULL, access_time = excluded.access_time, tag = NULL, size = 0, mode = 1,"
-    " filename = NULL, value = excluded.value"
-)
+# What a backend call can raise: SQLite's errors, and diskcache's when BEGIN IMMEDIATE waits
+# longer than the timeout.
+_BACKEND_ERRORS: Final = (sqlite3.Error, compat.Timeout)
 
 #: The diskcache settings a store of record needs. Benchmarks open raw diskcache with the same
 #: durability settings so that the comparison is fair.
@@ -74,7 +70,7 @@ DURABLE_SETTINGS: Final[dict[str, Any]] = {
 _REFUSE_IF_CHANGED: Final = ("eviction_policy", "cull_limit", "disk_min_file_size")
 
 
-class _BytesDisk(diskcache.Disk):  # type: ignore[misc]
+class _BytesDisk(compat.Disk):  # type: ignore[misc]
     """diskcache serialization that only ever stores raw bytes inline, and never unpickles."""
 
     def put(self, key: Any) -> tuple[Any, bool]:
@@ -93,7 +89,7 @@ class _BytesDisk(diskcache.Disk):  # type: ignore[misc]
         if read or type(value) is not bytes:
             msg = "store values are bytes"
             raise TypeError(msg)
-        return 0, diskcache.core.MODE_RAW, None, sqlite3.Binary(value)
+        return 0, compat.MODE_RAW, None, sqlite3.Binary(value)
 
     def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> bytes:  # noqa: FBT001, ARG002
         return _checked_value(mode, filename, value)
@@ -105,7 +101,7 @@ class _BytesDisk(diskcache.Disk):  # type: ignore[misc]
 
 
 def _checked_value(mode: object, filename: object, value: object) -> bytes:
-    if mode != diskcache.core.MODE_RAW or filename is not None or type(value) is not bytes:
+    if mode != compat.MODE_RAW or filename is not None or type(value) is not bytes:
         raise IntegrityError("store row is not in personakit's format")
     return value
 
@@ -122,16 +118,22 @@ class DiskStore:
         self.directory = Path(directory)
         self._timeout = timeout
         try:
+            compat.check_installed(tuple(DURABLE_SETTINGS.items()))
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._refuse_weakened_settings()
-            self._cache = diskcache.Cache(
+            self._cache = compat.Cache(
                 str(self.directory), timeout=timeout, disk=_BytesDisk, **DURABLE_SETTINGS
             )
-            (self.directory / _DB_NAME).chmod(0o600)
+            (self.directory / compat.DB_NAME).chmod(0o600)
         except StorageError:
             raise
-        except (sqlite3.Error, diskcache.Timeout, OSError) as exc:
+        except (*_BACKEND_ERRORS, OSError) as exc:
             raise StorageError(f"cannot open store: {type(exc).__name__}") from exc
+        try:
+            compat.check_cache(self._cache, DURABLE_SETTINGS)
+        except BaseException:
+            self._cache.close()
+            raise
         self._verify_settings()
 
     def __repr__(self) -> str:
@@ -141,14 +143,12 @@ class DiskStore:
     # -- settings -------------------------------------------------------------------------
 
     def _refuse_weakened_settings(self) -> None:
-        db = self.directory / _DB_NAME
+        db = self.directory / compat.DB_NAME
         if not db.exists():
             return
-        with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=60)) as con:
-            try:
-                current = dict(con.execute("SELECT key, value FROM Settings").fetchall())
-            except sqlite3.OperationalError:
-                return  # created but not initialised yet (a crash during the first open)
+        current = compat.read_settings(db)
+        if current is None:
+            return  # created but not initialised yet (a crash during the first open)
         changed = [
             name
             for name in _REFUSE_IF_CHANGED
@@ -162,14 +162,15 @@ class DiskStore:
             )
 
     def _verify_settings(self) -> None:
-        con = self._cache._con  # noqa: SLF001 (the live connection is what the pragmas bind)
+        con = compat.connection(self._cache)  # the live connection is what the pragmas bind
         live = {
             "sqlite_synchronous": con.execute("PRAGMA synchronous").fetchone()[0],
             "sqlite_secure_delete": con.execute("PRAGMA secure_delete").fetchone()[0],
             "sqlite_journal_mode": con.execute("PRAGMA journal_mode").fetchone()[0],
-            "eviction_policy": self._cache.eviction_policy,
-            "cull_limit": self._cache.cull_limit,
-            "disk_min_file_size": self._cache.disk_min_file_size,
+            **{
+                name: compat.setting(self._cache, name)
+                for name in ("eviction_policy", "cull_limit", "disk_min_file_size")
+            },
         }
         wrong = sorted(name for name, value in live.items() if value != DURABLE_SETTINGS[name])
         if wrong or not isinstance(self._cache.disk, _BytesDisk):
@@ -178,13 +179,13 @@ class DiskStore:
 
     def settings(self) -> dict[str, Any]:
         """The live durability settings, as verified at open (for reports and tests)."""
-        con = self._cache._con  # noqa: SLF001
+        con = compat.connection(self._cache)
         return {
             "synchronous": con.execute("PRAGMA synchronous").fetchone()[0],
             "secure_delete": con.execute("PRAGMA secure_delete").fetchone()[0],
             "journal_mode": con.execute("PRAGMA journal_mode").fetchone()[0],
-            "eviction_policy": self._cache.eviction_policy,
-            "inline_values": self._cache.disk_min_file_size
+            "eviction_policy": compat.setting(self._cache, "eviction_policy"),
+            "inline_values": compat.setting(self._cache, "disk_min_file_size")
             >= DURABLE_SETTINGS["disk_min_file_size"],
         }
 
@@ -197,8 +198,8 @@ class DiskStore:
         # Cache.get (which also re-derives the key, reads the clock and checks expiry, none of
         # which applies: we never set expiry), and try/except instead of _translated().
         try:
-            rows = self._cache._sql(_GET, (key,)).fetchall()  # noqa: SLF001
-        except (sqlite3.Error, diskcache.Timeout) as exc:
+            rows = compat.execute(self._cache, compat.SELECT_VALUE, (key,)).fetchall()
+        except _BACKEND_ERRORS as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
         if not rows:
             return None
@@ -213,14 +214,9 @@ class DiskStore:
         found: dict[str, bytes] = {}
         for start in range(0, len(unique), _IN_CHUNK):
             chunk = unique[start : start + _IN_CHUNK]
-            marks = ",".join("?" * len(chunk))
             try:
-                rows = self._cache._sql(  # noqa: SLF001
-                    "SELECT key, mode, filename, value FROM Cache"  # noqa: S608 (only ? marks)
-                    f" WHERE raw = 1 AND key IN ({marks})",
-                    chunk,
-                ).fetchall()
-            except (sqlite3.Error, diskcache.Timeout) as exc:
+                rows = compat.execute(self._cache, compat.select_many(len(chunk)), chunk).fetchall()
+            except _BACKEND_ERRORS as exc:
                 raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
             for key, mode, filename, value in rows:
                 found[key] = _checked_value(mode, filename, value)
@@ -235,7 +231,7 @@ class DiskStore:
         # lock to upgrade. diskcache's AFTER INSERT / AFTER UPDATE triggers keep its counters.
         now = time.time()
         with self._translated():
-            self._cache._sql(_PUT, (key, now, now, value))  # noqa: SLF001
+            compat.execute(self._cache, compat.UPSERT, (key, now, now, value))
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Set several keys, all or nothing: one ``executemany`` of the UPSERT."""
@@ -244,7 +240,7 @@ class DiskStore:
         if not rows:
             return
         with self._translated(), self._cache.transact():
-            self._cache._con.executemany(_PUT, rows)  # noqa: SLF001
+            compat.connection(self._cache).executemany(compat.UPSERT, rows)
 
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
@@ -255,9 +251,9 @@ class DiskStore:
     def delete_prefix(self, prefix: str) -> int:
         """Delete every key starting with ``prefix``; return how many."""
         check_key(prefix)
-        where, params = _range_clause(prefix)
+        where, params = compat.key_range(prefix, prefix_upper_bound(prefix))
         with self._translated(), self._cache.transact():
-            cursor = self._cache._sql(f"DELETE FROM Cache WHERE {where}", params)  # noqa: S608, SLF001
+            cursor = compat.execute(self._cache, compat.delete_range(where), params)
             return int(cursor.rowcount)
 
     def scan(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
@@ -266,18 +262,15 @@ class DiskStore:
         Reads in pages, so a scan of a large prefix holds no long read snapshot (which would
         keep :meth:`scrub` pending) and never loads everything at once.
         """
-        where, params = _range_clause(prefix)
+        where, params = compat.key_range(prefix, prefix_upper_bound(prefix))
+        first_page = compat.select_range(where, _SCAN_PAGE, after=False)
+        next_page = compat.select_range(where, _SCAN_PAGE, after=True)
         last: str | None = None
         while True:
-            after = "" if last is None else " AND key > ?"
-            args = params if last is None else (*params, last)
+            statement, args = (first_page, params) if last is None else (next_page, (*params, last))
             try:  # inline rather than _translated(): scans run once per subject in bulk paths
-                rows = self._cache._sql(  # noqa: SLF001
-                    "SELECT key, raw, mode, filename, value FROM Cache"  # noqa: S608
-                    f" WHERE {where}{after} ORDER BY key LIMIT {_SCAN_PAGE}",
-                    args,
-                ).fetchall()
-            except (sqlite3.Error, diskcache.Timeout) as exc:
+                rows = compat.execute(self._cache, statement, args).fetchall()
+            except _BACKEND_ERRORS as exc:
                 raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
             for key, raw, mode, filename, value in rows:
                 if not raw:
@@ -293,7 +286,7 @@ class DiskStore:
         try:
             context = self._cache.transact()
             context.__enter__()
-        except (sqlite3.Error, diskcache.Timeout) as exc:
+        except _BACKEND_ERRORS as exc:
             raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
         try:
             yield
@@ -314,9 +307,9 @@ class DiskStore:
         the token because both counters restart when diskcache opens a new one (after a fork).
         """
         try:
-            con = self._cache._con  # noqa: SLF001 (diskcache's per-thread connection)
+            con = compat.connection(self._cache)
             version = con.execute("PRAGMA data_version").fetchone()[0]
-        except (sqlite3.Error, diskcache.Timeout) as exc:
+        except _BACKEND_ERRORS as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
         return con, int(version), con.total_changes
 
@@ -329,7 +322,7 @@ class DiskStore:
         checkpoint, writing the same pages to the database file again and again. Every commit
         is still fsync'd to the WAL, so durability is unchanged.
         """
-        con = self._cache._con  # noqa: SLF001 (the pragma is per connection)
+        con = compat.connection(self._cache)  # the pragma is per connection
         with self._translated():
             previous = int(con.execute("PRAGMA wal_autocheckpoint").fetchone()[0])
             con.execute(f"PRAGMA wal_autocheckpoint={BULK_CHECKPOINT_PAGES}")
@@ -348,25 +341,26 @@ class DiskStore:
         page images that remain are in the WAL until it is checkpointed and reset. A reader
         holding a snapshot blocks that: after ``attempts`` tries the result is ``pending``.
         """
-        if self._cache._txn_id is not None:  # noqa: SLF001
+        if compat.transaction_open(self._cache):
             msg = "scrub cannot run inside a transaction"
             raise RuntimeError(msg)
-        wal = self.directory / (_DB_NAME + "-wal")
-        sql = self._cache._sql  # noqa: SLF001
+        wal = self.directory / (compat.DB_NAME + "-wal")
+        con = compat.connection(self._cache)
         with self._translated():
             # A TRUNCATE checkpoint waits on the busy handler for readers to finish; with the
             # store's long timeout one attempt could block for a minute. Poll briefly instead.
-            sql(f"PRAGMA busy_timeout = {int(wait * 1000)}")
+            con.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
             try:
                 for attempt in range(attempts):
-                    busy, log, checkpointed = sql("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                    checkpoint = con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                    busy, log, checkpointed = checkpoint.fetchone()
                     wal_empty = not wal.exists() or wal.stat().st_size == 0
                     if busy == 0 and log == checkpointed and wal_empty:
                         return ScrubResult(status="done", detail="WAL checkpointed and truncated")
                     if attempt + 1 < attempts:
                         time.sleep(wait)
             finally:
-                sql(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                con.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
         return ScrubResult(
             status="pending",
             detail="another connection holds a read snapshot; WAL not yet truncated (retry)",
@@ -375,7 +369,7 @@ class DiskStore:
     def integrity_check(self) -> list[str]:
         """Run SQLite's ``PRAGMA integrity_check``; return its findings (empty when sound)."""
         with self._translated():
-            rows = self._cache._sql("PRAGMA integrity_check").fetchall()  # noqa: SLF001
+            rows = compat.connection(self._cache).execute("PRAGMA integrity_check").fetchall()
         findings = [str(row[0]) for row in rows]
         return [] if findings == ["ok"] else findings
 
@@ -387,13 +381,5 @@ class DiskStore:
     def _translated(self) -> Iterator[None]:
         try:
             yield
-        except (sqlite3.Error, diskcache.Timeout) as exc:
+        except _BACKEND_ERRORS as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
-
-
-def _range_clause(prefix: str) -> tuple[str, tuple[str, ...]]:
-    # typeof(key) = 'text' keeps planted BLOB keys (pickles) out of every scan.
-    upper = prefix_upper_bound(prefix)
-    if upper is None:
-        return "typeof(key) = 'text' AND key >= ?", (prefix,)
-    return "typeof(key) = 'text' AND key >= ? AND key < ?", (prefix, upper)

@@ -70,21 +70,18 @@ which lives in a separate key store.
 
 Errors from psycopg become :class:`~personakit.exceptions.StorageError` naming the psycopg
 exception type only: messages never carry keys, values or connection strings.
+
+The table and its SQL are in :mod:`personakit.storage._postgres_schema`, the per-thread
+connections and their transactions in :mod:`personakit.storage._postgres_sessions`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import itertools
-import os
 import re
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
-
-from attrs import define
 
 from personakit.exceptions import ConfigurationError, StorageError
 from personakit.storage._base import (
@@ -93,67 +90,39 @@ from personakit.storage._base import (
     check_value,
     prefix_upper_bound,
 )
+from personakit.storage._postgres_schema import (
+    SCAN_PAGE,
+    Statements,
+    check_text,
+    lock_key,
+    prepare_table,
+    range_args,
+    render,
+    subject_of,
+    subject_of_prefix,
+)
+from personakit.storage._postgres_sessions import Session, Sessions
 
 if TYPE_CHECKING:
     # Annotations only: at run time psycopg is imported inside PostgresStore, on first use.
     import psycopg
-    from psycopg import errors, sql
+    from psycopg import errors
 
 __all__ = ["PostgresStore"]
 
 _TABLE_RE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}")
 _MAX_NAMESPACE_LENGTH: Final = 255
-_SCAN_PAGE: Final = 500
 _CONNECT_TIMEOUT_SECONDS: Final = 10
 # PostgreSQL's lock_timeout is an int of milliseconds: about 24 days at most.
 _MAX_TIMEOUT_SECONDS: Final = 2_147_483
-# The vault's layout: a subject's records live under "s/<subject>/" (personakit._vault).
-_SUBJECT_PREFIX: Final = "s/"
-# One lock for creating any personakit table, so two first openers don't race the DDL.
-_DDL_LOCK_KEY: Final = int.from_bytes(
-    hashlib.blake2b(b"personakit:ddl", digest_size=8).digest(), "big", signed=True
-)
 _LOCK_NOT_AVAILABLE: Final = "55P03"
 _QUERY_CANCELED: Final = "57014"
-
-_EXPECTED_COLUMNS: Final = {
-    "namespace": ("text", "C", True),
-    "key": ("text", "C", True),
-    "subject": ("text", "C", True),
-    "value": ("bytea", None, True),
-}
 
 _SCRUB_DONE: Final = (
     "VACUUM removed deleted row versions from the table, its TOAST table and index; free space "
     "inside pages is not zeroed, and WAL segments, replicas and backups are beyond its reach: "
     "erased values there stay unreadable because erasure shreds their keys (crypto-shredding)"
 )
-
-
-@define
-class _Session:
-    """One thread's connection, and how deep that thread is in :meth:`transaction` blocks."""
-
-    conn: psycopg.Connection[tuple[Any, ...]]
-    depth: int = 0
-
-
-@define(frozen=True)
-class _Statements:
-    """The store's SQL, rendered once for its table and lock key."""
-
-    get: bytes
-    get_many: bytes
-    put: bytes
-    put_locked: bytes
-    delete: bytes
-    begin: bytes
-    vacuum: bytes
-    dead_tuples: bytes
-    # keyed by (first page, has an upper bound, fixes the subject)
-    scan: dict[tuple[bool, bool, bool], bytes]
-    # keyed by (has an upper bound, fixes the subject)
-    delete_range: dict[tuple[bool, bool], bytes]
 
 
 class PostgresStore:
@@ -220,28 +189,22 @@ class PostgresStore:
             ) from None
         self.table = table
         self.namespace = namespace
-        self._dsn = dsn
-        self._connect_options: dict[str, Any] = {"client_encoding": "UTF8"}
+        options: dict[str, Any] = {"client_encoding": "UTF8"}
         if "connect_timeout" not in params:
-            self._connect_options["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
+            options["connect_timeout"] = _CONNECT_TIMEOUT_SECONDS
         if "application_name" not in params:
-            self._connect_options["application_name"] = "personakit"
-        self._lock_timeout_ms = str(max(1, round(timeout * 1000)))
-        self._error: type[psycopg.Error] = psycopg.Error
-        self._in_error = psycopg.pq.TransactionStatus.INERROR
-        self._identifier = sql.Identifier(*table.split("."))
-        self._guard = threading.Lock()
-        self._local = threading.local()
-        self._sessions: dict[threading.Thread, _Session] = {}
-        self._inherited: list[_Session] = []
-        self._pid = os.getpid()
-        self._closed = False
+            options["application_name"] = "personakit"
+        self._sessions = Sessions(
+            dsn, options=options, lock_timeout_ms=str(max(1, round(timeout * 1000)))
+        )
+        self._error: type[psycopg.Error] = self._sessions.error
+        identifier = sql.Identifier(*table.split("."))
         try:
             conn = self._session().conn
             info = conn.info
             self.database = f"{info.host}:{info.port}/{info.dbname}"
-            canonical = self._prepare_table(conn)
-            self._sql = _render(conn, self._identifier, _lock_key(canonical, namespace))
+            canonical = prepare_table(conn, identifier)
+            self._sql: Statements = render(conn, identifier, lock_key(canonical, namespace))
         except BaseException:
             self.close()
             raise
@@ -253,92 +216,8 @@ class PostgresStore:
             f"namespace={self.namespace!r})"
         )
 
-    # -- connections ------------------------------------------------------------------------
-
-    def _session(self) -> _Session:
-        session: _Session | None = getattr(self._local, "session", None)
-        if session is not None and not session.conn.closed and self._pid == os.getpid():
-            return session
-        return self._new_session(session)
-
-    def _new_session(self, old: _Session | None) -> _Session:
-        if self._closed:
-            msg = "store is closed"
-            raise RuntimeError(msg)
-        if self._pid != os.getpid():
-            self._forget_parent_connections()
-        elif old is not None and old.depth:
-            # Never reconnect silently in the middle of a transaction: the writes before the
-            # break are gone, and the rest would autocommit on their own.
-            raise StorageError("connection lost inside a transaction; it was rolled back")
-        session = _Session(self._connect())
-        with self._guard:
-            for thread in [t for t in self._sessions if not t.is_alive()]:
-                self._sessions.pop(thread).conn.close()
-            self._sessions[threading.current_thread()] = session
-        self._local.session = session
-        return session
-
-    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        import psycopg  # noqa: PLC0415 (already loaded by __init__; kept local, see there)
-
-        try:
-            conn = psycopg.connect(self._dsn, autocommit=True, **self._connect_options)
-        except psycopg.Error as exc:
-            raise StorageError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
-        try:
-            conn.execute("SELECT set_config('lock_timeout', %s, false)", (self._lock_timeout_ms,))
-        except psycopg.Error as exc:
-            conn.close()
-            raise StorageError(f"cannot configure connection: {type(exc).__name__}") from exc
-        return conn
-
-    def _forget_parent_connections(self) -> None:
-        # After fork the parent's connections share its sockets: closing them here would end
-        # the parent's sessions, so keep them referenced (unused) and start afresh.
-        with self._guard:
-            self._inherited.extend(self._sessions.values())
-            self._sessions = {}
-        self._local = threading.local()
-        self._pid = os.getpid()
-
-    def _prepare_table(self, conn: psycopg.Connection[tuple[Any, ...]]) -> str:
-        """Create the table if missing, verify its layout; return its schema-qualified name."""
-        name = self._identifier.as_string(conn)
-        with self._translated("cannot prepare table"):
-            row = conn.execute("SELECT current_setting('server_encoding')").fetchone()
-            if row is None or row[0] != "UTF8":
-                raise StorageError(
-                    "the database must use the UTF8 encoding (keys are compared as UTF-8)"
-                )
-            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
-                with conn.transaction():
-                    conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
-                    if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
-                        for statement in _create_table(self._identifier):
-                            conn.execute(statement)
-            columns = conn.execute(
-                "SELECT a.attname, format_type(a.atttypid, a.atttypmod), co.collname,"
-                " a.attnotnull FROM pg_attribute a"
-                " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
-                " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-                (name,),
-            ).fetchall()
-            found = {
-                column: (kind, collation, notnull) for column, kind, collation, notnull in columns
-            }
-            if found != _EXPECTED_COLUMNS:
-                raise StorageError(
-                    "table exists but its layout is not personakit's (columns namespace, key, "
-                    'subject: text COLLATE "C" NOT NULL; value: bytea NOT NULL)'
-                )
-            row = conn.execute(
-                "SELECT n.nspname || '.' || c.relname FROM pg_class c"
-                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::regclass",
-                (name,),
-            ).fetchone()
-        assert row is not None
-        return str(row[0])
+    def _session(self) -> Session:
+        return self._sessions.current()
 
     @contextmanager
     def _translated(self, what: str) -> Iterator[None]:
@@ -351,12 +230,12 @@ class PostgresStore:
 
     def get(self, key: str) -> bytes | None:
         """Return the value for ``key``, or None."""
-        _check_text(check_key(key))
+        check_text(check_key(key))
         conn = self._session().conn
         # try/except inline rather than _translated(): this is the store's hottest path.
         try:
             row = conn.execute(
-                self._sql.get, (self.namespace, key, _subject_of(key)), binary=True
+                self._sql.get, (self.namespace, key, subject_of(key)), binary=True
             ).fetchone()
         except self._error as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
@@ -365,7 +244,7 @@ class PostgresStore:
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one ``= ANY(…)`` query."""
         for key in keys:
-            _check_text(check_key(key))
+            check_text(check_key(key))
         if not keys:
             return {}
         conn = self._session().conn
@@ -379,19 +258,19 @@ class PostgresStore:
 
     def put(self, key: str, value: bytes) -> None:
         """Set ``key`` to ``value``."""
-        _check_text(check_key(key))
+        check_text(check_key(key))
         check_value(value)
         session = self._session()
         statement = self._sql.put if session.depth else self._sql.put_locked
         with self._translated("store operation failed"):
-            session.conn.execute(statement, (self.namespace, key, _subject_of(key), value))
+            session.conn.execute(statement, (self.namespace, key, subject_of(key), value))
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Set several keys, all or nothing: one pipelined ``executemany`` in a transaction."""
         rows = []
         for key, value in items:
-            _check_text(check_key(key))
-            rows.append((self.namespace, key, _subject_of(key), check_value(value)))
+            check_text(check_key(key))
+            rows.append((self.namespace, key, subject_of(key), check_value(value)))
         if not rows:
             return
         with self.transaction(), self._translated("store operation failed"):
@@ -399,22 +278,22 @@ class PostgresStore:
 
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
-        _check_text(check_key(key))
+        check_text(check_key(key))
         # A transaction (of one statement, if not inside one already) so the delete waits for
         # the store's lock like every other write.
         with self.transaction(), self._translated("store operation failed"):
             cursor = self._session().conn.execute(
-                self._sql.delete, (self.namespace, key, _subject_of(key))
+                self._sql.delete, (self.namespace, key, subject_of(key))
             )
             return cursor.rowcount > 0
 
     def delete_prefix(self, prefix: str) -> int:
         """Delete every key starting with ``prefix`` (non-empty); return how many."""
-        _check_text(check_key(prefix))
+        check_text(check_key(prefix))
         upper = prefix_upper_bound(prefix)
-        subject = _subject_of_prefix(prefix)
+        subject = subject_of_prefix(prefix)
         statement = self._sql.delete_range[upper is not None, subject is not None]
-        args = _range_args(self.namespace, prefix, upper, subject)
+        args = range_args(self.namespace, prefix, upper, subject)
         with self.transaction(), self._translated("store operation failed"):
             return self._session().conn.execute(statement, args).rowcount
 
@@ -427,18 +306,18 @@ class PostgresStore:
         if type(prefix) is not str:
             msg = f"store keys are str, not {type(prefix).__name__}"
             raise TypeError(msg)
-        _check_text(prefix)
+        check_text(prefix)
         upper = prefix_upper_bound(prefix)
-        subject = _subject_of_prefix(prefix)
+        subject = subject_of_prefix(prefix)
         last: str | None = None
         while True:
             statement = self._sql.scan[last is None, upper is not None, subject is not None]
-            args = _range_args(self.namespace, prefix if last is None else last, upper, subject)
+            args = range_args(self.namespace, prefix if last is None else last, upper, subject)
             with self._translated("store operation failed"):
                 rows = self._session().conn.execute(statement, args, binary=True).fetchall()
             for key, value in rows:
                 yield str(key), bytes(value)
-            if len(rows) < _SCAN_PAGE:
+            if len(rows) < SCAN_PAGE:
                 return
             last = str(rows[-1][0])
 
@@ -456,47 +335,16 @@ class PostgresStore:
             finally:
                 session.depth -= 1
             return
-        self._begin(session)
+        self._sessions.begin(session, self._sql.begin)
         session.depth = 1
         try:
             yield
         except BaseException:
             session.depth = 0
-            self._rollback(session)
+            self._sessions.rollback(session)
             raise
         session.depth = 0
-        self._commit(session)
-
-    def _begin(self, session: _Session) -> None:
-        conn = session.conn
-        try:
-            conn.execute(self._sql.begin)
-        except self._error as exc:
-            self._rollback(session)
-            raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
-
-    def _commit(self, session: _Session) -> None:
-        conn = session.conn
-        try:
-            if conn.info.transaction_status == self._in_error:
-                # PostgreSQL answers COMMIT of a failed transaction with a silent ROLLBACK.
-                conn.execute(b"ROLLBACK")
-                raise StorageError(
-                    "transaction rolled back: a statement in it failed (the error was caught "
-                    "inside the transaction)"
-                )
-            conn.execute(b"COMMIT")
-        except self._error as exc:
-            raise StorageError(f"commit failed: {type(exc).__name__}") from exc
-
-    def _rollback(self, session: _Session) -> None:
-        try:
-            session.conn.execute(b"ROLLBACK")
-        except self._error:
-            # The caller's exception is the one to report. A connection that cannot roll back
-            # is broken; the server rolls back its transaction when it goes, so close it and
-            # let the next call connect afresh.
-            session.conn.close()
+        self._sessions.commit(session)
 
     def scrub(self, *, attempts: int = 3, wait: float = 0.5) -> ScrubResult:
         """VACUUM the table, then check that no deleted row version is left in it.
@@ -569,132 +417,4 @@ class PostgresStore:
 
     def close(self) -> None:
         """Close every thread's connection. Idempotent; the store is unusable afterwards."""
-        with self._guard:
-            self._closed = True
-            sessions = list(self._sessions.values()) if self._pid == os.getpid() else []
-            self._sessions = {}
-        for session in sessions:
-            session.conn.close()
-
-
-def _check_text(key: str) -> None:
-    if "\x00" in key:
-        msg = "store keys cannot contain NUL on PostgreSQL"
-        raise ValueError(msg)
-
-
-def _subject_of(key: str) -> str:
-    """The subject a key belongs to: ``x`` for ``s/x/...``, else ``""`` (mirrored in SQL)."""
-    if key.startswith(_SUBJECT_PREFIX):
-        end = key.find("/", len(_SUBJECT_PREFIX))
-        if end > len(_SUBJECT_PREFIX):
-            return key[len(_SUBJECT_PREFIX) : end]
-    return ""
-
-
-def _subject_of_prefix(prefix: str) -> str | None:
-    """The subject of every key starting with ``prefix``, or None when they can differ."""
-    if prefix.startswith(_SUBJECT_PREFIX):
-        if "/" in prefix[len(_SUBJECT_PREFIX) :]:
-            return _subject_of(prefix)
-        return None  # "s/sub_ab" matches "s/sub_ab/…" and "s/sub_abc/…"
-    if _SUBJECT_PREFIX.startswith(prefix):
-        return None  # "" and "s" match subject keys and others
-    return ""
-
-
-def _range_args(
-    namespace: str, lower: str, upper: str | None, subject: str | None
-) -> Sequence[str]:
-    args = [namespace, lower]
-    if upper is not None:
-        args.append(upper)
-    if subject is not None:
-        args.append(subject)
-    return args
-
-
-def _lock_key(table: str, namespace: str) -> int:
-    """A stable signed 64-bit advisory lock key for one store (table and namespace)."""
-    digest = hashlib.blake2b(
-        b"personakit:store\x00" + table.encode() + b"\x00" + namespace.encode(), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-def _create_table(table: sql.Identifier) -> list[sql.Composed]:
-    from psycopg import sql  # noqa: PLC0415 (lazy, see PostgresStore.__init__)
-
-    return [
-        sql.SQL(
-            "CREATE TABLE {table} ("
-            ' namespace text COLLATE "C" NOT NULL,'
-            ' key text COLLATE "C" NOT NULL,'
-            ' subject text COLLATE "C" NOT NULL,'
-            " value bytea NOT NULL,"
-            " PRIMARY KEY (namespace, key, subject),"
-            " CHECK (subject = CASE"
-            "  WHEN left(key, 2) = 's/' AND strpos(substr(key, 3), '/') > 1"
-            "  THEN substr(key, 3, strpos(substr(key, 3), '/') - 1)"
-            "  ELSE '' END))"
-        ).format(table=table),
-        # Values are ciphertext: trying to compress them only burns CPU.
-        sql.SQL("ALTER TABLE {table} ALTER COLUMN value SET STORAGE EXTERNAL").format(table=table),
-    ]
-
-
-def _render(
-    conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifier, lock_key: int
-) -> _Statements:
-    from psycopg import sql  # noqa: PLC0415 (lazy, see PostgresStore.__init__)
-
-    def render(text: str, **parts: sql.Composable) -> bytes:
-        return sql.SQL(text).format(table=table, **parts).as_bytes(conn)
-
-    lock = sql.Literal(lock_key)
-    upsert = sql.SQL("ON CONFLICT (namespace, key, subject) DO UPDATE SET value = EXCLUDED.value")
-    scan: dict[tuple[bool, bool, bool], bytes] = {}
-    delete_range: dict[tuple[bool, bool], bytes] = {}
-    for first, bounded, by_subject in itertools.product((True, False), repeat=3):
-        conditions = [sql.SQL("namespace = %s"), sql.SQL("key >= %s" if first else "key > %s")]
-        if bounded:
-            conditions.append(sql.SQL("key < %s"))
-        if by_subject:
-            conditions.append(sql.SQL("subject = %s"))
-        where = sql.SQL(" AND ").join(conditions)
-        scan[first, bounded, by_subject] = render(
-            "SELECT key, value FROM {table} WHERE {where} ORDER BY key LIMIT {page}",
-            where=where,
-            page=sql.Literal(_SCAN_PAGE),
-        )
-        if first:
-            delete_range[bounded, by_subject] = render(
-                "DELETE FROM {table} WHERE {where}", where=where
-            )
-    return _Statements(
-        get=render("SELECT value FROM {table} WHERE namespace = %s AND key = %s AND subject = %s"),
-        get_many=render("SELECT key, value FROM {table} WHERE namespace = %s AND key = ANY(%s)"),
-        put=render(
-            "INSERT INTO {table} (namespace, key, subject, value) VALUES (%s, %s, %s, %s) {upsert}",
-            upsert=upsert,
-        ),
-        put_locked=render(
-            "INSERT INTO {table} (namespace, key, subject, value) SELECT %s, %s, %s, %s"
-            " FROM (SELECT pg_advisory_xact_lock({lock})) AS advisory {upsert}",
-            lock=lock,
-            upsert=upsert,
-        ),
-        delete=render("DELETE FROM {table} WHERE namespace = %s AND key = %s AND subject = %s"),
-        begin=render(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock})", lock=lock
-        ),
-        vacuum=render("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON) {table}"),
-        dead_tuples=render(
-            "SELECT current_setting('track_counts'), coalesce(sum(s.n_dead_tup), 0)"
-            " FROM pg_class c JOIN pg_stat_all_tables s ON s.relid IN (c.oid, c.reltoastrelid)"
-            " WHERE c.oid = {name}::regclass",
-            name=sql.Literal(table.as_string(conn)),
-        ),
-        scan=scan,
-        delete_range=delete_range,
-    )
+        self._sessions.close()
