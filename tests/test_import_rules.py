@@ -92,7 +92,13 @@ def _personakit_imports(path: Path) -> set[str]:
             else:
                 module = node.module or ""
             if module == "personakit":
-                found |= {f"personakit.{a.name}" for a in node.names}
+                # ``from personakit import X``: a submodule, or a name of the package itself.
+                found |= {
+                    f"personakit.{a.name}"
+                    if (SRC / a.name).is_dir() or (SRC / f"{a.name}.py").is_file()
+                    else "personakit.__init__"
+                    for a in node.names
+                }
             elif module.startswith("personakit."):
                 found.add(module)
     return found

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -82,10 +83,8 @@ class Personakit:
             store,
             self.clock,
             tenant=tenant,
-            signer=lambda body: self.keyring.mac("audit-checkpoint", body),
-            check_signature=lambda body, tag: self.keyring.verify_mac(
-                "audit-checkpoint", body, tag
-            ),
+            signer=functools.partial(self.keyring.mac, "audit-checkpoint"),
+            check_signature=functools.partial(self.keyring.verify_mac, "audit-checkpoint"),
         )
         self.consent = ConsentManager(
             store=store,

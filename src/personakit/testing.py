@@ -24,8 +24,7 @@ from hypothesis import strategies as st
 from personakit._clock import FixedClock
 from personakit._kit import Personakit
 from personakit.crypto import LocalKeyProvider, generate_master_key
-from personakit.storage import ChangeTracking, ScrubResult, Store
-from personakit.storage._base import MAX_KEY_LENGTH
+from personakit.storage import MAX_KEY_LENGTH, ChangeTracking, ScrubResult, Store
 
 __all__ = ["StoreContract", "find_bytes", "memory_kit"]
 

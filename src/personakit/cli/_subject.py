@@ -19,7 +19,7 @@ from typing import Any
 from personakit.cli._common import IDENT_HELP, Parser, open_kit, print_json
 from personakit.consent import SOURCES
 from personakit.exceptions import UsageError
-from personakit.rights._rights import write_private
+from personakit.rights import write_private
 
 __all__ = ["register"]
 

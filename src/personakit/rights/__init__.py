@@ -40,7 +40,7 @@ from personakit.rights._requests import (
     RequestBook,
     VerificationResult,
 )
-from personakit.rights._rights import Rectifier, Rights
+from personakit.rights._rights import Rectifier, Rights, write_private
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -74,4 +74,5 @@ __all__ = [
     "extended_due_date",
     "is_overdue",
     "policy",
+    "write_private",
 ]

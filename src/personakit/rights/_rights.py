@@ -134,8 +134,9 @@ class Rights(ProcessingControls):
         days of business-day deadlines.
         """
         registry = RightsRegistry(kinds)
-        for name, description in _RIGHTS_KINDS if kinds is not None else ():
-            kinds.register(RecordKind(name=name, owner="rights", description=description))
+        if kinds is not None:
+            for name, description in _RIGHTS_KINDS:
+                kinds.register(RecordKind(name=name, owner="rights", description=description))
         exporter = Exporter(
             vault=vault,
             registry=registry,

@@ -16,6 +16,7 @@ importing this package never loads it.
 """
 
 from personakit.storage._base import (
+    MAX_KEY_LENGTH,
     BulkWrites,
     ChangeTracking,
     ScrubResult,
@@ -30,6 +31,7 @@ from personakit.storage._postgres import PostgresStore
 __all__ = [
     "BULK_CHECKPOINT_PAGES",
     "DURABLE_SETTINGS",
+    "MAX_KEY_LENGTH",
     "BulkWrites",
     "ChangeTracking",
     "DiskStore",

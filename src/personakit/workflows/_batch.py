@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from personakit._codec import canonical_json, loads
-from personakit.events import Event, EventKind, event_millis
+from personakit.events import EventKind, event_millis
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
 from personakit.profiles import Identifier
 from personakit.storage import Store
@@ -34,7 +34,6 @@ __all__ = [
     "checkpoint_key",
     "pending",
     "read_checkpoint",
-    "with_purposes",
     "write_checkpoint",
 ]
 
@@ -358,17 +357,6 @@ class Batch:
         self.subjects.clear()
         self.allowed.clear()
         self.accepted += 1
-
-
-def with_purposes(event: Event, purposes: tuple[str, ...]) -> Event:
-    return Event(
-        id=event.id,
-        kind=event.kind,
-        channel=event.channel,
-        at=event.at,
-        properties=event.properties,
-        purposes=purposes,
-    )
 
 
 def pending(

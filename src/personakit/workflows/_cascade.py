@@ -10,10 +10,11 @@ receipts.
 
 from __future__ import annotations
 
+from attrs import evolve
+
 from personakit.consent import BasisRule
 from personakit.events import Event, EventLog
 from personakit.profiles import TraitStore
-from personakit.workflows._batch import with_purposes
 
 __all__ = ["ProfileWithdrawal"]
 
@@ -38,7 +39,7 @@ class ProfileWithdrawal:
             if purpose not in event.purposes:
                 return event
             left = tuple(p for p in event.purposes if p != purpose)
-            return with_purposes(event, left) if left else None
+            return evolve(event, purposes=left) if left else None
 
         deleted, _ = self.events.transform(subject, strip)
         return deleted

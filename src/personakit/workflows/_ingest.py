@@ -30,6 +30,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
+from attrs import evolve
+
 from personakit._clock import Clock, to_micros
 from personakit._codec import loads
 from personakit.audit import AuditLog
@@ -55,7 +57,6 @@ from personakit.workflows._batch import (
     checkpoint_key,
     pending,
     read_checkpoint,
-    with_purposes,
     write_checkpoint,
 )
 from personakit.workflows._lines import ConsentLine, EventLine, Line, TraitsLine, parse_line
@@ -148,7 +149,7 @@ class Ingestor:
         purposes = self.basis.purposes_with_basis(subject, kind.purposes)
         if not purposes:
             return TrackResult(outcome="dropped_no_basis", subject=subject, event=None)
-        stored = with_purposes(event, purposes)
+        stored = evolve(event, purposes=purposes)
         with self.store.transaction():
             if subject is None:
                 subject = self.identity.resolve(ident, create=True)
