@@ -352,7 +352,7 @@ class Batch:
         for subject in (source, target):
             self._flush(subject)
             self._forget(subject)
-        self.links.append(self.ing._link(line.subject, line.to, line.at))  # noqa: SLF001
+        self.links.append(self.ing.linker(line.subject, line.to, line.at))
         # Identifiers may now point elsewhere: resolve every one afresh.
         self.subjects.clear()
         self.allowed.clear()

@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from attrs import evolve
+from attrs import define, evolve
 
 from personakit._clock import Clock, to_micros
 from personakit._codec import loads
@@ -77,40 +77,27 @@ Linker = Callable[[Identifier, Identifier, datetime], Any]
 LinkFinisher = Callable[[Any], None]
 
 
+@define(kw_only=True, repr=False)
 class Ingestor:
-    """Validates, checks the basis of, and stores events and bulk records."""
+    """Validates, checks the basis of, and stores events and bulk records.
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        clock: Clock,
-        manifest: Manifest,
-        catalog: EventCatalog,
-        identity: IdentityIndex,
-        consent: ConsentManager,
-        basis: BasisRule,
-        traits: TraitStore,
-        events: EventLog,
-        audit: AuditLog,
-        hooks: Hooks,
-        linker: Linker,
-        finish_link: LinkFinisher,
-    ) -> None:
-        """Wire the pipeline to the kit's components."""
-        self.store = store
-        self.clock = clock
-        self.manifest = manifest
-        self.catalog = catalog
-        self.identity = identity
-        self.consent = consent
-        self.basis = basis
-        self.traits = traits
-        self.events = events
-        self.audit = audit
-        self.hooks = hooks
-        self._link = linker
-        self._finish_link = finish_link
+    ``linker`` links two identifiers inside bulk ingest's transaction; ``finish_link`` is
+    handed its result after the commit (a merge shreds the merged subject's key only then).
+    """
+
+    store: Store
+    clock: Clock
+    manifest: Manifest
+    catalog: EventCatalog
+    identity: IdentityIndex
+    consent: ConsentManager
+    basis: BasisRule
+    traits: TraitStore
+    events: EventLog
+    audit: AuditLog
+    hooks: Hooks
+    linker: Linker
+    finish_link: LinkFinisher
 
     def __repr__(self) -> str:
         """Render with the number of event kinds."""
@@ -369,4 +356,4 @@ class Ingestor:
     def _finished(self, applied: Batch) -> None:
         # Only now, after the commit, may merged subjects' keys be shredded.
         for result in applied.links:
-            self._finish_link(result)
+            self.finish_link(result)

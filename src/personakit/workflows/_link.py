@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from attrs import frozen
+from attrs import define, frozen
 
 from personakit._vault import Vault
 from personakit.audit import AuditLog
@@ -42,32 +42,19 @@ class LinkResult:
     traits_moved: int = 0
 
 
+@define(kw_only=True, repr=False)
 class IdentityLinker:
-    """Links identifiers and merges subjects."""
+    """Links identifiers and merges subjects (wired to the components whose data a merge moves)."""
 
-    def __init__(
-        self,
-        *,
-        vault: Vault,
-        keyring: Keyring,
-        identity: IdentityIndex,
-        events: EventLog,
-        traits: TraitStore,
-        consent: ConsentManager,
-        audit: AuditLog,
-        hooks: Hooks,
-        subject_ref: Callable[[str], str],
-    ) -> None:
-        """Wire the linker to the components whose data a merge moves."""
-        self.vault = vault
-        self.keyring = keyring
-        self.identity = identity
-        self.events = events
-        self.traits = traits
-        self.consent = consent
-        self.audit = audit
-        self.hooks = hooks
-        self._ref = subject_ref
+    vault: Vault
+    keyring: Keyring
+    identity: IdentityIndex
+    events: EventLog
+    traits: TraitStore
+    consent: ConsentManager
+    audit: AuditLog
+    hooks: Hooks
+    subject_ref: Callable[[str], str]
 
     def __repr__(self) -> str:
         """Render with the hooks that run on a merge."""
@@ -118,14 +105,14 @@ class IdentityLinker:
                 result = self._merge(source, target, actor=actor)
             self.audit.append(
                 "identity.linked",
-                subject=self._ref(result.subject),
+                subject=self.subject_ref(result.subject),
                 actor=actor,
                 data={
                     "outcome": result.outcome,
                     "kinds": sorted({anon.kind, target_ident.kind}),
                     "merged_from": None
                     if result.merged_from is None
-                    else self._ref(result.merged_from),
+                    else self.subject_ref(result.merged_from),
                     "at": (at or self.identity.clock.now()).isoformat(),
                 },
             )

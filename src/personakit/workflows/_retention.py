@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
-from attrs import frozen
+from attrs import define, field, frozen
 
 from personakit.audit import AuditLog
 from personakit.crypto import Keyring
@@ -75,32 +75,25 @@ def category_retention(
     return result
 
 
+@define(kw_only=True, repr=False)
 class RetentionSweeper:
-    """Applies retention to every subject."""
+    """Applies retention to every subject.
 
-    def __init__(
-        self,
-        *,
-        keyring: Keyring,
-        events: EventLog,
-        traits: TraitStore,
-        audit: AuditLog,
-        kinds: RecordKinds,
-        retention: Mapping[str, CategoryRetention],
-        event_category: Callable[[str], str | None],
-    ) -> None:
-        """Wire the sweeper; ``event_category(kind)`` maps an event kind to its category."""
-        self.keyring = keyring
-        self.events = events
-        self.traits = traits
-        self.audit = audit
-        self.kinds = kinds
-        self.retention = dict(retention)
-        self._event_category = event_category
-        self._sweepers: dict[str, RetentionSweep] = {}
-        # (subject, its last activity) as read before the sweep of that subject removed
-        # anything: every kind's sweeper measures "since last activity" from the same moment.
-        self._activity: tuple[str, datetime | None] | None = None
+    ``retention`` maps data categories to their rules; ``event_category(kind)`` maps an event
+    kind to its category.
+    """
+
+    keyring: Keyring
+    events: EventLog
+    traits: TraitStore
+    audit: AuditLog
+    kinds: RecordKinds
+    retention: Mapping[str, CategoryRetention]
+    event_category: Callable[[str], str | None]
+    _sweepers: dict[str, RetentionSweep] = field(init=False, factory=dict)
+    # (subject, its last activity) as read before the sweep of that subject removed anything:
+    # every kind's sweeper measures "since last activity" from the same moment.
+    _activity: tuple[str, datetime | None] | None = field(init=False, default=None)
 
     def __repr__(self) -> str:
         """Render with the categories it knows."""
@@ -152,7 +145,7 @@ class RetentionSweeper:
         """Delete ``subject``'s events whose category's retention has passed at ``now``."""
         return self.events.remove_where(
             subject,
-            lambda event: self._expired(subject, now, self._event_category(event.kind), event.at),
+            lambda event: self._expired(subject, now, self.event_category(event.kind), event.at),
         )
 
     def sweep_traits(self, subject: str, now: datetime) -> int:
