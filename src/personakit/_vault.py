@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import functools
 import re
-import secrets
 from collections.abc import Iterator, Sequence
 from typing import Any, Final, TypeGuard
 
 from personakit._codec import canonical_json, loads
+from personakit._ids import new_id
 from personakit.crypto import Keyring
 from personakit.exceptions import IntegrityError
 from personakit.storage import Store
@@ -30,8 +30,7 @@ _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 
 def new_subject_id() -> str:
     """A fresh pseudonym: ``sub_`` and 26 base32 characters (130 random bits)."""
-    alphabet = "abcdefghijklmnopqrstuvwxyz234567"
-    return _PSEUDONYM_PREFIX + "".join(secrets.choice(alphabet) for _ in range(26))
+    return new_id(_PSEUDONYM_PREFIX)
 
 
 def valid_subject_id(subject: object) -> bool:
