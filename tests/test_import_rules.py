@@ -68,7 +68,9 @@ MAY_IMPORT: Mapping[frozenset[str], frozenset[str]] = {
 }
 
 #: Imports of another package's private module that are allowed, and why. Keep it short.
-PRIVATE_IMPORTS_ALLOWED: Mapping[tuple[str, str], str] = {}
+PRIVATE_IMPORTS_ALLOWED: Mapping[tuple[str, str], str] = {
+    ("rights", "personakit.consent._manager"): "RestrictionChange, until the consent split",
+}
 
 
 def _unit(path: Path) -> str:
@@ -275,7 +277,9 @@ def test_every_type_a_public_method_returns_is_exported() -> None:
 
 
 #: Modules allowed over the size limit, and the one concept that needs the length.
-LONG_MODULES_ALLOWED: Mapping[str, str] = {}
+LONG_MODULES_ALLOWED: Mapping[str, str] = {
+    "consent/_manager.py": "being split by job (issue 9)",
+}
 MAX_LINES = 620
 
 
