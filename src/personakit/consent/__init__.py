@@ -8,6 +8,7 @@ GPC, IAB TCF and Google Consent Mode signals, and ``merge`` joins two subjects' 
 """
 
 from personakit.consent._cascade import CascadeRegistry, DerivedDataEraser
+from personakit.consent._context import ConsentContext
 from personakit.consent._manager import ConsentManager, decide
 from personakit.consent._manifest import (
     CONSENT_MODE_TYPES,
@@ -50,6 +51,7 @@ __all__ = [
     "STATUSES",
     "CascadeRegistry",
     "Conflict",
+    "ConsentContext",
     "ConsentManager",
     "ConsentReceipt",
     "ConsentRecord",
