@@ -47,11 +47,11 @@ class ConsentContext:
 
 def check_context(
     context: object,
-    *,
     source: object,
     method: object = _METHOD,
     jurisdiction: object = None,
     actor: object = _ACTOR,
+    *,
     problems: list[Problem],
 ) -> ConsentContext:
     """The context of a change, from ``context`` or the keyword arguments.

@@ -24,8 +24,6 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
-from attrs import frozen
-
 from personakit._clock import Clock
 from personakit._vault import Vault, valid_subject_id
 from personakit.audit import AuditLog
@@ -40,13 +38,14 @@ from personakit.consent._checks import (
     raise_problems,
 )
 from personakit.consent._context import ConsentContext, check_context
-from personakit.consent._ledger import (
-    Draft,
-    Ledger,
-    Transaction,
-    current_notice_fields,
-    notice_fields,
+from personakit.consent._decisions import (
+    Shown,
+    expiry_plan,
+    explicit_drafts,
+    objection_plan,
+    withdrawal_plan,
 )
+from personakit.consent._ledger import Ledger
 from personakit.consent._manifest import Manifest, Notice
 from personakit.consent._merge import merge_ledgers
 from personakit.consent._records import (
@@ -94,18 +93,6 @@ def decide(records: Iterable[ConsentRecord]) -> dict[str, ConsentRecord]:
         ):
             deciding[record.purpose] = record
     return deciding
-
-
-@frozen(kw_only=True)
-class _Shown:
-    """What the subject was shown, and when they decided: common to grant and refuse."""
-
-    notice: str
-    notice_version: str
-    language: str | None
-    notice_sha256: str | None
-    occurred_at: datetime | None
-    gpc_confirmed: bool = False
 
 
 class ConsentManager:
@@ -338,15 +325,8 @@ class ConsentManager:
         ``source`` is required unless ``context`` gives it (see :class:`ConsentContext`).
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
-        shown = _Shown(
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
+        shown = Shown(
             notice=notice,
             notice_version=notice_version,
             language=language,
@@ -374,15 +354,8 @@ class ConsentManager:
     ) -> ConsentReceipt:
         """Record that ``subject`` refused consent to ``purposes`` (same arguments as grant)."""
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
-        shown = _Shown(
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
+        shown = Shown(
             notice=notice,
             notice_version=notice_version,
             language=language,
@@ -412,22 +385,17 @@ class ConsentManager:
         Raises the :class:`InvalidInput` that :meth:`grant` / :meth:`refuse` would raise.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
-        shown = _Shown(
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
+        shown = Shown(
             notice=notice,
             notice_version=notice_version,
             language=language,
             notice_sha256=notice_sha256,
             occurred_at=occurred_at,
         )
-        self._explicit_drafts(status, purposes, shown, ctx, problems)
+        explicit_drafts(
+            self.manifest, self.clock, status, purposes, shown, context=ctx, problems=problems
+        )
         if status not in {"given", "refused"}:
             problems.append(Problem(where="status", what="must be one of: given, refused"))
         raise_problems(problems)
@@ -447,14 +415,7 @@ class ConsentManager:
         Raises :class:`InvalidInput` listing every problem.
         """
         problems: list[Problem] = []
-        check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        check_context(context, source, method, jurisdiction, actor, problems=problems)
         raise_problems(problems)
 
     def _explicit(
@@ -463,52 +424,15 @@ class ConsentManager:
         subject: str,
         purposes: str | Iterable[str],
         *,
-        shown: _Shown,
+        shown: Shown,
         ctx: ConsentContext,
         problems: list[Problem],
     ) -> ConsentReceipt:
-        drafts = self._explicit_drafts(status, purposes, shown, ctx, problems)
+        drafts = explicit_drafts(
+            self.manifest, self.clock, status, purposes, shown, context=ctx, problems=problems
+        )
         self._check(subject, problems)
         return self._ledger.run(subject, status, ctx.actor, lambda _: (drafts, []), gate=False)
-
-    def _explicit_drafts(
-        self,
-        status: Status,
-        purposes: str | Iterable[str],
-        shown: _Shown,
-        ctx: ConsentContext,
-        problems: list[Problem],
-    ) -> list[Draft]:
-        chosen = check_purposes(self.manifest, purposes, problems, allow_all=False, basis="consent")
-        notice = check_notice(
-            self.manifest,
-            problems,
-            notice=shown.notice,
-            version=shown.notice_version,
-            language=shown.language,
-            sha256=shown.notice_sha256,
-            covering=chosen,
-        )
-        when = check_occurred(self.clock, shown.occurred_at, problems)
-        flag: object = shown.gpc_confirmed  # callers without a type checker can pass anything
-        if not isinstance(flag, bool):
-            problems.append(Problem(where="gpc_confirmed", what="must be a bool"))
-        if notice is None:
-            return []
-        return [
-            Draft(
-                purpose=purpose.id,
-                status=status,
-                lawful_basis=purpose.lawful_basis,
-                **notice_fields(notice),
-                source=ctx.source,
-                method=ctx.method,
-                jurisdiction=ctx.jurisdiction,
-                occurred_at=when,
-                gpc_confirmed=shown.gpc_confirmed and status == "given",
-            )
-            for _, purpose in chosen
-        ]
 
     def withdraw(
         self,
@@ -534,14 +458,7 @@ class ConsentManager:
         the same transaction.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         chosen = check_purposes(self.manifest, purposes, problems, allow_all=True, basis="consent")
         shown: Notice | None = None
         if notice is not None or notice_version is not None:
@@ -556,29 +473,7 @@ class ConsentManager:
         when = check_occurred(self.clock, occurred_at, problems)
         self._check(subject, problems)
 
-        def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
-            drafts: list[Draft] = []
-            unchanged: list[str] = []
-            for _, purpose in chosen:
-                current = transaction.current(purpose.id)
-                if current is None or current.status != "given":
-                    unchanged.append(purpose.id)
-                    continue
-                fields = notice_fields(shown) if shown else transaction.notice_of(current)
-                drafts.append(
-                    Draft(
-                        purpose=purpose.id,
-                        status="withdrawn",
-                        lawful_basis=purpose.lawful_basis,
-                        **fields,
-                        source=ctx.source,
-                        method=ctx.method,
-                        jurisdiction=ctx.jurisdiction,
-                        occurred_at=when,
-                    )
-                )
-            return drafts, unchanged
-
+        plan = withdrawal_plan([p for _, p in chosen], shown, when, ctx)
         return self._ledger.run(subject, "withdrawn", ctx.actor, plan)
 
     def object(
@@ -598,14 +493,7 @@ class ConsentManager:
         From then on the guard denies the purpose, and its cascade deletes derived data.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         return self._objection(
             "objected", subject, purpose, ctx=ctx, occurred_at=occurred_at, problems=problems
         )
@@ -624,14 +512,7 @@ class ConsentManager:
     ) -> ConsentReceipt:
         """Record that the subject lifted their objection (only if one is in force)."""
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         return self._objection(
             "objection_lifted",
             subject,
@@ -658,22 +539,7 @@ class ConsentManager:
         self._check(subject, problems)
         target = chosen[0][1]
 
-        def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
-            current = transaction.current(target.id)
-            if status == "objection_lifted" and (current is None or current.status != "objected"):
-                return [], [target.id]
-            draft = Draft(
-                purpose=target.id,
-                status=status,
-                lawful_basis=target.lawful_basis,
-                **current_notice_fields(self.manifest, target),
-                source=ctx.source,
-                method=ctx.method,
-                jurisdiction=ctx.jurisdiction,
-                occurred_at=when,
-            )
-            return [draft], []
-
+        plan = objection_plan(self.manifest, status, target, when, ctx)
         gate = status == "objection_lifted"
         return self._ledger.run(subject, status, ctx.actor, plan, gate=gate)
 
@@ -684,33 +550,10 @@ class ConsentManager:
         this makes the expiry part of the ledger and deletes the derived data it stops.
         """
         problems: list[Problem] = []
-        ctx = check_context(None, source="api", method="expiry", actor=actor, problems=problems)
+        ctx = check_context(None, "api", "expiry", None, actor, problems=problems)
         self._check(subject, problems)
 
-        def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
-            drafts: list[Draft] = []
-            for purpose in self.manifest.consent_purposes():
-                current = transaction.current(purpose.id)
-                if current is None or current.status != "given":
-                    continue
-                state, _, _, expires = evaluate(self.manifest, purpose, current, transaction.now_us)
-                if state != "expired" or expires is None:
-                    continue
-                drafts.append(
-                    Draft(
-                        purpose=purpose.id,
-                        status="expired",
-                        lawful_basis=purpose.lawful_basis,
-                        **transaction.notice_of(current),
-                        source=ctx.source,
-                        method=ctx.method,
-                        jurisdiction=None,
-                        occurred_at=from_micros(expires),
-                    )
-                )
-            return drafts, []
-
-        return self._ledger.run(subject, "expired", ctx.actor, plan)
+        return self._ledger.run(subject, "expired", ctx.actor, expiry_plan(self.manifest, ctx))
 
     # -- restriction (GDPR Art. 18) -------------------------------------------------------------
 
@@ -734,14 +577,7 @@ class ConsentManager:
         ``reference`` ties it to a request (``dsr_…``); it must be a short token.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         check_reference(reference, problems)
         self._check(subject, problems)
         return change_restriction(
@@ -766,14 +602,7 @@ class ConsentManager:
         restricted.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            context,
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         check_reference(reference, problems)
         self._check(subject, problems)
         return change_restriction(
@@ -815,14 +644,7 @@ class ConsentManager:
         confirmed after being told) is not withdrawn by later signals.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            None,
-            source="gpc",
-            method="gpc",
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(None, "gpc", "gpc", jurisdiction, actor, problems=problems)
         opt_out = gpc_signal(header_value, problems)
         self._check(subject, problems)
         if not opt_out:
@@ -848,14 +670,7 @@ class ConsentManager:
         changed by TCF signals.
         """
         problems: list[Problem] = []
-        ctx = check_context(
-            None,
-            source="tcf",
-            method="tcf",
-            jurisdiction=jurisdiction,
-            actor=actor,
-            problems=problems,
-        )
+        ctx = check_context(None, "tcf", "tcf", jurisdiction, actor, problems=problems)
         self._check(subject, problems)
         tc = decode_tc_string(tc_string)
         when = min(tc.last_updated, self.clock.now())
@@ -878,7 +693,7 @@ class ConsentManager:
         carries over to ``into_subject``.
         """
         problems: list[Problem] = []
-        ctx = check_context(None, source="import", method="merge", actor=actor, problems=problems)
+        ctx = check_context(None, "import", "merge", None, actor, problems=problems)
         if from_subject == into_subject:
             problems.append(Problem(where="from_subject", what="is the same subject as into"))
         named = [(from_subject, "from_subject"), (into_subject, "into_subject")]
