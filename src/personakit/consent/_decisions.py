@@ -19,6 +19,7 @@ from personakit.consent._ledger import (
     Plan,
     Transaction,
     current_notice_fields,
+    make_draft,
     notice_fields,
 )
 from personakit.consent._manifest import Manifest, Notice, Purpose
@@ -69,14 +70,11 @@ def explicit_drafts(
     if notice is None:
         return []
     return [
-        Draft(
-            purpose=purpose.id,
-            status=status,
-            lawful_basis=purpose.lawful_basis,
-            **notice_fields(notice),
-            source=context.source,
-            method=context.method,
-            jurisdiction=context.jurisdiction,
+        make_draft(
+            purpose,
+            status,
+            context,
+            notice_fields(notice),
             occurred_at=when,
             gpc_confirmed=shown.gpc_confirmed and status == "given",
         )
@@ -104,18 +102,7 @@ def withdrawal_plan(
                 unchanged.append(purpose.id)
                 continue
             fields = notice_fields(notice) if notice else transaction.notice_of(current)
-            drafts.append(
-                Draft(
-                    purpose=purpose.id,
-                    status="withdrawn",
-                    lawful_basis=purpose.lawful_basis,
-                    **fields,
-                    source=context.source,
-                    method=context.method,
-                    jurisdiction=context.jurisdiction,
-                    occurred_at=when,
-                )
-            )
+            drafts.append(make_draft(purpose, "withdrawn", context, fields, occurred_at=when))
         return drafts, unchanged
 
     return plan
@@ -134,15 +121,8 @@ def objection_plan(
         current = transaction.current(target.id)
         if status == "objection_lifted" and (current is None or current.status != "objected"):
             return [], [target.id]
-        draft = Draft(
-            purpose=target.id,
-            status=status,
-            lawful_basis=target.lawful_basis,
-            **current_notice_fields(manifest, target),
-            source=context.source,
-            method=context.method,
-            jurisdiction=context.jurisdiction,
-            occurred_at=when,
+        draft = make_draft(
+            target, status, context, current_notice_fields(manifest, target), occurred_at=when
         )
         return [draft], []
 
@@ -162,14 +142,11 @@ def expiry_plan(manifest: Manifest, context: ConsentContext) -> Plan:
             if state != "expired" or expires is None:
                 continue
             drafts.append(
-                Draft(
-                    purpose=purpose.id,
-                    status="expired",
-                    lawful_basis=purpose.lawful_basis,
-                    **transaction.notice_of(current),
-                    source=context.source,
-                    method=context.method,
-                    jurisdiction=None,
+                make_draft(
+                    purpose,
+                    "expired",
+                    context,
+                    transaction.notice_of(current),
                     occurred_at=from_micros(expires),
                 )
             )

@@ -27,6 +27,7 @@ from personakit._ids import new_id
 from personakit._vault import Vault
 from personakit.audit import AuditLog
 from personakit.consent._cascade import CascadeRegistry
+from personakit.consent._context import ConsentContext
 from personakit.consent._manifest import LawfulBasis, Manifest, Notice, Purpose
 from personakit.consent._records import (
     NEGATIVE_STATUSES,
@@ -52,6 +53,7 @@ __all__ = [
     "Plan",
     "Transaction",
     "current_notice_fields",
+    "make_draft",
     "notice_fields",
 ]
 
@@ -80,6 +82,33 @@ class Draft:
     gpc_confirmed: bool = False
     evidence: Mapping[str, Any] | None = None
     origin: str | None = None
+
+
+def make_draft(
+    purpose: Purpose,
+    status: Status,
+    context: ConsentContext,
+    notice: Mapping[str, Any],
+    *,
+    occurred_at: datetime | None = None,
+    conflict: Conflict | None = None,
+    gpc_confirmed: bool = False,
+    evidence: Mapping[str, Any] | None = None,
+) -> Draft:
+    """A draft for ``purpose`` made in ``context``, with the four ``notice`` fields."""
+    return Draft(
+        purpose=purpose.id,
+        status=status,
+        lawful_basis=purpose.lawful_basis,
+        **notice,
+        source=context.source,
+        method=context.method,
+        jurisdiction=context.jurisdiction,
+        occurred_at=occurred_at,
+        conflict=conflict,
+        gpc_confirmed=gpc_confirmed,
+        evidence=evidence,
+    )
 
 
 def notice_fields(notice: Notice | None) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from personakit.consent._context import ConsentContext
-from personakit.consent._ledger import Draft, Plan, Transaction, current_notice_fields
+from personakit.consent._ledger import Draft, Plan, Transaction, current_notice_fields, make_draft
 from personakit.consent._manifest import CONSENT_MODE_TYPES, Manifest, Purpose
 from personakit.consent._records import Conflict, Status, to_micros
 from personakit.consent._state import PurposeState, evaluate
@@ -71,16 +71,7 @@ def _gpc_draft(transaction: Transaction, purpose: Purpose, context: ConsentConte
     else:
         return None
     fields = transaction.notice_of(current) if current else current_notice_fields(manifest, purpose)
-    return Draft(
-        purpose=purpose.id,
-        status=status,
-        lawful_basis=purpose.lawful_basis,
-        **fields,
-        source=context.source,
-        method=context.method,
-        jurisdiction=context.jurisdiction,
-        conflict=conflict,
-    )
+    return make_draft(purpose, status, context, fields, conflict=conflict)
 
 
 def tcf_plan(manifest: Manifest, tc: TCString, when: datetime, context: ConsentContext) -> Plan:
@@ -111,17 +102,7 @@ def tcf_plan(manifest: Manifest, tc: TCString, when: datetime, context: ConsentC
                 else transaction.notice_of(current)
             )
             drafts.append(
-                Draft(
-                    purpose=purpose.id,
-                    status=status,
-                    lawful_basis=purpose.lawful_basis,
-                    **fields,
-                    source=context.source,
-                    method=context.method,
-                    jurisdiction=context.jurisdiction,
-                    occurred_at=when,
-                    evidence=evidence,
-                )
+                make_draft(purpose, status, context, fields, occurred_at=when, evidence=evidence)
             )
         return drafts, unchanged
 
