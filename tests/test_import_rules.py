@@ -68,9 +68,7 @@ MAY_IMPORT: Mapping[frozenset[str], frozenset[str]] = {
 }
 
 #: Imports of another package's private module that are allowed, and why. Keep it short.
-PRIVATE_IMPORTS_ALLOWED: Mapping[tuple[str, str], str] = {
-    ("rights", "personakit.consent._manager"): "RestrictionChange, until the consent split",
-}
+PRIVATE_IMPORTS_ALLOWED: Mapping[tuple[str, str], str] = {}
 
 
 def _unit(path: Path) -> str:
@@ -278,7 +276,8 @@ def test_every_type_a_public_method_returns_is_exported() -> None:
 
 #: Modules allowed over the size limit, and the one concept that needs the length.
 LONG_MODULES_ALLOWED: Mapping[str, str] = {
-    "consent/_manager.py": "being split by job (issue 9)",
+    "consent/_manager.py": "the consent API itself: every public method of ConsentManager with "
+    "its signature and docstring (about 330 of its lines); the work is in the modules it uses",
 }
 MAX_LINES = 620
 

@@ -11,6 +11,7 @@ that ingest, traits and the withdrawal cascade ask.
 
 from personakit.consent._basis import BasisRule, ConsentGuard
 from personakit.consent._cascade import CascadeRegistry, DerivedDataEraser
+from personakit.consent._context import ConsentContext
 from personakit.consent._manager import ConsentManager, decide
 from personakit.consent._manifest import (
     CONSENT_MODE_TYPES,
@@ -37,6 +38,7 @@ from personakit.consent._records import (
     StateName,
     Status,
 )
+from personakit.consent._restriction import RestrictionChange
 from personakit.consent._tcf import (
     PublisherRestriction,
     RestrictionType,
@@ -54,6 +56,7 @@ __all__ = [
     "BasisRule",
     "CascadeRegistry",
     "Conflict",
+    "ConsentContext",
     "ConsentGuard",
     "ConsentManager",
     "ConsentReceipt",
@@ -69,6 +72,7 @@ __all__ = [
     "PublisherRestriction",
     "Purpose",
     "Recipient",
+    "RestrictionChange",
     "RestrictionType",
     "StateName",
     "Status",

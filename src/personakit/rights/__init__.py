@@ -7,7 +7,7 @@ Request deadlines follow :mod:`personakit.rights._deadlines` (GDPR one month + t
 days, CCPA opt-out 15 business days).
 """
 
-from personakit.consent._manager import RestrictionChange
+from personakit.consent import RestrictionChange
 from personakit.rights._deadlines import (
     DeadlinePolicy,
     Jurisdiction,

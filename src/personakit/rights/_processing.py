@@ -16,8 +16,7 @@ from typing import Any
 
 from personakit._ids import check_actor
 from personakit.audit import AuditLog
-from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose
-from personakit.consent._manager import RestrictionChange
+from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose, RestrictionChange
 from personakit.exceptions import InvalidInput, Problem
 from personakit.profiles import IdentityIndex
 from personakit.storage import Store
