@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from attrs import field, frozen
+from attrs import define, field, frozen
 
 from personakit._clock import Clock
 from personakit._codec import canonical_json, loads
@@ -201,33 +201,24 @@ class ErasureLog:
         ]
 
 
+@define(kw_only=True, repr=False)
 class Eraser:
     """Erases subjects, resumes interrupted erasures, and replays the log after a restore."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        key_store: Store,
-        vault: Vault,
-        keyring: Keyring,
-        identity: IdentityIndex,
-        audit: AuditLog,
-        clock: Clock,
-        registry: RightsRegistry,
-        subject_ref: Callable[[str], str],
-    ) -> None:
-        """Wire the eraser to the kit's stores, keyring, identity index, audit log and clock."""
-        self.store = store
-        self.key_store = key_store
-        self.vault = vault
-        self.keyring = keyring
-        self.identity = identity
-        self.audit = audit
-        self.clock = clock
-        self.registry = registry
-        self.log = ErasureLog(key_store)
-        self._ref = subject_ref
+    store: Store
+    key_store: Store
+    vault: Vault
+    keyring: Keyring
+    identity: IdentityIndex
+    audit: AuditLog
+    clock: Clock
+    registry: RightsRegistry
+    subject_ref: Callable[[str], str]
+    log: ErasureLog = field(init=False)
+
+    @log.default
+    def _log(self) -> ErasureLog:
+        return ErasureLog(self.key_store)
 
     def __repr__(self) -> str:
         """Render with the stores."""
@@ -251,7 +242,7 @@ class Eraser:
         check_actor(actor, problems)
         if problems:
             raise InvalidInput("invalid erasure request", problems)
-        tombstone = self._ref(subject)
+        tombstone = self.subject_ref(subject)
         entry = self.log.get(tombstone)
         open_entry = entry is not None and entry.get("status") == "in_progress"
         has_key = self.keyring.has_subject_key(subject)
@@ -421,7 +412,7 @@ class Eraser:
 
         def erased(subject: str) -> bool:
             if subject not in refs:
-                refs[subject] = self._ref(subject)
+                refs[subject] = self.subject_ref(subject)
             return refs[subject] in tombstones
 
         doomed: set[str] = set()

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from attrs import field, frozen
+from attrs import define, field, frozen
 
 from personakit._codec import canonical_json, loads
 from personakit._vault import Vault
@@ -85,24 +85,15 @@ class ExportDocument:
         return _csv_zip(self.data)
 
 
+@define(kw_only=True, repr=False)
 class Exporter:
     """Builds export documents from a subject's vault records and the manifest."""
 
-    def __init__(
-        self,
-        *,
-        vault: Vault,
-        registry: RightsRegistry,
-        manifest: Manifest,
-        consent: ConsentManager,
-        subject_ref: Callable[[str], str],
-    ) -> None:
-        """Wire the exporter to the kit's vault, registry, manifest and consent manager."""
-        self.vault = vault
-        self.registry = registry
-        self.manifest = manifest
-        self.consent = consent
-        self._subject_ref = subject_ref
+    vault: Vault
+    registry: RightsRegistry
+    manifest: Manifest
+    consent: ConsentManager
+    subject_ref: Callable[[str], str]
 
     def __repr__(self) -> str:
         """Render with the registry."""
@@ -118,7 +109,7 @@ class Exporter:
         document: dict[str, Any] = {
             "format": EXPORT_FORMAT,
             "generated_at": generated_at.isoformat(),
-            "subject": {"id": subject, "ref": self._subject_ref(subject)},
+            "subject": {"id": subject, "ref": self.subject_ref(subject)},
             "controller": self.manifest.controller.to_json(),
             "manifest_sha256": self.manifest.sha256,
             "profile": {},

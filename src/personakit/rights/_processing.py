@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from attrs import define
+
 from personakit._ids import check_actor
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose, RestrictionChange
@@ -24,6 +26,7 @@ from personakit.storage import Store
 __all__ = ["ProcessingControls"]
 
 
+@define(kw_only=True, repr=False)
 class ProcessingControls:
     """The rights that restrict or stop processing; :class:`~personakit.rights.Rights` has them.
 
@@ -31,23 +34,12 @@ class ProcessingControls:
     with :meth:`IdentityIndex.subject_of`. Every change goes through the consent ledger.
     """
 
-    def __init__(
-        self,
-        *,
-        identity: IdentityIndex,
-        consent: ConsentManager,
-        manifest: Manifest,
-        store: Store,
-        audit: AuditLog,
-        subject_ref: Callable[[str], str],
-    ) -> None:
-        """Wire the controls to the identity index, the consent ledger and the audit log."""
-        self.identity = identity
-        self.consent = consent
-        self.manifest = manifest
-        self.store = store
-        self.audit = audit
-        self.subject_ref = subject_ref
+    identity: IdentityIndex
+    consent: ConsentManager
+    manifest: Manifest
+    store: Store
+    audit: AuditLog
+    subject_ref: Callable[[str], str]
 
     def restrict(
         self,

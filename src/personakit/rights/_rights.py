@@ -20,6 +20,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Final, Literal, Protocol
 
+from attrs import define
+
 from personakit._clock import Clock
 from personakit._ids import check_actor
 from personakit._vault import Vault, names_a_pseudonym
@@ -67,45 +69,22 @@ _RIGHTS_KINDS: Final = (
 )
 
 
+@define(kw_only=True, repr=False)
 class Rights(ProcessingControls):
     """The rights service of one kit (``kit.rights``); build it with :meth:`build`.
 
     ``registry`` takes exporters and contribution removers from other components;
-    ``requests`` is the :class:`RequestBook` of data-subject requests. Restriction, objection
-    and the opt-out of sale come from :class:`ProcessingControls`.
+    ``requests`` is the :class:`RequestBook` of data-subject requests; ``traits`` is optional
+    (only :meth:`rectify` uses it). Restriction, objection and the opt-out of sale come from
+    :class:`ProcessingControls`.
     """
 
-    def __init__(
-        self,
-        *,
-        registry: RightsRegistry,
-        exporter: Exporter,
-        eraser: Eraser,
-        requests: RequestBook,
-        identity: IdentityIndex,
-        consent: ConsentManager,
-        manifest: Manifest,
-        store: Store,
-        audit: AuditLog,
-        clock: Clock,
-        subject_ref: Callable[[str], str],
-        traits: Rectifier | None = None,
-    ) -> None:
-        """Wire the service to its parts; ``traits`` is optional (only :meth:`rectify` uses it)."""
-        super().__init__(
-            identity=identity,
-            consent=consent,
-            manifest=manifest,
-            store=store,
-            audit=audit,
-            subject_ref=subject_ref,
-        )
-        self.registry = registry
-        self.exporter = exporter
-        self.eraser = eraser
-        self.requests = requests
-        self.clock = clock
-        self.traits = traits
+    registry: RightsRegistry
+    exporter: Exporter
+    eraser: Eraser
+    requests: RequestBook
+    clock: Clock
+    traits: Rectifier | None = None
 
     @classmethod
     def build(

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
+from attrs import define, field
+
 from personakit._codec import canonical_json, loads
 from personakit.events import EventKind, event_millis
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
@@ -67,15 +69,17 @@ class LineFailed(Exception):
         self.error = error
 
 
+@define(kw_only=True)
 class Tally:
-    def __init__(self, *, checkpoint: str | None = None, resumed_after: int | None = None) -> None:
-        self.checkpoint = checkpoint
-        self.resumed_after = resumed_after
-        self.accepted = 0
-        self.rejected = 0
-        self.dropped = 0
-        self.errors: list[IngestError] = []
-        self.seen = 0
+    """What one ingest call has counted so far, and where its checkpoint is."""
+
+    checkpoint: str | None = None
+    resumed_after: int | None = None
+    accepted: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    errors: list[IngestError] = field(factory=list)
+    seen: int = 0
 
     def reject(self, number: int, error: PersonakitError) -> None:
         self.rejected += 1
