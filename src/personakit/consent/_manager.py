@@ -20,6 +20,7 @@ before the grant it withdraws.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Literal
@@ -661,19 +662,23 @@ class ConsentManager:
         """Apply an IAB TCF v2.2 TC string to the purposes the manifest maps to TCF purposes.
 
         A consent purpose counts as granted when *every* TCF purpose it maps to has consent in
-        the string, refused otherwise. Records are dated with the string's ``last_updated``
-        (source and method ``tcf``, CMP metadata as evidence), so an older string never
-        overrides a newer decision; purposes whose decision would not change are left as they
-        are (strings arrive with every request). A malformed string raises
-        :class:`InvalidInput` and records nothing. Legitimate-interest purposes are not
-        changed by TCF signals.
+        the string, refused otherwise (source and method ``tcf``; the evidence is the string's
+        SHA-256 and the CMP's fields, never the string). Signals are ordered by when the
+        person acted, so a later choice always wins: a new string is dated by its exact
+        ``LastUpdated``, or, when that is day-granular (a midnight, as CMPs write it) and the
+        day reaches the latest decision, by when it was received; a string applied before
+        keeps its first date, so re-sending it (strings arrive with every request) records
+        nothing, and an older string never overrides a newer decision. A malformed string
+        raises :class:`InvalidInput` and records nothing. Legitimate-interest purposes are
+        not changed by TCF signals.
         """
         problems: list[Problem] = []
         ctx = check_context(None, "tcf", "tcf", jurisdiction, actor, problems=problems)
         self._check(subject, problems)
         tc = decode_tc_string(tc_string)
-        when = min(tc.last_updated, self.clock.now())
-        return self._ledger.run(subject, "tcf", ctx.actor, tcf_plan(self.manifest, tc, when, ctx))
+        digest = hashlib.sha256(tc_string.encode()).hexdigest()
+        plan = tcf_plan(self.manifest, tc, digest, ctx)
+        return self._ledger.run(subject, "tcf", ctx.actor, plan)
 
     # -- identity merge -----------------------------------------------------------------------
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from personakit.consent._context import ConsentContext
 from personakit.consent._ledger import Draft, Plan, Transaction, current_notice_fields, make_draft
 from personakit.consent._manifest import CONSENT_MODE_TYPES, Manifest, Purpose
-from personakit.consent._records import Conflict, Status, to_micros
+from personakit.consent._records import Conflict, Status, from_micros, to_micros
 from personakit.consent._state import PurposeState, evaluate
 from personakit.consent._tcf import TCString
 from personakit.exceptions import Problem
 
-__all__ = ["consent_mode", "gpc_plan", "gpc_signal", "tcf_plan"]
+__all__ = ["consent_mode", "gpc_plan", "gpc_signal", "tcf_evidence", "tcf_plan"]
+
+_DAY_US = 86_400_000_000
 
 
 def gpc_signal(header_value: object, problems: list[Problem]) -> bool:
@@ -74,24 +75,30 @@ def _gpc_draft(transaction: Transaction, purpose: Purpose, context: ConsentConte
     return make_draft(purpose, status, context, fields, conflict=conflict)
 
 
-def tcf_plan(manifest: Manifest, tc: TCString, when: datetime, context: ConsentContext) -> Plan:
-    """Grant or refuse / withdraw the purposes mapped to TCF purposes, as ``tc`` says."""
-    evidence = {
-        "cmp_id": tc.cmp_id,
-        "cmp_version": tc.cmp_version,
-        "vendor_list_version": tc.vendor_list_version,
-        "tcf_policy_version": tc.tcf_policy_version,
-        "consent_language": tc.consent_language,
-        "publisher_cc": tc.publisher_cc,
-        "last_updated": tc.last_updated.isoformat(),
-    }
+def tcf_plan(manifest: Manifest, tc: TCString, digest: str, context: ConsentContext) -> Plan:
+    """Grant or refuse / withdraw the purposes mapped to TCF purposes, as ``tc`` says.
+
+    ``digest`` is the SHA-256 of the string as received. The records are dated by when the
+    person acted, which the string itself says only to the day (CMPs write ``LastUpdated``
+    as that day's midnight):
+
+    * a string applied before (its digest is in the ledger head) keeps the date it was given
+      then, so a string re-sent with every request is a repeat, never a new act;
+    * a new string whose ``LastUpdated`` is exact (not a midnight) is dated by it;
+    * a new day-granular string is dated when it is received, unless its whole day ended
+      before the latest decision on its purposes (then it is provably older, and keeps its
+      own date): a same-day re-consent, refusal or withdrawal always beats the choice before.
+    """
+    evidence = tcf_evidence(tc, digest)
     mapped = [p for p in manifest.consent_purposes() if p.tcf_purposes]
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
+        when_us = _tcf_date(transaction, tc, digest, [p.id for p in mapped])
+        when = None if when_us is None else from_micros(when_us)
         drafts: list[Draft] = []
         unchanged: list[str] = []
         for purpose in mapped:
-            status = _tcf_status(transaction, purpose, tc, when)
+            status = _tcf_status(transaction, purpose, tc, when_us)
             if status is None:
                 unchanged.append(purpose.id)
                 continue
@@ -109,32 +116,69 @@ def tcf_plan(manifest: Manifest, tc: TCString, when: datetime, context: ConsentC
     return plan
 
 
+def tcf_evidence(tc: TCString, digest: str) -> dict[str, object]:
+    """What a TC string proves: its digest and the CMP's own fields (never the string)."""
+    return {
+        "tc_string_sha256": digest,
+        "cmp_id": tc.cmp_id,
+        "cmp_version": tc.cmp_version,
+        "consent_screen": tc.consent_screen,
+        "vendor_list_version": tc.vendor_list_version,
+        "tcf_policy_version": tc.tcf_policy_version,
+        "consent_language": tc.consent_language,
+        "publisher_cc": tc.publisher_cc,
+        "is_service_specific": tc.is_service_specific,
+        "created": tc.created.isoformat(),
+        "last_updated": tc.last_updated.isoformat(),
+        "purpose_consents": sorted(tc.purpose_consents),
+    }
+
+
+def _tcf_date(
+    transaction: Transaction, tc: TCString, digest: str, purposes: list[str]
+) -> int | None:
+    """The date (µs) of the records ``tc`` makes; None: now, when it was received."""
+    seen = transaction.seen_signal(digest)
+    if seen is not None:
+        return seen
+    now_us = transaction.now_us
+    updated = to_micros(tc.last_updated)
+    when: int | None = min(updated, now_us)
+    if updated % _DAY_US == 0:
+        latest = transaction.latest(purposes)
+        if latest is None or latest < updated + _DAY_US:
+            when = None
+    transaction.note_signal(digest, now_us if when is None else when)
+    return when
+
+
 def _tcf_status(
-    transaction: Transaction, purpose: Purpose, tc: TCString, when: datetime
+    transaction: Transaction, purpose: Purpose, tc: TCString, when_us: int | None
 ) -> Status | None:
+    """What ``tc`` records for ``purpose`` dated ``when_us`` (None: now), or None: nothing."""
     manifest = transaction.manifest
     current = transaction.current(purpose.id)
-    if purpose.tcf_purposes <= tc.purpose_consents:
-        fresh = evaluate(manifest, purpose, current, transaction.now_us)[1]
-        if (
-            not fresh
-            and transaction.beats(purpose.id, when, negative=False)
-            and not _lapsed_regrant(manifest, purpose, current, when, transaction.now_us)
-        ):
-            return "given"
-        return None
+    granted = purpose.tcf_purposes <= tc.purpose_consents
     if current is None:
-        return "refused"
-    if current.status == "given" and transaction.beats(purpose.id, when, negative=True):
-        return "withdrawn"
-    return None
+        return "given" if granted else "refused"
+    # A record dated now always decides (the ledger stamps it after the current record).
+    decides = when_us is None or transaction.beats(
+        purpose.id, from_micros(when_us), negative=not granted
+    )
+    if not granted:
+        return "withdrawn" if current.status == "given" and decides else None
+    fresh = evaluate(manifest, purpose, current, transaction.now_us)[1]
+    lapsed = when_us is not None and _lapsed_regrant(
+        manifest, purpose, current, when_us, transaction.now_us
+    )
+    return "given" if decides and not fresh and not lapsed else None
 
 
 def _lapsed_regrant(
     manifest: Manifest,
     purpose: Purpose,
     current: PurposeState | None,
-    when: datetime,
+    when_us: int,
     now_us: int,
 ) -> bool:
     """Whether a TCF grant dated ``when`` would repeat a grant already in the ledger, expired.
@@ -143,7 +187,6 @@ def _lapsed_regrant(
     is recorded once, but recording it again on every request would grow the ledger and the
     audit chain without changing any answer.
     """
-    when_us = to_micros(when)
     return (
         current is not None
         and current.status == "given"
