@@ -41,6 +41,7 @@ from personakit.consent._records import (
 from personakit.consent._restriction import RestrictionChange
 from personakit.consent._tcf import (
     PublisherRestriction,
+    PublisherTC,
     RestrictionType,
     TCString,
     decode_tc_string,
@@ -70,6 +71,7 @@ __all__ = [
     "Manifest",
     "Notice",
     "PublisherRestriction",
+    "PublisherTC",
     "Purpose",
     "Recipient",
     "RestrictionChange",

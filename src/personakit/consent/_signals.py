@@ -12,7 +12,7 @@ from personakit.consent._state import PurposeState, evaluate
 from personakit.consent._tcf import TCString
 from personakit.exceptions import Problem
 
-__all__ = ["consent_mode", "gpc_plan", "gpc_signal", "tcf_evidence", "tcf_plan"]
+__all__ = ["consent_mode", "gpc_plan", "gpc_signal", "tcf_evidence", "tcf_granted", "tcf_plan"]
 
 _DAY_US = 86_400_000_000
 
@@ -131,7 +131,31 @@ def tcf_evidence(tc: TCString, digest: str) -> dict[str, object]:
         "created": tc.created.isoformat(),
         "last_updated": tc.last_updated.isoformat(),
         "purpose_consents": sorted(tc.purpose_consents),
+        "publisher_purpose_consents": None
+        if tc.publisher_tc is None
+        else sorted(tc.publisher_tc.purpose_consents),
     }
+
+
+def tcf_granted(manifest: Manifest, purpose: Purpose, tc: TCString) -> bool:
+    """Whether ``tc`` grants ``purpose``: every TCF purpose it maps to has consent.
+
+    The core segment holds the person's consents for the vendors (third parties); the
+    publisher TC segment, when the CMP writes one, their consents for the publisher itself:
+    the shop running personakit. So with a publisher segment the publisher's consents decide,
+    and a purpose that discloses data to a recipient other than a processor (a third party
+    or another controller) needs the vendors' consent as well; without a publisher segment,
+    the core segment decides for both.
+    """
+    wanted = purpose.tcf_purposes
+    vendors = wanted <= tc.purpose_consents
+    if tc.publisher_tc is None:
+        return vendors
+    publisher = wanted <= tc.publisher_tc.purpose_consents
+    third_parties = {r.id for r in manifest.recipients if r.role != "processor"}
+    if third_parties.intersection(purpose.recipients):
+        return publisher and vendors
+    return publisher
 
 
 def _tcf_date(
@@ -158,7 +182,7 @@ def _tcf_status(
     """What ``tc`` records for ``purpose`` dated ``when_us`` (None: now), or None: nothing."""
     manifest = transaction.manifest
     current = transaction.current(purpose.id)
-    granted = purpose.tcf_purposes <= tc.purpose_consents
+    granted = tcf_granted(manifest, purpose, tc)
     if current is None:
         return "given" if granted else "refused"
     # A record dated now always decides (the ledger stamps it after the current record).
