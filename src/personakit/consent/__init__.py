@@ -35,6 +35,7 @@ from personakit.consent._records import (
     ConsentReceipt,
     ConsentRecord,
     ConsentState,
+    EventType,
     StateName,
     Status,
 )
@@ -67,6 +68,7 @@ __all__ = [
     "DataCategory",
     "DerivedDataEraser",
     "EventDeclaration",
+    "EventType",
     "LawfulBasis",
     "Manifest",
     "Notice",

@@ -160,6 +160,13 @@ class Ledger:
         self.manifest = manifest
         self.cascade = cascade
         self.subject_ref = subject_ref
+        self.storage_locations = manifest.storage_locations or (
+            f"personakit consent ledger ({_store_kind(store)} store)",
+        )
+        self.withdrawal_method = manifest.withdrawal_method or (
+            "Withdraw at any time, as easily as you gave consent: in your privacy settings, "
+            f"or by writing to {manifest.controller.contact}."
+        )
 
     def records(self, subject: str) -> list[ConsentRecord]:
         """The subject's ledger records, in append order."""
@@ -218,7 +225,16 @@ class Ledger:
             records=(),
             purposes=(),
             unchanged=tuple(unchanged),
+            storage_locations=self.storage_locations,
+            withdrawal_method=self.withdrawal_method,
         )
+
+
+def _store_kind(store: Store) -> str:
+    """``memory``, ``disk``, ``postgresql`` or the class name of another store."""
+    name = type(store).__name__
+    known = {"MemoryStore": "memory", "DiskStore": "disk", "PostgresStore": "postgresql"}
+    return known.get(name, name)
 
 
 class Transaction:
@@ -432,6 +448,8 @@ class Transaction:
             purposes=tuple(p for p in ledger.manifest.purposes if p.id in involved),
             unchanged=tuple(unchanged),
             deleted=self.deleted,
+            storage_locations=ledger.storage_locations,
+            withdrawal_method=ledger.withdrawal_method,
         )
 
 

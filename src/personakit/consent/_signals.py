@@ -2,38 +2,94 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
+from typing import Final
 
 from personakit.consent._context import ConsentContext
-from personakit.consent._ledger import Draft, Plan, Transaction, current_notice_fields, make_draft
+from personakit.consent._ledger import Draft, Plan, Transaction, make_draft, notice_fields
 from personakit.consent._manifest import CONSENT_MODE_TYPES, Manifest, Purpose
 from personakit.consent._records import Conflict, Status, from_micros, to_micros
 from personakit.consent._state import PurposeState, evaluate
 from personakit.consent._tcf import TCString
 from personakit.exceptions import Problem
 
-__all__ = ["consent_mode", "gpc_plan", "gpc_signal", "tcf_evidence", "tcf_granted", "tcf_plan"]
+__all__ = [
+    "GPC_SOURCES",
+    "consent_mode",
+    "gpc_evidence",
+    "gpc_plan",
+    "gpc_signal",
+    "tcf_evidence",
+    "tcf_granted",
+    "tcf_plan",
+]
 
 _DAY_US = 86_400_000_000
 
 
 def gpc_signal(header_value: object, problems: list[Problem]) -> bool:
-    """Whether a ``Sec-GPC`` header value is the opt-out signal (``"1"``)."""
+    """Whether a GPC value is the opt-out signal: ``"1"`` (``Sec-GPC``) or ``True`` (navigator)."""
+    if header_value is True:
+        return True
     signal = header_value.decode("latin-1") if isinstance(header_value, bytes) else header_value
-    if signal is not None and not isinstance(signal, str):
-        problems.append(Problem(where="header_value", what="must be str, bytes or None"))
+    if signal is not None and not isinstance(signal, (str, bool)):
+        problems.append(Problem(where="header_value", what="must be str, bytes, bool or None"))
     return isinstance(signal, str) and signal.strip() == "1"
 
 
-def gpc_plan(manifest: Manifest, context: ConsentContext) -> Plan:
-    """Opt out of every ``gpc_opt_out`` purpose not opted out already."""
+#: Where a GPC signal was read: the request header, or the browser's JavaScript property.
+GPC_SOURCES: Final = {"header": "Sec-GPC", "navigator": "navigator.globalPrivacyControl"}
+_METADATA_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_METADATA_ITEMS = 8
+_METADATA_VALUE_CHARS = 256
+
+
+def gpc_evidence(via: object, metadata: object, problems: list[Problem]) -> dict[str, str]:
+    """The evidence of a GPC record: the signal's source, and the caller's request metadata.
+
+    ``metadata`` holds at most 8 entries of short lower-case keys and short strings (for
+    example ``user_agent_sha256``); values are the caller's, so they should be digests, never
+    raw personal values. They are sealed in the subject's ledger and never audited.
+    """
+    evidence: dict[str, str] = {}
+    if not isinstance(via, str) or via not in GPC_SOURCES:
+        problems.append(Problem(where="via", what="must be one of: header, navigator"))
+    else:
+        evidence["signal"] = GPC_SOURCES[via]
+    if metadata is None:
+        return evidence
+    if not isinstance(metadata, Mapping) or len(metadata) > _METADATA_ITEMS:
+        what = f"must be a mapping of at most {_METADATA_ITEMS} entries"
+        problems.append(Problem(where="request_metadata", what=what))
+        return evidence
+    for key, value in metadata.items():
+        if not isinstance(key, str) or _METADATA_KEY.fullmatch(key) is None:
+            what = "keys must be lower-case tokens ([a-z][a-z0-9_]*, at most 40 characters)"
+            problems.append(Problem(where="request_metadata", what=what))
+        elif key in {"signal", "value"}:
+            problems.append(Problem(where="request_metadata", what="keys signal, value are set"))
+        elif not isinstance(value, str) or not 0 < len(value) <= _METADATA_VALUE_CHARS:
+            what = f"must be a str of 1-{_METADATA_VALUE_CHARS} characters"
+            problems.append(Problem(where=f"request_metadata.{key}", what=what))
+        else:
+            evidence[key] = value
+    return evidence
+
+
+def gpc_plan(manifest: Manifest, context: ConsentContext, evidence: Mapping[str, str]) -> Plan:
+    """Opt out of every ``gpc_opt_out`` purpose not opted out already.
+
+    The records name no notice (the person saw none: the signal is their browser's setting)
+    and carry ``evidence``.
+    """
     targets = [p for p in manifest.purposes if p.gpc_opt_out]
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
         drafts: list[Draft] = []
         unchanged: list[str] = []
         for purpose in targets:
-            draft = _gpc_draft(transaction, purpose, context)
+            draft = _gpc_draft(transaction, purpose, context, evidence)
             if draft is None:
                 unchanged.append(purpose.id)
             else:
@@ -43,7 +99,12 @@ def gpc_plan(manifest: Manifest, context: ConsentContext) -> Plan:
     return plan
 
 
-def _gpc_draft(transaction: Transaction, purpose: Purpose, context: ConsentContext) -> Draft | None:
+def _gpc_draft(
+    transaction: Transaction,
+    purpose: Purpose,
+    context: ConsentContext,
+    evidence: Mapping[str, str],
+) -> Draft | None:
     manifest = transaction.manifest
     current = transaction.current(purpose.id)
     status: Status
@@ -71,8 +132,9 @@ def _gpc_draft(transaction: Transaction, purpose: Purpose, context: ConsentConte
             )
     else:
         return None
-    fields = transaction.notice_of(current) if current else current_notice_fields(manifest, purpose)
-    return make_draft(purpose, status, context, fields, conflict=conflict)
+    return make_draft(
+        purpose, status, context, notice_fields(None), conflict=conflict, evidence=evidence
+    )
 
 
 def tcf_plan(manifest: Manifest, tc: TCString, digest: str, context: ConsentContext) -> Plan:
@@ -102,12 +164,8 @@ def tcf_plan(manifest: Manifest, tc: TCString, digest: str, context: ConsentCont
             if status is None:
                 unchanged.append(purpose.id)
                 continue
-            current = transaction.current(purpose.id)
-            fields = (
-                current_notice_fields(manifest, purpose, tc.consent_language.lower())
-                if status != "withdrawn" or current is None
-                else transaction.notice_of(current)
-            )
+            # No notice: the person saw the CMP's texts (named by the evidence), not the shop's.
+            fields = notice_fields(None)
             drafts.append(
                 make_draft(purpose, status, context, fields, occurred_at=when, evidence=evidence)
             )
