@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timedelta
 
-from personakit import FixedClock, Personakit
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from personakit import FixedClock, InvalidInput, Personakit, testing
 
 PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01"}
 ALL_PURPOSES = frozenset(range(1, 11))
@@ -104,3 +107,46 @@ def test_a_day_granular_string_from_an_earlier_day_never_overrides_a_later_choic
     receipt = kit.consent.apply_tc_string(subject, tc)
     assert "personalization" in receipt.unchanged
     assert kit.consent.allowed(subject, "personalization")
+
+
+def test_a_string_applied_before_a_merge_is_still_a_repeat_after_it(kit_and_clock, make_tc) -> None:
+    """Anonymous banner consent, later web refusal when known, merge: a re-sent string is no act."""
+    kit, clock = kit_and_clock
+    anonymous = kit.identity.resolve("anon:visitor-1", create=True)
+    known = _subject(kit)
+    tc = make_tc(ALL_PURPOSES, midnight(clock))
+    kit.consent.apply_tc_string(anonymous, tc)
+    clock.advance(minutes=10)
+    kit.consent.refuse(known, "personalization", source="web", **PRIVACY)
+    clock.advance(minutes=10)
+    kit.consent.merge(anonymous, known)
+    assert kit.consent.state(known, "personalization").state == "refused"
+    clock.advance(minutes=10)
+    assert "personalization" in kit.consent.apply_tc_string(known, tc).unchanged
+    assert kit.consent.state(known, "personalization").state == "refused"
+
+
+def _stores(kit: Personakit) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    return dict(kit.store.scan("")), dict(kit.key_store.scan(""))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    junk=st.one_of(st.text(max_size=40), st.binary(max_size=8), st.integers(), st.none()),
+    consents=st.frozensets(st.integers(1, 24)),
+    publisher=st.none() | st.frozensets(st.integers(1, 24)),
+    cut=st.integers(0, 80),
+)
+def test_apply_tc_string_is_total(junk, consents, publisher, cut, make_tc) -> None:
+    """Any input, or any cut of a valid string, is applied or raises InvalidInput writing nothing."""
+    kit, clock = testing.memory_kit()
+    with kit:
+        subject = _subject(kit)
+        valid = make_tc(consents, clock.now(), publisher=publisher)
+        for candidate in (junk, valid[:cut], valid):
+            before = _stores(kit)
+            try:
+                kit.consent.apply_tc_string(subject, candidate)
+            except InvalidInput:
+                assert _stores(kit) == before
+        assert not kit.consent.apply_tc_string(subject, valid).changed

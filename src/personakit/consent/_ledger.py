@@ -180,6 +180,12 @@ class Ledger:
         doc = self.vault.get_json(subject, LEDGER_KIND, name)
         return None if doc is None else ConsentRecord.from_json(doc)
 
+    def seen_signals(self, subject: str) -> list[tuple[str, int]]:
+        """The TC string digests applied to ``subject`` and their dates (µs), oldest first."""
+        head = self.vault.get_json(subject, HEAD_KIND, HEAD_NAME)
+        pairs = head.get("tcf", []) if isinstance(head, dict) else []
+        return [(str(digest), int(at)) for digest, at in pairs]
+
     def state(self, subject: str, purpose: str) -> tuple[PurposeState | None, bool]:
         """The compact state of a purpose (None: no decision) and whether it is restricted."""
         return decode_state(self.vault.get(subject, STATE_KIND, purpose))
