@@ -80,7 +80,7 @@ def test_receipt_has_the_27560_fields(kit_and_clock) -> None:
     receipt = kit.consent.grant(
         subject, "marketing.email", source="checkout", jurisdiction="EU", **MARKETING
     ).to_json()
-    assert receipt["schema_version"].startswith("personakit.consent-receipt/1")
+    assert receipt["schema_version"].startswith("personakit.consent-receipt/2")
     assert receipt["receipt_id"].startswith("rc_")
     assert receipt["issued_at"] == "2026-01-05T09:00:00+00:00"
     assert receipt["controller"]["name"] == kit.manifest.controller.name

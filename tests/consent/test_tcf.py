@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from attrs import evolve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personakit.consent._tcf import (
     PublisherRestriction,
+    PublisherTC,
     RestrictionType,
     TCString,
     decode_tc_string,
@@ -151,7 +153,29 @@ def encode(**overrides: Any) -> str:
 
 
 def segment(segment_type: int, payload_bits: str = "0" * 21) -> str:
+    if segment_type == PUBLISHER_TC and payload_bits == "0" * 21:
+        payload_bits = publisher_bits(frozenset(), frozenset(), frozenset(), frozenset(), 0)
     return to_base64url(bits_int(segment_type, 3) + payload_bits)
+
+
+PUBLISHER_TC = 3
+
+
+def publisher_bits(
+    consents: frozenset[int],
+    interests: frozenset[int],
+    custom_consents: frozenset[int],
+    custom_interests: frozenset[int],
+    custom: int,
+) -> str:
+    """The publisher TC segment after its type: 24 + 24 bits, NumCustomPurposes, 2 x custom."""
+    return (
+        bits_flags(consents, 24)
+        + bits_flags(interests, 24)
+        + bits_int(custom, 6)
+        + bits_flags(custom_consents, custom)
+        + bits_flags(custom_interests, custom)
+    )
 
 
 def at(deciseconds: int) -> datetime:
@@ -229,11 +253,43 @@ def test_perl_parser_bitfield_example() -> None:
     )
 
 
-@pytest.mark.parametrize("publisher_tc", ["argAC0gAAAAAAAAAAAA", "YAAAAAAAAXA"])
-def test_perl_parser_publisher_tc_segment_is_ignored(publisher_tc: str) -> None:
-    """A trailing publisher TC segment (type 3) leaves the decoded core unchanged."""
+@pytest.mark.parametrize(
+    ("publisher_tc", "expected"),
+    [
+        (
+            "argAC0gAAAAAAAAAAAA",
+            PublisherTC(
+                purpose_consents=frozenset({2, 4, 6, 8, 9, 10}),
+                purpose_legitimate_interests=frozenset({2, 4, 5, 7, 10}),
+                custom_purpose_consents=frozenset(),
+                custom_purpose_legitimate_interests=frozenset(),
+            ),
+        ),
+        (
+            "YAAAAAAAAXA",
+            PublisherTC(
+                purpose_consents=frozenset(),
+                purpose_legitimate_interests=frozenset(),
+                custom_purpose_consents=frozenset({1, 2}),
+                custom_purpose_legitimate_interests=frozenset({1}),
+            ),
+        ),
+    ],
+)
+def test_perl_parser_publisher_tc_segment(publisher_tc: str, expected: PublisherTC) -> None:
+    """A trailing publisher TC segment (type 3) decodes as the Perl parser reads it."""
     # Source: peczenyj/GDPR-IAB-TCFv2, t/01-parse.t, "... bitfield with publisher TC section".
-    assert decode_tc_string(f"{PERL_BITFIELD}.{publisher_tc}") == decode_tc_string(PERL_BITFIELD)
+    decoded = decode_tc_string(f"{PERL_BITFIELD}.{publisher_tc}")
+    assert decoded.publisher_tc == expected
+    assert evolve(decoded, publisher_tc=None) == decode_tc_string(PERL_BITFIELD)
+
+
+def test_truncated_publisher_tc_segment_is_rejected() -> None:
+    """A publisher TC segment that ends inside its custom purposes is a typed error."""
+    short = to_base64url(bits_int(PUBLISHER_TC, 3) + "0" * 48 + bits_int(30, 6) + "1" * 10)
+    assert problems_of(f"{encode()}.{short}") == [
+        "truncated: segment 2 (publisher TC) needs 30 bits, 15 left"
+    ]
 
 
 def test_perl_parser_range_example() -> None:
@@ -506,17 +562,46 @@ def tc_fields(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+@st.composite
+def publisher_tcs(draw: st.DrawFn) -> PublisherTC:
+    custom = draw(st.integers(0, 63))
+    ids = st.frozensets(st.integers(1, 24))
+    custom_ids = st.frozensets(st.integers(1, custom)) if custom else st.just(frozenset[int]())
+    return PublisherTC(
+        purpose_consents=draw(ids),
+        purpose_legitimate_interests=draw(ids),
+        custom_purpose_consents=draw(custom_ids),
+        custom_purpose_legitimate_interests=draw(custom_ids),
+    )
+
+
 @settings(max_examples=150, deadline=None)
-@given(tc_fields(), st.lists(st.sampled_from([1, 2, 3]), unique=True))
-def test_round_trip(fields: dict[str, Any], other_segment_types: list[int]) -> None:
+@given(tc_fields(), st.lists(st.sampled_from([1, 2, 3]), unique=True), publisher_tcs())
+def test_round_trip(
+    fields: dict[str, Any], other_segment_types: list[int], publisher: PublisherTC
+) -> None:
     """Whatever the encoder writes, in bitfield or range form, the decoder reads back exactly."""
     encoded_restrictions = [
         (purpose_id, int(kind), runs(ids))
         for purpose_id, kind, ids in fields["publisher_restrictions"]
     ]
+    custom = max(
+        publisher.custom_purpose_consents | publisher.custom_purpose_legitimate_interests,
+        default=0,
+    )
+    publisher_payload = publisher_bits(
+        publisher.purpose_consents,
+        publisher.purpose_legitimate_interests,
+        publisher.custom_purpose_consents,
+        publisher.custom_purpose_legitimate_interests,
+        custom,
+    )
     tc_string = ".".join(
         [encode(**{**fields, "publisher_restrictions": encoded_restrictions})]
-        + [segment(segment_type) for segment_type in other_segment_types]
+        + [
+            segment(t, publisher_payload) if t == PUBLISHER_TC else segment(t)
+            for t in other_segment_types
+        ]
     )
     assert decode_tc_string(tc_string) == TCString(
         version=2,
@@ -541,6 +626,7 @@ def test_round_trip(fields: dict[str, Any], other_segment_types: list[int]) -> N
             PublisherRestriction(purpose_id=purpose_id, restriction_type=kind, vendor_ids=ids)
             for purpose_id, kind, ids in fields["publisher_restrictions"]
         ),
+        publisher_tc=publisher if PUBLISHER_TC in other_segment_types else None,
     )
 
 

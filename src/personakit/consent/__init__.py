@@ -35,12 +35,14 @@ from personakit.consent._records import (
     ConsentReceipt,
     ConsentRecord,
     ConsentState,
+    EventType,
     StateName,
     Status,
 )
 from personakit.consent._restriction import RestrictionChange
 from personakit.consent._tcf import (
     PublisherRestriction,
+    PublisherTC,
     RestrictionType,
     TCString,
     decode_tc_string,
@@ -66,10 +68,12 @@ __all__ = [
     "DataCategory",
     "DerivedDataEraser",
     "EventDeclaration",
+    "EventType",
     "LawfulBasis",
     "Manifest",
     "Notice",
     "PublisherRestriction",
+    "PublisherTC",
     "Purpose",
     "Recipient",
     "RestrictionChange",

@@ -6,7 +6,9 @@ Storage, per subject, all sealed with the subject's data key through the vault:
   the zero-padded sequence number makes a scan return records in the order they were appended.
 * ``consent-state/<purpose>``: the compact state of the deciding record (see ``_state``),
   rewritten in the same transaction as every append.
-* ``consent-head/ledger``: the last sequence number used.
+* ``consent-head/ledger``: the last sequence number used, and the digests of the last TC
+  strings applied with the time each was first applied (``tcf``), so a string re-sent with
+  every request keeps the date of the act it records (see ``_signals``).
 
 A change is a *plan*: a function from a :class:`Transaction` to the drafts to append and the
 purposes left unchanged. :meth:`Ledger.run` runs it, first read-only (most signals change
@@ -60,6 +62,9 @@ __all__ = [
 LEDGER_KIND: Final = "consent"
 HEAD_KIND: Final = "consent-head"
 HEAD_NAME: Final = "ledger"
+# How many TC string digests the head remembers. A person's browsers each keep their own
+# string; a handful covers every device of one person, and the bound keeps the head small.
+SEEN_SIGNALS: Final = 16
 
 
 @frozen(kw_only=True)
@@ -155,6 +160,13 @@ class Ledger:
         self.manifest = manifest
         self.cascade = cascade
         self.subject_ref = subject_ref
+        self.storage_locations = manifest.storage_locations or (
+            f"personakit consent ledger ({_store_kind(store)} store)",
+        )
+        self.withdrawal_method = manifest.withdrawal_method or (
+            "Withdraw at any time, as easily as you gave consent: in your privacy settings, "
+            f"or by writing to {manifest.controller.contact}."
+        )
 
     def records(self, subject: str) -> list[ConsentRecord]:
         """The subject's ledger records, in append order."""
@@ -167,6 +179,12 @@ class Ledger:
         """The ledger record stored under ``name``, or None."""
         doc = self.vault.get_json(subject, LEDGER_KIND, name)
         return None if doc is None else ConsentRecord.from_json(doc)
+
+    def seen_signals(self, subject: str) -> list[tuple[str, int]]:
+        """The TC string digests applied to ``subject`` and their dates (µs), oldest first."""
+        head = self.vault.get_json(subject, HEAD_KIND, HEAD_NAME)
+        pairs = head.get("tcf", []) if isinstance(head, dict) else []
+        return [(str(digest), int(at)) for digest, at in pairs]
 
     def state(self, subject: str, purpose: str) -> tuple[PurposeState | None, bool]:
         """The compact state of a purpose (None: no decision) and whether it is restricted."""
@@ -189,8 +207,9 @@ class Ledger:
         if gate:
             # Signals repeat on every request, and most change nothing, so they should not
             # take the store's write lock.
-            drafts, unchanged = plan(Transaction(self, subject, actor))
-            if not drafts:
+            probe = Transaction(self, subject, actor)
+            drafts, unchanged = plan(probe)
+            if not drafts and not probe.head_changed:
                 return self.empty_receipt(subject, action, unchanged)
         with self.store.transaction():
             transaction = Transaction(self, subject, actor)
@@ -212,7 +231,16 @@ class Ledger:
             records=(),
             purposes=(),
             unchanged=tuple(unchanged),
+            storage_locations=self.storage_locations,
+            withdrawal_method=self.withdrawal_method,
         )
+
+
+def _store_kind(store: Store) -> str:
+    """``memory``, ``disk``, ``postgresql`` or the class name of another store."""
+    name = type(store).__name__
+    known = {"MemoryStore": "memory", "DiskStore": "disk", "PostgresStore": "postgresql"}
+    return known.get(name, name)
 
 
 class Transaction:
@@ -230,8 +258,10 @@ class Transaction:
         self.records: list[ConsentRecord] = []
         self.deleted: dict[str, dict[str, int]] = {}
         self._states: dict[str, PurposeState | None] = {}
+        self._head: dict[str, Any] | None = None
         self._seq: int | None = None
         self._restricted: bool | None = None
+        self.head_changed = False
 
     def restricted(self) -> bool:
         """Whether the subject is restricted: every compact state written keeps the flag."""
@@ -271,10 +301,36 @@ class Transaction:
                 seen.add(record.origin)
         return seen
 
+    def head(self) -> dict[str, Any]:
+        """The ledger head as stored (``seq``, and ``tcf``: ``[digest, µs]`` pairs)."""
+        if self._head is None:
+            doc = self.ledger.vault.get_json(self.subject, HEAD_KIND, HEAD_NAME)
+            self._head = dict(doc) if isinstance(doc, dict) else {"seq": 0}
+        return self._head
+
+    def seen_signal(self, digest: str) -> int | None:
+        """When (µs) the TC string with SHA-256 ``digest`` was first applied, or None."""
+        for seen, at in self.head().get("tcf", []):
+            if seen == digest:
+                return int(at)
+        return None
+
+    def note_signal(self, digest: str, at_us: int) -> None:
+        """Remember that TC string ``digest`` was applied, dated ``at_us`` (written at commit)."""
+        if self.seen_signal(digest) is not None:
+            return
+        head = self.head()
+        head["tcf"] = [*head.get("tcf", []), [digest, at_us]][-SEEN_SIGNALS:]
+        self.head_changed = True
+
+    def latest(self, purposes: list[str]) -> int | None:
+        """The latest ``occurred`` (µs) among the deciding records of ``purposes`` (None: none)."""
+        times = [state.occurred for p in purposes if (state := self.current(p)) is not None]
+        return max(times, default=None)
+
     def _next_seq(self) -> int:
         if self._seq is None:
-            head = self.ledger.vault.get_json(self.subject, HEAD_KIND, HEAD_NAME)
-            self._seq = 0 if head is None else int(head["seq"])
+            self._seq = int(self.head()["seq"])
         self._seq += 1
         return self._seq
 
@@ -351,8 +407,11 @@ class Transaction:
     ) -> ConsentReceipt:
         """Write the head and the audit entry, and return the receipt."""
         ledger = self.ledger
-        if self._seq is not None:
-            ledger.vault.put_json(self.subject, HEAD_KIND, HEAD_NAME, {"seq": self._seq})
+        if self._seq is not None or self.head_changed:
+            head = self.head()
+            if self._seq is not None:
+                head["seq"] = self._seq
+            ledger.vault.put_json(self.subject, HEAD_KIND, HEAD_NAME, head)
         records = self.records
         if records:
             ledger.audit.append(
@@ -395,6 +454,8 @@ class Transaction:
             purposes=tuple(p for p in ledger.manifest.purposes if p.id in involved),
             unchanged=tuple(unchanged),
             deleted=self.deleted,
+            storage_locations=ledger.storage_locations,
+            withdrawal_method=ledger.withdrawal_method,
         )
 
 

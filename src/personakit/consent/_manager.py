@@ -20,7 +20,8 @@ before the grant it withdraws.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -62,7 +63,13 @@ from personakit.consent._restriction import (
     RestrictionChange,
     change_restriction,
 )
-from personakit.consent._signals import consent_mode, gpc_plan, gpc_signal, tcf_plan
+from personakit.consent._signals import (
+    consent_mode,
+    gpc_evidence,
+    gpc_plan,
+    gpc_signal,
+    tcf_plan,
+)
 from personakit.consent._state import (
     RESTRICTION_KIND,
     RESTRICTION_NAME,
@@ -624,17 +631,23 @@ class ConsentManager:
     def record_gpc(
         self,
         subject: str,
-        header_value: str | bytes | None,
+        header_value: str | bytes | bool | None,  # noqa: FBT001  # the value as read: navigator gives a bool
         *,
+        via: Literal["header", "navigator"] = "header",
+        request_metadata: Mapping[str, str] | None = None,
         jurisdiction: str | None = None,
         actor: str = "system",
     ) -> ConsentReceipt:
         """Honour a Global Privacy Control signal (the ``Sec-GPC`` request header's value).
 
-        ``"1"`` opts the subject out of every purpose marked ``gpc_opt_out`` (a refusal, or a
+        ``"1"`` (or ``True``, read from ``navigator.globalPrivacyControl``: ``via="navigator"``)
+        opts the subject out of every purpose marked ``gpc_opt_out`` (a refusal, or a
         withdrawal of a grant; an objection for a legitimate-interest purpose), with source
         and method ``gpc``. Anything else is no signal and records nothing. Repeated signals
-        record nothing new while the opt-out stands.
+        record nothing new while the opt-out stands. The records name no notice (none was
+        shown); their evidence is the signal's source and value, and ``request_metadata``
+        (short tokens the caller supplies, such as ``user_agent_sha256``: digests, never raw
+        personal values).
 
         A conflict with an explicit opt-in in force is *recorded*, not hidden: the opt-out is
         honoured (CCPA regulations, 11 CCR § 7025(c)(3)) and the withdrawal record carries a
@@ -645,10 +658,12 @@ class ConsentManager:
         problems: list[Problem] = []
         ctx = check_context(None, "gpc", "gpc", jurisdiction, actor, problems=problems)
         opt_out = gpc_signal(header_value, problems)
+        evidence = gpc_evidence(via, request_metadata, problems)
         self._check(subject, problems)
         if not opt_out:
             return self._ledger.empty_receipt(subject, "gpc", [])
-        return self._ledger.run(subject, "gpc", ctx.actor, gpc_plan(self.manifest, ctx))
+        evidence = {**evidence, "value": "true" if header_value is True else "1"}
+        return self._ledger.run(subject, "gpc", ctx.actor, gpc_plan(self.manifest, ctx, evidence))
 
     def apply_tc_string(
         self,
@@ -661,19 +676,23 @@ class ConsentManager:
         """Apply an IAB TCF v2.2 TC string to the purposes the manifest maps to TCF purposes.
 
         A consent purpose counts as granted when *every* TCF purpose it maps to has consent in
-        the string, refused otherwise. Records are dated with the string's ``last_updated``
-        (source and method ``tcf``, CMP metadata as evidence), so an older string never
-        overrides a newer decision; purposes whose decision would not change are left as they
-        are (strings arrive with every request). A malformed string raises
-        :class:`InvalidInput` and records nothing. Legitimate-interest purposes are not
-        changed by TCF signals.
+        the string, refused otherwise (source and method ``tcf``; the evidence is the string's
+        SHA-256 and the CMP's fields, never the string). Signals are ordered by when the
+        person acted, so a later choice always wins: a new string is dated by its exact
+        ``LastUpdated``, or, when that is day-granular (a midnight, as CMPs write it) and the
+        day reaches the latest decision, by when it was received; a string applied before
+        keeps its first date, so re-sending it (strings arrive with every request) records
+        nothing, and an older string never overrides a newer decision. A malformed string
+        raises :class:`InvalidInput` and records nothing. Legitimate-interest purposes are
+        not changed by TCF signals.
         """
         problems: list[Problem] = []
         ctx = check_context(None, "tcf", "tcf", jurisdiction, actor, problems=problems)
         self._check(subject, problems)
         tc = decode_tc_string(tc_string)
-        when = min(tc.last_updated, self.clock.now())
-        return self._ledger.run(subject, "tcf", ctx.actor, tcf_plan(self.manifest, tc, when, ctx))
+        digest = hashlib.sha256(tc_string.encode()).hexdigest()
+        plan = tcf_plan(self.manifest, tc, digest, ctx)
+        return self._ledger.run(subject, "tcf", ctx.actor, plan)
 
     # -- identity merge -----------------------------------------------------------------------
 

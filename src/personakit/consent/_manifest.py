@@ -204,6 +204,8 @@ class Manifest:
     recipients: tuple[Recipient, ...] = ()
     traits: tuple[TraitDeclaration, ...] = ()
     events: tuple[EventDeclaration, ...] = ()
+    storage_locations: tuple[str, ...] = ()
+    withdrawal_method: str | None = None
     document: Mapping[str, Any] = field(factory=dict, repr=False, eq=False)
     sha256: str = ""
     _by_id: dict[str, Purpose] = field(init=False, repr=False, eq=False)
@@ -467,6 +469,8 @@ def _build(doc: Mapping[str, Any]) -> Manifest:
             )
             for kind, e in doc.get("events", {}).items()
         ),
+        storage_locations=tuple(doc.get("consent_records", {}).get("storage_locations", ())),
+        withdrawal_method=doc.get("consent_records", {}).get("withdrawal_method"),
         document=loads(canonical_json(dict(doc))),
         sha256=hashlib.sha256(canonical_json(dict(doc))).hexdigest(),
     )

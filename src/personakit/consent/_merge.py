@@ -20,6 +20,10 @@ def merge_ledgers(
     """
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
+        # The TC strings applied to either pseudonym were acts of the same person: one
+        # re-sent after the merge is a repeat, not a new act (see _signals).
+        for digest, at in ledger.seen_signals(from_subject):
+            transaction.note_signal(digest, at)
         copied = transaction.copied_origins()
         return [
             Draft(

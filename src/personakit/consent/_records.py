@@ -12,6 +12,7 @@ from personakit._clock import from_micros, to_micros
 from personakit.consent._manifest import Controller, LawfulBasis, Purpose
 
 __all__ = [
+    "IMPLIED_METHODS",
     "NEGATIVE_STATUSES",
     "RECEIPT_SCHEMA_VERSION",
     "SOURCES",
@@ -20,6 +21,7 @@ __all__ = [
     "ConsentReceipt",
     "ConsentRecord",
     "ConsentState",
+    "EventType",
     "StateName",
     "Status",
     "from_micros",
@@ -46,7 +48,15 @@ NEGATIVE_STATUSES: Final = frozenset({"refused", "withdrawn", "expired", "object
 SOURCES: Final = ("web", "checkout", "store", "email_link", "api", "gpc", "tcf", "import")
 
 #: The receipt format, after ISO/IEC TS 27560:2023 (consent record information structure).
-RECEIPT_SCHEMA_VERSION: Final = "personakit.consent-receipt/1 (ISO/IEC TS 27560:2023)"
+#: Version 2 added storage locations, the withdrawal method and each entry's event type, and
+#: shows ``notice`` as null where none was shown. Ledger records are unchanged.
+RECEIPT_SCHEMA_VERSION: Final = "personakit.consent-receipt/2 (ISO/IEC TS 27560:2023)"
+
+EventType = Literal["explicit", "implied"]
+
+#: Methods whose records no act of the person on a presented choice made: a browser-wide GPC
+#: setting applied by the site, and an expiry derived from time.
+IMPLIED_METHODS: Final = frozenset({"gpc", "expiry"})
 
 
 @frozen(kw_only=True)
@@ -127,6 +137,14 @@ class ConsentRecord:
     def negative(self) -> bool:
         """True when the status denies processing."""
         return self.status in NEGATIVE_STATUSES
+
+    @property
+    def event_type(self) -> EventType:
+        """``explicit`` when the person acted on a presented choice, else ``implied``.
+
+        Implied: a GPC signal (their browser's standing setting) or an expiry.
+        """
+        return "implied" if self.method in IMPLIED_METHODS else "explicit"
 
     @property
     def name(self) -> str:
@@ -254,9 +272,11 @@ class ConsentReceipt:
     """What a consent change did, as a receipt for the subject and the controller.
 
     Fields follow ISO/IEC TS 27560 (consent record information structure): schema version,
-    receipt id, timestamps, controller, subject, purposes with lawful basis, notice, status,
-    method, source, jurisdiction, expiry. ``records`` is empty when nothing needed recording
-    (``unchanged`` then names the purposes left as they were).
+    receipt id, timestamps, controller, subject, storage locations of the records, how to
+    withdraw, and per purpose the lawful basis, notice (null where none was shown), status,
+    event type (explicit or implied), method, source, jurisdiction, expiry. ``records`` is
+    empty when nothing needed recording (``unchanged`` then names the purposes left as they
+    were).
     """
 
     receipt_id: str
@@ -270,6 +290,8 @@ class ConsentReceipt:
     purposes: tuple[Purpose, ...]
     unchanged: tuple[str, ...] = ()
     deleted: Mapping[str, Mapping[str, int]] = field(factory=dict)
+    storage_locations: tuple[str, ...] = ()
+    withdrawal_method: str = ""
     schema_version: str = RECEIPT_SCHEMA_VERSION
 
     @property
@@ -297,10 +319,14 @@ class ConsentReceipt:
                     "recipients": [] if purpose is None else list(purpose.recipients),
                     "retention_days": None if purpose is None else purpose.retention_days,
                     "status": record.status,
+                    "event_type": record.event_type,
                     "record_id": record.id,
                     "supersedes": record.supersedes,
                     "origin": record.origin,
-                    "notice": {
+                    # None when no notice was shown (GPC and TCF signals).
+                    "notice": None
+                    if record.notice_id is None
+                    else {
                         "id": record.notice_id,
                         "version": record.notice_version,
                         "language": record.notice_language,
@@ -325,6 +351,8 @@ class ConsentReceipt:
             "controller": self.controller.to_json(),
             "subject": {"id": self.subject, "ref": self.subject_ref},
             "manifest_sha256": self.manifest_sha256,
+            "storage_locations": list(self.storage_locations),
+            "withdrawal_method": self.withdrawal_method,
             "purposes": entries,
             "unchanged": list(self.unchanged),
             "deleted": {purpose: dict(done) for purpose, done in self.deleted.items()},

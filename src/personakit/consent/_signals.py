@@ -2,37 +2,94 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
+import re
+from collections.abc import Callable, Mapping
+from typing import Final
 
 from personakit.consent._context import ConsentContext
-from personakit.consent._ledger import Draft, Plan, Transaction, current_notice_fields, make_draft
+from personakit.consent._ledger import Draft, Plan, Transaction, make_draft, notice_fields
 from personakit.consent._manifest import CONSENT_MODE_TYPES, Manifest, Purpose
-from personakit.consent._records import Conflict, Status, to_micros
+from personakit.consent._records import Conflict, Status, from_micros, to_micros
 from personakit.consent._state import PurposeState, evaluate
 from personakit.consent._tcf import TCString
 from personakit.exceptions import Problem
 
-__all__ = ["consent_mode", "gpc_plan", "gpc_signal", "tcf_plan"]
+__all__ = [
+    "GPC_SOURCES",
+    "consent_mode",
+    "gpc_evidence",
+    "gpc_plan",
+    "gpc_signal",
+    "tcf_evidence",
+    "tcf_granted",
+    "tcf_plan",
+]
+
+_DAY_US = 86_400_000_000
 
 
 def gpc_signal(header_value: object, problems: list[Problem]) -> bool:
-    """Whether a ``Sec-GPC`` header value is the opt-out signal (``"1"``)."""
+    """Whether a GPC value is the opt-out signal: ``"1"`` (``Sec-GPC``) or ``True`` (navigator)."""
+    if header_value is True:
+        return True
     signal = header_value.decode("latin-1") if isinstance(header_value, bytes) else header_value
-    if signal is not None and not isinstance(signal, str):
-        problems.append(Problem(where="header_value", what="must be str, bytes or None"))
+    if signal is not None and not isinstance(signal, (str, bool)):
+        problems.append(Problem(where="header_value", what="must be str, bytes, bool or None"))
     return isinstance(signal, str) and signal.strip() == "1"
 
 
-def gpc_plan(manifest: Manifest, context: ConsentContext) -> Plan:
-    """Opt out of every ``gpc_opt_out`` purpose not opted out already."""
+#: Where a GPC signal was read: the request header, or the browser's JavaScript property.
+GPC_SOURCES: Final = {"header": "Sec-GPC", "navigator": "navigator.globalPrivacyControl"}
+_METADATA_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_METADATA_ITEMS = 8
+_METADATA_VALUE_CHARS = 256
+
+
+def gpc_evidence(via: object, metadata: object, problems: list[Problem]) -> dict[str, str]:
+    """The evidence of a GPC record: the signal's source, and the caller's request metadata.
+
+    ``metadata`` holds at most 8 entries of short lower-case keys and short strings (for
+    example ``user_agent_sha256``); values are the caller's, so they should be digests, never
+    raw personal values. They are sealed in the subject's ledger and never audited.
+    """
+    evidence: dict[str, str] = {}
+    if not isinstance(via, str) or via not in GPC_SOURCES:
+        problems.append(Problem(where="via", what="must be one of: header, navigator"))
+    else:
+        evidence["signal"] = GPC_SOURCES[via]
+    if metadata is None:
+        return evidence
+    if not isinstance(metadata, Mapping) or len(metadata) > _METADATA_ITEMS:
+        what = f"must be a mapping of at most {_METADATA_ITEMS} entries"
+        problems.append(Problem(where="request_metadata", what=what))
+        return evidence
+    for key, value in metadata.items():
+        if not isinstance(key, str) or _METADATA_KEY.fullmatch(key) is None:
+            what = "keys must be lower-case tokens ([a-z][a-z0-9_]*, at most 40 characters)"
+            problems.append(Problem(where="request_metadata", what=what))
+        elif key in {"signal", "value"}:
+            problems.append(Problem(where="request_metadata", what="keys signal, value are set"))
+        elif not isinstance(value, str) or not 0 < len(value) <= _METADATA_VALUE_CHARS:
+            what = f"must be a str of 1-{_METADATA_VALUE_CHARS} characters"
+            problems.append(Problem(where=f"request_metadata.{key}", what=what))
+        else:
+            evidence[key] = value
+    return evidence
+
+
+def gpc_plan(manifest: Manifest, context: ConsentContext, evidence: Mapping[str, str]) -> Plan:
+    """Opt out of every ``gpc_opt_out`` purpose not opted out already.
+
+    The records name no notice (the person saw none: the signal is their browser's setting)
+    and carry ``evidence``.
+    """
     targets = [p for p in manifest.purposes if p.gpc_opt_out]
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
         drafts: list[Draft] = []
         unchanged: list[str] = []
         for purpose in targets:
-            draft = _gpc_draft(transaction, purpose, context)
+            draft = _gpc_draft(transaction, purpose, context, evidence)
             if draft is None:
                 unchanged.append(purpose.id)
             else:
@@ -42,7 +99,12 @@ def gpc_plan(manifest: Manifest, context: ConsentContext) -> Plan:
     return plan
 
 
-def _gpc_draft(transaction: Transaction, purpose: Purpose, context: ConsentContext) -> Draft | None:
+def _gpc_draft(
+    transaction: Transaction,
+    purpose: Purpose,
+    context: ConsentContext,
+    evidence: Mapping[str, str],
+) -> Draft | None:
     manifest = transaction.manifest
     current = transaction.current(purpose.id)
     status: Status
@@ -70,37 +132,40 @@ def _gpc_draft(transaction: Transaction, purpose: Purpose, context: ConsentConte
             )
     else:
         return None
-    fields = transaction.notice_of(current) if current else current_notice_fields(manifest, purpose)
-    return make_draft(purpose, status, context, fields, conflict=conflict)
+    return make_draft(
+        purpose, status, context, notice_fields(None), conflict=conflict, evidence=evidence
+    )
 
 
-def tcf_plan(manifest: Manifest, tc: TCString, when: datetime, context: ConsentContext) -> Plan:
-    """Grant or refuse / withdraw the purposes mapped to TCF purposes, as ``tc`` says."""
-    evidence = {
-        "cmp_id": tc.cmp_id,
-        "cmp_version": tc.cmp_version,
-        "vendor_list_version": tc.vendor_list_version,
-        "tcf_policy_version": tc.tcf_policy_version,
-        "consent_language": tc.consent_language,
-        "publisher_cc": tc.publisher_cc,
-        "last_updated": tc.last_updated.isoformat(),
-    }
+def tcf_plan(manifest: Manifest, tc: TCString, digest: str, context: ConsentContext) -> Plan:
+    """Grant or refuse / withdraw the purposes mapped to TCF purposes, as ``tc`` says.
+
+    ``digest`` is the SHA-256 of the string as received. The records are dated by when the
+    person acted, which the string itself says only to the day (CMPs write ``LastUpdated``
+    as that day's midnight):
+
+    * a string applied before (its digest is in the ledger head) keeps the date it was given
+      then, so a string re-sent with every request is a repeat, never a new act;
+    * a new string whose ``LastUpdated`` is exact (not a midnight) is dated by it;
+    * a new day-granular string is dated when it is received, unless its whole day ended
+      before the latest decision on its purposes (then it is provably older, and keeps its
+      own date): a same-day re-consent, refusal or withdrawal always beats the choice before.
+    """
+    evidence = tcf_evidence(tc, digest)
     mapped = [p for p in manifest.consent_purposes() if p.tcf_purposes]
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
+        when_us = _tcf_date(transaction, tc, digest, [p.id for p in mapped])
+        when = None if when_us is None else from_micros(when_us)
         drafts: list[Draft] = []
         unchanged: list[str] = []
         for purpose in mapped:
-            status = _tcf_status(transaction, purpose, tc, when)
+            status = _tcf_status(transaction, purpose, tc, when_us)
             if status is None:
                 unchanged.append(purpose.id)
                 continue
-            current = transaction.current(purpose.id)
-            fields = (
-                current_notice_fields(manifest, purpose, tc.consent_language.lower())
-                if status != "withdrawn" or current is None
-                else transaction.notice_of(current)
-            )
+            # No notice: the person saw the CMP's texts (named by the evidence), not the shop's.
+            fields = notice_fields(None)
             drafts.append(
                 make_draft(purpose, status, context, fields, occurred_at=when, evidence=evidence)
             )
@@ -109,32 +174,93 @@ def tcf_plan(manifest: Manifest, tc: TCString, when: datetime, context: ConsentC
     return plan
 
 
+def tcf_evidence(tc: TCString, digest: str) -> dict[str, object]:
+    """What a TC string proves: its digest and the CMP's own fields (never the string)."""
+    return {
+        "tc_string_sha256": digest,
+        "cmp_id": tc.cmp_id,
+        "cmp_version": tc.cmp_version,
+        "consent_screen": tc.consent_screen,
+        "vendor_list_version": tc.vendor_list_version,
+        "tcf_policy_version": tc.tcf_policy_version,
+        "consent_language": tc.consent_language,
+        "publisher_cc": tc.publisher_cc,
+        "is_service_specific": tc.is_service_specific,
+        "created": tc.created.isoformat(),
+        "last_updated": tc.last_updated.isoformat(),
+        "purpose_consents": sorted(tc.purpose_consents),
+        "publisher_purpose_consents": None
+        if tc.publisher_tc is None
+        else sorted(tc.publisher_tc.purpose_consents),
+    }
+
+
+def tcf_granted(manifest: Manifest, purpose: Purpose, tc: TCString) -> bool:
+    """Whether ``tc`` grants ``purpose``: every TCF purpose it maps to has consent.
+
+    The core segment holds the person's consents for the vendors (third parties); the
+    publisher TC segment, when the CMP writes one, their consents for the publisher itself:
+    the shop running personakit. So with a publisher segment the publisher's consents decide,
+    and a purpose that discloses data to a recipient other than a processor (a third party
+    or another controller) needs the vendors' consent as well; without a publisher segment,
+    the core segment decides for both.
+    """
+    wanted = purpose.tcf_purposes
+    vendors = wanted <= tc.purpose_consents
+    if tc.publisher_tc is None:
+        return vendors
+    publisher = wanted <= tc.publisher_tc.purpose_consents
+    third_parties = {r.id for r in manifest.recipients if r.role != "processor"}
+    if third_parties.intersection(purpose.recipients):
+        return publisher and vendors
+    return publisher
+
+
+def _tcf_date(
+    transaction: Transaction, tc: TCString, digest: str, purposes: list[str]
+) -> int | None:
+    """The date (µs) of the records ``tc`` makes; None: now, when it was received."""
+    seen = transaction.seen_signal(digest)
+    if seen is not None:
+        return seen
+    now_us = transaction.now_us
+    updated = to_micros(tc.last_updated)
+    when: int | None = min(updated, now_us)
+    if updated % _DAY_US == 0:
+        latest = transaction.latest(purposes)
+        if latest is None or latest < updated + _DAY_US:
+            when = None
+    transaction.note_signal(digest, now_us if when is None else when)
+    return when
+
+
 def _tcf_status(
-    transaction: Transaction, purpose: Purpose, tc: TCString, when: datetime
+    transaction: Transaction, purpose: Purpose, tc: TCString, when_us: int | None
 ) -> Status | None:
+    """What ``tc`` records for ``purpose`` dated ``when_us`` (None: now), or None: nothing."""
     manifest = transaction.manifest
     current = transaction.current(purpose.id)
-    if purpose.tcf_purposes <= tc.purpose_consents:
-        fresh = evaluate(manifest, purpose, current, transaction.now_us)[1]
-        if (
-            not fresh
-            and transaction.beats(purpose.id, when, negative=False)
-            and not _lapsed_regrant(manifest, purpose, current, when, transaction.now_us)
-        ):
-            return "given"
-        return None
+    granted = tcf_granted(manifest, purpose, tc)
     if current is None:
-        return "refused"
-    if current.status == "given" and transaction.beats(purpose.id, when, negative=True):
-        return "withdrawn"
-    return None
+        return "given" if granted else "refused"
+    # A record dated now always decides (the ledger stamps it after the current record).
+    decides = when_us is None or transaction.beats(
+        purpose.id, from_micros(when_us), negative=not granted
+    )
+    if not granted:
+        return "withdrawn" if current.status == "given" and decides else None
+    fresh = evaluate(manifest, purpose, current, transaction.now_us)[1]
+    lapsed = when_us is not None and _lapsed_regrant(
+        manifest, purpose, current, when_us, transaction.now_us
+    )
+    return "given" if decides and not fresh and not lapsed else None
 
 
 def _lapsed_regrant(
     manifest: Manifest,
     purpose: Purpose,
     current: PurposeState | None,
-    when: datetime,
+    when_us: int,
     now_us: int,
 ) -> bool:
     """Whether a TCF grant dated ``when`` would repeat a grant already in the ledger, expired.
@@ -143,7 +269,6 @@ def _lapsed_regrant(
     is recorded once, but recording it again on every request would grow the ledger and the
     audit chain without changing any answer.
     """
-    when_us = to_micros(when)
     return (
         current is not None
         and current.status == "given"

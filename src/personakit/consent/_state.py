@@ -167,7 +167,9 @@ def evaluate(
     name: StateName
     if now_us >= expires:
         name, reason = "expired", "consent expired"
-    elif (state.notice, state.version) != current:
+    elif state.notice is not None and (state.notice, state.version) != current:
+        # A grant with no notice came from a signal (TCF) whose texts the CMP showed: the
+        # shop's notice versions do not make it stale.
         name, reason = "stale", "consent given under an older notice version"
     else:
         name, reason = "given", "consent given"

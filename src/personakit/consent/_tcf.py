@@ -6,10 +6,11 @@ CMP, languages, vendor list and policy versions), special feature opt-ins, purpo
 legitimate interests, the vendor consent and vendor legitimate interest sections (bitfield or
 range encoded) and the publisher restrictions.
 
-The optional segments after it (disclosed vendors, allowed vendors, publisher TC) are not
-decoded: only their 3-bit segment type is read, to check that it is one the specification
-defines and appears once. Their contents are ignored. The Google "additional consent" string
-is a separate signal and is not handled here.
+The optional segments after it are checked for a 3-bit segment type that the specification
+defines and that appears once. The publisher TC segment (type 3: the person's choices for the
+publisher itself, its standard and custom purposes) is decoded in full; the disclosed and
+allowed vendors segments are not (their contents are ignored). The Google "additional
+consent" string is a separate signal and is not handled here.
 
 Only version 2 is accepted; TCF policy versions (v2.0 = 2, v2.2 = 4, ...) are reported as read,
 not interpreted. Every malformation raises :class:`~personakit.exceptions.InvalidInput`; its
@@ -24,11 +25,17 @@ import re
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from personakit.exceptions import InvalidInput, Problem
 
-__all__ = ["PublisherRestriction", "RestrictionType", "TCString", "decode_tc_string"]
+__all__ = [
+    "PublisherRestriction",
+    "PublisherTC",
+    "RestrictionType",
+    "TCString",
+    "decode_tc_string",
+]
 
 _WHERE = "tc_string"
 _SUMMARY = "invalid TC string"
@@ -47,6 +54,7 @@ _MAX_PURPOSE_ID = 24  # PurposesConsent is a 24-bit field: the purpose id space
 _MAX_EXPANDED_IDS = 1 << 18
 
 _SEGMENT_NAMES = {1: "disclosed vendors", 2: "allowed vendors", 3: "publisher TC"}
+_PUBLISHER_TC = 3
 
 
 class RestrictionType(IntEnum):
@@ -79,6 +87,24 @@ class PublisherRestriction:
 
 
 @frozen(kw_only=True)
+class PublisherTC:
+    """The publisher TC segment: the person's choices for the publisher's own processing.
+
+    Attributes:
+        purpose_consents: IDs (1-24) of the standard purposes consented to for the publisher.
+        purpose_legitimate_interests: IDs (1-24) of the standard purposes with the publisher's
+            legitimate interest established and not objected to.
+        custom_purpose_consents: IDs (1-63) of the publisher's custom purposes consented to.
+        custom_purpose_legitimate_interests: IDs of the custom purposes on legitimate interest.
+    """
+
+    purpose_consents: frozenset[int]
+    purpose_legitimate_interests: frozenset[int]
+    custom_purpose_consents: frozenset[int]
+    custom_purpose_legitimate_interests: frozenset[int]
+
+
+@frozen(kw_only=True)
 class TCString:
     """The decoded core segment of a TCF v2 TC string.
 
@@ -105,6 +131,7 @@ class TCString:
         vendor_legitimate_interests: IDs of the vendors with legitimate interest established
             and not objected to.
         publisher_restrictions: Publisher restriction entries, in encoded order.
+        publisher_tc: The publisher TC segment, if the string has one.
     """
 
     version: int
@@ -126,6 +153,7 @@ class TCString:
     vendor_consents: frozenset[int]
     vendor_legitimate_interests: frozenset[int]
     publisher_restrictions: tuple[PublisherRestriction, ...]
+    publisher_tc: PublisherTC | None = None
 
 
 def decode_tc_string(tc_string: str) -> TCString:
@@ -136,8 +164,8 @@ def decode_tc_string(tc_string: str) -> TCString:
             ``tcData.tcString``), dot-separated segments of unpadded base64url.
 
     Returns:
-        The decoded core segment. Other segments are checked for a known segment type and
-        otherwise ignored.
+        The decoded core segment, with the publisher TC segment if present. Other segments
+        are checked for a known segment type and otherwise ignored.
 
     Raises:
         InvalidInput: If the input is not a string, is empty, is not base64url, is not
@@ -159,10 +187,10 @@ def decode_tc_string(tc_string: str) -> TCString:
     core_bytes = _decode_segment(core, "core segment", problems)
     if core_bytes is not None:
         decoded = _CoreDecoder(core_bytes, problems).decode()
-    _check_other_segments(others, problems)
+    publisher = _check_other_segments(others, problems)
     if problems or decoded is None:
         raise InvalidInput(_SUMMARY, problems)
-    return decoded
+    return decoded if publisher is None else evolve(decoded, publisher_tc=publisher)
 
 
 def _decode_segment(segment: str, label: str, problems: list[Problem]) -> bytes | None:
@@ -185,8 +213,9 @@ def _decode_segment(segment: str, label: str, problems: list[Problem]) -> bytes 
         return None
 
 
-def _check_other_segments(segments: list[str], problems: list[Problem]) -> None:
+def _check_other_segments(segments: list[str], problems: list[Problem]) -> PublisherTC | None:
     seen: set[int] = set()
+    publisher: PublisherTC | None = None
     for number, segment in enumerate(segments, start=2):
         label = f"segment {number}"
         data = _decode_segment(segment, label, problems)
@@ -202,8 +231,32 @@ def _check_other_segments(segments: list[str], problems: list[Problem]) -> None:
             what = f"{label} repeats the {name} segment (type {segment_type})"
         else:
             seen.add(segment_type)
+            if segment_type == _PUBLISHER_TC:
+                publisher = _decode_publisher_tc(data, label, problems)
             continue
         problems.append(Problem(where=_WHERE, what=what))
+    return publisher
+
+
+def _decode_publisher_tc(data: bytes, label: str, problems: list[Problem]) -> PublisherTC | None:
+    bits = _Bits(data)
+    section = f"{label} (publisher TC)"
+    try:
+        bits.take(3, section)  # the segment type, checked by the caller
+        consents = bits.read_flags(24, section)
+        interests = bits.read_flags(24, section)
+        custom = bits.read_int(6, section)
+        custom_consents = bits.read_flags(custom, section)
+        custom_interests = bits.read_flags(custom, section)
+    except _AbortError as abort:
+        problems.append(Problem(where=_WHERE, what=abort.what))
+        return None
+    return PublisherTC(
+        purpose_consents=consents,
+        purpose_legitimate_interests=interests,
+        custom_purpose_consents=custom_consents,
+        custom_purpose_legitimate_interests=custom_interests,
+    )
 
 
 class _AbortError(Exception):
