@@ -238,8 +238,10 @@ class Keyring:
 
         Raises :class:`MasterKeyMismatch` if ``provider`` cannot open this keyring.
         """
-        if not tenant or "/" in tenant or "|" in tenant:
-            raise ConfigurationError("tenant must be non-empty and contain no '/' or '|'")
+        if not _valid_tenant(tenant):
+            raise ConfigurationError(
+                "tenant must be a non-empty string of Unicode text with no '/' or '|'"
+            )
         self.store = store
         self.provider = provider
         self.tenant = tenant
@@ -271,20 +273,36 @@ class Keyring:
             check = self.provider.unwrap(meta["check"], self._context("check"))
             index_root = self.provider.unwrap(meta["index_root"], self._context("index-root"))
         except IntegrityError as exc:
-            raise MasterKeyMismatch(
-                "the master key does not open this keyring (it was made with key id "
-                f"{self._meta_key_id(meta)}; this provider's active key id is "
-                f"{self.provider.key_id})"
-            ) from exc
+            raise MasterKeyMismatch(self._mismatch_reason(meta, raw)) from exc
         if not hmac.compare_digest(check, _CHECK_PLAINTEXT):
             raise MasterKeyMismatch("keyring check value does not match")
         return index_root
 
-    def _meta_key_id(self, meta: dict[str, bytes]) -> str:
+    def _mismatch_reason(self, meta: dict[str, bytes], raw: bytes) -> str:
         try:
-            return self.provider.wrapped_key_id(meta["check"])
+            made_with = self.provider.wrapped_key_id(meta["check"])
         except IntegrityError:
-            return "unknown"
+            made_with = "unknown"
+        if made_with != self.provider.key_id:
+            return (
+                "the master key does not open this keyring (it was made with key id "
+                f"{made_with}; this provider's active key id is {self.provider.key_id})"
+            )
+        # The right key, yet the check value does not authenticate: the associated data
+        # differs, and the tenant is the part of it a caller chooses. The tenant recorded in
+        # k/meta is not authenticated, so it only tells which of the two causes is likely;
+        # neither tenant is named (the caller knows the one it passed).
+        recorded = _recorded_tenant(raw)
+        if recorded is not None and recorded != self.tenant:
+            return (
+                f"the master key (key id {made_with}) is this keyring's, but the keyring was "
+                "made for another tenant: open it with the tenant it was made for"
+            )
+        return (
+            f"the master key (key id {made_with}) is this keyring's, but its check value does "
+            "not authenticate: the tenant may differ from the one the keyring was made for, "
+            "or the key store's k/meta was altered"
+        )
 
     def _write_meta(self, index_root: bytes) -> None:
         meta = {
@@ -460,6 +478,24 @@ class Keyring:
     def subject_count(self) -> int:
         """How many subjects have a data key (for reports)."""
         return sum(1 for _ in self.store.scan(_SUBJECT_KEY_PREFIX))
+
+
+def _valid_tenant(tenant: object) -> bool:
+    if type(tenant) is not str or not tenant or "/" in tenant or "|" in tenant:
+        return False
+    try:
+        tenant.encode()  # it is bound into every associated data: lone surrogates cannot be
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _recorded_tenant(raw: bytes) -> str | None:
+    try:
+        tenant = loads(raw).get("tenant")
+    except (ValueError, AttributeError):
+        return None
+    return tenant if isinstance(tenant, str) else None
 
 
 def _b64(data: bytes) -> str:

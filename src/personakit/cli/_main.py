@@ -24,7 +24,7 @@ from personakit.cli import (
     _store,
     _subject,
 )
-from personakit.cli._common import KEY_STORE_ENV, STORE_ENV, Handler, Parser
+from personakit.cli._common import KEY_STORE_ENV, STORE_ENV, TENANT_ENV, Handler, Parser
 from personakit.exceptions import PersonakitError, UsageError
 
 __all__ = ["build_parser", "main"]
@@ -48,7 +48,9 @@ _GROUPS = (
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = Parser(prog="personakit", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help=f"store directory (default: ${STORE_ENV})")
+    parser.add_argument(
+        "--store", help=f"store directory or postgresql:// URL (default: ${STORE_ENV})"
+    )
     parser.add_argument(
         "--keys-dir", help=f"key store directory (default: <store>/keys or ${KEY_STORE_ENV})"
     )
@@ -56,7 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-file", help="master key file (default: $PERSONAKIT_MASTER_KEY or _FILE)"
     )
     parser.add_argument(
-        "--create", action="store_true", help="create the store if it does not exist"
+        "--create", action="store_true", help="create the store directory if it does not exist"
+    )
+    parser.add_argument(
+        "--tenant",
+        help=f"tenant the store and keys were made for (default: ${TENANT_ENV} or 'default')",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in _GROUPS:
@@ -72,11 +78,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler: Handler = args.func
         return handler(args)
     except UsageError as exc:
-        print(f"personakit: usage error: {exc}", file=sys.stderr)
+        print(f"personakit: usage error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except PersonakitError as exc:
-        print(f"personakit: error: {exc}", file=sys.stderr)
+        print(f"personakit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("personakit: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: Exception) -> str:
+    # argparse echoes unknown arguments, which may hold line breaks: errors stay one line.
+    return " ".join(str(exc).splitlines())
