@@ -26,7 +26,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 import threading
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
@@ -49,12 +51,14 @@ from personakit.storage import Store
 __all__ = [
     "MASTER_KEY_ENV",
     "MASTER_KEY_FILE_ENV",
+    "KeyFilePermissionWarning",
     "KeyProvider",
     "Keyring",
     "LocalKeyProvider",
     "RotationReport",
     "constant_time_equal",
     "generate_master_key",
+    "read_key_file",
 ]
 
 MASTER_KEY_ENV: Final = "PERSONAKIT_MASTER_KEY"
@@ -72,6 +76,14 @@ _KEY_HELP: Final = (
     "a master key is 32 random bytes, base64url-encoded (43 characters); "
     "generate one with `personakit keygen`"
 )
+
+
+class KeyFilePermissionWarning(UserWarning):
+    """A master key file that users other than its owner (group, others) may access.
+
+    The key is still used; make it a refusal with an ``error`` warnings filter
+    (``python -W error::personakit.crypto.KeyFilePermissionWarning``).
+    """
 
 
 def generate_master_key() -> str:
@@ -153,12 +165,11 @@ class LocalKeyProvider:
     def from_file(
         cls, path: str | os.PathLike[str], *, previous: Iterable[str | bytes] = ()
     ) -> LocalKeyProvider:
-        """Read the key from a file holding its base64url text (surrounding blanks ignored)."""
-        try:
-            text = Path(path).read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"cannot read key file: {type(exc).__name__}") from exc
-        return cls(text, previous=previous)
+        """Read the key from a file holding its base64url text (surrounding blanks ignored).
+
+        Warns with :class:`KeyFilePermissionWarning` if group or others may access the file.
+        """
+        return cls(read_key_file(path), previous=previous)
 
     def __repr__(self) -> str:
         """Show key ids only, never key material."""
@@ -194,6 +205,31 @@ class LocalKeyProvider:
         if len(wrapped) < 1 + _KID_BYTES + _NONCE + 16 or wrapped[0] != _FORMAT:
             raise IntegrityError
         return wrapped[1 : 1 + _KID_BYTES].hex()
+
+
+def read_key_file(path: str | os.PathLike[str]) -> str:
+    """The text of a master key file; :class:`ConfigurationError` if it cannot be read.
+
+    Warns with :class:`KeyFilePermissionWarning` (POSIX) when its mode gives group or others
+    any access: the key opens every subject's data. Neither the path nor the content is ever
+    part of a message.
+    """
+    try:
+        with Path(path).open(encoding="ascii") as handle:
+            # The mode of the file actually opened, not of whatever the path names later.
+            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        # ValueError: a path with NUL; TypeError: not a path at all.
+        raise ConfigurationError(f"cannot read key file: {type(exc).__name__}") from exc
+    if os.name == "posix" and mode & 0o077:
+        warnings.warn(
+            f"the master key file has mode {mode:o}: group or others can access it; "
+            "restrict it with `chmod 600` (or keep the key in a KMS)",
+            KeyFilePermissionWarning,
+            stacklevel=2,
+        )
+    return text
 
 
 def _as_key(key: str | bytes) -> bytes:

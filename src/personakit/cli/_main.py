@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from personakit.cli import (
     _audit,
@@ -25,9 +27,12 @@ from personakit.cli import (
     _subject,
 )
 from personakit.cli._common import KEY_STORE_ENV, STORE_ENV, TENANT_ENV, Handler, Parser
+from personakit.crypto import KeyFilePermissionWarning
 from personakit.exceptions import PersonakitError, UsageError
 
 __all__ = ["build_parser", "main"]
+
+_show_python_warning = warnings.showwarning
 
 # The order commands are listed in by --help.
 _GROUPS = (
@@ -76,7 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler: Handler = args.func
-        return handler(args)
+        with warnings.catch_warnings():
+            # A key file others can read is worth one line on stderr, not a Python warning
+            # block; and it is shown each time, since every run reads the file again.
+            warnings.simplefilter("always", KeyFilePermissionWarning)
+            warnings.showwarning = _show_warning
+            return handler(args)
     except UsageError as exc:
         print(f"personakit: usage error: {_one_line(exc)}", file=sys.stderr)
         return 2
@@ -88,6 +98,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _one_line(exc: Exception) -> str:
+def _one_line(exc: Exception | Warning | str) -> str:
     # argparse echoes unknown arguments, which may hold line breaks: errors stay one line.
     return " ".join(str(exc).splitlines())
+
+
+def _show_warning(  # noqa: PLR0917 (the signature of warnings.showwarning)
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    if issubclass(category, KeyFilePermissionWarning):
+        print(f"personakit: warning: {_one_line(message)}", file=sys.stderr)
+    else:
+        _show_python_warning(message, category, filename, lineno, file, line)
