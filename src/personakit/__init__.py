@@ -25,6 +25,8 @@ from personakit.exceptions import (
     UsageError,
 )
 
+# The one place the version is written: pyproject.toml reads it from here (a test checks that
+# the installed metadata agrees).
 __version__ = "0.1.0.dev0"
 
 __all__ = [

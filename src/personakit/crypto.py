@@ -26,7 +26,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 import threading
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
@@ -49,12 +51,14 @@ from personakit.storage import Store
 __all__ = [
     "MASTER_KEY_ENV",
     "MASTER_KEY_FILE_ENV",
+    "KeyFilePermissionWarning",
     "KeyProvider",
     "Keyring",
     "LocalKeyProvider",
     "RotationReport",
     "constant_time_equal",
     "generate_master_key",
+    "read_key_file",
 ]
 
 MASTER_KEY_ENV: Final = "PERSONAKIT_MASTER_KEY"
@@ -72,6 +76,14 @@ _KEY_HELP: Final = (
     "a master key is 32 random bytes, base64url-encoded (43 characters); "
     "generate one with `personakit keygen`"
 )
+
+
+class KeyFilePermissionWarning(UserWarning):
+    """A master key file that users other than its owner (group, others) may access.
+
+    The key is still used; make it a refusal with an ``error`` warnings filter
+    (``python -W error::personakit.crypto.KeyFilePermissionWarning``).
+    """
 
 
 def generate_master_key() -> str:
@@ -153,12 +165,11 @@ class LocalKeyProvider:
     def from_file(
         cls, path: str | os.PathLike[str], *, previous: Iterable[str | bytes] = ()
     ) -> LocalKeyProvider:
-        """Read the key from a file holding its base64url text (surrounding blanks ignored)."""
-        try:
-            text = Path(path).read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(f"cannot read key file: {type(exc).__name__}") from exc
-        return cls(text, previous=previous)
+        """Read the key from a file holding its base64url text (surrounding blanks ignored).
+
+        Warns with :class:`KeyFilePermissionWarning` if group or others may access the file.
+        """
+        return cls(read_key_file(path), previous=previous)
 
     def __repr__(self) -> str:
         """Show key ids only, never key material."""
@@ -194,6 +205,31 @@ class LocalKeyProvider:
         if len(wrapped) < 1 + _KID_BYTES + _NONCE + 16 or wrapped[0] != _FORMAT:
             raise IntegrityError
         return wrapped[1 : 1 + _KID_BYTES].hex()
+
+
+def read_key_file(path: str | os.PathLike[str]) -> str:
+    """The text of a master key file; :class:`ConfigurationError` if it cannot be read.
+
+    Warns with :class:`KeyFilePermissionWarning` (POSIX) when its mode gives group or others
+    any access: the key opens every subject's data. Neither the path nor the content is ever
+    part of a message.
+    """
+    try:
+        with Path(path).open(encoding="ascii") as handle:
+            # The mode of the file actually opened, not of whatever the path names later.
+            mode = stat.S_IMODE(os.fstat(handle.fileno()).st_mode)
+            text = handle.read()
+    except (OSError, UnicodeDecodeError, ValueError, TypeError) as exc:
+        # ValueError: a path with NUL; TypeError: not a path at all.
+        raise ConfigurationError(f"cannot read key file: {type(exc).__name__}") from exc
+    if os.name == "posix" and mode & 0o077:
+        warnings.warn(
+            f"the master key file has mode {mode:o}: group or others can access it; "
+            "restrict it with `chmod 600` (or keep the key in a KMS)",
+            KeyFilePermissionWarning,
+            stacklevel=2,
+        )
+    return text
 
 
 def _as_key(key: str | bytes) -> bytes:
@@ -238,8 +274,10 @@ class Keyring:
 
         Raises :class:`MasterKeyMismatch` if ``provider`` cannot open this keyring.
         """
-        if not tenant or "/" in tenant or "|" in tenant:
-            raise ConfigurationError("tenant must be non-empty and contain no '/' or '|'")
+        if not _valid_tenant(tenant):
+            raise ConfigurationError(
+                "tenant must be a non-empty string of Unicode text with no '/' or '|'"
+            )
         self.store = store
         self.provider = provider
         self.tenant = tenant
@@ -271,20 +309,36 @@ class Keyring:
             check = self.provider.unwrap(meta["check"], self._context("check"))
             index_root = self.provider.unwrap(meta["index_root"], self._context("index-root"))
         except IntegrityError as exc:
-            raise MasterKeyMismatch(
-                "the master key does not open this keyring (it was made with key id "
-                f"{self._meta_key_id(meta)}; this provider's active key id is "
-                f"{self.provider.key_id})"
-            ) from exc
+            raise MasterKeyMismatch(self._mismatch_reason(meta, raw)) from exc
         if not hmac.compare_digest(check, _CHECK_PLAINTEXT):
             raise MasterKeyMismatch("keyring check value does not match")
         return index_root
 
-    def _meta_key_id(self, meta: dict[str, bytes]) -> str:
+    def _mismatch_reason(self, meta: dict[str, bytes], raw: bytes) -> str:
         try:
-            return self.provider.wrapped_key_id(meta["check"])
+            made_with = self.provider.wrapped_key_id(meta["check"])
         except IntegrityError:
-            return "unknown"
+            made_with = "unknown"
+        if made_with != self.provider.key_id:
+            return (
+                "the master key does not open this keyring (it was made with key id "
+                f"{made_with}; this provider's active key id is {self.provider.key_id})"
+            )
+        # The right key, yet the check value does not authenticate: the associated data
+        # differs, and the tenant is the part of it a caller chooses. The tenant recorded in
+        # k/meta is not authenticated, so it only tells which of the two causes is likely;
+        # neither tenant is named (the caller knows the one it passed).
+        recorded = _recorded_tenant(raw)
+        if recorded is not None and recorded != self.tenant:
+            return (
+                f"the master key (key id {made_with}) is this keyring's, but the keyring was "
+                "made for another tenant: open it with the tenant it was made for"
+            )
+        return (
+            f"the master key (key id {made_with}) is this keyring's, but its check value does "
+            "not authenticate: the tenant may differ from the one the keyring was made for, "
+            "or the key store's k/meta was altered"
+        )
 
     def _write_meta(self, index_root: bytes) -> None:
         meta = {
@@ -460,6 +514,24 @@ class Keyring:
     def subject_count(self) -> int:
         """How many subjects have a data key (for reports)."""
         return sum(1 for _ in self.store.scan(_SUBJECT_KEY_PREFIX))
+
+
+def _valid_tenant(tenant: object) -> bool:
+    if type(tenant) is not str or not tenant or "/" in tenant or "|" in tenant:
+        return False
+    try:
+        tenant.encode()  # it is bound into every associated data: lone surrogates cannot be
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _recorded_tenant(raw: bytes) -> str | None:
+    try:
+        tenant = loads(raw).get("tenant")
+    except (ValueError, AttributeError):
+        return None
+    return tenant if isinstance(tenant, str) else None
 
 
 def _b64(data: bytes) -> str:

@@ -19,6 +19,7 @@ __all__ = [
     "KEY_STORE_ENV",
     "MANIFEST_ENV",
     "STORE_ENV",
+    "TENANT_ENV",
     "Handler",
     "Parser",
     "add_manifest_option",
@@ -30,7 +31,9 @@ __all__ = [
 STORE_ENV: Final = "PERSONAKIT_STORE"
 KEY_STORE_ENV: Final = "PERSONAKIT_KEY_STORE"
 MANIFEST_ENV: Final = "PERSONAKIT_MANIFEST"
+TENANT_ENV: Final = "PERSONAKIT_TENANT"
 IDENT_HELP: Final = "customer:42, email:…, sub_…"
+_DATABASE_SCHEMES: Final = ("postgresql://", "postgres://")
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -58,17 +61,25 @@ def add_manifest_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_kit(args: argparse.Namespace, *, provider: LocalKeyProvider | None = None) -> Personakit:
-    """Open the store named by ``--store`` / ``$PERSONAKIT_STORE`` with the master key."""
+    """Open the store named by ``--store`` / ``$PERSONAKIT_STORE`` with the master key.
+
+    The tenant is ``--tenant``, else ``$PERSONAKIT_TENANT``, else ``default``.
+    """
     location = args.store or os.environ.get(STORE_ENV)
     if not location:
         raise UsageError(f"no store: pass --store DIR or set {STORE_ENV}")
     key_dir = args.keys_dir or os.environ.get(KEY_STORE_ENV)
-    if location != "memory:" and not Path(location).exists() and not args.create:
+    # Only a directory can be missing by mistake (a typo would silently create an empty
+    # store); a database URL names a server, and its table is created on first use.
+    is_directory = location != "memory:" and not location.startswith(_DATABASE_SCHEMES)
+    if is_directory and not Path(location).exists() and not args.create:
         raise ConfigurationError("store directory does not exist (pass --create to make one)")
+    tenant = args.tenant if args.tenant is not None else os.environ.get(TENANT_ENV, "default")
     return Personakit.open(
         location,
         keys=provider or _provider(args),
         key_store=key_dir or None,
+        tenant=tenant,
         manifest=getattr(args, "manifest", None),
     )
 

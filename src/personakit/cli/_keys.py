@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import argparse
 import os
-from pathlib import Path
 from typing import Any
 
 from personakit.cli._common import Parser, open_kit, print_json
-from personakit.crypto import MASTER_KEY_ENV, MASTER_KEY_FILE_ENV, LocalKeyProvider
+from personakit.crypto import (
+    MASTER_KEY_ENV,
+    MASTER_KEY_FILE_ENV,
+    LocalKeyProvider,
+    read_key_file,
+)
 from personakit.exceptions import ConfigurationError
 
 __all__ = ["register"]
@@ -33,7 +37,7 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
     # Wrap with the new key; keep the current one known so existing keys can be unwrapped,
     # and so an interrupted rotation can be resumed by running the same command again.
     provider = LocalKeyProvider(
-        _read_key_file(args.new_key_file), previous=[_current_key_text(args)]
+        read_key_file(args.new_key_file), previous=[_current_key_text(args)]
     )
     with open_kit(args, provider=provider) as kit:
         kit.audit.append("keys.rotation_started", data={"to": provider.key_id})
@@ -49,20 +53,13 @@ def _cmd_rotate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_key_file(path: str) -> str:
-    try:
-        return Path(path).read_text(encoding="ascii")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"cannot read key file: {type(exc).__name__}") from exc
-
-
 def _current_key_text(args: argparse.Namespace) -> str:
     if args.key_file:
-        return _read_key_file(args.key_file)
+        return read_key_file(args.key_file)
     if os.environ.get(MASTER_KEY_ENV):
         return os.environ[MASTER_KEY_ENV]
     if os.environ.get(MASTER_KEY_FILE_ENV):
-        return _read_key_file(os.environ[MASTER_KEY_FILE_ENV])
+        return read_key_file(os.environ[MASTER_KEY_FILE_ENV])
     raise ConfigurationError(f"no current master key: pass --key-file or set {MASTER_KEY_ENV}")
 
 

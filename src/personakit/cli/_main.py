@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
+from typing import TextIO
 
 from personakit.cli import (
     _audit,
@@ -24,10 +26,13 @@ from personakit.cli import (
     _store,
     _subject,
 )
-from personakit.cli._common import KEY_STORE_ENV, STORE_ENV, Handler, Parser
+from personakit.cli._common import KEY_STORE_ENV, STORE_ENV, TENANT_ENV, Handler, Parser
+from personakit.crypto import KeyFilePermissionWarning
 from personakit.exceptions import PersonakitError, UsageError
 
 __all__ = ["build_parser", "main"]
+
+_show_python_warning = warnings.showwarning
 
 # The order commands are listed in by --help.
 _GROUPS = (
@@ -48,7 +53,9 @@ _GROUPS = (
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     parser = Parser(prog="personakit", description=__doc__.splitlines()[0])
-    parser.add_argument("--store", help=f"store directory (default: ${STORE_ENV})")
+    parser.add_argument(
+        "--store", help=f"store directory or postgresql:// URL (default: ${STORE_ENV})"
+    )
     parser.add_argument(
         "--keys-dir", help=f"key store directory (default: <store>/keys or ${KEY_STORE_ENV})"
     )
@@ -56,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-file", help="master key file (default: $PERSONAKIT_MASTER_KEY or _FILE)"
     )
     parser.add_argument(
-        "--create", action="store_true", help="create the store if it does not exist"
+        "--create", action="store_true", help="create the store directory if it does not exist"
+    )
+    parser.add_argument(
+        "--tenant",
+        help=f"tenant the store and keys were made for (default: ${TENANT_ENV} or 'default')",
     )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in _GROUPS:
@@ -70,13 +81,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         handler: Handler = args.func
-        return handler(args)
+        with warnings.catch_warnings():
+            # A key file others can read is worth one line on stderr, not a Python warning
+            # block; and it is shown each time, since every run reads the file again.
+            warnings.simplefilter("always", KeyFilePermissionWarning)
+            warnings.showwarning = _show_warning
+            return handler(args)
     except UsageError as exc:
-        print(f"personakit: usage error: {exc}", file=sys.stderr)
+        print(f"personakit: usage error: {_one_line(exc)}", file=sys.stderr)
         return 2
     except PersonakitError as exc:
-        print(f"personakit: error: {exc}", file=sys.stderr)
+        print(f"personakit: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("personakit: interrupted", file=sys.stderr)
         return 130
+
+
+def _one_line(exc: Exception | Warning | str) -> str:
+    # argparse echoes unknown arguments, which may hold line breaks: errors stay one line.
+    return " ".join(str(exc).splitlines())
+
+
+def _show_warning(  # noqa: PLR0917 (the signature of warnings.showwarning)
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    if issubclass(category, KeyFilePermissionWarning):
+        print(f"personakit: warning: {_one_line(message)}", file=sys.stderr)
+    else:
+        _show_python_warning(message, category, filename, lineno, file, line)

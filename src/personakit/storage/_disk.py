@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -47,6 +48,7 @@ BULK_CHECKPOINT_PAGES: Final = 8192
 
 _SCAN_PAGE: Final = 512
 _IN_CHUNK: Final = 500  # well under SQLite's bound-parameter limit
+_PREFIX_CHARS: Final = 2  # the longest first key segment foreign_rows reports
 # What a backend call can raise: SQLite's errors, and diskcache's when BEGIN IMMEDIATE waits
 # longer than the timeout.
 _BACKEND_ERRORS: Final = (sqlite3.Error, compat.Timeout)
@@ -104,6 +106,30 @@ def _checked_value(mode: object, filename: object, value: object) -> bytes:
     if mode != compat.MODE_RAW or filename is not None or type(value) is not bytes:
         raise IntegrityError("store row is not in personakit's format")
     return value
+
+
+def _key_prefix(key: object, raw: object) -> str:
+    if type(key) is not str or raw != 1:
+        return "(not a text key)"  # a pickled key is never decoded, not even to report it
+    head, slash, _ = key.partition("/")
+    # Only a short first segment: the store layout's s/, i/, a/ ..., never a pseudonym.
+    return head + slash if slash and len(head) <= _PREFIX_CHARS else "(other)"
+
+
+def _foreign_reasons(
+    key: object, raw: object, mode: object, filename: object, value_type: object
+) -> list[str]:
+    reasons = []
+    if type(key) is not str or raw != 1:
+        reasons.append("not a text key")
+    if mode != compat.MODE_RAW:
+        name = compat.MODE_NAMES.get(mode) if type(mode) is int else None
+        reasons.append(f"{name} mode" if name else "unknown mode")
+    elif value_type != "blob":
+        reasons.append("value is not bytes")
+    if filename is not None:
+        reasons.append("side file")
+    return reasons
 
 
 class DiskStore:
@@ -372,6 +398,31 @@ class DiskStore:
             rows = compat.connection(self._cache).execute("PRAGMA integrity_check").fetchall()
         findings = [str(row[0]) for row in rows]
         return [] if findings == ["ok"] else findings
+
+    def foreign_rows(self) -> dict[str, Any]:
+        """Rows not in the one format this store writes, found without reading any of them.
+
+        diskcache unpickles rows in its pickle mode and rows with pickled keys when they are
+        read (CVE-2025-69872): whoever can write ``cache.db`` can plant such a row to run
+        code. Reads here refuse them first; this finds them before anything reads them. Returns
+        ``{"count", "prefixes", "reasons"}``: how many, by key prefix (a key's first segment
+        when it is at most two characters, like ``s/``; never the rest of the key) and by reason
+        (``pickle mode``, ``not a text key``, ``side file``, …). Values are not selected.
+        """
+        count = 0
+        prefixes: Counter[str] = Counter()
+        reasons: Counter[str] = Counter()
+        with self._translated():
+            cursor = compat.execute(self._cache, compat.SELECT_FOREIGN)
+            for key, raw, mode, filename, value_type in cursor:
+                count += 1
+                prefixes[_key_prefix(key, raw)] += 1
+                reasons.update(_foreign_reasons(key, raw, mode, filename, value_type))
+        return {
+            "count": count,
+            "prefixes": dict(sorted(prefixes.items())),
+            "reasons": dict(sorted(reasons.items())),
+        }
 
     def close(self) -> None:
         """Close this thread's connection. Idempotent."""

@@ -36,7 +36,9 @@ from personakit.exceptions import ConfigurationError
 __all__ = [
     "CACHE_COLUMNS",
     "DB_NAME",
+    "MODE_NAMES",
     "MODE_RAW",
+    "SELECT_FOREIGN",
     "SELECT_VALUE",
     "UPSERT",
     "VERIFIED_VERSIONS",
@@ -73,6 +75,12 @@ DB_NAME: Final[str] = getattr(diskcache.core, "DBNAME", "cache.db")
 #: ``diskcache.core.MODE_RAW``: the ``mode`` of a row whose value is stored as-is (bytes
 #: inline). DiskStore writes only such rows and refuses any other (a planted pickle).
 MODE_RAW: Final[int] = getattr(diskcache.core, "MODE_RAW", 1)
+
+#: diskcache's row modes by number (``diskcache.core.MODE_*``), to name them in reports.
+MODE_NAMES: Final[dict[int, str]] = {
+    getattr(diskcache.core, f"MODE_{name.upper()}", number): name
+    for number, name in enumerate(("none", "raw", "binary", "text", "pickle"))
+}
 
 #: The columns of diskcache's ``Cache`` table, in order: the statements below name them.
 CACHE_COLUMNS: Final = (
@@ -115,6 +123,17 @@ UPSERT: Final = (
     " ON CONFLICT(key, raw) DO UPDATE SET store_time = excluded.store_time,"
     " expire_time = NULL, access_time = excluded.access_time, tag = NULL, size = 0, mode = 1,"
     " filename = NULL, value = excluded.value"
+)
+
+
+#: ``(key, raw, mode, filename, typeof(value))`` of every row not in DiskStore's one format (a
+#: text key, ``raw = 1``, ``MODE_RAW``, no side file, a BLOB value): rows diskcache itself
+#: writes in its pickle, text or file modes, with pickled (BLOB) keys, or planted by hand.
+#: ``IS`` rather than ``=`` so that NULLs count as foreign too. No value is selected.
+SELECT_FOREIGN: Final = (
+    "SELECT key, raw, mode, filename, typeof(value) FROM Cache WHERE NOT ("  # noqa: S608 (a constant)
+    f"typeof(key) = 'text' AND raw IS 1 AND mode IS {int(MODE_RAW)} AND filename IS NULL"
+    " AND typeof(value) = 'blob')"
 )
 
 

@@ -156,10 +156,11 @@ class PostgresStore:
             type(namespace) is not str
             or not 0 < len(namespace) <= _MAX_NAMESPACE_LENGTH
             or "\x00" in namespace
+            or not _is_utf8(namespace)
         ):
             raise ConfigurationError(
                 f"namespace must be a non-empty string of at most {_MAX_NAMESPACE_LENGTH} "
-                "characters, without NUL"
+                "characters of Unicode text, without NUL"
             )
         if type(dsn) is not str:
             raise ConfigurationError("dsn must be a str: a connection string or postgresql:// URL")
@@ -418,3 +419,13 @@ class PostgresStore:
     def close(self) -> None:
         """Close every thread's connection. Idempotent; the store is unusable afterwards."""
         self._sessions.close()
+
+
+def _is_utf8(text: str) -> bool:
+    # A lone surrogate (a non-UTF-8 byte of a command line, decoded by os.fsdecode) has no
+    # UTF-8 form: PostgreSQL could not store it, nor could the lock key be derived from it.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
