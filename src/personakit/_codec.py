@@ -34,33 +34,25 @@ _SURROGATE: Final = re.compile("[\ud800-\udfff]")
 _PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
-class _Refused(Exception):  # an internal signal: never escapes this module
-    """Raised by a decoder hook; carries the problem to report."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
+class _Duplicate(Exception):  # an internal signal: never escapes this module
+    """Raised by the input decoder's object hook; the slow path then locates the key."""
 
 
-def _refuse_constant(name: str) -> Any:
-    msg = f"non-standard JSON constant {name}"
-    raise ValueError(msg)
+def _refuse_constant(_name: str) -> Any:
+    raise _invalid("$", _NOT_FINITE)
 
 
 def _finite(text: str) -> float:
     value = float(text)
-    if math.isinf(value):  # 1e400: the literal is JSON, but infinity is no stored value
-        raise _Refused(_NOT_FINITE)
+    if math.isinf(value):  # 1e400: the literal is JSON, but infinity is no value a record holds
+        raise _invalid("$", _NOT_FINITE)
     return value
-
-
-def _refuse_nan(_name: str) -> Any:
-    raise _Refused(_NOT_FINITE)
 
 
 def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     found = dict(pairs)
     if len(found) != len(pairs):
-        raise _Refused(_DUPLICATE)
+        raise _Duplicate
     return found
 
 
@@ -69,9 +61,9 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 _ENCODER: Final = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 )
-_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
+_DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant, parse_float=_finite)
 _INPUT_DECODER: Final = json.JSONDecoder(
-    parse_constant=_refuse_nan, parse_float=_finite, object_pairs_hook=_unique
+    parse_constant=_refuse_constant, parse_float=_finite, object_pairs_hook=_unique
 )
 
 
@@ -88,10 +80,11 @@ def canonical_json(value: Any) -> bytes:
 
 
 def loads(data: bytes | bytearray | str) -> Any:
-    """Decode JSON, refusing the non-standard NaN / Infinity literals.
+    """Decode JSON, refusing numbers that are not finite (1e400, NaN, Infinity).
 
     Accepts what :func:`json.loads` accepts (bytes in UTF-8, -16 or -32; a str without a BOM)
-    and raises the same errors.
+    and raises the same errors (``ValueError``s); a number that is not finite is an
+    :class:`InvalidInput` (a ``ValueError`` too), since no record may hold one.
     """
     if isinstance(data, str):
         if data.startswith(_BOM):
@@ -126,10 +119,10 @@ def loads_input(data: bytes | str) -> Any:
     text = text.removeprefix(_BOM)
     try:
         value = _INPUT_DECODER.decode(text)
-    except _Refused as exc:
-        if exc.what == _DUPLICATE:
-            raise _invalid(*_locate_duplicate(text)) from None
-        raise _invalid("$", exc.what) from None
+    except _Duplicate:
+        raise _invalid(*_locate_duplicate(text)) from None
+    except InvalidInput:
+        raise  # a number that is not finite
     except RecursionError:
         raise _invalid("$", _TOO_DEEP) from None
     except ValueError:

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personakit import InvalidInput, Personakit
-from personakit._codec import MAX_DEPTH
+from personakit._codec import MAX_DEPTH, loads, loads_input
 from personakit.testing import memory_kit
 from personakit.workflows._lines import MAX_LINE_BYTES, parse_line
 
@@ -128,6 +128,16 @@ def test_non_finite_numbers_are_refused_at_decode(memory_kit: Personakit, number
         memory_kit.track(
             "customer:c1", "purchase", channel="web", properties={"item": "a", "x": float(number)}
         )
+
+
+@pytest.mark.parametrize("text", ["1e400", "[1, -1e400]", '{"a": NaN}', "Infinity"])
+def test_every_decoder_refuses_numbers_that_are_not_finite(text: str) -> None:
+    """loads (records, manifests, files) and loads_input (lines) both raise InvalidInput."""
+    for decode in (loads, loads_input):
+        with pytest.raises(InvalidInput, match="not a number"):
+            decode(text)
+        with pytest.raises(InvalidInput, match="not a number"):
+            decode(text.encode())
 
 
 @pytest.mark.parametrize("record", [EVENT, CONSENT])
@@ -286,3 +296,20 @@ def test_track_raises_nothing_but_invalid_input(
         except InvalidInput as exc:
             problems = exc.problems
         assert problems
+
+
+_LEAN_KIT, _ = memory_kit()
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    line=hostile.hostile_lines(allow_huge=False), form=st.sampled_from(["bytes", "str", "mapping"])
+)
+def test_the_lean_path_takes_no_hostile_line_the_full_parser_refuses(
+    line: bytes, form: str
+) -> None:
+    """Whatever the lean event path accepts, the full parser accepts too (it never bypasses it)."""
+    record = hostile.as_record(line, form)
+    if _LEAN_KIT.ingestor._fast_event(record) is not None:
+        parsed = _LEAN_KIT.ingestor._prepare(parse_line(record))
+        assert parsed is not None
