@@ -6,7 +6,8 @@ Prints one JSON summary last on standard output::
 
 and exits 0 when nothing was rejected, 1 otherwise. ``--strict`` stops at the first rejected
 line (nothing of that line is written). A progress line is drawn on standard error when it is a
-terminal.
+terminal. A line over the size limit is never read whole: its first bytes are handed on (and
+refused as too long), the rest is skipped.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, BinaryIO
 
 from personakit.cli._common import add_manifest_option, open_kit, print_json, progress_printer
 from personakit.exceptions import Problem, UsageError
-from personakit.workflows import DEFAULT_BATCH
+from personakit.workflows import DEFAULT_BATCH, MAX_LINE_BYTES
 
 __all__ = ["register"]
 
@@ -45,9 +46,24 @@ def register(subcommands: Any) -> None:
     ingest.set_defaults(func=_cmd_ingest)
 
 
+_SKIP_CHUNK = 1 << 16
+
+
 def _lines(handle: BinaryIO) -> Iterator[bytes]:
-    for raw in handle:
-        yield raw.rstrip(b"\r\n")
+    # The longest line accepted, its CR LF, and no more: memory stays bounded by the limit.
+    most = MAX_LINE_BYTES + 2
+    try:
+        while raw := handle.readline(most):
+            if len(raw) == most and not raw.endswith(b"\n"):
+                while (rest := handle.readline(_SKIP_CHUNK)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of an over-long line
+                yield raw[: MAX_LINE_BYTES + 1]  # still over the limit: refused as too long
+            else:
+                yield raw.rstrip(b"\r\n")
+    except OSError as exc:
+        raise UsageError(
+            "cannot read input", [Problem(where="FILE", what=type(exc).__name__)]
+        ) from exc
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:

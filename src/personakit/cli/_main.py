@@ -1,8 +1,9 @@
 """The ``personakit`` command, for compliance teams and operators.
 
 Every user error prints one line on standard error and exits non-zero, never a traceback:
-exit 2 for a malformed command line, 1 for a failure (bad key, broken audit chain, …).
-Machine-readable results go to standard output as JSON.
+exit 2 for a malformed command line, 1 for a failure (bad key, broken audit chain, …), 70
+(EX_SOFTWARE) for an error nobody planned for: a bug, reported as its type only, since its
+message could hold personal data. Machine-readable results go to standard output as JSON.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from personakit.exceptions import PersonakitError, UsageError
 __all__ = ["build_parser", "main"]
 
 _show_python_warning = warnings.showwarning
+_EX_SOFTWARE = 70  # sysexits.h: an internal software error
 
 # The order commands are listed in by --help.
 _GROUPS = (
@@ -96,6 +98,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("personakit: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 (the net: one line instead of a traceback)
+        print(
+            f"personakit: internal error: {type(exc).__name__} (please report it)", file=sys.stderr
+        )
+        return _EX_SOFTWARE
 
 
 def _one_line(exc: Exception | Warning | str) -> str:

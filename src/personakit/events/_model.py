@@ -79,7 +79,11 @@ def event_id_at(millis: int) -> str:
 
 
 def parse_timestamp(value: object, *, where: str) -> datetime:
-    """Parse an ISO 8601 timestamp *with a zone* (``Z`` or an offset) into a UTC datetime."""
+    """Parse an ISO 8601 timestamp *with a zone* (``Z`` or an offset) into a UTC datetime.
+
+    :class:`InvalidInput` for anything else, and for a moment whose UTC time falls outside
+    years 1 to 9999 (``0001-01-01T00:00:00+14:00`` is still 31 December of year 0 in UTC).
+    """
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and 10 <= len(value) <= 40:  # noqa: PLR2004 (ISO 8601 lengths)
@@ -98,7 +102,12 @@ def parse_timestamp(value: object, *, where: str) -> datetime:
             "invalid timestamp",
             [Problem(where=where, what="has no time zone (add Z or an offset like +02:00)")],
         )
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(
+            "invalid timestamp", [Problem(where=where, what="outside the supported date range")]
+        ) from None
 
 
 @frozen(kw_only=True)

@@ -13,6 +13,7 @@ enforces it.
 
 from personakit.workflows._cascade import ProfileWithdrawal
 from personakit.workflows._ingest import DEFAULT_BATCH, Ingestor
+from personakit.workflows._lines import MAX_LINE_BYTES
 from personakit.workflows._link import IdentityLinker, LinkResult
 from personakit.workflows._registry import (
     ContributionRemover,
@@ -42,6 +43,7 @@ from personakit.workflows._wiring import Workflows
 
 __all__ = [
     "DEFAULT_BATCH",
+    "MAX_LINE_BYTES",
     "CategoryRetention",
     "ContributionRemover",
     "DatasetProvider",

@@ -33,7 +33,7 @@ from typing import Any, Final
 from attrs import define, evolve
 
 from personakit._clock import Clock, to_micros
-from personakit._codec import loads
+from personakit._codec import check_value, loads_input
 from personakit.audit import AuditLog
 from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.events import (
@@ -59,7 +59,14 @@ from personakit.workflows._batch import (
     read_checkpoint,
     write_checkpoint,
 )
-from personakit.workflows._lines import ConsentLine, EventLine, Line, TraitsLine, parse_line
+from personakit.workflows._lines import (
+    ConsentLine,
+    EventLine,
+    Line,
+    TraitsLine,
+    parse_line,
+    too_long,
+)
 from personakit.workflows._registry import Hooks
 from personakit.workflows._results import IngestSummary, TrackResult
 
@@ -75,6 +82,17 @@ _EVENT_KEYS: Final = frozenset({"kind", "subject", "at", "name", "channel", "pro
 #: that is handed to the finisher once the transaction has committed.
 Linker = Callable[[Identifier, Identifier, datetime], Any]
 LinkFinisher = Callable[[Any], None]
+
+
+def _decoded(record: str | bytes | Mapping[str, Any]) -> object:
+    """A line decoded, a caller's mapping checked; None where only the full parser can say."""
+    try:
+        if isinstance(record, (str, bytes)):
+            return None if too_long(record) else loads_input(record)
+        check_value(record)  # decoded text is checked by loads_input already
+    except InvalidInput:
+        return None
+    return record
 
 
 @define(kw_only=True, repr=False)
@@ -116,11 +134,17 @@ class Ingestor:
     ) -> TrackResult:
         """Validate and store one event for ``identifier`` (creating the subject if needed).
 
-        Raises :class:`InvalidInput` (every problem at once) for a bad event or identifier;
-        returns ``dropped_no_basis`` when no purpose of the kind has a lawful basis.
+        Raises :class:`InvalidInput` (every problem at once) for a bad event or identifier,
+        properties that are not plain JSON (nested deeper than 64 levels, a number that is not
+        finite, a lone surrogate, a type JSON lacks) or a time out of range; returns
+        ``dropped_no_basis`` when no purpose of the kind has a lawful basis.
         """
+        if isinstance(identifier, str):
+            check_value(identifier, where="identifier")
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         given: object = {} if properties is None else properties
+        if isinstance(given, Mapping):
+            check_value(dict(given), where="$.properties")
         # The catalog rejects a non-object with a typed error; mappings are copied so that the
         # caller changing theirs later cannot alter what was validated.
         raw: dict[str, Any] = {
@@ -223,26 +247,22 @@ class Ingestor:
         return tally.summary(stopped_at=failed)
 
     def _fast_event(self, record: str | bytes | Mapping[str, Any]) -> Prepared | None:
-        """The common case of bulk ingest, a well-formed event line, without duplicate checks.
+        """The common case of bulk ingest, a well-formed event line, without error reporting.
 
         Returns None for anything unusual (another kind, a missing or extra field, a bad value):
         the full parser then runs and writes the error messages. Accepts exactly what
         ``_prepare(parse_line(record))`` accepts (a property test checks that).
         """
-        if isinstance(record, (str, bytes)):
-            try:
-                doc, decoded = loads(record), True
-            except (ValueError, UnicodeDecodeError):
-                return None
-        else:
-            doc, decoded = record, False
+        decoded = isinstance(record, (str, bytes))
+        doc = _decoded(record)
         if (
             not isinstance(doc, dict)
             or doc.get("kind") != "event"
             or not _EVENT_KEYS.issuperset(doc)
         ):
             return None
-        kind = self.catalog.kinds_map.get(doc.get("name"))  # type: ignore[arg-type]
+        name = doc.get("name")
+        kind = self.catalog.kinds_map.get(name) if isinstance(name, str) else None
         properties = doc.get("properties", {})
         at_text = doc.get("at")
         if (

@@ -10,10 +10,16 @@ One record a line::
      "at": "…", "properties": {"item": "sourdough", "category": "bread", "value_cents": 450}}
     {"kind": "link", "subject": "anon:9f2c", "to": "customer:c1", "at": "…"}
 
-Unknown fields are refused (a typo such as ``"purpouse"`` must not pass silently). Checks that
-need the store (does the purpose exist, is there a lawful basis) happen when the record is
-applied; everything that can be checked on the line alone is checked here, and every problem
-of a line is reported together.
+Unknown fields are refused (a typo such as ``"purpouse"`` must not pass silently). A line is
+UTF-8 JSON of at most :data:`MAX_LINE_BYTES`, decoded by :func:`~personakit._codec.loads_input`
+(no duplicate keys, no lone surrogates, finite numbers, nesting at most
+:data:`~personakit._codec.MAX_DEPTH` deep); a record given as a mapping is held to the same
+rules by :func:`~personakit._codec.check_value`. Any value in any field yields either a parsed
+line or :class:`InvalidInput`, never another exception (a property test holds it to that).
+
+Checks that need the store (does the purpose exist, is there a lawful basis) happen when the
+record is applied; everything that can be checked on the line alone is checked here, and every
+problem of a line is reported together.
 """
 
 from __future__ import annotations
@@ -24,14 +30,25 @@ from typing import Any, Final, Literal
 
 from attrs import field, frozen
 
-from personakit._codec import loads
+from personakit._codec import check_value, loads_input
 from personakit.events import Event, parse_timestamp
 from personakit.exceptions import InvalidInput, Problem
 from personakit.profiles import Identifier, parse_identifier
 
-__all__ = ["ConsentLine", "EventLine", "Line", "LinkLine", "TraitsLine", "parse_line"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "ConsentLine",
+    "EventLine",
+    "Line",
+    "LinkLine",
+    "TraitsLine",
+    "parse_line",
+    "too_long",
+]
 
-MAX_LINE_BYTES: Final = 1 << 20  # a line beyond 1 MiB is refused before it is parsed
+#: The longest line accepted, in UTF-8 bytes (without its line break): longer ones are refused
+#: before they are decoded, whatever their kind.
+MAX_LINE_BYTES: Final = 1 << 20
 
 _COMMON: Final = frozenset({"kind", "subject", "at"})
 _FIELDS: Final[dict[str, frozenset[str]]] = {
@@ -47,7 +64,9 @@ _REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "event": ("name", "channel"),
     "link": ("to",),
 }
+# Tuples, not sets: a value from the line may be an unhashable list or object.
 _CONSENT_STATUSES: Final = ("given", "refused", "withdrawn")
+_NEEDS_NOTICE: Final = ("given", "refused")
 _MAX_TOKEN: Final = 128
 
 
@@ -101,22 +120,25 @@ Line = ConsentLine | TraitsLine | EventLine | LinkLine
 def parse_line(line: str | bytes | Mapping[str, Any]) -> Line:
     """Parse one record (a JSON text or an already-decoded mapping); raise with every problem."""
     if isinstance(line, (str, bytes)):
-        if len(line) > MAX_LINE_BYTES:
+        if too_long(line):
             raise InvalidInput(
                 "invalid record", [Problem(where="$", what="line longer than 1 MiB")]
             )
         try:
-            doc = loads(line)
-        except (ValueError, UnicodeDecodeError):
-            raise InvalidInput(
-                "invalid record", [Problem(where="$", what="not valid JSON")]
-            ) from None
+            doc = loads_input(line)
+        except InvalidInput as exc:
+            raise InvalidInput("invalid record", exc.problems) from None
     else:
         doc = line
     if not isinstance(doc, Mapping):
         raise InvalidInput("invalid record", [Problem(where="$", what="must be a JSON object")])
+    if doc is line:
+        try:
+            check_value(dict(doc))
+        except InvalidInput as exc:
+            raise InvalidInput("invalid record", exc.problems) from None
     kind = doc.get("kind")
-    if kind not in _FIELDS:
+    if not isinstance(kind, str) or kind not in _FIELDS:
         raise InvalidInput(
             "invalid record",
             [Problem(where="$.kind", what="must be one of: " + ", ".join(_FIELDS))],
@@ -137,6 +159,18 @@ def parse_line(line: str | bytes | Mapping[str, Any]) -> Line:
     if problems or subject is None or at is None or parsed is None:
         raise InvalidInput("invalid record", problems)
     return _build(kind, subject, at, parsed)
+
+
+def too_long(line: str | bytes) -> bool:
+    """Whether ``line`` is over :data:`MAX_LINE_BYTES` in UTF-8 (a str is measured encoded)."""
+    if len(line) > MAX_LINE_BYTES:
+        return True
+    # A character is at most 4 bytes: only a str that could be over is encoded to find out.
+    return (
+        isinstance(line, str)
+        and len(line) * 4 > MAX_LINE_BYTES
+        and len(line.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES
+    )
 
 
 def _identifier(value: object, where: str, problems: list[Problem]) -> Identifier | None:
@@ -185,9 +219,7 @@ def _consent(doc: Mapping[str, Any], problems: list[Problem]) -> dict[str, Any] 
         # "notice_version": 3 is a common slip for "3"; accept it as the same version.
         problems[:] = [p for p in problems if p.where != "$.notice_version"]
         fields["notice_version"] = str(doc["notice_version"])
-    if status in {"given", "refused"} and (
-        fields["notice"] is None or fields["notice_version"] is None
-    ):
+    if status in _NEEDS_NOTICE and (fields["notice"] is None or fields["notice_version"] is None):
         problems.append(
             Problem(
                 where="$.notice", what="a grant or refusal needs the notice id and version shown"
