@@ -25,6 +25,7 @@ from typing import Any, Final
 from attrs import define, field, frozen
 
 from personakit._codec import canonical_json, loads
+from personakit._ids import check_actor
 from personakit.exceptions import InvalidInput, Problem
 from personakit.profiles import Identifier, parse_identifier
 from personakit.workflows._link import IdentityLinker, LinkResult
@@ -98,12 +99,16 @@ class IdentityReindexer:
 
         With ``dry_run`` nothing is written (not even the checkpoint) and the report says what
         a run would do. ``batch`` is how many subjects share one transaction (1 to 10,000).
-        Raises :class:`~personakit.exceptions.InvalidInput` for a bad ``batch``.
+        Raises :class:`~personakit.exceptions.InvalidInput` for a bad ``batch`` or ``actor``.
         """
+        # Checked before anything is written: a bad actor found by the first merge's audit
+        # entry would stop the run after some batches had committed.
+        problems: list[Problem] = []
         if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= _MAX_BATCH:
-            raise InvalidInput(
-                "invalid reindex", [Problem(where="batch", what=f"an integer 1 to {_MAX_BATCH}")]
-            )
+            problems.append(Problem(where="batch", what=f"an integer 1 to {_MAX_BATCH}"))
+        check_actor(actor, problems)
+        if problems:
+            raise InvalidInput("invalid reindex", problems)
         store = self.linker.vault.store
         state = {} if dry_run else _read_state(store.get(_CHECKPOINT))
         resumed = bool(state)
