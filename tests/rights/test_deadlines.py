@@ -523,3 +523,26 @@ def test_a_calendar_that_fails_or_never_works_gives_invalid_input(received, fail
         with pytest.raises(InvalidInput) as caught:
             due_date("opt_out_sale", "ccpa", received, holidays=calendar)
         assert [p.where for p in caught.value.problems] == ["holidays"]
+
+
+def test_a_request_book_asks_a_holidays_calendar_day_by_day():
+    """RequestBook keeps a calendar as given: the opt-out logged 2026-11-20 is due 2026-12-15."""
+    import holidays  # noqa: PLC0415  (a test extra: imported where it is used)
+
+    from personakit import FixedClock, testing  # noqa: PLC0415
+    from personakit.rights import RequestBook  # noqa: PLC0415
+
+    received = datetime(2026, 11, 20, 10, 0, tzinfo=LOS_ANGELES)
+    kit, _ = testing.memory_kit(clock=FixedClock(received))
+    with kit:
+        book = RequestBook(
+            store=kit.store,
+            vault=kit.vault,
+            audit=kit.audit,
+            clock=kit.clock,
+            holidays=holidays.US(subdiv="CA"),
+        )
+        request = book.open(
+            "opt_out_sale", "email:a@example.com", jurisdiction="ccpa", channel="web"
+        )
+        assert request.due_at.astimezone(LOS_ANGELES).date() == date(2026, 12, 15)
