@@ -469,3 +469,80 @@ def test_days_left_is_monotonic_in_now(received, pair, first, step, now_zone):
     assert days_left(due, later) <= days_left(due, earlier)
     for now in (earlier, later):
         assert (days_left(due, now) < 0) == is_overdue(due, now)
+
+
+def test_opt_out_skips_holidays_of_a_calendar_built_without_years():
+    """A ``holidays`` calendar built without ``years=`` is asked day by day, not iterated empty."""
+    import holidays  # noqa: PLC0415  (a test extra: imported where it is used)
+
+    california = holidays.US(subdiv="CA")  # no years: it fills in the years it is asked about
+    received = at(date(2026, 11, 20), tz=LOS_ANGELES)
+    # Thanksgiving (26 Nov) and the day after (27 Nov, a California state holiday) are skipped.
+    assert due_date("opt_out_sale", "ccpa", received, holidays=california) == end_of(
+        date(2026, 12, 15), LOS_ANGELES
+    )
+
+
+class _Calendar:
+    """A container that can only be asked, never iterated (like a rule-based calendar)."""
+
+    def __init__(self, answer):
+        self.answer = answer
+
+    def __contains__(self, day):
+        return self.answer(day)
+
+
+@given(
+    received=received_instants,
+    holiday_offsets=st.frozensets(st.integers(min_value=0, max_value=40), max_size=15),
+)
+def test_a_calendar_asked_day_by_day_gives_the_deadline_of_the_same_dates(
+    received, holiday_offsets
+):
+    """Asking a calendar per day and passing the same days as a set give one deadline."""
+    days = frozenset(received.date() + timedelta(days=n) for n in holiday_offsets)
+    calendar = _Calendar(lambda day: day in days)
+    as_mapping = dict.fromkeys(days, "holiday")
+    expected = due_date("opt_out_sale", "ccpa", received, holidays=days)
+    assert due_date("opt_out_sale", "ccpa", received, holidays=calendar) == expected
+    assert due_date("opt_out_sale", "ccpa", received, holidays=as_mapping) == expected
+
+
+@given(
+    received=received_instants,
+    failure=st.sampled_from([KeyError, TypeError, RuntimeError, ZeroDivisionError, RecursionError]),
+)
+def test_a_calendar_that_fails_or_never_works_gives_invalid_input(received, failure):
+    """A calendar that raises, or calls every day a holiday, gets InvalidInput, never a hang."""
+
+    def broken(day):
+        raise failure
+
+    for calendar in (_Calendar(broken), _Calendar(lambda day: True)):
+        with pytest.raises(InvalidInput) as caught:
+            due_date("opt_out_sale", "ccpa", received, holidays=calendar)
+        assert [p.where for p in caught.value.problems] == ["holidays"]
+
+
+def test_a_request_book_asks_a_holidays_calendar_day_by_day():
+    """RequestBook keeps a calendar as given: the opt-out logged 2026-11-20 is due 2026-12-15."""
+    import holidays  # noqa: PLC0415  (a test extra: imported where it is used)
+
+    from personakit import FixedClock, testing  # noqa: PLC0415
+    from personakit.rights import RequestBook  # noqa: PLC0415
+
+    received = datetime(2026, 11, 20, 10, 0, tzinfo=LOS_ANGELES)
+    kit, _ = testing.memory_kit(clock=FixedClock(received))
+    with kit:
+        book = RequestBook(
+            store=kit.store,
+            vault=kit.vault,
+            audit=kit.audit,
+            clock=kit.clock,
+            holidays=holidays.US(subdiv="CA"),
+        )
+        request = book.open(
+            "opt_out_sale", "email:a@example.com", jurisdiction="ccpa", channel="web"
+        )
+        assert request.due_at.astimezone(LOS_ANGELES).date() == date(2026, 12, 15)

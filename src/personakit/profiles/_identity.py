@@ -40,8 +40,13 @@ _META_KIND: Final = "meta"
 _IDENT_KIND: Final = "ident"
 _MAX_VALUE: Final = 320  # RFC 5321 caps an address at 320 octets; enough for every kind here
 _MEMO_KINDS: Final = ("customer:", "anon:", "device:")
-_EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _PHONE_RE: Final = re.compile(r"\+[1-9][0-9]{6,14}")
+# One leading + or 00, then digits and the separators people write; at most one "(0)".
+_PHONE_CHARS_RE: Final = re.compile(r"(?:\+|00)[ ]*[1-9][0-9 ()./-]*", re.ASCII)
+_PHONE_PROBLEM: Final = (
+    "not an international phone number (+ or 00, the country code, then a number of a length "
+    "that country uses; no extension)"
+)
 _TOKEN_RE: Final = re.compile(r"[A-Za-z0-9_.:@+-]{1,128}")
 
 
@@ -64,8 +69,11 @@ class Identifier:
 def parse_identifier(text: object, *, where: str = "identifier") -> Identifier:
     """Parse and normalize ``kind:value``; :class:`InvalidInput` says what is wrong.
 
-    E-mail is lower-cased and NFC-normalized; phone must be E.164 (``+`` and digits, spaces,
-    dots, dashes and parentheses removed); customer, anon and device ids are opaque tokens.
+    E-mail: syntax and IDNA by email-validator (no DNS), local part lower-cased, domain in
+    Unicode form (``alice@xn--bcher-kva.de`` and ``Alice@Bücher.de`` are one address). Phone:
+    E.164 by the phone-number metadata (``+44 (0)20 7946 0018``, ``0044 20 7946-0018`` and
+    ``+442079460018`` are one number). Customer, anon and device ids are opaque tokens.
+    Changing these rules changes the blind indexes: ``personakit identity reindex`` migrates.
     """
     if isinstance(text, str) and text.startswith(_MEMO_KINDS) and len(text) <= _MAX_VALUE:
         # Bulk ingest parses the same identifiers over and over, so valid ones are memoized;
@@ -100,18 +108,59 @@ def _parse_identifier(text: object, *, where: str) -> Identifier:
     if not value or len(value) > _MAX_VALUE:
         problem = f"value must be 1 to {_MAX_VALUE} characters"
     elif kind == "email":
-        value = value.lower()
-        if not _EMAIL_RE.fullmatch(value):
-            problem = "not an e-mail address"
+        value, problem = _normalize_email(value)
     elif kind == "phone":
-        value = re.sub(r"[\s().-]", "", value)
-        if not _PHONE_RE.fullmatch(value):
-            problem = "not an E.164 phone number (+ and 7 to 15 digits)"
+        value, problem = _normalize_phone(value)
     elif not _TOKEN_RE.fullmatch(value):
         problem = "not a token of letters, digits and _.:@+- (at most 128)"
     if problem is not None:
         raise InvalidInput("invalid identifier", [Problem(where=where, what=f"{kind}: {problem}")])
     return Identifier(kind=kind, value=value)
+
+
+def _normalize_email(value: str) -> tuple[str, str | None]:
+    """``local@domain`` with the local part lower-cased and the domain as Unicode (U-labels).
+
+    The syntax and IDNA rules are email-validator's, without DNS (an identifier is not a
+    deliverability check). Lower-casing the local part is a choice: RFC 5321 lets a mail server
+    tell ``Alice`` from ``alice``, but no common one does, and two people told apart only by the
+    case of their address are far rarer than one person typing it two ways. The domain's form
+    follows IDNA (UTS 46), so ``xn--bcher-kva.de``, ``Bücher.de`` and ``BÜCHER.DE`` are one.
+    """
+    from email_validator import EmailNotValidError, validate_email  # noqa: PLC0415 - lazily
+
+    try:
+        valid = validate_email(value, check_deliverability=False)
+    except (EmailNotValidError, ValueError):  # IDNA errors are UnicodeErrors, so ValueErrors
+        return value, "not an e-mail address"
+    return f"{valid.local_part.lower()}@{valid.domain.lower()}", None
+
+
+def _normalize_phone(value: str) -> tuple[str, str | None]:
+    """E.164 (``+`` and digits) from an international spelling, by the phone-number metadata.
+
+    ``+`` or ``00`` must lead (without a country there is no way to read a national number),
+    then digits, spaces, dots, dashes, slashes and parentheses; a national trunk prefix written
+    after the country code (``+44 (0)20 …``) is dropped where the country's numbering plan has
+    one. The number must have a length the country's plan allows (``is_possible_number``; not
+    ``is_valid_number``, whose ranges change with every metadata release and would make stored
+    identifiers unreadable). Extensions and letters are refused.
+    """
+    if not _PHONE_CHARS_RE.fullmatch(value):
+        return value, _PHONE_PROBLEM
+    import phonenumbers  # noqa: PLC0415 - lazily: its metadata is only loaded when needed
+
+    international = "+" + value[2:] if value.startswith("00") else value
+    try:
+        number = phonenumbers.parse(international, None)
+    except phonenumbers.NumberParseException:
+        return value, _PHONE_PROBLEM
+    if number.extension or not phonenumbers.is_possible_number(number):
+        return value, _PHONE_PROBLEM
+    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    if not _PHONE_RE.fullmatch(e164):
+        return value, _PHONE_PROBLEM
+    return e164, None
 
 
 class IdentityIndex:
@@ -219,6 +268,21 @@ class IdentityIndex:
                 subject, _IDENT_KIND, self.vault.keyring.blind_index(ident.kind, ident.value)
             )
             return True
+
+    def retire(self, subject: str, stored: Identifier) -> None:
+        """Drop one stored spelling: its ``ident`` record, and its index entry if it is ours.
+
+        ``stored`` is taken as it was stored, never re-normalized: this is how ``personakit
+        identity reindex`` drops a spelling that the current rules write differently.
+        """
+        key = self.index_key(stored)
+        with self.store.transaction():
+            raw = self.store.get(key)
+            if raw is not None and raw.decode("ascii") == subject:
+                self.store.delete(key)
+            self.vault.delete(
+                subject, _IDENT_KIND, self.vault.keyring.blind_index(stored.kind, stored.value)
+            )
 
     def identifiers(self, subject: str) -> list[Identifier]:
         """The identifiers attached to a subject, sorted by kind and value."""

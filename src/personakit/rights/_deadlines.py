@@ -14,7 +14,11 @@ Which periods apply:
   (Cal. Code Regs. tit. 11, § 7021(b)).
 * **CCPA** request to opt out of sale/sharing (``opt_out_sale``): 15 business days after receipt,
   with no extension (Cal. Code Regs. tit. 11, § 7026(f)). Business days exclude Saturdays,
-  Sundays and the ``holidays`` the caller passes; personakit ships no holiday calendar.
+  Sundays and the ``holidays`` the caller passes; personakit ships no holiday calendar. A
+  finite collection of dates is checked up front; a calendar (a mapping such as the
+  ``holidays`` package's ``holidays.US(subdiv="CA")``, or any container that is not iterable)
+  is asked ``day in holidays`` day by day, so one built without ``years=`` fills in the years
+  it is asked about instead of being iterated as empty.
 
 A deadline is the last instant (``23:59:59.999999``) of the due day in the time zone of
 ``received_at``, and the day of receipt is the *local* day in that zone: a request received at
@@ -37,17 +41,14 @@ Every rejection raises :class:`~personakit.exceptions.InvalidInput` listing ever
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from attrs import frozen
 
 from personakit.exceptions import InvalidInput, Problem
-
-if TYPE_CHECKING:
-    from collections.abc import Collection
 
 __all__ = [
     "DeadlinePolicy",
@@ -57,6 +58,7 @@ __all__ = [
     "days_left",
     "due_date",
     "extended_due_date",
+    "holiday_calendar",
     "is_overdue",
     "policy",
 ]
@@ -140,6 +142,7 @@ _CCPA_CITATION: Final = "Cal. Code Regs. tit. 11, § 7021"
 _CCPA_OPT_OUT_CITATION: Final = "Cal. Code Regs. tit. 11, § 7026(f)"
 
 _SATURDAY: Final = 5  # date.weekday() numbering: Monday is 0
+_MAX_IDLE_DAYS: Final = 366  # no real calendar has a year of non-working days in a row
 
 _GDPR_KINDS: Final = (
     RequestKind.ACCESS,
@@ -232,7 +235,7 @@ def due_date(
     jurisdiction: Jurisdiction | str,
     received_at: datetime,
     *,
-    holidays: Collection[date] = (),
+    holidays: Container[date] | Iterable[date] = (),
 ) -> datetime:
     """Return the last instant at which a request can be answered without an extension.
 
@@ -242,8 +245,9 @@ def due_date(
         received_at: When the request was received (or whatever instant the applicable law starts
             the clock at). Must be timezone-aware; prefer :mod:`zoneinfo` zones or fixed offsets,
             because the deadline reuses this ``tzinfo`` on another day.
-        holidays: Non-working days (as :class:`datetime.date`) to skip when the period is
-            counted in business days; ignored for calendar periods.
+        holidays: Non-working days to skip when the period is counted in business days
+            (ignored for calendar periods): a collection of :class:`datetime.date`, or a
+            calendar asked ``day in holidays`` day by day (see :func:`holiday_calendar`).
 
     Returns:
         ``23:59:59.999999`` on the due day, in the time zone of ``received_at``.
@@ -262,7 +266,7 @@ def extended_due_date(
     jurisdiction: Jurisdiction | str,
     received_at: datetime,
     *,
-    holidays: Collection[date] = (),
+    holidays: Container[date] | Iterable[date] = (),
 ) -> datetime:
     """Return the last instant at which a request can be answered after the one extension.
 
@@ -342,9 +346,26 @@ def days_left(due: datetime, now: datetime) -> int:
     return (due.date() - local_now.date()).days
 
 
+def holiday_calendar(holidays: Container[date] | Iterable[date]) -> Container[date]:
+    """The non-working days ``holidays`` names, as something to ask ``day in …``.
+
+    A mapping (such as a ``holidays.HolidayBase``, which fills in a year when it is asked about
+    a day in it) or a container that cannot be iterated is kept and asked day by day; any other
+    iterable must hold only :class:`datetime.date` values (not datetimes) and is frozen.
+
+    Raises:
+        InvalidInput: A string, a non-container, or an item that is not a date (each named).
+    """
+    problems: list[Problem] = []
+    calendar_ = _holiday_set(holidays, problems)
+    if problems:
+        raise InvalidInput("invalid holidays", problems)
+    return calendar_
+
+
 def _validated(
     kind: object, jurisdiction: object, received_at: object, holidays: object
-) -> tuple[DeadlinePolicy, frozenset[date]]:
+) -> tuple[DeadlinePolicy, Container[date]]:
     problems: list[Problem] = []
     found = _resolve(kind, jurisdiction, problems)
     _check_aware(received_at, "received_at", problems)
@@ -396,7 +417,13 @@ def _check_instants(due: object, now: object) -> None:
         raise InvalidInput("cannot compare with the deadline", problems)
 
 
-def _holiday_set(holidays: object, problems: list[Problem]) -> frozenset[date]:
+def _holiday_set(holidays: object, problems: list[Problem]) -> Container[date]:
+    if isinstance(holidays, Mapping) or (
+        isinstance(holidays, Container) and not isinstance(holidays, Iterable)
+    ):
+        # A calendar: iterating a holidays.HolidayBase built without years= sees no day at all,
+        # while ``day in calendar`` fills in that day's year first.
+        return holidays
     if isinstance(holidays, str | bytes) or not isinstance(holidays, Iterable):
         problems.append(Problem(where="holidays", what="must be a collection of dates"))
         return frozenset()
@@ -416,7 +443,7 @@ def _holiday_set(holidays: object, problems: list[Problem]) -> frozenset[date]:
 
 
 def _deadline(
-    found: DeadlinePolicy, received_at: datetime, amount: int, holidays: frozenset[date]
+    found: DeadlinePolicy, received_at: datetime, amount: int, holidays: Container[date]
 ) -> datetime:
     # The day of receipt is the local day where the request arrived, and it is not itself
     # counted: Reg 1182/71 Art 3(1) for the GDPR, Cal. Civ. Code § 10 for the CCPA.
@@ -428,6 +455,8 @@ def _deadline(
             day = start + timedelta(days=amount)
         else:
             day = _add_business_days(start, amount, holidays)
+    except InvalidInput:
+        raise  # a ValueError too, but about the holidays, not the year 9999
     except (OverflowError, ValueError) as exc:
         raise InvalidInput(
             "cannot compute the deadline",
@@ -447,12 +476,33 @@ def _add_months(start: date, months: int) -> date:
     return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
 
 
-def _add_business_days(start: date, count: int, holidays: frozenset[date]) -> date:
-    # Terminates: every skipped weekday is a distinct member of the finite holiday set.
+def _add_business_days(start: date, count: int, holidays: Container[date]) -> date:
+    # Terminates: a calendar may call every day a holiday, so a run of more non-working
+    # days than any real calendar has is refused instead of walking on to the year 9999.
     day = start
     remaining = count
+    idle = 0
     while remaining:
         day += timedelta(days=1)
-        if day.weekday() < _SATURDAY and day not in holidays:
+        if day.weekday() < _SATURDAY and not _is_holiday(day, holidays):
             remaining -= 1
+            idle = 0
+            continue
+        idle += 1
+        if idle > _MAX_IDLE_DAYS:
+            raise InvalidInput(
+                "cannot compute the deadline",
+                [Problem(where="holidays", what=f"more than {_MAX_IDLE_DAYS} days in a row off")],
+            )
     return day
+
+
+def _is_holiday(day: date, holidays: Container[date]) -> bool:
+    try:
+        return bool(day in holidays)
+    except Exception as exc:
+        # The calendar is the caller's code: whatever it raises, our contract is InvalidInput.
+        raise InvalidInput(
+            "cannot compute the deadline",
+            [Problem(where="holidays", what=f"asking the calendar failed ({type(exc).__name__})")],
+        ) from exc

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import builtins
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta
 from typing import Any, Final, Protocol, runtime_checkable
@@ -46,6 +46,7 @@ from personakit.rights._deadlines import (
     RequestKind,
     due_date,
     extended_due_date,
+    holiday_calendar,
     is_overdue,
     policy,
 )
@@ -128,18 +129,19 @@ class RequestBook:
         audit: AuditLog,
         clock: Clock,
         verifier: IdentityVerifier | None = None,
-        holidays: Iterable[date] = (),
+        holidays: Container[date] | Iterable[date] = (),
     ) -> None:
         """Wire the book to the kit; ``verifier`` is the host's default identity check.
 
-        ``holidays`` are the non-working days skipped by business-day deadlines (CCPA opt-out).
+        ``holidays`` are the non-working days skipped by business-day deadlines (CCPA opt-out):
+        dates, or a calendar asked day by day (see :func:`~personakit.rights.due_date`).
         """
         self.store = store
         self.vault = vault
         self.audit = audit
         self.clock = clock
         self.verifier = verifier
-        self.holidays = frozenset(holidays)
+        self.holidays = holiday_calendar(holidays)
 
     def __repr__(self) -> str:
         """Render with the verifier."""

@@ -2,7 +2,8 @@
 
 Below the capabilities and above the base features: getting data in (:class:`Ingestor`:
 ``track`` and bulk ``ingest`` with checkpoints), linking and merging identities
-(:class:`IdentityLinker`), retention (:class:`RetentionSweeper`) and the withdrawal cascade
+(:class:`IdentityLinker`) and re-normalizing stored identifiers (:class:`IdentityReindexer`),
+retention (:class:`RetentionSweeper`) and the withdrawal cascade
 of the core record kinds (:class:`ProfileWithdrawal`). :class:`Registries` (``kit.registries``)
 is where capabilities plug in: record kinds, hooks, segments and datasets.
 
@@ -32,6 +33,7 @@ from personakit.workflows._registry import (
     SegmentRegistry,
     WithdrawalEraser,
 )
+from personakit.workflows._reindex import IdentityReindexer, ReindexReport
 from personakit.workflows._results import IngestError, IngestSummary, TrackResult
 from personakit.workflows._retention import (
     CategoryRetention,
@@ -52,6 +54,7 @@ __all__ = [
     "ExportRecord",
     "Hooks",
     "IdentityLinker",
+    "IdentityReindexer",
     "IngestError",
     "IngestSummary",
     "Ingestor",
@@ -62,6 +65,7 @@ __all__ = [
     "RecordKind",
     "RecordKinds",
     "Registries",
+    "ReindexReport",
     "RetentionReport",
     "RetentionSweep",
     "RetentionSweeper",
