@@ -52,6 +52,7 @@ CRASHERS = [
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("cli-total")
     (path / "key").write_text(generate_master_key())
+    (path / "key").chmod(0o600)  # a key file others may read is (rightly) warned about
     return path
 
 

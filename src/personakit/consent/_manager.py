@@ -464,6 +464,72 @@ class ConsentManager:
         the same transaction.
         """
         problems: list[Problem] = []
+        checked = self._withdrawal_inputs(
+            purposes,
+            source,
+            method,
+            jurisdiction,
+            notice,
+            notice_version,
+            language,
+            occurred_at,
+            actor,
+            context,
+            problems,
+        )
+        self._check(subject, problems)
+        ctx, chosen, shown, when = checked
+        plan = withdrawal_plan([p for _, p in chosen], shown, when, ctx)
+        return self._ledger.run(subject, "withdrawn", ctx.actor, plan)
+
+    def validate_withdrawal(
+        self,
+        purposes: str | Iterable[str] = "all",
+        *,
+        source: str | None = None,
+        method: str = "explicit",
+        jurisdiction: str | None = None,
+        notice: str | None = None,
+        notice_version: str | None = None,
+        language: str | None = None,
+        occurred_at: datetime | None = None,
+        actor: str = "system",
+        context: ConsentContext | None = None,
+    ) -> None:
+        """Check a withdrawal without recording it (before creating a subject, say).
+
+        Raises the :class:`InvalidInput` that :meth:`withdraw` would raise for these inputs.
+        """
+        problems: list[Problem] = []
+        self._withdrawal_inputs(
+            purposes,
+            source,
+            method,
+            jurisdiction,
+            notice,
+            notice_version,
+            language,
+            occurred_at,
+            actor,
+            context,
+            problems,
+        )
+        raise_problems(problems)
+
+    def _withdrawal_inputs(  # noqa: PLR0917 (the withdrawal's own inputs, once)
+        self,
+        purposes: str | Iterable[str],
+        source: str | None,
+        method: str,
+        jurisdiction: str | None,
+        notice: str | None,
+        notice_version: str | None,
+        language: str | None,
+        occurred_at: datetime | None,
+        actor: str,
+        context: ConsentContext | None,
+        problems: list[Problem],
+    ) -> tuple[ConsentContext, Any, Notice | None, datetime | None]:
         ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         chosen = check_purposes(self.manifest, purposes, problems, allow_all=True, basis="consent")
         shown: Notice | None = None
@@ -476,11 +542,7 @@ class ConsentManager:
                 language=language,
                 covering=chosen,
             )
-        when = check_occurred(self.clock, occurred_at, problems)
-        self._check(subject, problems)
-
-        plan = withdrawal_plan([p for _, p in chosen], shown, when, ctx)
-        return self._ledger.run(subject, "withdrawn", ctx.actor, plan)
+        return ctx, chosen, shown, check_occurred(self.clock, occurred_at, problems)
 
     def object(
         self,

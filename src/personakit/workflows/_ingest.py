@@ -315,8 +315,20 @@ class Ingestor:
                 jurisdiction=line.jurisdiction,
                 occurred_at=line.at,
             )
-        elif isinstance(line, ConsentLine) and line.purpose != "all":
-            self.manifest.purpose(line.purpose, where="$.purpose")
+        elif isinstance(line, ConsentLine):
+            if line.purpose != "all":
+                self.manifest.purpose(line.purpose, where="$.purpose")
+            # Checked before the batch: a withdrawal refused while applied would leave the
+            # data key made for a new subject behind in the key store.
+            self.consent.validate_withdrawal(
+                line.purpose,
+                notice=line.notice,
+                notice_version=line.notice_version,
+                source=line.source,
+                method=line.method,
+                jurisdiction=line.jurisdiction,
+                occurred_at=line.at,
+            )
         return line
 
     def _apply_batch(
