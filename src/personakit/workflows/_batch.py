@@ -184,7 +184,9 @@ class Batch:
         if len(lines) < _PREFETCH_MIN:
             return
         events = [line for _, line in lines if isinstance(line, (EventLine, Prepared))]
-        creating = [line.subject for _, line in lines if isinstance(line, (ConsentLine, TraitsLine))]
+        creating = [
+            line.subject for _, line in lines if isinstance(line, (ConsentLine, TraitsLine))
+        ]
         idents = {line.subject for line in events}
         unknown = [ident for ident in idents.union(creating) if ident not in self.subjects]
         if unknown:

@@ -85,6 +85,9 @@ class _EventIds(threading.local):
     """
 
     def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
         self.block = ""
         self.used = 0
 
@@ -97,7 +100,7 @@ class _EventIds(threading.local):
 
 
 _EVENT_IDS: Final = _EventIds()
-os.register_at_fork(after_in_child=_EVENT_IDS.__init__)
+os.register_at_fork(after_in_child=_EVENT_IDS.reset)
 
 #: Links two identifiers inside the caller's transaction: (anonymous, known, at) -> a result
 #: that is handed to the finisher once the transaction has committed.
