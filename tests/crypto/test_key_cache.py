@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,7 +22,7 @@ from personakit import (
     generate_master_key,
 )
 from personakit.crypto import Keyring
-from personakit.storage import MemoryStore
+from personakit.storage import DiskStore, MemoryStore
 
 
 class CountingStore(MemoryStore):
@@ -198,3 +200,31 @@ def test_bulk_ingest_creates_new_subjects_keys_in_one_transaction(master_key: st
     assert summary.accepted == 200
     assert keys.transactions - transactions <= 2
     assert kit.keyring.subject_count() == 200
+
+
+def test_concurrent_batch_key_creation_yields_one_key_per_subject(
+    master_key: str, tmp_path: Path
+) -> None:
+    """Keyrings creating overlapping batches of keys at once agree on one key per subject."""
+    store = DiskStore(tmp_path / "keys")
+    subjects = [_subject(i) for i in range(100)]
+    rings = [Keyring(store, LocalKeyProvider(master_key)) for _ in range(6)]
+    sealed: list[tuple[str, bytes]] = []
+    lock = threading.Lock()
+
+    def create(n: int, ring: Keyring) -> None:
+        mine = subjects[n * 5 : n * 5 + 40]  # overlapping slices
+        ring.load_keys(mine, create=True)
+        blobs = [(s, ring.seal(s, "t", "n", b"v")) for s in mine]
+        with lock:
+            sealed.extend(blobs)
+
+    threads = [threading.Thread(target=create, args=(n, r)) for n, r in enumerate(rings)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    fresh = Keyring(store, LocalKeyProvider(master_key))
+    assert len(sealed) == 6 * 40
+    assert all(fresh.open(s, "t", "n", blob) == b"v" for s, blob in sealed)
+    store.close()

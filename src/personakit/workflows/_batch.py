@@ -193,6 +193,11 @@ class Batch:
             found = self.ing.identity.lookup_many(unknown)
             for ident in unknown:
                 self.subjects[ident] = found.get(ident)
+        # The known subjects' data keys in one key-store read: their consent lines, verdicts
+        # and event chunks would otherwise each miss the key cache one subject at a time.
+        self.ing.events.vault.keyring.load_keys(
+            {s for ident in idents.union(creating) if (s := self.subjects[ident]) is not None}
+        )
         kinds: dict[str, EventKind] = {}
         for line in events:
             kind = line.kind if isinstance(line, Prepared) else self._kind_of(line)
