@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 from typing import Final
@@ -18,7 +19,10 @@ _ID_ALPHABET: Final = "abcdefghijklmnopqrstuvwxyz234567"
 
 def new_id(prefix: str) -> str:
     """A random id: ``prefix`` and 26 base32 characters (130 bits)."""
-    return prefix + "".join(secrets.choice(_ID_ALPHABET) for _ in range(26))
+    # The first 26 base32 characters of 17 random bytes are 130 uniform bits over the same
+    # alphabet as 26 secrets.choice draws, for one random read instead of 26 (bulk ingest mints
+    # one id per new customer).
+    return prefix + base64.b32encode(secrets.token_bytes(17))[:26].decode("ascii").lower()
 
 
 def check_actor(actor: object, problems: list[Problem]) -> None:

@@ -14,7 +14,7 @@ from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
 from personakit.audit import AuditLog
 from personakit.consent import BasisRule, ConsentManager, Manifest
-from personakit.crypto import KeyProvider, Keyring, LocalKeyProvider
+from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
@@ -56,11 +56,15 @@ class Personakit:
         clock: Clock | None = None,
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
+        key_cache_size: int = DEFAULT_KEY_CACHE,
     ) -> None:
         """Wire a kit over a data store and a separate key store.
 
         ``manifest`` is the purposes manifest: a :class:`~personakit.consent.Manifest`, the
-        path of a JSON file, or None for the default shop manifest.
+        path of a JSON file, or None for the default shop manifest. ``key_cache_size`` is how
+        many unwrapped data keys the process keeps (least recently used go first; about 300
+        bytes each): size it to the customers active at once, since a miss costs a key-store
+        read and an unwrap.
 
         Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
         keyring already in ``key_store``, :class:`~personakit.exceptions.InvalidManifest` if
@@ -76,7 +80,7 @@ class Personakit:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.tenant = tenant
         self.manifest = Manifest.coerce(manifest)
-        self.keyring = Keyring(key_store, keys, tenant=tenant)
+        self.keyring = Keyring(key_store, keys, tenant=tenant, cache_size=key_cache_size)
         self.vault = Vault(store, self.keyring)
         self.identity = IdentityIndex(store, self.vault, self.clock)
         self.audit = AuditLog(
@@ -151,6 +155,7 @@ class Personakit:
         clock: Clock | None = None,
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
+        key_cache_size: int = DEFAULT_KEY_CACHE,
     ) -> Personakit:
         """Open (creating if needed) a kit.
 
@@ -160,7 +165,7 @@ class Personakit:
         :class:`~personakit.storage.PostgresStore`, namespaced by ``tenant``, and then
         ``key_store`` is required, because keys must not live in the data's database.
         ``keys`` defaults to :meth:`LocalKeyProvider.from_env`; ``manifest`` is as for the
-        constructor.
+        constructor, and so is ``key_cache_size``.
         """
         manifest = Manifest.coerce(manifest)  # before opening anything: a bad one opens nothing
         provider = keys if keys is not None else LocalKeyProvider.from_env()
@@ -202,6 +207,7 @@ class Personakit:
                 clock=clock,
                 tenant=tenant,
                 manifest=manifest,
+                key_cache_size=key_cache_size,
             )
         except BaseException:
             data.close()

@@ -75,9 +75,16 @@ class Vault:
 
     def put_many(self, records: Sequence[tuple[str, str, str, bytes]]) -> None:
         """Seal and store several records ``(subject, kind, name, plaintext)`` in one write."""
+        keys = [self.key(s, k, n) for s, k, n, _ in records]  # validated before any key is made
+        # Every missing data key in one key-store read (and new ones in one transaction), not
+        # one round trip per subject: at shop scale most of a batch's keys are not cached.
+        self.keyring.load_keys({s for s, _, _, _ in records}, create=True)
         seal = self.keyring.seal
         self.store.put_many(
-            [(self.key(s, k, n), seal(s, k, n, plaintext)) for s, k, n, plaintext in records]
+            [
+                (key, seal(s, k, n, plaintext))
+                for key, (s, k, n, plaintext) in zip(keys, records, strict=True)
+            ]
         )
 
     def get(self, subject: str, kind: str, name: str) -> bytes | None:
@@ -93,6 +100,7 @@ class Vault:
         """Fetch and open several records ``(subject, kind, name)`` in one store read."""
         keys = {self.key(*record): record for record in records}
         found = self.store.get_many(list(keys))
+        self.keyring.load_keys({keys[key][0] for key in found})
         return {keys[key]: self.keyring.open(*keys[key], sealed) for key, sealed in found.items()}
 
     def put_json(self, subject: str, kind: str, name: str, value: Any) -> None:
@@ -108,17 +116,41 @@ class Vault:
         """Delete one record; return whether it existed."""
         return self.store.delete(self.key(subject, kind, name))
 
-    def scan(self, subject: str, kind: str | None = None) -> Iterator[tuple[str, str, bytes]]:
-        """Yield ``(kind, name, plaintext)`` for a subject's records (of one kind), in key order."""
-        if not valid_subject_id(subject):
-            msg = "not a subject pseudonym"
-            raise ValueError(msg)
-        prefix = f"{SUBJECT_PREFIX}{subject}/" + ("" if kind is None else f"{kind}/")
-        for key, sealed in self.store.scan(prefix):
+    def scan(
+        self, subject: str, kind: str | None = None, *, prefix: str = ""
+    ) -> Iterator[tuple[str, str, bytes]]:
+        """Yield ``(kind, name, plaintext)`` for a subject's records (of one kind), in key order.
+
+        ``prefix`` (with a ``kind`` only) keeps the records whose name starts with it.
+        """
+        for key, sealed in self.store.scan(self._prefix(subject, kind, prefix)):
             record_kind, _, name = key[len(SUBJECT_PREFIX) + len(subject) + 1 :].partition("/")
             if not name:
                 raise IntegrityError("record key is not in personakit's format")
             yield record_kind, name, self.keyring.open(subject, record_kind, name, sealed)
+
+    def names(self, subject: str, kind: str, *, prefix: str = "") -> list[str]:
+        """The names of a subject's records of ``kind`` (starting with ``prefix``), in key order.
+
+        Decrypts nothing.
+        """
+        start = len(SUBJECT_PREFIX) + len(subject) + len(kind) + 2
+        return [key[start:] for key, _ in self.store.scan(self._prefix(subject, kind, prefix))]
+
+    @staticmethod
+    def _prefix(subject: str, kind: str | None, name_prefix: str) -> str:
+        if not valid_subject_id(subject):
+            msg = "not a subject pseudonym"
+            raise ValueError(msg)
+        if kind is None:
+            if name_prefix:
+                msg = "a name prefix needs a kind"
+                raise ValueError(msg)
+            return f"{SUBJECT_PREFIX}{subject}/"
+        if type(kind) is not str or type(name_prefix) is not str:
+            msg = "record keys are built from str parts"
+            raise ValueError(msg)
+        return f"{SUBJECT_PREFIX}{subject}/{kind}/{name_prefix}"
 
     def count(self, subject: str) -> dict[str, int]:
         """How many records of each kind a subject has (without decrypting anything)."""

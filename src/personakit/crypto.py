@@ -29,7 +29,8 @@ import secrets
 import stat
 import threading
 import warnings
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
@@ -43,12 +44,15 @@ from personakit._codec import canonical_json, loads
 from personakit.exceptions import (
     ConfigurationError,
     IntegrityError,
+    InvalidInput,
     MasterKeyMismatch,
+    Problem,
     SubjectNotFound,
 )
 from personakit.storage import Store
 
 __all__ = [
+    "DEFAULT_KEY_CACHE",
     "MASTER_KEY_ENV",
     "MASTER_KEY_FILE_ENV",
     "KeyFilePermissionWarning",
@@ -72,6 +76,10 @@ _CHECK_PLAINTEXT: Final = b"personakit keyring check v1"
 _META_KEY: Final = "k/meta"
 _SUBJECT_KEY_PREFIX: Final = "k/s/"
 _ROTATION_KEY: Final = "k/rotation"
+_MAX_SUBJECT: Final = 200  # characters of a subject in a key-store key (keys stay short)
+#: Unwrapped data keys kept per process by default. An entry is the subject's pseudonym and an
+#: ``AESGCM`` object holding the 32-byte key: about 300 bytes, so the default costs ~5 MB.
+DEFAULT_KEY_CACHE: Final = 16_384
 _KEY_HELP: Final = (
     "a master key is 32 random bytes, base64url-encoded (43 characters); "
     "generate one with `personakit keygen`"
@@ -257,9 +265,11 @@ class RotationReport:
 class Keyring:
     """Per-subject data keys in a key store, and the derived keys for blind indexes and MACs.
 
-    Unwrapped data keys are cached in memory (bounded) because unwrapping on every read would
-    double the cost of a read. :meth:`shred` drops the cache entry in this process; other
-    processes keep at most a key for a subject whose records are gone (erasure deletes them).
+    Unwrapped data keys are cached in memory because unwrapping on every read would double the
+    cost of a read: a least-recently-used cache of ``cache_size`` keys (about 300 bytes each), so
+    a shop's active customers stay warm while a scan over all of them cannot grow memory. A hit
+    touches no store. :meth:`shred` drops the cache entry in this process; other processes keep
+    at most a key for a subject whose records are gone (erasure deletes them).
     """
 
     def __init__(
@@ -268,21 +278,24 @@ class Keyring:
         provider: KeyProvider,
         *,
         tenant: str = "default",
-        cache_size: int = 4096,
+        cache_size: int = DEFAULT_KEY_CACHE,
     ) -> None:
         """Open the keyring in ``store``, creating its root material on first use.
 
-        Raises :class:`MasterKeyMismatch` if ``provider`` cannot open this keyring.
+        ``cache_size`` is how many unwrapped data keys to keep (at least 1). Raises
+        :class:`MasterKeyMismatch` if ``provider`` cannot open this keyring.
         """
         if not _valid_tenant(tenant):
             raise ConfigurationError(
                 "tenant must be a non-empty string of Unicode text with no '/' or '|'"
             )
+        if type(cache_size) is not int or cache_size < 1:
+            raise ConfigurationError("key cache size must be an int >= 1")
         self.store = store
         self.provider = provider
         self.tenant = tenant
         self._context_prefix = f"personakit|v{_FORMAT}|{tenant}|".encode()
-        self._cache: dict[str, AESGCM] = {}
+        self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._derived: dict[str, bytes] = {}
@@ -405,11 +418,9 @@ class Keyring:
         self._aead(subject, create=True)
 
     def _aead(self, subject: str, *, create: bool) -> AESGCM:
-        # A dict read is atomic under the GIL; the lock guards only the size-bounded insert.
-        aead = self._cache.get(subject)
+        aead = self._cached(subject)
         if aead is not None:
             return aead
-        context = self._context("dek", subject)
         key = _SUBJECT_KEY_PREFIX + subject
         if create:
             # Check-and-create in one transaction: two processes creating the same subject's key
@@ -417,18 +428,73 @@ class Keyring:
             with self.store.transaction():
                 wrapped = self.store.get(key)
                 if wrapped is None:
-                    wrapped = self.provider.wrap(secrets.token_bytes(_KEY_BYTES), context)
+                    wrapped = self._new_wrapped(subject)
                     self.store.put(key, wrapped)
         else:
             wrapped = self.store.get(key)
             if wrapped is None:
                 raise SubjectNotFound("subject key")
-        aead = AESGCM(self.provider.unwrap(wrapped, context))
+        return self._remember(subject, wrapped)
+
+    def _cached(self, subject: str) -> AESGCM | None:
         with self._lock:
-            if len(self._cache) >= self._cache_size:
-                self._cache.pop(next(iter(self._cache)))
+            aead = self._cache.get(subject)
+            if aead is not None:
+                self._cache.move_to_end(subject)
+            return aead
+
+    def _new_wrapped(self, subject: str) -> bytes:
+        return self.provider.wrap(secrets.token_bytes(_KEY_BYTES), self._context("dek", subject))
+
+    def _remember(self, subject: str, wrapped: bytes) -> AESGCM:
+        aead = AESGCM(self.provider.unwrap(wrapped, self._context("dek", subject)))
+        with self._lock:
             self._cache[subject] = aead
+            self._cache.move_to_end(subject)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
         return aead
+
+    def load_keys(self, subjects: Collection[str], *, create: bool = False) -> None:
+        """Warm the cache with the data keys of ``subjects``: one key-store read for all misses.
+
+        With ``create``, subjects without a key get one, all in one key-store transaction (the
+        same check-and-create as :meth:`seal`, so concurrent first writes agree on one key).
+        Without it, subjects without a key are skipped (:meth:`open` raises for them later).
+        Keys already cached cost nothing: no store is touched when every key is a hit. Raises
+        :class:`InvalidInput` if a subject is not a short non-empty string.
+        """
+        if isinstance(subjects, (str, bytes)) or any(
+            type(s) is not str or not 0 < len(s) <= _MAX_SUBJECT for s in subjects
+        ):
+            raise InvalidInput(
+                "invalid subjects",
+                [Problem(where="subjects", what=f"a collection of 1 to {_MAX_SUBJECT} char str")],
+            )
+        with self._lock:
+            missing = [s for s in dict.fromkeys(subjects) if s not in self._cache]
+        if not missing:
+            return
+        keys = [_SUBJECT_KEY_PREFIX + s for s in missing]
+        found = self.store.get_many(keys)
+        absent = [key for key in keys if key not in found] if create else []
+        if absent:
+            with self.store.transaction():
+                # Re-read under the write lock: another process may have created some meanwhile.
+                found.update(self.store.get_many(absent))
+                made = [
+                    (key, self._new_wrapped(key[len(_SUBJECT_KEY_PREFIX) :]))
+                    for key in absent
+                    if key not in found
+                ]
+                self.store.put_many(made)
+                found.update(made)
+        # More keys than the cache holds: keep the last ones (the batch's first keys would be
+        # evicted by its last ones anyway).
+        for key in keys[-self._cache_size :]:
+            wrapped = found.get(key)
+            if wrapped is not None:
+                self._remember(key[len(_SUBJECT_KEY_PREFIX) :], wrapped)
 
     def seal(self, subject: str, kind: str, name: str, plaintext: bytes) -> bytes:
         """Encrypt a record of ``subject``: version | nonce | ciphertext+tag.

@@ -206,6 +206,8 @@ def test_accepted_equals_stored_and_rejected_leaves_no_trace(plan: list[Any], ba
         assert stored == sorted(abs(m) for m in markers)
     stored_total = sum(len(kit.events.read(s)) for s in kit.retention.subjects())
     assert stored_total == sum(len(m) for m in expected.values())
+    # Keys made up front for a batch's new subjects belong to subjects that exist: none orphaned.
+    assert all(kit.identity.exists(s) for s in kit.retention.subjects())
     assert kit.audit.verify().ok
 
 

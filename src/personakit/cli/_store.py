@@ -1,8 +1,10 @@
-"""``personakit store check|scrub``: the store's integrity, and purging deleted data for good.
+"""``personakit store check|scrub|compact``: integrity, purging deleted data, merging chunks.
 
-Both exit 1 when something is wrong: a chain or SQLite integrity failure, rows in a store that
-personakit never writes (a planted pickle, a pickled key, a side-file row: reported by count,
-key prefix and reason, never read), or a scrub not done.
+``check`` and ``scrub`` exit 1 when something is wrong: a chain or SQLite integrity failure,
+rows in a store that personakit never writes (a planted pickle, a pickled key, a side-file row:
+reported by count, key prefix and reason, never read), or a scrub not done. ``compact`` merges
+every subject's event chunks (stores whose ``track()`` wrote one chunk per event, before
+compaction on write existed), one transaction per subject.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import argparse
 import sys
 from typing import Any
 
+from personakit._vault import valid_subject_id
 from personakit.cli._common import Parser, open_kit, print_json
 from personakit.exceptions import IntegrityError
 from personakit.storage import DiskStore
@@ -28,6 +31,8 @@ def register(subcommands: Any) -> None:
     check.set_defaults(func=_cmd_check)
     scrub = commands.add_parser("scrub", help="physically purge deleted data (WAL truncate)")
     scrub.set_defaults(func=_cmd_scrub)
+    compact = commands.add_parser("compact", help="merge each subject's small event chunks")
+    compact.set_defaults(func=_cmd_compact)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -64,3 +69,25 @@ def _cmd_scrub(args: argparse.Namespace) -> int:
         results = {"data": kit.store.scrub(), "keys": kit.key_store.scrub()}
     print_json({name: {"status": r.status, "detail": r.detail} for name, r in results.items()})
     return 0 if all(r.done for r in results.values()) else 1
+
+
+def _cmd_compact(args: argparse.Namespace) -> int:
+    subjects = merged = before_total = after_total = 0
+    with open_kit(args) as kit:
+        for subject in kit.retention.subjects():
+            if not valid_subject_id(subject):
+                continue  # a key made outside personakit's records (a foreign keyring user)
+            before, after = kit.events.compact(subject)
+            subjects += 1
+            merged += before > after
+            before_total += before
+            after_total += after
+    print_json(
+        {
+            "subjects": subjects,
+            "subjects_compacted": merged,
+            "chunks_before": before_total,
+            "chunks_after": after_total,
+        }
+    )
+    return 0

@@ -2,16 +2,31 @@
 
 A subject's events live in sealed records ``s/<subject>/events/<chunk>``. Each append writes one
 new chunk holding the events given together (one event from ``track()``, all of a subject's
-events in a bulk-ingest batch), so appending never reads or re-encrypts older events. Chunk names
-start with the first event's time, so a prefix scan returns chunks roughly in time order.
-Reading a subject whose events are spread over many small chunks compacts them into a few large
-ones, which keeps reads cheap without making appends pay for it.
+events in a bulk-ingest batch), so appending never reads or re-encrypts older events.
+
+Left alone, ``track()`` would leave one chunk per event, and erasing or exporting a subject
+would cost O(number of writes) rather than O(its bytes). So chunks are kept in levels, told
+apart by their name (compaction on write, like a small log-structured merge tree):
+
+* ``a.<time>-<rand>``: written by :meth:`EventLog.append` (one call, usually one event);
+* ``b.<time>-<rand>``: more than ``MERGE_ABOVE`` level-a chunks merged, on the append that
+  passed the limit, in its transaction;
+* ``<time>-<rand>``: final chunks (up to ``CHUNK_EVENTS`` events): more than ``MERGE_ABOVE``
+  level-b chunks merged, bulk-ingest chunks, and every chunk written by earlier versions, which
+  used this name for all chunks (so their stores read unchanged).
+
+An append reads only the subject's level-a chunks (few and small) to decide; each event is
+re-encrypted at most twice on its way to a final chunk. Chunks of earlier versions are merged by
+:meth:`EventLog.compact` (``personakit store compact``) and by reads of subjects with more than
+``COMPACT_ABOVE`` chunks. Every merge writes the merged chunk and deletes the old ones in one
+transaction, so a crash leaves either the old chunks or the merged one, never both.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from personakit._codec import canonical_json, loads
@@ -25,6 +40,10 @@ _KIND = "events"
 COMPACT_ABOVE = 32
 #: Events per chunk after compaction.
 CHUNK_EVENTS = 512
+#: More than this many chunks of one level are merged into the next level on append.
+MERGE_ABOVE = 16
+_APPENDED = "a."
+_MERGED = "b."
 
 
 class EventLog:
@@ -39,11 +58,64 @@ class EventLog:
         return f"EventLog({self.vault!r})"
 
     def append(self, subject: str, events: Sequence[Event]) -> None:
-        """Write ``events`` as one new chunk of ``subject`` (nothing if empty)."""
+        """Write ``events`` as one new chunk of ``subject`` (nothing if empty).
+
+        Merges the subject's small chunks when there are more than ``MERGE_ABOVE`` of a level
+        (see the module docstring), in the same transaction as the write.
+        """
         if not events:
             return
         first = event_millis(min(event.at for event in events))
-        self.append_many([(subject, [e.to_json() for e in events], first)])
+        with self.vault.store.transaction():
+            self.vault.put(
+                subject,
+                _KIND,
+                _APPENDED + chunk_name(first),
+                canonical_json([e.to_json() for e in events]),
+            )
+            self._merge_level(subject, _APPENDED, _MERGED)
+
+    def _merge_level(self, subject: str, level: str, into: str) -> None:
+        names = self.vault.names(subject, _KIND, prefix=level)
+        if len(names) <= MERGE_ABOVE:
+            return
+        docs = [
+            doc for _, _, raw in self.vault.scan(subject, _KIND, prefix=level) for doc in loads(raw)
+        ]
+        for name in names:
+            self.vault.delete(subject, _KIND, name)
+        if into == _MERGED:
+            first = min(_doc_millis(doc) for doc in docs)
+            self.vault.put(subject, _KIND, into + chunk_name(first), canonical_json(docs))
+            self._merge_level(subject, _MERGED, "")
+        else:
+            self._put_final(subject, _by_time(docs))
+
+    def _put_final(self, subject: str, docs: Sequence[dict[str, Any]]) -> None:
+        self.append_many(
+            (subject, list(docs[start : start + CHUNK_EVENTS]), _doc_millis(docs[start]))
+            for start in range(0, len(docs), CHUNK_EVENTS)
+        )
+
+    def compact(self, subject: str) -> tuple[int, int]:
+        """Merge all of ``subject``'s chunks into as few as hold its events; return (before, after).
+
+        A maintenance pass (``personakit store compact``) for stores written by earlier
+        versions, whose ``track()`` left one chunk per event. One transaction: the merged chunks
+        are written and the old ones deleted together. Nothing is rewritten when the chunks
+        are already as few as they can be.
+        """
+        with self.vault.store.transaction():
+            chunks = [(name, loads(raw)) for _, name, raw in self.vault.scan(subject, _KIND)]
+            total = sum(len(docs) for _, docs in chunks)
+            needed = -(-total // CHUNK_EVENTS)
+            if len(chunks) <= needed:
+                return len(chunks), len(chunks)
+            docs = _by_time(doc for _, chunk in chunks for doc in chunk)
+            for name, _ in chunks:
+                self.vault.delete(subject, _KIND, name)
+            self._put_final(subject, docs)
+        return len(chunks), needed
 
     def append_many(self, chunks: Iterable[tuple[str, list[dict[str, Any]], int]]) -> None:
         """Write one new chunk per ``(subject, docs, first_millis)``, all in one store write.
@@ -107,8 +179,7 @@ class EventLog:
         """Move every event of ``source`` to ``target`` (identity merge); return how many."""
         with self.vault.store.transaction():
             events = self.read(source, compact=False)
-            for batch in _batches(events, CHUNK_EVENTS):
-                self.append(target, batch)
+            self._put_final(target, [e.to_json() for e in events])
             self.delete_all(source)
         return len(events)
 
@@ -123,8 +194,7 @@ class EventLog:
     def _rewrite(self, subject: str, old_names: Iterable[str], events: list[Event]) -> None:
         for name in old_names:
             self.vault.delete(subject, _KIND, name)
-        for batch in _batches(events, CHUNK_EVENTS):
-            self.append(subject, batch)
+        self._put_final(subject, [e.to_json() for e in events])
 
 
 def chunk_name(first_millis: int) -> str:
@@ -132,6 +202,13 @@ def chunk_name(first_millis: int) -> str:
     return f"{first_millis:013d}-{os.urandom(5).hex()}"
 
 
-def _batches(events: Sequence[Event], size: int) -> Iterable[Sequence[Event]]:
-    for start in range(0, len(events), size):
-        yield events[start : start + size]
+def _doc_millis(doc: dict[str, Any]) -> int:
+    return event_millis(_doc_at(doc))
+
+
+def _doc_at(doc: dict[str, Any]) -> datetime:
+    return datetime.fromisoformat(doc["at"])
+
+
+def _by_time(docs: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(docs, key=lambda doc: (_doc_at(doc), doc["id"]))

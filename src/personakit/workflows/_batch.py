@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 from attrs import define, field
 
 from personakit._codec import canonical_json, loads
+from personakit._vault import new_subject_id
 from personakit.events import EventKind, event_millis
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
 from personakit.profiles import Identifier
@@ -179,27 +180,34 @@ class Batch:
         return self.accepted, self.dropped
 
     def _prefetch(self, lines: list[tuple[int, Line | Prepared]]) -> None:
-        """Warm the caches for the batch's events: two store reads instead of two per subject.
+        """Warm the caches for the batch: a few store reads instead of a few per subject.
 
         Only fills the caches the lines would fill one by one, with the state before the
         batch; a consent or link line later in the batch invalidates them as usual.
         """
-        events = [line for _, line in lines if isinstance(line, (EventLine, Prepared))]
-        if len(events) < _PREFETCH_MIN:
+        if len(lines) < _PREFETCH_MIN:
             return
+        events = [line for _, line in lines if isinstance(line, (EventLine, Prepared))]
+        creating = [
+            line.subject for _, line in lines if isinstance(line, (ConsentLine, TraitsLine))
+        ]
         idents = {line.subject for line in events}
-        unknown = [ident for ident in idents if ident not in self.subjects]
+        unknown = [ident for ident in idents.union(creating) if ident not in self.subjects]
         if unknown:
             found = self.ing.identity.lookup_many(unknown)
             for ident in unknown:
                 self.subjects[ident] = found.get(ident)
-        kinds: set[str] = set()
+        # The known subjects' data keys in one key-store read: their consent lines, verdicts
+        # and event chunks would otherwise each miss the key cache one subject at a time.
+        self.ing.events.vault.keyring.load_keys(
+            {s for ident in idents.union(creating) if (s := self.subjects[ident]) is not None}
+        )
+        kinds: dict[str, EventKind] = {}
         for line in events:
-            if isinstance(line, Prepared):
-                kinds.add(line.kind.name)
-            elif line.event is not None:
-                kinds.add(line.event.kind)
-        purposes = {p for kind in kinds for p in self.ing.catalog.get(kind).purposes}
+            kind = line.kind if isinstance(line, Prepared) else self._kind_of(line)
+            if kind is not None:
+                kinds[kind.name] = kind
+        purposes = {p for kind in kinds.values() for p in kind.purposes}
         verdicts = self.verdicts
         subjects = {
             subject
@@ -212,6 +220,32 @@ class Batch:
             for pair, verdict in fresh.items():
                 verdicts[pair] = verdict
             self._extend(horizon)
+        if not any(isinstance(line, LinkLine) for _, line in lines):
+            self._new_keys(events, creating)
+
+    def _kind_of(self, line: EventLine) -> EventKind | None:
+        return None if line.event is None else self.ing.catalog.get(line.event.kind)
+
+    def _new_keys(self, events: list[EventLine | Prepared], creating: list[Identifier]) -> None:
+        """Pseudonyms and data keys for the subjects this batch will create, made at once.
+
+        Creating a subject's key one by one costs a key-store transaction (an fsync) each; here
+        the batch's new subjects get theirs in one. A subject is created by its first consent
+        or traits line, or by an event with a basis that needs no consent. The pseudonyms go to
+        ``assigned``, which the batch and a replay after a rollback use, so no key is orphaned
+        (a link line can re-point identifiers: batches with one skip this).
+        """
+        subjects = self.subjects
+        new = {ident for ident in creating if subjects.get(ident) is None}
+        for line in events:
+            ident = line.subject
+            if subjects.get(ident) is None and ident not in new:
+                kind = line.kind if isinstance(line, Prepared) else self._kind_of(line)
+                if kind is not None and self._basis(None, kind.purposes):
+                    new.add(ident)
+        if new:
+            pseudonyms = [self.assigned.setdefault(ident, new_subject_id()) for ident in new]
+            self.ing.events.vault.keyring.load_keys(pseudonyms, create=True)
 
     def _extend(self, horizon: int | None) -> None:
         if horizon is not None and (self.horizon is None or horizon < self.horizon):

@@ -26,6 +26,8 @@ empties them) and no allowed consent has expired since; otherwise the next batch
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -41,7 +43,6 @@ from personakit.events import (
     Event,
     EventCatalog,
     EventLog,
-    event_id_at,
     event_millis,
     parse_timestamp,
 )
@@ -77,6 +78,36 @@ __all__ = ["DEFAULT_BATCH", "Ingestor"]
 #: batches write fewer, larger per-subject chunks; smaller ones make other writers wait less.
 DEFAULT_BATCH: Final = 2000
 _EVENT_KEYS: Final = frozenset({"kind", "subject", "at", "name", "channel", "properties"})
+
+_IDS_PER_READ: Final = 2048
+
+
+class _EventIds(threading.local):
+    """Event ids for the lean path, with one ``os.urandom`` per 2,048 ids instead of one each.
+
+    Each id still carries 48 bits read from the operating system's CSPRNG, used once: the
+    block is per thread and is dropped in a forked child (which would otherwise hand out the
+    parent's next ids), so ids are exactly as unguessable as :func:`event_id_at`'s, for a tenth
+    of the cost (a random read is a system call).
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.block = ""
+        self.used = 0
+
+    def at(self, millis: int) -> str:
+        if self.used >= len(self.block):
+            self.block, self.used = os.urandom(6 * _IDS_PER_READ).hex(), 0
+        start = self.used
+        self.used += 12
+        return f"evt_{millis:011x}{self.block[start : start + 12]}"
+
+
+_EVENT_IDS: Final = _EventIds()
+os.register_at_fork(after_in_child=_EVENT_IDS.reset)
 
 #: Links two identifiers inside the caller's transaction: (anonymous, known, at) -> a result
 #: that is handed to the finisher once the transaction has committed.
@@ -282,7 +313,7 @@ class Ingestor:
         # The stored form (Event.to_json without the purposes), built directly: an Event
         # object per line costs more than the rest of the line's preparation.
         stored = {
-            "id": event_id_at(millis),
+            "id": _EVENT_IDS.at(millis),
             "kind": kind.name,
             "channel": doc["channel"],
             "at": at.isoformat(),
