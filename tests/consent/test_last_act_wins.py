@@ -75,9 +75,12 @@ class Journey:
         if tc in self.sent:  # the same string again (same choice, same second): no new act
             return
         self.sent.append(tc)
+        was_allowed = self.allowed["sale_sharing"]
         for purpose, wanted in MAPPED.items():
             self.allowed[purpose] = wanted <= consents
-        if self.allowed["sale_sharing"]:
+        if self.allowed["sale_sharing"] and not was_allowed:
+            # A banner grant over a current grant records nothing (the purpose is unchanged),
+            # so an earlier opt-in confirmed against GPC stays the deciding record.
             self.confirmed = False
 
     def resend(self, index: int) -> None:
