@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any, Final
 
+from personakit.exceptions import InvalidInput, Problem
+
 __all__ = ["canonical_json", "loads"]
 
 
@@ -22,8 +24,17 @@ _DECODER: Final = json.JSONDecoder(parse_constant=_refuse_constant)
 
 
 def canonical_json(value: Any) -> bytes:
-    """Encode ``value`` as canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN."""
-    return _ENCODER.encode(value).encode("utf-8")
+    r"""Encode ``value`` as canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
+
+    A string with a lone surrogate (``"\ud800"``) has no UTF-8 form: :class:`InvalidInput`.
+    Public entry points refuse such values up front (``schema.py``), so this is the backstop.
+    """
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "not Unicode text", [Problem(where="$", what="holds a lone surrogate")]
+        ) from None
 
 
 def loads(data: bytes | bytearray | str) -> Any:
