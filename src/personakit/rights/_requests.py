@@ -283,6 +283,10 @@ class RequestBook:
         ask for more information, or deny it citing the basis. Raises
         :class:`ConfigurationError` when no verifier is given or configured.
         """
+        if verifier is not None and not callable(getattr(verifier, "verify", None)):
+            raise InvalidInput(
+                "invalid verifier", [Problem(where="verifier", what="must have verify(request)")]
+            )
         chosen = verifier if verifier is not None else self.verifier
         if chosen is None:
             raise ConfigurationError(
