@@ -433,7 +433,7 @@ def _snapshot(kit: Personakit) -> tuple[dict[str, bytes], dict[str, bytes]]:
 
 
 @settings(
-    max_examples=400,
+    max_examples=1000,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
