@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import jsonschema
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from personakit._fastschema import compile_fast
-from personakit.schema import _FORMATS, _format_checker
+from personakit.exceptions import Problem
+from personakit.schema import _FORMATS, SchemaValidator
 from personakit.testing import memory_kit
 
 _KIT, _ = memory_kit()
@@ -43,6 +43,8 @@ _SCALAR = st.one_of(
     st.integers(-5, 120),
     st.floats(-5, 120, allow_nan=False),
     st.sampled_from([1.0, 2.5, 0, "", "ab", "abcd", "abcde", "x", "2026-01-05", "a@b.co", "zz"]),
+    # Python's $ matches before a final newline, ECMA-262's (JSON Schema's) does not.
+    st.sampled_from(["ab\n", "abc\n", "EUR\n", "EUR\n\n", "\nEUR", "a\nb", "ab\r", "é\n"]),
     st.text(max_size=6),
 )
 _JSON = st.recursive(
@@ -74,8 +76,8 @@ def test_fast_path_agrees_with_jsonschema(data: st.DataObject, name: str) -> Non
     instance = data.draw(_instances(schema))
     fast = compile_fast(schema, _FORMATS)
     assert fast is not None
-    reference = jsonschema.Draft202012Validator(schema, format_checker=_format_checker())
-    assert fast(instance) == reference.is_valid(instance)
+    reference = SchemaValidator(schema)
+    assert fast(instance) == (reference.problems(instance) == [])
 
 
 def test_unsupported_keywords_fall_back() -> None:
@@ -83,3 +85,32 @@ def test_unsupported_keywords_fall_back() -> None:
     assert compile_fast({"type": "object", "unevaluatedProperties": False}) is None
     assert compile_fast({"$ref": "https://example.com/x"}) is None
     assert compile_fast({"$defs": {"r": {"$ref": "#/$defs/r"}}, "$ref": "#/$defs/r"}) is None
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    pattern=st.sampled_from(["^[A-Z]{3}$", "^[a-c]+$", "x$", "^(a|b)$"]),
+    text=st.sampled_from(["EUR", "abc", "x", "a", "b"]),
+    tail=st.sampled_from(["\n", "\n\n", "\r\n"]),
+)
+def test_a_dollar_anchor_does_not_match_before_a_final_newline(
+    pattern: str, text: str, tail: str
+) -> None:
+    """JSON Schema patterns are ECMA-262: "EUR\\n" fails ^[A-Z]{3}$ on both paths."""
+    schema = {"type": "string", "pattern": pattern}
+    validator = SchemaValidator(schema)
+    fast = compile_fast(schema, _FORMATS)
+    assert fast is not None
+    assert not validator.is_valid(text + tail)
+    assert not fast(text + tail)
+    assert validator.problems(text + tail, where="$.currency") == [
+        Problem(where="$.currency", what=f"does not match the pattern {pattern}")
+    ]
+
+
+def test_a_currency_with_a_trailing_newline_is_refused() -> None:
+    """The shipped purchase schema refuses currency "EUR\\n" (and accepts "EUR")."""
+    purchase = _KIT.catalog.get("purchase").validator
+    assert purchase.is_valid({"item": "sku-1", "currency": "EUR"})
+    assert not purchase.is_valid({"item": "sku-1", "currency": "EUR\n"})
+    assert purchase.problems({"item": "sku-1", "currency": "EUR\n"}) != []

@@ -3,7 +3,7 @@
 The layers, bottom to top (docs/architecture.md draws them):
 
 * **foundation**: storage, crypto, audit, exceptions, schema and the shared private helpers
-  (``_clock``, ``_codec``, ``_ids``, ``_vault``, ``_fastschema``);
+  (``_args``, ``_clock``, ``_codec``, ``_ids``, ``_vault``, ``_fastschema``);
 * **base features**: consent, profiles, events, which never import one another;
 * **workflows**: what combines the base features (ingest, link, retention, the withdrawal
   cascade) and the registries capabilities plug into;
@@ -31,6 +31,7 @@ SRC = Path(personakit.__file__).parent
 
 FOUNDATION = frozenset(
     {
+        "_args",
         "_clock",
         "_codec",
         "_fastschema",

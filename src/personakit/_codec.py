@@ -75,8 +75,17 @@ _PAIRS_DECODER: Final = json.JSONDecoder(object_pairs_hook=_Pairs)
 
 
 def canonical_json(value: Any) -> bytes:
-    """Encode ``value`` as canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN."""
-    return _ENCODER.encode(value).encode("utf-8")
+    r"""Encode ``value`` as canonical JSON bytes: sorted keys, no spaces, UTF-8, no NaN.
+
+    A string with a lone surrogate (``"\ud800"``) has no UTF-8 form: :class:`InvalidInput`.
+    Public entry points refuse such values up front (``schema.py``), so this is the backstop.
+    """
+    try:
+        return _ENCODER.encode(value).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            "not Unicode text", [Problem(where="$", what="holds a lone surrogate")]
+        ) from None
 
 
 def loads(data: bytes | bytearray | str) -> Any:

@@ -12,6 +12,9 @@ Supported (draft 2020-12 semantics): ``type``, ``enum``, ``const``, ``properties
 ``maxItems``, ``minLength``, ``maxLength``, ``pattern``, ``minimum``, ``maximum``,
 ``exclusiveMinimum``, ``exclusiveMaximum``, ``anyOf``, ``allOf``, ``format`` (with the given
 checkers), local ``$ref`` to ``#/$defs/…``; annotations are ignored.
+
+Patterns are ECMA-262 regular expressions (as JSON Schema says); :func:`ecma_regex` compiles
+one for Python's :mod:`re`, and both this module and jsonschema (through ``schema.py``) use it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["Check", "compile_fast"]
+__all__ = ["Check", "compile_fast", "ecma_regex"]
 
 Check = Callable[[Any], bool]
 
@@ -46,6 +49,47 @@ _MAX_DEPTH: Final = 32
 
 class _Unsupported(Exception):
     pass
+
+
+# Outside a character class, the ECMA-262 meaning of these differs from Python's: ``$`` (no
+# multiline flag) is the end of the input, where Python's also matches before a final "\n";
+# ``\d`` is ASCII only; ``.`` matches no line terminator, where Python's matches "\r",
+# U+2028 and U+2029. ``\w`` and ``\b`` are ASCII in ECMA-262 too, but our schemas use none.
+_OUTSIDE: Final[dict[str, str]] = {"$": r"\Z", r"\d": "[0-9]", ".": r"[^\n\r\u2028\u2029]"}
+_INSIDE: Final[dict[str, str]] = {r"\d": "0-9"}
+# In ECMA-262 a "]" right after "[" or "[^" closes the class: "[]" matches nothing and "[^]"
+# anything; in Python that "]" would be a literal member.
+_EMPTY_CLASSES: Final[dict[str, str]] = {"[]": "(?!)", "[^]": r"[\s\S]"}
+
+
+@functools.lru_cache(maxsize=512)
+def ecma_regex(pattern: str) -> re.Pattern[str]:
+    """Compile a JSON Schema (ECMA-262) ``pattern`` to a Python regex with the same meaning.
+
+    Use ``search`` (JSON Schema patterns are not anchored). Raises :class:`re.error` for a
+    pattern Python cannot compile.
+    """
+    out: list[str] = []
+    in_class = False
+    index = 0
+    while index < len(pattern):
+        if not in_class:
+            empty = next((e for e in _EMPTY_CLASSES if pattern.startswith(e, index)), None)
+            if empty is not None:
+                out.append(_EMPTY_CLASSES[empty])
+                index += len(empty)
+                continue
+        piece = pattern[index : index + 2] if pattern[index] == "\\" else pattern[index]
+        index += len(piece)
+        out.append((_INSIDE if in_class else _OUTSIDE).get(piece, piece))
+        if piece == "[":
+            in_class = True
+            if pattern.startswith("^", index):  # negation, not a member
+                out.append("^")
+                index += 1
+        elif piece == "]":
+            in_class = False
+    return re.compile("".join(out))
 
 
 def _is_number(value: Any) -> bool:
@@ -182,8 +226,8 @@ class _Compiler:
         return lambda v: not isinstance(v, list) or all(map(item, v))
 
     def _pattern(self, _: Mapping[str, Any], rule: Any, _depth: int) -> Check:
-        compiled = re.compile(rule)
-        return lambda v: not isinstance(v, str) or compiled.search(v) is not None
+        search = ecma_regex(rule).search
+        return lambda v: not isinstance(v, str) or search(v) is not None
 
     def _any_of(self, _: Mapping[str, Any], rule: Any, depth: int) -> Check:
         subs = [self.compile(sub, depth) for sub in rule]
@@ -214,7 +258,7 @@ def _leaf(schema: Mapping[str, Any]) -> Check | None:
         high = _bound(schema.get("maxLength", 2**63))
         if "pattern" not in schema:
             return lambda v: isinstance(v, str) and low <= len(v) <= high
-        search = re.compile(schema["pattern"]).search
+        search = ecma_regex(schema["pattern"]).search
         return lambda v: isinstance(v, str) and low <= len(v) <= high and search(v) is not None
     if kind == "integer" and keys <= _INTEGER_LEAF:
         minimum, maximum = schema.get("minimum"), schema.get("maximum")

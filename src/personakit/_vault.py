@@ -16,10 +16,17 @@ from typing import Any, Final, TypeGuard
 from personakit._codec import canonical_json, loads
 from personakit._ids import new_id
 from personakit.crypto import Keyring
-from personakit.exceptions import IntegrityError
+from personakit.exceptions import IntegrityError, InvalidInput, Problem
 from personakit.storage import Store
 
-__all__ = ["SUBJECT_PREFIX", "Vault", "names_a_pseudonym", "new_subject_id", "valid_subject_id"]
+__all__ = [
+    "SUBJECT_PREFIX",
+    "Vault",
+    "check_subject",
+    "names_a_pseudonym",
+    "new_subject_id",
+    "valid_subject_id",
+]
 
 SUBJECT_PREFIX: Final = "s/"
 _PSEUDONYM_PREFIX: Final = "sub_"
@@ -36,6 +43,15 @@ def new_subject_id() -> str:
 def valid_subject_id(subject: object) -> bool:
     """Whether ``subject`` has the form of a personakit pseudonym."""
     return isinstance(subject, str) and _SUBJECT_RE.fullmatch(subject) is not None
+
+
+def check_subject(subject: object, *, where: str = "subject") -> str:
+    """``subject`` if it is a pseudonym (``sub_…``); :class:`InvalidInput` otherwise."""
+    if not valid_subject_id(subject):
+        raise InvalidInput(
+            "invalid subject", [Problem(where=where, what="not a subject pseudonym (sub_…)")]
+        )
+    return subject  # type: ignore[return-value]  # valid_subject_id checked it is a str
 
 
 def names_a_pseudonym(text: object) -> TypeGuard[str]:
@@ -64,8 +80,9 @@ class Vault:
         """The store key of a record (validates every part)."""
         if type(subject) is not str or type(kind) is not str or type(name) is not str:
             # Checked before the memo, which would raise TypeError for unhashable input.
-            msg = "record keys are built from str parts"
-            raise ValueError(msg)
+            raise InvalidInput(
+                "invalid record address", [Problem(where="record", what="parts must be str")]
+            )
         return _record_key(subject, kind, name)
 
     def put(self, subject: str, kind: str, name: str, plaintext: bytes) -> None:
@@ -123,6 +140,7 @@ class Vault:
 
         ``prefix`` (with a ``kind`` only) keeps the records whose name starts with it.
         """
+        check_subject(subject)
         for key, sealed in self.store.scan(self._prefix(subject, kind, prefix)):
             record_kind, _, name = key[len(SUBJECT_PREFIX) + len(subject) + 1 :].partition("/")
             if not name:
@@ -162,9 +180,7 @@ class Vault:
 
     def delete_subject(self, subject: str) -> int:
         """Delete every record of a subject; return how many (the key is shredded separately)."""
-        if not valid_subject_id(subject):
-            msg = "not a subject pseudonym"
-            raise ValueError(msg)
+        check_subject(subject)
         return self.store.delete_prefix(f"{SUBJECT_PREFIX}{subject}/")
 
 
@@ -172,10 +188,10 @@ class Vault:
 # AES-GCM decryption of a small record, so validated keys are memoized (bounded).
 @functools.lru_cache(maxsize=65536)
 def _record_key(subject: str, kind: str, name: str) -> str:
-    if not valid_subject_id(subject):
-        msg = "not a subject pseudonym"
-        raise ValueError(msg)
+    check_subject(subject)
     if not _PART_RE.fullmatch(kind) or not _NAME_RE.fullmatch(name):
-        msg = "record kind / name has characters outside the allowed set"
-        raise ValueError(msg)
+        raise InvalidInput(
+            "invalid record address",
+            [Problem(where="record", what="kind / name has characters outside the allowed set")],
+        )
     return f"{SUBJECT_PREFIX}{subject}/{kind}/{name}"

@@ -405,7 +405,11 @@ class Keyring:
         It stays meaningless once the subject is erased: without the keyring nobody can tell
         which subject it was, and with it only someone who already knows the pseudonym can.
         """
-        return self.mac("subject-ref", subject.encode()).hex()[:32]
+        if not isinstance(subject, str):
+            raise InvalidInput("invalid subject", [Problem(where="subject", what="must be a str")])
+        # surrogatepass: identical bytes for every valid str, and no UnicodeEncodeError for one
+        # with a lone surrogate (which no subject has, so its reference matches nothing).
+        return self.mac("subject-ref", subject.encode("utf-8", "surrogatepass")).hex()[:32]
 
     # -- subject data keys ------------------------------------------------------------------
 

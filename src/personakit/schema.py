@@ -18,12 +18,12 @@ from __future__ import annotations
 import functools
 import importlib.resources
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
 from personakit._codec import canonical_json, loads
-from personakit._fastschema import Check, compile_fast
+from personakit._fastschema import Check, compile_fast, ecma_regex
 from personakit.exceptions import InvalidInput, Problem
 
 __all__ = [
@@ -55,9 +55,10 @@ class SchemaValidator:
         import jsonschema  # noqa: PLC0415 (deferred: `import personakit` must stay fast)
 
         self.schema: dict[str, Any] = dict(schema)
-        cls = jsonschema.validators.validator_for(
+        base = jsonschema.validators.validator_for(
             self.schema, default=jsonschema.Draft202012Validator
         )
+        cls = _ecma_patterns(base)
         try:
             cls.check_schema(self.schema)
         except jsonschema.SchemaError as exc:
@@ -77,19 +78,29 @@ class SchemaValidator:
         return f"SchemaValidator({label!r})"
 
     def problems(self, instance: Any, *, where: str = "$") -> list[Problem]:
-        """Every problem with ``instance``, in a stable order; empty when it validates."""
+        r"""Every problem with ``instance``, in a stable order; empty when it validates.
+
+        Besides the schema's rules, every string (value or property name) must be Unicode
+        text: a lone surrogate (``"\\ud800"``) cannot be stored as UTF-8.
+        """
         found = [
             problem
             for error in self._validator.iter_errors(instance)
             for problem in _describe(error, where)
         ]
+        found.extend(
+            Problem(where=path, what="is not Unicode text (a lone surrogate)")
+            for path in _surrogates(instance, where)
+        )
         return sorted(set(found), key=lambda p: (_path_sort_key(p.where), p.what))
 
     def is_valid(self, instance: Any) -> bool:
-        """Whether ``instance`` validates."""
+        """Whether ``instance`` validates (see :meth:`problems`)."""
         if self._fast is not None:
-            return self._fast(instance)
-        return bool(self._validator.is_valid(instance))
+            valid = self._fast(instance)
+        else:
+            valid = bool(self._validator.is_valid(instance))
+        return valid and next(_surrogates(instance, "$"), None) is None
 
     @property
     def compiled(self) -> bool:
@@ -160,6 +171,82 @@ def check(
     problems = validate(instance, schema, where=where)
     if problems:
         raise error(summary, problems)
+
+
+# -- Unicode and ECMA-262 patterns ---------------------------------------------------------
+
+_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _surrogates(value: Any, where: str) -> Iterator[str]:
+    """The path of every string in ``value`` (keys included) holding a lone surrogate."""
+    # An explicit stack: a value nested deeper than the recursion limit is walked all the same.
+    stack: list[tuple[Any, str]] = [(value, where)]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE_RE.search(item):
+                yield path
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                child = _render_path(path, [key if isinstance(key, str) else "?"])
+                if isinstance(key, str) and not key.isascii() and _SURROGATE_RE.search(key):
+                    yield child
+                stack.append((sub, child))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((sub, _render_path(path, [i])) for i, sub in enumerate(item))
+
+
+def _ecma_patterns(cls: Any) -> Any:
+    """``cls`` with ECMA-262 patterns, as JSON Schema specifies.
+
+    ``pattern``, ``patternProperties`` and the ``additionalProperties`` that depends on them.
+    """
+    import jsonschema  # noqa: PLC0415 (deferred with the rest of jsonschema)
+
+    keywords = {
+        "pattern": _pattern,
+        "patternProperties": _pattern_properties,
+        "additionalProperties": _additional_properties,
+    }
+    return jsonschema.validators.extend(cls, keywords)  # type: ignore[no-untyped-call]
+
+
+def _pattern(validator: Any, rule: str, instance: Any, _schema: Any) -> Iterator[Any]:
+    import jsonschema  # noqa: PLC0415 (deferred with the rest of jsonschema)
+
+    if validator.is_type(instance, "string") and not ecma_regex(rule).search(instance):
+        yield jsonschema.ValidationError(f"does not match {rule!r}")
+
+
+def _pattern_properties(validator: Any, rule: Any, instance: Any, _schema: Any) -> Iterator[Any]:
+    if validator.is_type(instance, "object"):
+        for regex, subschema in rule.items():
+            matching = [key for key in instance if ecma_regex(regex).search(key)]
+            for key in matching:
+                yield from validator.descend(instance[key], subschema, path=key, schema_path=regex)
+
+
+def _additional_properties(validator: Any, rule: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    import jsonschema  # noqa: PLC0415 (deferred with the rest of jsonschema)
+
+    if not validator.is_type(instance, "object"):
+        return
+    extras = _extra_keys(instance, schema)
+    if validator.is_type(rule, "object"):
+        for key in extras:
+            yield from validator.descend(instance[key], rule, path=key)
+    elif rule is False and extras:
+        yield jsonschema.ValidationError("has unexpected properties")
+
+
+def _extra_keys(instance: Mapping[str, Any], schema: Any) -> list[str]:
+    schema = schema if isinstance(schema, dict) else {}
+    known = set(schema.get("properties", {}))
+    patterns = [ecma_regex(p) for p in schema.get("patternProperties", {})]
+    return [
+        key for key in instance if key not in known and not any(p.search(key) for p in patterns)
+    ]
 
 
 # -- formats --------------------------------------------------------------------------------
@@ -289,12 +376,7 @@ def _describe(error: Any, root: str) -> list[Problem]:
 
 def _unexpected_properties(error: Any) -> str:
     instance = error.instance if isinstance(error.instance, dict) else {}
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    known = set(schema.get("properties", {}))
-    patterns = [re.compile(p) for p in schema.get("patternProperties", {})]
-    extra = [
-        key for key in instance if key not in known and not any(p.search(key) for p in patterns)
-    ]
+    extra = _extra_keys(instance, error.schema)
     shown = sorted(key for key in extra if _TOKEN_KEY_RE.fullmatch(key))
     hidden = len(extra) - len(shown)
     parts = [", ".join(shown)] if shown else []

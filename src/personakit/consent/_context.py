@@ -19,6 +19,8 @@ _JURISDICTION_RE: Final = re.compile(r"[A-Z]{2,3}(-[A-Z0-9]{1,3})?")
 # The defaults of the keyword arguments that a context replaces.
 _METHOD: Final = "explicit"
 _ACTOR: Final = "system"
+# Stands in for a field of the wrong type; a problem for it is always recorded too.
+_INVALID: Final = "invalid"
 
 
 @frozen(kw_only=True)
@@ -62,7 +64,9 @@ def check_context(
     if context is not None:
         if not isinstance(context, ConsentContext):
             problems.append(Problem(where="context", what="must be a ConsentContext"))
-            return ConsentContext(source=str(source), method=_METHOD, actor=_ACTOR)
+            # A placeholder: the problem is raised before the context is used. Never str() a
+            # bad value: its __str__ may fail or be arbitrarily costly (a deeply nested dict).
+            return ConsentContext(source=_INVALID, method=_METHOD, actor=_ACTOR)
         given = {"source": source, "method": method, "jurisdiction": jurisdiction, "actor": actor}
         defaults = {"source": None, "method": _METHOD, "jurisdiction": None, "actor": _ACTOR}
         for where, value in given.items():
@@ -82,8 +86,8 @@ def check_context(
         )
     check_actor(actor, problems)
     return ConsentContext(
-        source=str(source),
-        method=str(method),
+        source=source if isinstance(source, str) else _INVALID,
+        method=method if isinstance(method, str) else _INVALID,
         jurisdiction=jurisdiction if isinstance(jurisdiction, str) else None,
-        actor=str(actor),
+        actor=actor if isinstance(actor, str) else _INVALID,
     )

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Literal
 
+from personakit._args import check_str_items
 from personakit._clock import Clock
 from personakit._vault import Vault, valid_subject_id
 from personakit.audit import AuditLog
@@ -229,9 +230,12 @@ class ConsentManager:
         it, only a write to the store (a decision, restriction, objection, link or erasure)
         can change any of these verdicts.
         """
-        wanted = {p: self.manifest.purpose(p) for p in purposes}
+        problems: list[Problem] = []
+        people = list(dict.fromkeys(check_str_items(subjects, "subjects", problems)))
+        names = check_str_items(purposes, "purposes", problems)
+        raise_problems(problems)
+        wanted = {p: self.manifest.purpose(p) for p in names}
         guarded = [p for p, found in wanted.items() if found.needs_consent or found.objectable]
-        people = list(dict.fromkeys(subjects))
         result = {(s, p): True for s in people for p in wanted if p not in guarded}
         if not guarded or not people:
             return result, None

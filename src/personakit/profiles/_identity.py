@@ -20,7 +20,13 @@ from attrs import frozen
 
 from personakit._clock import Clock
 from personakit._codec import loads
-from personakit._vault import Vault, names_a_pseudonym, new_subject_id, valid_subject_id
+from personakit._vault import (
+    Vault,
+    check_subject,
+    names_a_pseudonym,
+    new_subject_id,
+    valid_subject_id,
+)
 from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
 from personakit.storage import Store
 
@@ -206,6 +212,8 @@ class IdentityIndex:
         ingest passes the one a rolled-back attempt already used, so its data key is reused.
         Raises :class:`SubjectNotFound` (naming the identifier *kind* only) otherwise.
         """
+        if new_subject is not None:
+            check_subject(new_subject, where="new_subject")
         subject = self.lookup(identifier)
         if subject is not None:
             return subject
@@ -245,6 +253,7 @@ class IdentityIndex:
 
     def attach(self, subject: str, identifier: str | Identifier) -> None:
         """Point ``identifier`` at ``subject`` (a subject may hold several of one kind)."""
+        check_subject(subject)
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         with self.store.transaction():
             self.store.put(self.index_key(ident), subject.encode("ascii"))
@@ -257,6 +266,7 @@ class IdentityIndex:
 
     def detach(self, subject: str, identifier: str | Identifier) -> bool:
         """Remove one identifier from a subject; return whether it was attached to it."""
+        check_subject(subject)
         ident = identifier if isinstance(identifier, Identifier) else parse_identifier(identifier)
         key = self.index_key(ident)
         with self.store.transaction():
@@ -286,6 +296,7 @@ class IdentityIndex:
 
     def identifiers(self, subject: str) -> list[Identifier]:
         """The identifiers attached to a subject, sorted by kind and value."""
+        check_subject(subject)
         found = [
             Identifier(kind=doc["kind"], value=doc["value"])
             for doc in (_json(raw) for _, _, raw in self.vault.scan(subject, _IDENT_KIND))
@@ -293,11 +304,14 @@ class IdentityIndex:
         return sorted(found, key=lambda ident: (ident.kind, ident.value))
 
     def exists(self, subject: str) -> bool:
-        """Whether the subject exists (has its meta record)."""
+        """Whether the subject exists (has its meta record); False for a non-pseudonym."""
+        if not valid_subject_id(subject):
+            return False
         return self.store.get(Vault.key(subject, _META_KIND, "subject")) is not None
 
     def created_at(self, subject: str) -> datetime:
         """When the subject was created."""
+        check_subject(subject)
         meta = self.vault.get_json(subject, _META_KIND, "subject")
         if meta is None:
             raise SubjectNotFound
@@ -308,6 +322,7 @@ class IdentityIndex:
 
         Reads the subject's own ``ident`` records to find them, so it costs O(subject).
         """
+        check_subject(subject)
         count = 0
         with self.store.transaction():
             for ident in self.identifiers(subject):

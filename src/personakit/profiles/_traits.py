@@ -16,9 +16,10 @@ from typing import Any, Final
 
 from attrs import field, frozen
 
+from personakit._args import check_moment, check_str_items, raise_problems
 from personakit._clock import Clock, as_utc
 from personakit._ids import ACTOR_RE
-from personakit._vault import Vault
+from personakit._vault import Vault, check_subject
 from personakit.audit import AuditLog
 from personakit.exceptions import ConsentRequired, InvalidInput, Problem
 from personakit.schema import SchemaValidator, compile_schema
@@ -165,6 +166,7 @@ class TraitStore:
         Raises :class:`InvalidInput` listing every problem, and
         :class:`~personakit.exceptions.ConsentRequired` if a trait's category has no basis.
         """
+        check_subject(subject)
         checked = self.validate(dict(values) if isinstance(values, Mapping) else values)
         token_problems = [
             Problem(where=where, what="must be a short lower-case token (it is audited in clear)")
@@ -174,14 +176,9 @@ class TraitStore:
             )
             if not isinstance(value, str) or not pattern.fullmatch(value)
         ]
-        if token_problems:
-            raise InvalidInput("invalid traits", token_problems)
-        try:
-            when = as_utc(at) if at is not None else self.clock.now()
-        except ValueError:
-            raise InvalidInput(
-                "invalid traits", [Problem(where="at", what="needs a time zone")]
-            ) from None
+        moment = None if at is None else check_moment(at, "at", token_problems)
+        raise_problems("invalid traits", token_problems)
+        when = self.clock.now() if moment is None else as_utc(moment)
         self._check_basis(subject, checked)
         with self.vault.store.transaction():
             current = self._load(subject)
@@ -222,17 +219,23 @@ class TraitStore:
 
     def get(self, subject: str) -> dict[str, Any]:
         """The subject's trait values by name."""
+        check_subject(subject)
         return {name: entry["value"] for name, entry in self._load(subject).items()}
 
     def details(self, subject: str) -> dict[str, dict[str, Any]]:
         """Trait values with ``updated_at`` and ``source`` (for exports)."""
+        check_subject(subject)
         return self._load(subject)
 
     def remove(self, subject: str, names: Iterable[str]) -> int:
         """Delete some traits without audit (cascades and retention audit on their own)."""
+        check_subject(subject)
+        problems: list[Problem] = []
+        wanted = check_str_items(names, "names", problems)
+        raise_problems("invalid trait names", problems)
         with self.vault.store.transaction():
             current = self._load(subject)
-            doomed = [n for n in names if n in current]
+            doomed = [n for n in dict.fromkeys(wanted) if n in current]
             for name in doomed:
                 del current[name]
             if doomed:
@@ -241,6 +244,8 @@ class TraitStore:
 
     def merge(self, source: str, target: str) -> int:
         """Merge ``source``'s traits into ``target`` (newest value wins); return how many moved."""
+        check_subject(source, where="source")
+        check_subject(target, where="target")
         with self.vault.store.transaction():
             incoming = self._load(source)
             current = self._load(target)

@@ -26,7 +26,8 @@ import re
 from collections.abc import Container, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import date, datetime, timedelta
-from typing import Any, Final, Protocol, runtime_checkable
+from enum import StrEnum
+from typing import Any, Final, Literal, Protocol, TypeVar, runtime_checkable
 
 from attrs import evolve, frozen
 
@@ -74,6 +75,8 @@ __all__ = [
     "RequestTransition",
     "VerificationResult",
 ]
+
+_E = TypeVar("_E", bound=StrEnum)
 
 _POINTER_PREFIX: Final = "d/"
 _KIND: Final = "dsr"
@@ -167,14 +170,13 @@ class RequestBook:
         self, *, state: RequestState | str | None = None, kind: RequestKind | str | None = None
     ) -> builtins.list[Request]:
         """Every request (of one state / kind), by deadline then id. O(requests)."""
-        try:
-            wanted_state = None if state is None else RequestState(state)
-            wanted_kind = None if kind is None else RequestKind(kind)
-        except ValueError:
+        wanted_state = _member(RequestState, state)
+        wanted_kind = _member(RequestKind, kind)
+        if wanted_state is False or wanted_kind is False:
             raise InvalidInput(
                 "invalid filter",
                 [Problem(where="state or kind", what="not a request state or kind")],
-            ) from None
+            )
         found = []
         for key, pointer in self.store.scan(_POINTER_PREFIX):
             doc = self.vault.get_json(pointer.decode("ascii"), _KIND, _NAME)
@@ -283,6 +285,10 @@ class RequestBook:
         ask for more information, or deny it citing the basis. Raises
         :class:`ConfigurationError` when no verifier is given or configured.
         """
+        if verifier is not None and not callable(getattr(verifier, "verify", None)):
+            raise InvalidInput(
+                "invalid verifier", [Problem(where="verifier", what="must have verify(request)")]
+            )
         chosen = verifier if verifier is not None else self.verifier
         if chosen is None:
             raise ConfigurationError(
@@ -485,3 +491,18 @@ class RequestBook:
 def _require(request: Request, action: str, states: AbstractSet[RequestState], why: str) -> None:
     if request.state not in states:
         raise InvalidTransition(action, request.state.value, why)
+
+
+def _member(enum: type[_E], value: object) -> _E | Literal[False] | None:
+    """The member ``value`` names, None for None, False for anything else.
+
+    Only a str is tried: the enum's own error would repr any other value (a deep one fails).
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        return False
+    try:
+        return enum(value)
+    except ValueError:
+        return False

@@ -185,6 +185,8 @@ class Rights(ProcessingControls):
 
         ``fmt`` only labels the audit entry (the document offers both forms).
         """
+        if not isinstance(fmt, str) or fmt not in {"json", "csv"}:
+            raise InvalidInput("invalid export", [Problem(where="fmt", what="must be json or csv")])
         _actor(actor)
         pseudonym = self.subject(subject)
         document = self.exporter.build(pseudonym, self.clock.now())

@@ -34,6 +34,7 @@ from typing import Any, Final
 
 from attrs import define, evolve
 
+from personakit._args import check_callable, check_flag, raise_problems
 from personakit._clock import Clock, to_micros
 from personakit._codec import check_value, loads_input
 from personakit.audit import AuditLog
@@ -230,10 +231,14 @@ class Ingestor:
         the same transaction as each batch, and a later run with the same name skips the lines
         up to it: an import killed half-way resumes exactly where its last commit ended.
         """
-        if batch_size < 1:
-            raise InvalidInput(
-                "invalid batch size", [Problem(where="batch_size", what="must be >= 1")]
-            )
+        problems: list[Problem] = []
+        if isinstance(records, (str, bytes, Mapping)) or not isinstance(records, Iterable):
+            problems.append(Problem(where="records", what="must be an iterable of records"))
+        check_flag(strict, "strict", problems)
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+            problems.append(Problem(where="batch_size", what="must be an int >= 1"))
+        check_callable(progress, "progress", problems)
+        raise_problems("invalid ingest", problems)
         key = None if checkpoint is None else checkpoint_key(checkpoint)
         done = 0 if key is None else read_checkpoint(self.store, key)
         tally = Tally(checkpoint=key, resumed_after=done if key is not None else None)

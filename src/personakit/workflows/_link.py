@@ -20,11 +20,14 @@ from typing import Literal
 
 from attrs import define, frozen
 
+from personakit._args import check_moment, raise_problems
+from personakit._ids import check_actor
 from personakit._vault import Vault
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager
 from personakit.crypto import Keyring
 from personakit.events import EventLog
+from personakit.exceptions import Problem
 from personakit.profiles import Identifier, IdentityIndex, TraitStore, parse_identifier
 from personakit.workflows._registry import Hooks, MergeHook
 
@@ -79,6 +82,11 @@ class IdentityLinker:
         calls :meth:`finish` after *its* commit: shredding before the outermost commit would
         leave the source's data, restored by a rollback, sealed under a destroyed key.
         """
+        problems: list[Problem] = []
+        if at is not None:
+            check_moment(at, "at", problems)
+        check_actor(actor, problems)
+        raise_problems("invalid link", problems)
         anon = (
             anonymous
             if isinstance(anonymous, Identifier)

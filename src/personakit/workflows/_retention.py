@@ -20,10 +20,11 @@ from typing import Final
 
 from attrs import define, field, frozen
 
+from personakit._args import check_callable, check_moment, raise_problems
 from personakit.audit import AuditLog
 from personakit.crypto import Keyring
 from personakit.events import EventLog
-from personakit.exceptions import SubjectNotFound
+from personakit.exceptions import Problem, SubjectNotFound
 from personakit.profiles import TraitStore
 from personakit.workflows._registry import RecordKinds, RetentionSweep
 
@@ -114,7 +115,15 @@ class RetentionSweeper:
     def sweep(
         self, now: datetime, *, progress: Callable[[int, int], None] | None = None
     ) -> RetentionReport:
-        """Delete everything expired at ``now``; ``progress(done, total)`` after each subject."""
+        """Delete everything expired at ``now``; ``progress(done, total)`` after each subject.
+
+        Raises :class:`~personakit.exceptions.InvalidInput` for a ``now`` that is not an aware
+        datetime or a ``progress`` that is not callable, before anything is swept.
+        """
+        problems: list[Problem] = []
+        check_moment(now, "now", problems)
+        check_callable(progress, "progress", problems)
+        raise_problems("invalid retention sweep", problems)
         subjects = self.subjects()
         removed: dict[str, int] = {"events": 0, "traits": 0}
         for done, subject in enumerate(subjects, start=1):

@@ -1,0 +1,519 @@
+"""Property: every public entry point is total.
+
+Each public method of the kit's public objects is called with arbitrary Python values in any of
+its arguments (the others valid, so the call gets past the first check): it either succeeds or
+raises a :class:`~personakit.exceptions.PersonakitError` subclass, never another exception, and
+a call that raises wrote nothing to either store.
+"""
+
+from __future__ import annotations
+
+import decimal
+import itertools
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta, timezone
+from typing import Any, Final
+
+import pytest
+from attrs import frozen
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from personakit import Personakit, testing
+from personakit._codec import canonical_json
+from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.workflows import RecordKind
+
+_NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def _deep(depth: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(depth):
+        value = {"a": [value]}
+    return value
+
+
+def _wide(width: int) -> dict[str, int]:
+    return {str(i): i for i in range(width)}
+
+
+def _surrogate(text: str) -> str:
+    return text + "\ud800"
+
+
+_ODD_VALUES: Final[list[Any]] = [
+    2**64,
+    -(2**63) - 1,
+    10**400,
+    float("nan"),
+    float("inf"),
+    -float("inf"),
+    b"\xed\xa0\x80",
+    b'{"kind":"event"}',
+    b"\xff\xfe",
+    "\ud800",
+    "x\udfff",
+    "",
+    "all",
+    "EUR\n",
+    "sub_" + "0" * 26,
+    "email:a@b.example",
+    '{"kind":"event"}',
+    datetime.min,  # noqa: DTZ901 (naive on purpose: the API must refuse it)
+    datetime.max,  # noqa: DTZ901 (naive on purpose)
+    datetime.min.replace(tzinfo=UTC),
+    datetime.max.replace(tzinfo=UTC),
+    datetime.max.replace(tzinfo=timezone(timedelta(hours=-23))),
+    datetime(2026, 1, 5, 9, 0),  # noqa: DTZ001 (naive on purpose)
+    date(2026, 1, 5),
+    timedelta(days=-1),
+    object(),
+    Ellipsis,
+    NotImplemented,
+    decimal.Decimal("NaN"),
+    1 + 2j,
+    frozenset({1}),
+    range(3),
+    type,
+    [[[]]] * 3,
+    {None: 1},
+    {(1, 2): "tuple key"},
+    {"\ud800": "surrogate key"},
+    {"url": "/\udc00"},
+    {"first_name": "\ud800"},
+    ["first_name", "first_name"],
+    b'{"kind":"event","id":"customer:x","name":"page_view","channel":"web","at":"\xed\xa0\x80"}',
+    '{"kind":"traits","id":"customer:x","traits":{"first_name":"\\ud800"}}',
+    {"kind": "traits", "id": "customer:x", "traits": {"city": "\ud800"}},
+]
+
+_SCALARS: Final = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.binary(max_size=8),
+    st.text(max_size=8),
+    st.text(max_size=4).map(_surrogate),
+    st.datetimes(),
+    st.datetimes(timezones=st.just(UTC)),
+    st.sampled_from(_ODD_VALUES),
+    st.builds(_deep, st.just(3_000)),  # deeper than the recursion limit allows to walk
+    st.builds(_wide, st.just(500)),
+)
+
+_KEYS: Final = st.one_of(
+    st.text(max_size=6), st.text(max_size=2).map(_surrogate), st.none(), st.integers(), st.floats()
+)
+
+ANYTHING: Final = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.tuples(inner, inner),
+        st.dictionaries(_KEYS, inner, max_size=3),
+        st.frozensets(_KEYS, max_size=2),
+    ),
+    max_leaves=8,
+)
+
+
+@frozen
+class Ctx:
+    """What valid arguments refer to: a fresh subject, its identifier, an open request."""
+
+    kit: Personakit
+    subject: str
+    identifier: str
+    request: str
+    serial: int
+
+
+Valid = Callable[[Ctx], Any]
+
+
+@frozen
+class Entry:
+    """One public method: how to reach it, and a valid value for each argument."""
+
+    name: str
+    method: Callable[[Personakit], Callable[..., Any]]
+    args: tuple[Valid, ...] = ()
+    kwargs: tuple[tuple[str, Valid], ...] = ()
+
+
+def _sub(c: Ctx) -> str:
+    return c.subject
+
+
+def _ident(c: Ctx) -> str:
+    return c.identifier
+
+
+def _req(c: Ctx) -> str:
+    return c.request
+
+
+def _v(value: Any) -> Valid:
+    return lambda _c: value
+
+
+_NOTICE = (("notice", _v("privacy_notice")), ("notice_version", _v("2026-01")))
+_CTX_KW = (
+    ("source", _v("web")),
+    ("method", _v("explicit")),
+    ("jurisdiction", _v(None)),
+    ("actor", _v("system")),
+    ("context", _v(None)),
+)
+_RIGHTS_KW = (
+    ("source", _v("api")),
+    ("method", _v("explicit")),
+    ("jurisdiction", _v(None)),
+    ("actor", _v("system")),
+)
+
+ENTRIES: Final = [
+    Entry(
+        "kit.track",
+        lambda k: k.track,
+        (_ident, _v("page_view")),
+        (("channel", _v("web")), ("properties", _v({"url": "/x"})), ("at", _v(None))),
+    ),
+    Entry(
+        "kit.ingest",
+        lambda k: k.ingest,
+        (lambda c: [{"kind": "event", "id": c.identifier, "name": "page_view", "channel": "web"}],),
+        (
+            ("strict", _v(False)),
+            ("batch_size", _v(10)),
+            ("progress", _v(None)),
+            ("checkpoint", _v(None)),
+        ),
+    ),
+    Entry(
+        "kit.link",
+        lambda k: k.link,
+        (lambda c: f"anon:a{c.serial}", _ident),
+        (("at", _v(None)),),
+    ),
+    Entry(
+        "traits.update",
+        lambda k: k.traits.update,
+        (_sub, _v({"first_name": "Ada"})),
+        (
+            ("source", _v("api")),
+            ("at", _v(None)),
+            ("rectification", _v(False)),
+            ("actor", _v("system")),
+        ),
+    ),
+    Entry("traits.get", lambda k: k.traits.get, (_sub,)),
+    Entry("traits.details", lambda k: k.traits.details, (_sub,)),
+    Entry("traits.remove", lambda k: k.traits.remove, (_sub, _v(["first_name"]))),
+    Entry("traits.validate", lambda k: k.traits.validate, (_v({"first_name": "Ada"}),)),
+    Entry(
+        "identity.resolve",
+        lambda k: k.identity.resolve,
+        (_ident,),
+        (("create", _v(True)), ("new_subject", _v(None))),
+    ),
+    Entry("identity.lookup", lambda k: k.identity.lookup, (_ident,)),
+    Entry("identity.subject_of", lambda k: k.identity.subject_of, (_sub,)),
+    Entry("identity.identifiers", lambda k: k.identity.identifiers, (_sub,)),
+    Entry("identity.exists", lambda k: k.identity.exists, (_sub,)),
+    Entry(
+        "consent.grant",
+        lambda k: k.consent.grant,
+        (_sub, _v(["personalization"])),
+        (*_NOTICE, *_CTX_KW, ("occurred_at", _v(None)), ("language", _v(None))),
+    ),
+    Entry(
+        "consent.refuse",
+        lambda k: k.consent.refuse,
+        (_sub, _v("analytics")),
+        (*_NOTICE, *_CTX_KW, ("occurred_at", _v(None)), ("notice_sha256", _v(None))),
+    ),
+    Entry(
+        "consent.withdraw",
+        lambda k: k.consent.withdraw,
+        (_sub, _v("all")),
+        (*_CTX_KW, ("occurred_at", _v(None))),
+    ),
+    Entry(
+        "consent.object",
+        lambda k: k.consent.object,
+        (_sub, _v("essential")),
+        (*_CTX_KW, ("occurred_at", _v(None))),
+    ),
+    Entry("consent.allowed", lambda k: k.consent.allowed, (_sub, _v("analytics"))),
+    Entry("consent.require", lambda k: k.consent.require, (_sub, _v("essential"))),
+    Entry("consent.state", lambda k: k.consent.state, (_sub, _v("analytics"))),
+    Entry("consent.states", lambda k: k.consent.states, (_sub,)),
+    Entry("consent.ledger", lambda k: k.consent.ledger, (_sub, _v(None))),
+    Entry("consent.decisions", lambda k: k.consent.decisions, (_sub,)),
+    Entry("consent.allowed_many", lambda k: k.consent.allowed_many, (_sub, _v(["analytics"]))),
+    Entry("consent.restrict", lambda k: k.consent.restrict, (_sub,), _CTX_KW),
+    Entry("consent.lift_restriction", lambda k: k.consent.lift_restriction, (_sub,), _CTX_KW),
+    Entry(
+        "consent.record_gpc",
+        lambda k: k.consent.record_gpc,
+        (_sub, _v("1")),
+        (("jurisdiction", _v("US-CA")), ("actor", _v("system"))),
+    ),
+    Entry(
+        "consent.apply_tc_string",
+        lambda k: k.consent.apply_tc_string,
+        (_sub, _v("CPXxRfAPXxRfAAfKABENB-CgAAAAAAAAAAYgAAAAAAAA")),
+        (("jurisdiction", _v("EU")), ("actor", _v("system"))),
+    ),
+    Entry("consent.consent_mode", lambda k: k.consent.consent_mode, (_sub,)),
+    Entry("rights.export", lambda k: k.rights.export, (_sub,), (("actor", _v("system")),)),
+    Entry(
+        "rights.erase",
+        lambda k: k.rights.erase,
+        (_sub,),
+        (("reason", _v(None)), ("actor", _v("system"))),
+    ),
+    Entry(
+        "rights.rectify",
+        lambda k: k.rights.rectify,
+        (_sub, _v({"first_name": "Ada"})),
+        (("source", _v("api")), ("actor", _v("system"))),
+    ),
+    Entry("rights.restrict", lambda k: k.rights.restrict, (_sub,), _RIGHTS_KW),
+    Entry("rights.object", lambda k: k.rights.object, (_sub, _v("marketing.email")), _RIGHTS_KW),
+    Entry("rights.opt_out_of_sale", lambda k: k.rights.opt_out_of_sale, (_sub,), _RIGHTS_KW),
+    Entry(
+        "requests.open",
+        lambda k: k.rights.requests.open,
+        (_v("access"), _ident),
+        (
+            ("jurisdiction", _v("gdpr")),
+            ("channel", _v("email")),
+            ("received_at", _v(None)),
+            ("parameters", _v(None)),
+            ("actor", _v("system")),
+        ),
+    ),
+    Entry("requests.get", lambda k: k.rights.requests.get, (_req,)),
+    Entry("requests.start", lambda k: k.rights.requests.start, (_req,)),
+    Entry(
+        "requests.complete",
+        lambda k: k.rights.requests.complete,
+        (_req, _v({})),
+        (("actor", _v("system")),),
+    ),
+    Entry(
+        "requests.deny",
+        lambda k: k.rights.requests.deny,
+        (_req,),
+        (("basis", _v("manifestly unfounded, Art 12(5)")),),
+    ),
+    Entry(
+        "requests.extend",
+        lambda k: k.rights.requests.extend,
+        (_req,),
+        (("reason", _v("complex request, Art 12(3)")),),
+    ),
+    Entry(
+        "requests.list",
+        lambda k: k.rights.requests.list,
+        (),
+        (("state", _v(None)), ("kind", _v(None))),
+    ),
+    Entry("requests.overdue", lambda k: k.rights.requests.overdue, (_v(None),)),
+    Entry("requests.due_soon", lambda k: k.rights.requests.due_soon, (_v(timedelta(days=7)),)),
+    Entry("kit.subject_ref", lambda k: k.subject_ref, (_sub,)),
+    Entry("traits.merge", lambda k: k.traits.merge, (_sub, _sub)),
+    Entry("identity.attach", lambda k: k.identity.attach, (_sub, lambda c: f"device:d{c.serial}")),
+    Entry("identity.detach", lambda k: k.identity.detach, (_sub, _ident)),
+    Entry("identity.created_at", lambda k: k.identity.created_at, (_sub,)),
+    Entry("consent.lift_objection", lambda k: k.consent.lift_objection, (_sub, _v("essential"))),
+    Entry("consent.expire", lambda k: k.consent.expire, (_sub,), (("actor", _v("system")),)),
+    Entry("consent.conflicts", lambda k: k.consent.conflicts, (_sub,)),
+    Entry("consent.is_restricted", lambda k: k.consent.is_restricted, (_sub,)),
+    Entry("consent.restriction", lambda k: k.consent.restriction, (_sub,)),
+    Entry(
+        "consent.verdicts_many",
+        lambda k: k.consent.verdicts_many,
+        (lambda c: [c.subject], _v(["analytics"])),
+    ),
+    Entry(
+        "consent.verdicts_until",
+        lambda k: k.consent.verdicts_until,
+        (lambda c: [c.subject], _v(["analytics"])),
+    ),
+    Entry("rights.export_csv", lambda k: k.rights.export_csv, (_sub,)),
+    Entry(
+        "rights.export_document",
+        lambda k: k.rights.export_document,
+        (_sub,),
+        (("fmt", _v("json")), ("actor", _v("system"))),
+    ),
+    Entry("rights.lift_restriction", lambda k: k.rights.lift_restriction, (_sub,), _RIGHTS_KW),
+    Entry(
+        "rights.object_to_direct_marketing",
+        lambda k: k.rights.object_to_direct_marketing,
+        (_sub,),
+        _RIGHTS_KW,
+    ),
+    Entry("rights.subject", lambda k: k.rights.subject, (_ident,)),
+    Entry("rights.run_request", lambda k: k.rights.run_request, (_req,)),
+    Entry(
+        "requests.verify", lambda k: k.rights.requests.verify, (_req,), (("verifier", _v(None)),)
+    ),
+    Entry("retention.sweep_subject", lambda k: k.retention.sweep_subject, (_sub, _v(_NOW))),
+    Entry(
+        "registries.segments.member",
+        lambda k: k.registries.segments.member,
+        (_v("nope"), _sub, _v(_NOW)),
+    ),
+    Entry("registries.datasets.rows", lambda k: k.registries.datasets.rows, (_v("nope"), _v("x"))),
+    Entry("retention.sweep", lambda k: k.retention.sweep, (_v(_NOW),), (("progress", _v(None)),)),
+    Entry(
+        "registries.record_kinds.register",
+        lambda k: k.registries.record_kinds.register,
+        (lambda c: RecordKind(name=f"toy{c.serial}", owner="toy", description="a toy"),),
+    ),
+    Entry(
+        "registries.segments.register",
+        lambda k: k.registries.segments.register,
+        (lambda c: f"seg{c.serial}", _v(lambda _subject, _now: True)),
+        (("owner", _v("toy")), ("description", _v("a toy"))),
+    ),
+    Entry(
+        "registries.datasets.register",
+        lambda k: k.registries.datasets.register,
+        (lambda c: f"set{c.serial}", _v(lambda _purpose: iter(()))),
+        (("owner", _v("toy")), ("description", _v("a toy"))),
+    ),
+    Entry(
+        "registries.hooks.on_events",
+        lambda k: k.registries.hooks.on_events,
+        (lambda c: f"hook{c.serial}", _v(lambda _subject, _events: None)),
+    ),
+    Entry(
+        "registries.hooks.on_merge",
+        lambda k: k.registries.hooks.on_merge,
+        (lambda c: f"merge{c.serial}", _v(lambda _source, _target: None)),
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def kit() -> Iterator[Personakit]:
+    """One in-memory kit for every example (each example makes its own subject)."""
+    made, _ = testing.memory_kit()
+    with made:
+        yield made
+
+
+_SERIAL = itertools.count()
+
+
+def _context(kit: Personakit) -> Ctx:
+    serial = next(_SERIAL)
+    identifier = f"customer:c{serial}"
+    subject = kit.identity.resolve(identifier, create=True)
+    kit.consent.grant(
+        subject,
+        ["personalization", "analytics"],
+        notice="privacy_notice",
+        notice_version="2026-01",
+        source="web",
+    )
+    request = kit.rights.requests.open("access", identifier, jurisdiction="gdpr", channel="email")
+    return Ctx(kit=kit, subject=subject, identifier=identifier, request=request.id, serial=serial)
+
+
+def _snapshot(kit: Personakit) -> tuple[dict[str, bytes], dict[str, bytes]]:
+    return dict(kit.store.scan("")), dict(kit.key_store.scan(""))
+
+
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(entry=st.sampled_from(ENTRIES), data=st.data())
+def test_every_public_entry_point_is_total(kit: Personakit, entry: Entry, data: Any) -> None:
+    """Any argument values: success or a PersonakitError, and a refused call wrote nothing."""
+    ctx = _context(kit)
+    args = [data.draw(st.one_of(st.just(make(ctx)), ANYTHING)) for make in entry.args]
+    kwargs = {
+        name: data.draw(st.one_of(st.just(make(ctx)), ANYTHING)) for name, make in entry.kwargs
+    }
+    before = _snapshot(kit)
+    try:
+        entry.method(kit)(*args, **kwargs)
+    except PersonakitError:
+        assert _snapshot(kit) == before, f"{entry.name} raised after writing"
+
+
+_VALID_TEXT: Final = st.text(st.characters(exclude_categories=("Cs",)), max_size=6)
+_WITH_SURROGATE: Final = st.builds(
+    lambda head, tail, low: head + chr(0xDC00 if low else 0xD800) + tail,
+    _VALID_TEXT,
+    _VALID_TEXT,
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(text=_WITH_SURROGATE)
+def test_a_lone_surrogate_in_a_trait_or_event_is_invalid_input(kit: Personakit, text: str) -> None:
+    """A lone surrogate is not Unicode text: InvalidInput from the API, and nothing written."""
+    ctx = _context(kit)
+    before = _snapshot(kit)
+    with pytest.raises(InvalidInput):
+        kit.traits.update(ctx.subject, {"first_name": text[:100]})
+    with pytest.raises(InvalidInput):
+        kit.track(ctx.identifier, "page_view", channel="web", properties={"url": text})
+    with pytest.raises(InvalidInput):
+        kit.track(ctx.identifier, "page_view", channel="web", properties={text: "/x"})
+    assert _snapshot(kit) == before
+
+
+@settings(max_examples=20, deadline=None)
+@given(escaped=st.booleans(), text=_VALID_TEXT)
+def test_a_lone_surrogate_in_an_ingested_line_rejects_the_line(
+    kit: Personakit, escaped: bool, text: str
+) -> None:
+    """As a JSON escape or as raw bytes ED A0 80, a lone surrogate rejects its line only."""
+    ctx = _context(kit)
+    surrogate = b"\\ud800" if escaped else b"\xed\xa0\x80"
+    line = (
+        b'{"kind":"event","id":"' + ctx.identifier.encode() + b'","name":"page_view",'
+        b'"channel":"web","properties":{"url":"'
+        + text.encode().replace(b'"', b"")
+        + surrogate
+        + b'"}}'
+    )
+    before = _snapshot(kit)
+    summary = kit.ingest([line])
+    assert summary.rejected == 1
+    assert _snapshot(kit) == before
+
+
+@settings(max_examples=40, deadline=None)
+@given(subject=ANYTHING.filter(lambda v: not isinstance(v, str)))
+def test_a_subject_that_is_not_a_string_is_invalid_input(kit: Personakit, subject: Any) -> None:
+    """traits.update / get / remove with a non-str subject (None, bytes, ...): InvalidInput."""
+    before = _snapshot(kit)
+    with pytest.raises(InvalidInput):
+        kit.traits.update(subject, {"first_name": "Ada"})
+    with pytest.raises(InvalidInput):
+        kit.traits.get(subject)
+    with pytest.raises(InvalidInput):
+        kit.traits.remove(subject, ["first_name"])
+    assert _snapshot(kit) == before
+
+
+@settings(max_examples=30, deadline=None)
+@given(value=st.one_of(_WITH_SURROGATE, st.builds(lambda t: {t: 1}, _WITH_SURROGATE)))
+def test_canonical_json_refuses_what_utf8_cannot_hold_with_a_typed_error(value: Any) -> None:
+    """The encoder's last line of defence: a lone surrogate is InvalidInput, not Unicode's error."""
+    with pytest.raises(InvalidInput):
+        canonical_json(value)
