@@ -25,14 +25,19 @@ import importlib.util
 import os
 import random
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from attrs import frozen
 
 from _common import BenchContext, median_us
 from _shop import cached, connect_plain, open_kit
+from personakit import Personakit
 from personakit._vault import new_subject_id
 from personakit.storage._diskcache_compat import DB_NAME, SELECT_VALUE, UPSERT
 
@@ -73,6 +78,79 @@ def _subjects(kit_dir: Path) -> list[str]:
     return subjects
 
 
+@frozen
+class _Sizes:
+    ops: int
+    batches: int
+    put_ops: int
+    put_batches: int
+
+
+_QUICK = _Sizes(ops=500, batches=3, put_ops=50, put_batches=3)
+_FULL = _Sizes(ops=1000, batches=5, put_ops=200, put_batches=5)
+_PAYLOAD = os.urandom(RECORD)
+
+
+def _round(
+    kit: Personakit, raw: sqlite3.Connection, cold: list[str], warm: list[str], *, r: int, n: _Sizes
+) -> dict[str, float]:
+    """One round of every pair; which side of a pair goes first alternates with ``r``.
+
+    Whatever the first side leaves behind (a WAL to checkpoint, a busy disk queue) must not
+    always land on the same side.
+    """
+    vault = kit.vault
+    out: dict[str, float] = {}
+
+    def key(subject: str) -> str:
+        return f"s/{subject}/traits/main"
+
+    def raw_put(subject: str) -> object:
+        now = time.time()
+        return raw.execute(UPSERT, (key(subject), now, now, _PAYLOAD))
+
+    def timed(name: str, op: Callable[[int], object], *, put: bool = False) -> Callable[[], None]:
+        ops, batches = (n.put_ops, n.put_batches) if put else (n.ops, n.batches)
+        return lambda: out.__setitem__(name, median_us(op, ops=ops, batches=batches))
+
+    cold_store = timed("store_get_us_cold", lambda i: vault.get(cold[i], "traits", "main"))
+
+    def forget_then_cold_store() -> None:
+        kit.keyring.forget_cached()
+        cold_store()
+
+    pairs = [
+        (
+            timed(
+                "raw_get_us_cold", lambda i: raw.execute(SELECT_VALUE, (key(cold[i]),)).fetchall()
+            ),
+            forget_then_cold_store,
+        ),
+        (
+            timed(
+                "raw_get_us_warm",
+                lambda i: raw.execute(SELECT_VALUE, (key(warm[i % 4096]),)).fetchall(),
+            ),
+            timed("store_get_us_warm", lambda i: vault.get(warm[i % 4096], "traits", "main")),
+        ),
+        (
+            timed("raw_put_us", lambda i: raw_put(warm[i % 4096]), put=True),
+            timed(
+                "store_put_us",
+                lambda i: vault.put(warm[i % 4096], "traits", "main", _PAYLOAD),
+                put=True,
+            ),
+        ),
+    ]
+    for index, pair in enumerate(pairs):
+        if index == 1:
+            for subject in set(warm):  # cached again, whatever the cold reads evicted
+                vault.get(subject, "traits", "main")
+        for measure in pair if r % 2 == 0 else pair[::-1]:
+            measure()
+    return out
+
+
 def _import_ms(runs: int) -> tuple[float, float]:
     def once(code: str) -> float:
         started = time.perf_counter()
@@ -87,8 +165,8 @@ def _import_ms(runs: int) -> tuple[float, float]:
 
 def figures(ctx: BenchContext) -> dict[str, float]:
     """Cold and warm gets, puts, against the same SQL in plain sqlite3; import time."""
-    ops, batches, rounds = (500, 3, 3) if ctx.quick else (1000, 5, 3)
-    put_ops, put_batches = (50, 3) if ctx.quick else (200, 5)
+    sizes = _QUICK if ctx.quick else _FULL
+    ops, batches, rounds = sizes.ops, sizes.batches, 3
     source = read_store(ctx)
     raw_db = ctx.workdir / "raw.db"
     shutil.copyfile(source / "data" / DB_NAME, raw_db)
@@ -99,16 +177,9 @@ def figures(ctx: BenchContext) -> dict[str, float]:
     rng.shuffle(subjects)
     cold = subjects[WARM:]  # each read once: its key is never cached when it is read
     warm = subjects[:WARM]
-    order = [rng.randrange(WARM) for _ in range(4096)]
-    payload = os.urandom(RECORD)
+
+    warm = [warm[rng.randrange(WARM)] for _ in range(4096)]  # random order, repeats
     raw = connect_plain(raw_db)
-
-    def raw_get(subject: str) -> object:
-        return raw.execute(SELECT_VALUE, (f"s/{subject}/traits/main",)).fetchall()
-
-    def raw_put(subject: str) -> object:
-        now = time.time()
-        return raw.execute(UPSERT, (f"s/{subject}/traits/main", now, now, payload))
 
     result: dict[str, list[float]] = {}
 
@@ -116,51 +187,11 @@ def figures(ctx: BenchContext) -> dict[str, float]:
         result.setdefault(name, []).append(value)
 
     with open_kit(ctx, kit_dir) as kit:
-        vault, keyring = kit.vault, kit.keyring
         per_round = ops * (batches + 1)  # median_us runs one more batch, to warm up
         for r in range(rounds):  # interleaved, so drift on a noisy machine hits both alike
-            base = r * per_round  # every round reads subjects no round read before
-            add(
-                "raw_get_us_cold",
-                median_us(lambda i: raw_get(cold[base + i]), ops=ops, batches=batches),  # noqa: B023 (called at once)
-            )
-            keyring.forget_cached()
-            add(
-                "store_get_us_cold",
-                median_us(
-                    lambda i: vault.get(cold[base + i], "traits", "main"),  # noqa: B023 (called at once)
-                    ops=ops,
-                    batches=batches,
-                ),
-            )
-            for subject in warm:  # cached again, whatever the cold reads evicted
-                vault.get(subject, "traits", "main")
-            add(
-                "raw_get_us_warm",
-                median_us(lambda i: raw_get(warm[order[i % 4096]]), ops=ops, batches=batches),
-            )
-            add(
-                "store_get_us_warm",
-                median_us(
-                    lambda i: vault.get(warm[order[i % 4096]], "traits", "main"),
-                    ops=ops,
-                    batches=batches,
-                ),
-            )
-            add(
-                "raw_put_us",
-                median_us(
-                    lambda i: raw_put(warm[order[i % 4096]]), ops=put_ops, batches=put_batches
-                ),
-            )
-            add(
-                "store_put_us",
-                median_us(
-                    lambda i: vault.put(warm[order[i % 4096]], "traits", "main", payload),
-                    ops=put_ops,
-                    batches=put_batches,
-                ),
-            )
+            span = cold[r * per_round : (r + 1) * per_round]  # subjects no round read before
+            for name, value in _round(kit, raw, span, warm, r=r, n=sizes).items():
+                add(name, value)
     raw.close()
     out = {name: statistics.median(values) for name, values in result.items()}
     out["store_get_ratio_cold"] = out["store_get_us_cold"] / out["raw_get_us_cold"]
