@@ -9,17 +9,27 @@ from pathlib import Path
 
 from attrs import define, field
 
-__all__ = ["BenchContext", "median_us"]
+__all__ = ["BenchContext", "median_us", "scale_label"]
 
 
 @define(kw_only=True)
 class BenchContext:
-    """What a benchmark module gets: repetition level, a fresh directory, a key, prior figures."""
+    """What a benchmark module gets: repetition level, directories, a key, prior figures.
+
+    ``workdir`` is the module's own fresh directory; ``shared`` holds the fixtures every module
+    reuses (see ``_shop.py``); ``postgres_dsn`` is None when no PostgreSQL server was given.
+    ``customers`` is the shop's size (100,000 unless ``--customers`` says otherwise).
+    ``notes`` collects one-line remarks (a skipped part) for the report.
+    """
 
     quick: bool
     workdir: Path
+    shared: Path
     master_key: str
+    customers: int = 100_000
+    postgres_dsn: str | None = None
     figures: dict[str, float] = field(factory=dict)
+    notes: list[str] = field(factory=list)
 
 
 def median_us(op: Callable[[int], object], *, ops: int, batches: int) -> float:
@@ -38,3 +48,8 @@ def median_us(op: Callable[[int], object], *, ops: int, batches: int) -> float:
         if batch:  # the first batch warms caches and is thrown away
             results.append(elapsed / ops / 1000)
     return statistics.median(results)
+
+
+def scale_label(customers: int) -> str:
+    """``100k`` for 100,000: the suffix of the figures measured at that shop size."""
+    return f"{customers // 1000}k" if customers % 1000 == 0 else str(customers)

@@ -1,61 +1,48 @@
-"""Erasure and export of a subject with 1,000 events, and how erasure scales with the store.
+"""Erasure and export of a subject with 10,000 events, written by ``track()`` and in bulk.
 
-``erase_scaling_ratio`` compares the median erase time with 100,000 other subjects in the store
-(20,000 with ``--quick``; the figure ``others_large`` says which) against 1,000 others: erasure
-is a key delete, a prefix delete and the subject's own index entries, so it should not grow with
-the store. Each erasure includes the scrub (WAL checkpoint and truncate) of both stores. Other
-subjects get one small sealed record, a data key and an index entry each, written in batches.
+The fixture (built once per run, then copied for every destructive run) holds two subjects
+with the same 10,000 events (product views, cart changes, purchases) and consent to
+personalization and analytics: ``customer:tracked`` got them from ``kit.track`` one event at a
+time (10,000 calls, so as many appends as a real site makes; the calls are grouped in outer
+transactions of 500 only so that building the fixture does not wait for 10,000 fsyncs),
+``customer:bulk`` from one ``kit.ingest`` of the same lines.
+
+* ``erase_ms_tracked`` / ``erase_ms_bulk``: ``kit.rights.erase`` of each (scrub included), on
+  a fresh copy of the fixture each time; ``erase_tracked_ratio`` = tracked over bulk: lower is
+  better (target <= 2: erasure should follow the subject's bytes, not its number of writes).
+* ``export_ms_tracked`` / ``export_ms_bulk`` (informational): ``kit.rights.export`` of each;
+  ``export_tracked_ratio`` (informational): lower is better.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from _common import BenchContext
-from personakit import LocalKeyProvider, Personakit
-from personakit._codec import canonical_json
-from personakit._vault import new_subject_id
+from _shop import cached, copy_store, open_kit
 
-TARGETS = {"erase_scaling_ratio": ("<=", 1.5)}
+TARGETS = {"erase_tracked_ratio": ("<=", 2.0)}
 
-EVENTS = 1000
-CHUNK = 100
-BATCH = 2000
-SMALL = 1000
+EVENTS = 10_000
+GROUP = 500
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def _others(kit: Personakit, count: int) -> None:
-    meta = canonical_json({"created_at": "2026-01-01T00:00:00+00:00"})
-    for start in range(0, count, BATCH):
-        with kit.key_store.transaction(), kit.store.transaction():
-            for _ in range(min(BATCH, count - start)):
-                subject = new_subject_id()
-                kit.vault.put(subject, "meta", "subject", meta)
-                kit.store.put(f"i/customer/{os.urandom(20).hex()}", subject.encode())
+def _event(i: int) -> tuple[str, dict[str, Any]]:
+    if i % 10 == 0:
+        return "purchase", {"item": f"sku-{i % 97}", "category": "bread", "value_cents": 450}
+    if i % 10 < 3:
+        return "add_to_cart", {"item": f"sku-{i % 97}", "quantity": 1}
+    return "product_view", {"item": f"sku-{i % 97}", "category": "bread"}
 
 
-def _events(n: int) -> list[dict[str, Any]]:
-    start = datetime(2026, 1, 1, tzinfo=UTC)
-    return [
-        {
-            "id": f"evt_{n:04d}{i:06d}",
-            "kind": "purchase" if i % 10 == 0 else "product_view",
-            "channel": "web",
-            "at": (start + timedelta(minutes=i)).isoformat(),
-            "properties": {"item": f"sku-{i % 97}", "category": "bread", "value_cents": 450},
-            "purposes": ["personalization"],
-        }
-        for i in range(EVENTS)
-    ]
-
-
-def _target(kit: Personakit, n: int) -> str:
-    subject = kit.identity.resolve(f"customer:bench-{n}", create=True)
-    kit.identity.attach(subject, f"email:bench{n}@example.com")
+def _consent(kit: Any, identifier: str) -> None:
+    subject = kit.identity.resolve(identifier, create=True)
     kit.consent.grant(
         subject,
         ["personalization", "analytics"],
@@ -63,66 +50,64 @@ def _target(kit: Personakit, n: int) -> str:
         notice_version="2026-01",
         source="web",
     )
-    docs = _events(n)
-    log = getattr(kit, "events", None)
-    with kit.store.transaction():
-        for start in range(0, EVENTS, CHUNK):
-            chunk = docs[start : start + CHUNK]
-            if log is not None:
-                from personakit.events import Event  # noqa: PLC0415 (issue 4 adds it)
-
-                log.append(subject, [Event.from_json(doc) for doc in chunk])
-            else:
-                kit.vault.put(subject, "events", f"{start:013d}-bench", canonical_json(chunk))
-    return subject
 
 
-def _prepared(kit: Personakit, runs: int) -> list[str]:
-    subjects = [_target(kit, i) for i in range(runs + 1)]
-    kit.store.scrub()
-    kit.key_store.scrub()
-    return subjects
+def rights_store(ctx: BenchContext) -> Path:
+    """The kit with ``customer:tracked`` and ``customer:bulk``; built once per run."""
+
+    def build(path: Path) -> None:
+        with open_kit(ctx, path) as kit:
+            _consent(kit, "customer:tracked")
+            _consent(kit, "customer:bulk")
+            for start in range(0, EVENTS, GROUP):
+                with kit.store.transaction():
+                    for i in range(start, start + GROUP):
+                        name, props = _event(i)
+                        at = START + timedelta(minutes=i)
+                        kit.track("customer:tracked", name, channel="web", properties=props, at=at)
+            lines = []
+            for i in range(EVENTS):
+                name, props = _event(i)
+                when = (START + timedelta(minutes=i)).isoformat()
+                doc = {"kind": "event", "subject": "customer:bulk", "name": name}
+                lines.append(json.dumps(doc | {"channel": "web", "at": when, "properties": props}))
+            summary = kit.ingest(lines)
+            if summary.accepted != EVENTS:
+                msg = f"bulk subject was not fully accepted: {summary.to_json()}"
+                raise RuntimeError(msg)
+            kit.store.scrub()
+            kit.key_store.scrub()
+
+    return cached(ctx, "rights-store", build)
 
 
-def _erase_once_ms(kit: Personakit, subject: str) -> float:
+def _ms(action: Any) -> float:
     started = time.perf_counter()
-    kit.rights.erase(subject)
+    action()
     return (time.perf_counter() - started) * 1000
 
 
 def figures(ctx: BenchContext) -> dict[str, float]:
-    """Median erase and export times; erase time with a large store over a small one."""
-    large = 20_000 if ctx.quick else 100_000
-    runs = 9 if ctx.quick else 15
-    keys = LocalKeyProvider(ctx.master_key)
-    with (
-        Personakit.open(ctx.workdir / "small", keys=keys) as small_kit,
-        Personakit.open(ctx.workdir / "large", keys=keys) as large_kit,
-    ):
-        _others(small_kit, SMALL)
-        _others(large_kit, large)
-        exported = _target(small_kit, 9999)
-        export_times = []
-        for _ in range(runs):
-            started = time.perf_counter()
-            small_kit.rights.export(exported)
-            export_times.append((time.perf_counter() - started) * 1000)
-        small_subjects = _prepared(small_kit, runs)
-        large_subjects = _prepared(large_kit, runs)
-        # Alternate the two stores so drift on a noisy machine hits both alike; the first
-        # erasure of each warms caches and is not counted.
-        small_ms: list[float] = []
-        large_ms: list[float] = []
-        for small_subject, large_subject in zip(small_subjects, large_subjects, strict=True):
-            small_ms.append(_erase_once_ms(small_kit, small_subject))
-            large_ms.append(_erase_once_ms(large_kit, large_subject))
-    small_median = statistics.median(small_ms[1:])
-    large_median = statistics.median(large_ms[1:])
-    return {
-        "erase_ms": small_median,
-        "erase_ms_large_store": large_median,
-        "export_ms": statistics.median(export_times),
-        "others_small": float(SMALL),
-        "others_large": float(large),
-        "erase_scaling_ratio": large_median / small_median,
-    }
+    """Median erase and export times of the tracked and the bulk subject."""
+    runs = 3 if ctx.quick else 7
+    source = rights_store(ctx)
+    times: dict[str, list[float]] = {}
+    for run in range(runs):
+        with open_kit(ctx, copy_store(source, ctx.workdir / "kit")) as kit:
+            tracked = kit.identity.resolve("customer:tracked")
+            bulk = kit.identity.resolve("customer:bulk")
+            # Alternate which goes first, so that warming up hits both alike.
+            order = [("tracked", tracked), ("bulk", bulk)]
+            for name, subject in order if run % 2 == 0 else order[::-1]:
+                times.setdefault(f"export_ms_{name}", []).append(
+                    _ms(lambda s=subject: kit.rights.export(s))
+                )
+            for name, subject in order if run % 2 == 0 else order[::-1]:
+                times.setdefault(f"erase_ms_{name}", []).append(
+                    _ms(lambda s=subject: kit.rights.erase(s))
+                )
+    out = {name: statistics.median(values) for name, values in times.items()}
+    out["erase_tracked_ratio"] = out["erase_ms_tracked"] / out["erase_ms_bulk"]
+    out["export_tracked_ratio"] = out["export_ms_tracked"] / out["export_ms_bulk"]
+    out["events_per_subject"] = float(EVENTS)
+    return out

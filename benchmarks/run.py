@@ -1,11 +1,14 @@
 """Run every benchmark and print a table of figures, each against a baseline of the same run.
 
-    python benchmarks/run.py [--quick] [--json PATH] [--only MODULE]
+    python benchmarks/run.py [--quick] [--json PATH] [--only MODULE] [--customers N]
+                             [--postgres DSN]
 
 Each ``benchmarks/bench_*.py`` module exposes ``figures(ctx) -> dict[str, float]`` and may
 declare ``TARGETS = {"name": ("<=", 2.0)}``. Ratios are measured against a baseline taken in the
-same run (raw diskcache, raw OpenDP, a popularity recommender), so a noisy machine still gives
-honest numbers. Every timing is a median over batches.
+same run that does the same work without personakit (the same SQL through ``sqlite3`` on the
+same database shape, plain SQLite or psycopg inserts of the same lines), so a noisy machine
+still gives honest numbers. Every timing is a median. The shop the modules share (100,000
+customers, ``_shop.py``) is built once per run; ``--quick`` keeps its scale and repeats less.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import importlib.util
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -25,7 +29,7 @@ from types import ModuleType
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-# Modules whose figures others use as baselines run first.
+# These run first (the read store is the largest fixture), the others by name.
 ORDER = ["bench_store", "bench_consent"]
 
 sys.path.insert(0, str(HERE))
@@ -64,23 +68,45 @@ def _verdict(value: float, target: Target | None) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks; return 0 (misses are reported, not failures)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer repetitions (< 2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions, same scale")
     parser.add_argument("--json", help="also write figures and metadata to this file")
     parser.add_argument("--only", help="run one module (e.g. store or bench_store)")
+    parser.add_argument(
+        "--customers", type=int, default=100_000, help="the shop's size (default 100,000)"
+    )
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("PERSONAKIT_TEST_POSTGRES_DSN"),
+        help="a PostgreSQL DSN for bench_postgres (default: $PERSONAKIT_TEST_POSTGRES_DSN)",
+    )
     args = parser.parse_args(argv)
+    if args.customers < 10_000:
+        parser.error("--customers must be at least 10,000 (the read benchmark needs them)")
 
     from personakit import generate_master_key  # noqa: PLC0415 (after sys.path setup)
 
     figures: dict[str, float] = {}
     targets: dict[str, Target] = {}
     timings: dict[str, float] = {}
+    notes: list[str] = []
+    master_key = generate_master_key()  # one per run: the shared stores are opened by all
+    total = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="personakit-bench-") as tmp:
+        shared = Path(tmp) / "shared"
+        shared.mkdir()
         for module in _modules(args.only):
             run: Callable[[BenchContext], dict[str, float]] = module.figures
             workdir = Path(tmp) / module.__name__
             workdir.mkdir()
             ctx = BenchContext(
-                quick=args.quick, workdir=workdir, master_key=generate_master_key(), figures=figures
+                quick=args.quick,
+                workdir=workdir,
+                shared=shared,
+                master_key=master_key,
+                customers=args.customers,
+                postgres_dsn=args.postgres or None,
+                figures=figures,
+                notes=notes,
             )
             started = time.perf_counter()
             result = run(ctx)
@@ -88,17 +114,23 @@ def main(argv: list[str] | None = None) -> int:
             figures.update(result)
             targets.update(getattr(module, "TARGETS", {}))
             print(f"# {module.__name__}: {timings[module.__name__]} s", file=sys.stderr)
+            shutil.rmtree(workdir)  # keep the disk footprint to the shared fixtures
+    timings["total"] = round(time.perf_counter() - total, 2)
 
     width = max((len(name) for name in figures), default=10)
     print(f"{'figure':<{width}}  {'value':>12}  target")
     print(f"{'-' * width}  {'-' * 12}  {'-' * 20}")
     for name, value in figures.items():
         print(f"{name:<{width}}  {value:>12.3f}  {_verdict(value, targets.get(name))}")
+    for note in notes:
+        print(f"# note: {note}")
 
     if args.json:
         meta: dict[str, Any] = {
             "date": datetime.now(UTC).isoformat(),
             "quick": args.quick,
+            "customers": args.customers,
+            "notes": notes,
             "python": platform.python_version(),
             "platform": platform.platform(),
             "cpus": os.cpu_count(),

@@ -50,17 +50,27 @@ def test_no_pickle_or_eval_in_the_core() -> None:
 
 
 def test_import_personakit_loads_no_heavy_dependency() -> None:
-    """`import personakit` in a fresh interpreter loads no OpenDP, numpy or web framework."""
+    """`import personakit` in a fresh interpreter loads no OpenDP, numpy, web framework, or
+    diskcache (whose package __init__ imports Django whenever Django is installed)."""
     code = "import json, sys, personakit; print(json.dumps(sorted(sys.modules)))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    modules = set(json.loads(out.stdout))
-    loaded = {name.split(".")[0] for name in modules}
-    if "django" in loaded:
-        # Not ours: diskcache's __init__ imports its DjangoCache whenever Django is installed
-        # (as in a venv with the django extra). Only that path may bring Django in.
-        assert "diskcache.djangocache" in modules
-        loaded -= {"django"}
-    assert loaded & HEAVY == set()
+    loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
+    assert loaded & (HEAVY | {"diskcache"}) == set()
+
+
+def test_diskcache_is_imported_when_the_first_disk_store_opens(tmp_path: Path) -> None:
+    """The deferred import still gives DiskStore the whole of diskcache, Django cache included."""
+    code = (
+        "import json, sys; from personakit.storage import DiskStore; "
+        "DiskStore(sys.argv[1]).close(); import diskcache; "
+        "print(json.dumps([sorted(sys.modules), diskcache.core.DBNAME]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    modules, db_name = json.loads(out.stdout)
+    assert "diskcache.core" in modules
+    assert db_name == "cache.db"
 
 
 @pytest.mark.parametrize(

@@ -105,6 +105,16 @@ def test_a_changed_disk_hook_signature_is_named(
         compat.check_installed(tuple(DURABLE_SETTINGS.items()))
 
 
+@pytest.mark.parametrize(("name", "other"), [("DBNAME", "other.db"), ("MODE_RAW", 4)])
+def test_a_changed_constant_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, recheck: None, name: str, other: object
+) -> None:
+    """DB_NAME and MODE_RAW are written out (diskcache loads on first open), so each is checked."""
+    monkeypatch.setattr(diskcache.core, name, other)
+    with pytest.raises(ConfigurationError, match=rf"diskcache\.core\.{name} is {other!r}"):
+        DiskStore(tmp_path)
+
+
 def test_a_changed_cache_table_fails_the_open_with_a_clear_error(tmp_path: Path) -> None:
     """A store whose Cache table has another layout is refused at open, naming the table."""
     DiskStore(tmp_path).close()

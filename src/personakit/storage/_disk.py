@@ -4,7 +4,7 @@ diskcache is built as a cache; out of the box it evicts, pickles and moves large
 side files. Each of those is wrong for personal data, so :class:`DiskStore` pins:
 
 * ``eviction_policy="none"`` and ``cull_limit=0``: nothing is ever dropped to save space;
-* a bytes-only :class:`_BytesDisk`: values must be bytes, keys must be str, and a row in any
+* a bytes-only ``_BytesDisk``: values must be bytes, keys must be str, and a row in any
   other mode (a planted pickle) is refused before anything is deserialized;
 * every value inline in SQLite (``disk_min_file_size`` huge): side files are written outside the
   transaction, so a rollback or a kill -9 can leave a row pointing at a missing or stale file;
@@ -22,6 +22,7 @@ in :mod:`personakit.storage._diskcache_compat`; this module reaches into none of
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import time
@@ -49,9 +50,18 @@ BULK_CHECKPOINT_PAGES: Final = 8192
 _SCAN_PAGE: Final = 512
 _IN_CHUNK: Final = 500  # well under SQLite's bound-parameter limit
 _PREFIX_CHARS: Final = 2  # the longest first key segment foreign_rows reports
-# What a backend call can raise: SQLite's errors, and diskcache's when BEGIN IMMEDIATE waits
-# longer than the timeout.
-_BACKEND_ERRORS: Final = (sqlite3.Error, compat.Timeout)
+
+
+@functools.cache
+def _backend_errors() -> tuple[type[Exception], ...]:
+    """What a backend call can raise: SQLite's errors and diskcache's ``Timeout``.
+
+    diskcache raises ``Timeout`` when BEGIN IMMEDIATE waits longer than the timeout. It is
+    imported on first use, hence a function; an ``except`` clause evaluates it only when
+    something was raised.
+    """
+    return (sqlite3.Error, compat.load().Timeout)
+
 
 #: The diskcache settings a store of record needs. Benchmarks open raw diskcache with the same
 #: durability settings so that the comparison is fair.
@@ -72,34 +82,40 @@ DURABLE_SETTINGS: Final[dict[str, Any]] = {
 _REFUSE_IF_CHANGED: Final = ("eviction_policy", "cull_limit", "disk_min_file_size")
 
 
-class _BytesDisk(compat.Disk):  # type: ignore[misc]
-    """diskcache serialization that only ever stores raw bytes inline, and never unpickles."""
+@functools.cache
+def _bytes_disk() -> type[Any]:
+    """The ``Disk`` subclass DiskStore opens its cache with, made once diskcache is loaded."""
 
-    def put(self, key: Any) -> tuple[Any, bool]:
-        if type(key) is not str:
-            msg = "store keys are str"
-            raise TypeError(msg)
-        return key, True
+    class _BytesDisk(compat.load().Disk):  # type: ignore[misc]
+        """diskcache serialization that only ever stores raw bytes inline, and never unpickles."""
 
-    def get(self, key: Any, raw: bool) -> Any:  # noqa: FBT001 (diskcache's signature)
-        if not raw or type(key) is not str:
-            # A non-raw key is a pickle: never load it.
-            raise IntegrityError("store row is not in personakit's format")
-        return key
+        def put(self, key: Any) -> tuple[Any, bool]:
+            if type(key) is not str:
+                msg = "store keys are str"
+                raise TypeError(msg)
+            return key, True
 
-    def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:  # noqa: FBT001, ARG002
-        if read or type(value) is not bytes:
-            msg = "store values are bytes"
-            raise TypeError(msg)
-        return 0, compat.MODE_RAW, None, sqlite3.Binary(value)
+        def get(self, key: Any, raw: bool) -> Any:  # noqa: FBT001 (diskcache's signature)
+            if not raw or type(key) is not str:
+                # A non-raw key is a pickle: never load it.
+                raise IntegrityError("store row is not in personakit's format")
+            return key
 
-    def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> bytes:  # noqa: FBT001, ARG002
-        return _checked_value(mode, filename, value)
+        def store(self, value: Any, read: bool, key: Any = None) -> tuple[int, int, None, Any]:  # noqa: FBT001, ARG002
+            if read or type(value) is not bytes:
+                msg = "store values are bytes"
+                raise TypeError(msg)
+            return 0, compat.MODE_RAW, None, sqlite3.Binary(value)
 
-    def remove(self, file_path: Any) -> None:  # noqa: ARG002
-        # We never create side files, so a filename in a row was planted: never follow it (a
-        # planted "../../x" would otherwise delete outside the store).
-        return
+        def fetch(self, mode: int, filename: Any, value: Any, read: bool) -> bytes:  # noqa: FBT001, ARG002
+            return _checked_value(mode, filename, value)
+
+        def remove(self, file_path: Any) -> None:  # noqa: ARG002
+            # We never create side files, so a filename in a row was planted: never follow it (a
+            # planted "../../x" would otherwise delete outside the store).
+            return
+
+    return _BytesDisk
 
 
 def _checked_value(mode: object, filename: object, value: object) -> bytes:
@@ -147,13 +163,13 @@ class DiskStore:
             compat.check_installed(tuple(DURABLE_SETTINGS.items()))
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._refuse_weakened_settings()
-            self._cache = compat.Cache(
-                str(self.directory), timeout=timeout, disk=_BytesDisk, **DURABLE_SETTINGS
+            self._cache = compat.load().Cache(
+                str(self.directory), timeout=timeout, disk=_bytes_disk(), **DURABLE_SETTINGS
             )
             (self.directory / compat.DB_NAME).chmod(0o600)
         except StorageError:
             raise
-        except (*_BACKEND_ERRORS, OSError) as exc:
+        except (*_backend_errors(), OSError) as exc:  # type: ignore[misc]  # a tuple of types
             raise StorageError(f"cannot open store: {type(exc).__name__}") from exc
         try:
             compat.check_cache(self._cache, DURABLE_SETTINGS)
@@ -199,7 +215,7 @@ class DiskStore:
             },
         }
         wrong = sorted(name for name, value in live.items() if value != DURABLE_SETTINGS[name])
-        if wrong or not isinstance(self._cache.disk, _BytesDisk):
+        if wrong or not isinstance(self._cache.disk, _bytes_disk()):
             self._cache.close()
             raise StorageError("store settings could not be enforced: " + ", ".join(wrong))
 
@@ -225,7 +241,7 @@ class DiskStore:
         # which applies: we never set expiry), and try/except instead of _translated().
         try:
             rows = compat.execute(self._cache, compat.SELECT_VALUE, (key,)).fetchall()
-        except _BACKEND_ERRORS as exc:
+        except _backend_errors() as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
         if not rows:
             return None
@@ -242,7 +258,7 @@ class DiskStore:
             chunk = unique[start : start + _IN_CHUNK]
             try:
                 rows = compat.execute(self._cache, compat.select_many(len(chunk)), chunk).fetchall()
-            except _BACKEND_ERRORS as exc:
+            except _backend_errors() as exc:
                 raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
             for key, mode, filename, value in rows:
                 found[key] = _checked_value(mode, filename, value)
@@ -296,7 +312,7 @@ class DiskStore:
             statement, args = (first_page, params) if last is None else (next_page, (*params, last))
             try:  # inline rather than _translated(): scans run once per subject in bulk paths
                 rows = compat.execute(self._cache, statement, args).fetchall()
-            except _BACKEND_ERRORS as exc:
+            except _backend_errors() as exc:
                 raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
             for key, raw, mode, filename, value in rows:
                 if not raw:
@@ -312,7 +328,7 @@ class DiskStore:
         try:
             context = self._cache.transact()
             context.__enter__()
-        except _BACKEND_ERRORS as exc:
+        except _backend_errors() as exc:
             raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
         try:
             yield
@@ -335,7 +351,7 @@ class DiskStore:
         try:
             con = compat.connection(self._cache)
             version = con.execute("PRAGMA data_version").fetchone()[0]
-        except _BACKEND_ERRORS as exc:
+        except _backend_errors() as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
         return con, int(version), con.total_changes
 
@@ -432,5 +448,5 @@ class DiskStore:
     def _translated(self) -> Iterator[None]:
         try:
             yield
-        except _BACKEND_ERRORS as exc:
+        except _backend_errors() as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc

@@ -14,6 +14,12 @@ none of them itself, and this is the only module that imports diskcache.
 and the installed version, rather than an AttributeError or a wrong query deep inside a call.
 ``tests/storage/test_diskcache_compat.py`` runs the same checks in the suite.
 
+diskcache is imported on first use (:func:`load`, called when the first DiskStore opens), not
+when personakit is: its package ``__init__`` imports its Django cache backend, and so Django
+itself, whenever Django is installed (about 40 ms, and a web framework loaded by a library that
+does not use it). ``DB_NAME`` and ``MODE_RAW`` are therefore written out here and checked
+against diskcache's own values by :func:`check_installed`.
+
 Verified against diskcache 5.6.0, 5.6.1 and 5.6.3: every release ``pyproject.toml`` allows
 (``>=5.6,<6``; there is no 5.6.2) passes tests/storage/test_diskcache_compat.py,
 test_disk_hardening.py and test_contract.py.
@@ -29,8 +35,6 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any, Final
 
-import diskcache
-
 from personakit.exceptions import ConfigurationError
 
 __all__ = [
@@ -42,9 +46,6 @@ __all__ = [
     "SELECT_VALUE",
     "UPSERT",
     "VERIFIED_VERSIONS",
-    "Cache",
-    "Disk",
-    "Timeout",
     "cache_problems",
     "check_cache",
     "check_installed",
@@ -53,6 +54,7 @@ __all__ = [
     "execute",
     "installed_problems",
     "key_range",
+    "load",
     "read_settings",
     "select_many",
     "select_range",
@@ -63,24 +65,30 @@ __all__ = [
 #: diskcache releases whose internals were read and tested against this module.
 VERIFIED_VERSIONS: Final = ("5.6.0", "5.6.1", "5.6.3")
 
-# Public diskcache API, re-exported so that DiskStore imports diskcache through here only.
-Cache: Final = diskcache.Cache
-Disk: Final = diskcache.Disk
-Timeout: Final = diskcache.Timeout
+
+@functools.cache
+def load() -> Any:
+    """The ``diskcache`` package, imported on the first call (the first DiskStore open).
+
+    DiskStore takes ``Cache``, ``Disk`` and ``Timeout`` from it, so that this module stays the
+    only one that imports diskcache.
+    """
+    import diskcache  # noqa: PLC0415 (deferred: its __init__ imports Django when installed)
+
+    return diskcache
+
 
 #: ``diskcache.core.DBNAME``: the SQLite file inside the directory. DiskStore chmods it, reads
 #: its Settings before diskcache may rewrite them, and names its WAL when scrubbing.
-DB_NAME: Final[str] = getattr(diskcache.core, "DBNAME", "cache.db")
+DB_NAME: Final = "cache.db"
 
 #: ``diskcache.core.MODE_RAW``: the ``mode`` of a row whose value is stored as-is (bytes
 #: inline). DiskStore writes only such rows and refuses any other (a planted pickle).
-MODE_RAW: Final[int] = getattr(diskcache.core, "MODE_RAW", 1)
+MODE_RAW: Final = 1
 
-#: diskcache's row modes by number (``diskcache.core.MODE_*``), to name them in reports.
-MODE_NAMES: Final[dict[int, str]] = {
-    getattr(diskcache.core, f"MODE_{name.upper()}", number): name
-    for number, name in enumerate(("none", "raw", "binary", "text", "pickle"))
-}
+#: diskcache's row modes by number (``diskcache.core.MODE_*``, checked on first use), to name
+#: them in reports without importing diskcache.
+MODE_NAMES: Final[dict[int, str]] = {0: "none", 1: "raw", 2: "binary", 3: "text", 4: "pickle"}
 
 #: The columns of diskcache's ``Cache`` table, in order: the statements below name them.
 CACHE_COLUMNS: Final = (
@@ -228,10 +236,19 @@ def installed_problems(settings: Mapping[str, object]) -> list[str]:
 
 
 def _module_problems() -> list[str]:
+    diskcache = load()
     missing = [
         f"diskcache.core.{name} is missing"
         for name in ("DBNAME", "MODE_RAW", "DEFAULT_SETTINGS", "EVICTION_POLICY")
         if not hasattr(diskcache.core, name)
+    ]
+    changed = [
+        f"diskcache.core.{name} is {getattr(diskcache.core, name)!r}, not {ours!r}"
+        for name, ours in (
+            ("DBNAME", DB_NAME),
+            *((f"MODE_{mode.upper()}", number) for number, mode in MODE_NAMES.items()),
+        )
+        if getattr(diskcache.core, name, ours) != ours
     ]
     not_properties = [
         f"diskcache.Cache.{name} is not a property"
@@ -243,10 +260,11 @@ def _module_problems() -> list[str]:
         for name in ("transact", "delete", "close")
         if not callable(getattr(diskcache.Cache, name, None))
     ]
-    return [*missing, *not_properties, *not_callable]
+    return [*missing, *changed, *not_properties, *not_callable]
 
 
 def _disk_problems() -> list[str]:
+    diskcache = load()
     problems = []
     for name, expected in _DISK_HOOKS.items():
         hook = getattr(diskcache.Disk, name, None)
@@ -260,6 +278,7 @@ def _disk_problems() -> list[str]:
 
 
 def _settings_problems(settings: Mapping[str, object]) -> list[str]:
+    diskcache = load()
     known = getattr(diskcache.core, "DEFAULT_SETTINGS", {})
     problems = [
         f"diskcache.core.DEFAULT_SETTINGS has no setting {name!r}"
@@ -311,7 +330,7 @@ def check_cache(cache: Any, settings: Mapping[str, object]) -> None:
 
 def _raise_if(problems: list[str]) -> None:
     if problems:
-        version = getattr(diskcache, "__version__", "of unknown version")
+        version = getattr(load(), "__version__", "of unknown version")
         raise ConfigurationError(
             f"the installed diskcache {version} is not one DiskStore can run on: "
             + "; ".join(problems)
