@@ -1,4 +1,4 @@
-"""``personakit store check|scrub``: the store's integrity, and purging deleted data for good.
+"""``personakit store check|scrub|migrate``: integrity, purging deleted data, schema versions.
 
 Both exit 1 when something is wrong: a chain or SQLite integrity failure, or a scrub not done.
 """
@@ -11,7 +11,7 @@ from typing import Any
 from personakit.cli._common import Parser, open_kit, print_json
 from personakit.storage import DiskStore
 
-__all__ = ["register"]
+__all__ = ["register", "register_migrate"]
 
 
 def register(subcommands: Any) -> None:
@@ -22,6 +22,7 @@ def register(subcommands: Any) -> None:
     check.set_defaults(func=_cmd_check)
     scrub = commands.add_parser("scrub", help="physically purge deleted data (WAL truncate)")
     scrub.set_defaults(func=_cmd_scrub)
+    register_migrate(commands)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -45,3 +46,25 @@ def _cmd_scrub(args: argparse.Namespace) -> int:
         results = {"data": kit.store.scrub(), "keys": kit.key_store.scrub()}
     print_json({name: {"status": r.status, "detail": r.detail} for name, r in results.items()})
     return 0 if all(r.done for r in results.values()) else 1
+
+
+def register_migrate(commands: Any) -> None:
+    """Add ``store migrate`` to the ``store`` command group's subparsers."""
+    migrate = commands.add_parser(
+        "migrate", help="apply pending schema migrations to the data and key stores"
+    )
+    migrate.set_defaults(func=_cmd_migrate)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    # Opening already applies what is pending (and refuses a newer schema); migrate() reports
+    # the versions, so a deploy step can run and log it on its own.
+    with open_kit(args) as kit:
+        result: dict[str, Any] = {}
+        for name, store in (("data", kit.store), ("keys", kit.key_store)):
+            migrate = getattr(store, "migrate", None)
+            if migrate is not None:
+                before, after = migrate()
+                result[name] = {"from": before, "to": after}
+    print_json(result)
+    return 0
