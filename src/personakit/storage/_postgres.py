@@ -243,68 +243,73 @@ class PostgresStore:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def _lock(self, session: Session, domains: Iterable[str]) -> None:
-        """Take the advisory locks of ``domains`` not held yet, in ascending key order."""
-        wanted = sorted({self._lock_id(domain) for domain in domains}.difference(session.held))
-        if wanted:
-            assert session.conn is not None
-            session.conn.execute(self._sql.lock, (wanted,))
-            session.held.update(wanted)
+    def _lock_keys(
+        self, session: Session, keys: Sequence[str], extra: Iterable[str] = ()
+    ) -> dict[str, bytes]:
+        """Lock the domains of ``keys`` (and ``extra`` domains); return index entries' values.
 
-    def _lock_index(self, session: Session, key: str) -> bytes | None:
-        """Lock index entry ``key`` by what it points to now (see _postgres_locks); read it."""
-        assert session.conn is not None
-        for _ in range(_INDEX_ROUNDS):
-            value = self._fetch(session.conn, key)
-            domain = index_domain(key, value)
-            if self._lock_id(domain) in session.held:
-                return value  # whoever could change the entry now waits for us
-            self._lock(session, [domain])
-        raise StorageError("an index entry kept changing while it was being locked; retry")
-
-    def _lock_keys(self, session: Session, keys: Sequence[str], extra: Iterable[str] = ()) -> None:
-        """Lock the domains of ``keys`` (and ``extra`` domains) for this transaction.
-
-        All in one ascending acquisition, inside a savepoint: on a deadlock, rolling back to
-        it releases just the locks of this call, so the other transaction can finish, and the
-        acquisition is retried after a backoff instead of failing the whole transaction.
+        An index entry's domain depends on its value, so it is read, its domain locked, and
+        read again under the lock until the domain it names is one we hold (whoever could
+        change it then waits for us). The values returned are those final reads.
         """
-        extra = list(extra)
-        if not any(map(_is_index, keys)):
-            wanted = {self._lock_id(d) for d in [*map(domain_of, keys), *extra]}
-            if wanted <= session.held:
-                return  # the common case: a subject already locked by an earlier call
         conn = session.conn
         assert conn is not None
+        index = sorted({key for key in keys if _is_index(key)})
+        domains = {domain_of(key) for key in keys if not _is_index(key)}.union(extra)
+        current: dict[str, bytes] = {}
+        if index:
+            current = self._read_index(conn, index)
+            domains.update(index_domain(key, current.get(key)) for key in index)
+        wanted = sorted({self._lock_id(domain) for domain in domains}.difference(session.held))
+        for _ in range(_INDEX_ROUNDS):
+            if not wanted:
+                return current
+            current = self._acquire(session, wanted, index)
+            moved = {self._lock_id(index_domain(key, current.get(key))) for key in index}
+            wanted = sorted(moved.difference(session.held))
+        raise StorageError("an index entry kept changing while it was being locked; retry")
+
+    def _read_index(
+        self, conn: psycopg.Connection[tuple[Any, ...]], keys: list[str]
+    ) -> dict[str, bytes]:
+        rows = conn.execute(self._sql.get_many, (self.namespace, keys), binary=True).fetchall()
+        return {str(key): bytes(value) for key, value in rows}
+
+    def _acquire(self, session: Session, wanted: list[int], index: list[str]) -> dict[str, bytes]:
+        """Take ``wanted`` locks in ascending order, then read ``index``: one round trip.
+
+        Inside a savepoint unless this is the transaction's only lock (a single wait by a
+        transaction holding nothing cannot close a cycle): on a deadlock, rolling back to it
+        releases just this call's locks, so the other transaction finishes, and the call
+        retries with backoff instead of failing the whole transaction.
+        """
+        conn = session.conn
+        assert conn is not None
+        guarded = bool(session.held) or len(wanted) > 1
         for attempt in range(_RETRIES):
-            held = set(session.held)
-            conn.execute(b"SAVEPOINT personakit_lock")
             try:
-                self._lock_all(session, keys, extra)
+                with conn.pipeline():
+                    if guarded:
+                        conn.execute(b"SAVEPOINT personakit_lock")
+                    conn.execute(self._sql.lock, (wanted,))
+                    cursor = (
+                        conn.execute(self._sql.get_many, (self.namespace, index), binary=True)
+                        if index
+                        else None
+                    )
+                    if guarded:
+                        conn.execute(b"RELEASE SAVEPOINT personakit_lock")
             except self._error as exc:
-                if exc.sqlstate != _DEADLOCK or attempt + 1 == _RETRIES:
+                if not guarded or exc.sqlstate != _DEADLOCK or attempt + 1 == _RETRIES:
                     raise
                 conn.execute(b"ROLLBACK TO SAVEPOINT personakit_lock")
-                session.held = held
                 time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
                 continue
-            conn.execute(b"RELEASE SAVEPOINT personakit_lock")
-            return
-
-    def _lock_all(self, session: Session, keys: Sequence[str], extra: list[str]) -> None:
-        assert session.conn is not None
-        index = [key for key in keys if _is_index(key)]
-        domains = [domain_of(key) for key in keys if not _is_index(key)] + extra
-        if index:
-            current = dict(
-                session.conn.execute(
-                    self._sql.get_many, (self.namespace, index), binary=True
-                ).fetchall()
-            )
-            domains += [index_domain(key, _bytes_or_none(current.get(key))) for key in index]
-        self._lock(session, domains)
-        for key in index:
-            self._lock_index(session, key)  # a no-op round unless the entry moved meanwhile
+            session.held.update(wanted)
+            if cursor is None:
+                return {}
+            return {str(key): bytes(value) for key, value in cursor.fetchall()}
+        raise AssertionError  # pragma: no cover (the loop returns or raises)
 
     def _atomically(self, work: Callable[[], _T]) -> _T:
         """Run ``work`` in the current transaction, or in its own, retried on deadlock."""
@@ -336,9 +341,9 @@ class PostgresStore:
             if not session.depth:
                 with self._sessions.connection(session) as conn:
                     return self._fetch(conn, key)
-            self._lock_keys(session, [key])
+            values = self._lock_keys(session, [key])
             assert session.conn is not None
-            return self._fetch(session.conn, key)
+            return values.get(key) if _is_index(key) else self._fetch(session.conn, key)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one ``= ANY(…)`` query."""
@@ -592,10 +597,6 @@ class PostgresStore:
     def close(self) -> None:
         """Drain and close the connection pool. Idempotent; the store is unusable afterwards."""
         self._sessions.close()
-
-
-def _bytes_or_none(value: object) -> bytes | None:
-    return None if value is None else bytes(value)  # type: ignore[call-overload]
 
 
 def _pointee(key: str, value: bytes) -> list[str]:
