@@ -662,3 +662,33 @@ def test_a_table_hash_partitioned_by_tenant_and_subject_works_unchanged() -> Non
             conn.execute(
                 "DELETE FROM personakit_migrations WHERE table_name = %s", (f"public.{table}",)
             )
+
+
+@needs_postgres
+def test_close_drains_the_pool_leaving_no_session_on_the_server() -> None:
+    """After close(), no connection of the store's pool is left open on the server."""
+    name = f"pk-drain-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(make_conninfo(DSN, application_name=name), table=TABLE, pool_size=4)
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        with store.transaction():
+            barrier.wait(10)  # four transactions at once: the pool grows to four connections
+            store.put(f"s/sub_{threading.get_ident()}/x", b"v")
+
+    _run_threads(work, count=4)
+
+    def sessions() -> int:
+        with psycopg.connect(DSN) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    assert sessions() == 4
+    store.close()
+    deadline = time.monotonic() + 10
+    while sessions() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server notices closed sockets asynchronously
+    assert sessions() == 0

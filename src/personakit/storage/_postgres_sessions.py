@@ -64,6 +64,7 @@ class Sessions:
         #: psycopg's base error (psycopg_pool's PoolTimeout is one too).
         self.error: type[psycopg.Error] = psycopg.Error
         self._in_error = psycopg.pq.TransactionStatus.INERROR
+        self._idle = psycopg.pq.TransactionStatus.IDLE
         self._guard = threading.Lock()
         self._local = threading.local()
         self._pool: ConnectionPool[Any] | None = None
@@ -184,7 +185,7 @@ class Sessions:
         pool = self._pool
         if conn is None or pool is None or self._pid != os.getpid():
             return
-        if conn.info.transaction_status != conn.info.transaction_status.IDLE:
+        if conn.info.transaction_status != self._idle:
             conn.close()  # never hand a connection inside a transaction to the next borrower
         pool.putconn(conn)
 
