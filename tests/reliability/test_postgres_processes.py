@@ -19,7 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from personakit import LocalKeyProvider, Personakit, StorageError
+from personakit import ErasureIncomplete, LocalKeyProvider, Personakit, StorageError
 from personakit.storage import PostgresStore
 
 DSN = os.environ.get("PERSONAKIT_TEST_POSTGRES_DSN", "")
@@ -172,7 +172,18 @@ def test_an_erasure_racing_ingest_of_its_subject_leaves_nothing_of_it(
             worker.stdin.write("go\n")
             worker.stdin.close()
         with Personakit.open(DSN, **options) as kit:
-            receipt = kit.rights.erase(victim)
+            for _ in range(3):
+                try:
+                    receipt = kit.rights.erase(victim)
+                    break
+                except ErasureIncomplete:
+                    # A batch that resolved the victim before the erasure shredded its key can
+                    # still seal events (making a fresh key in the key store) before the
+                    # erasure's last transaction takes the subject; the erasure then refuses
+                    # to call itself done, and running it again finishes (documented).
+                    continue
+            else:
+                pytest.fail("erasure never completed")
             with psycopg.connect(DSN) as conn:
                 # Right after the erasure commits: no row of the subject, no index entry to it.
                 rows = conn.execute(
@@ -195,6 +206,7 @@ def test_an_erasure_racing_ingest_of_its_subject_leaves_nothing_of_it(
         ).fetchone()
         assert rows == (0,)
         assert kit.identity.lookup("customer:victim") != victim
+        assert not kit.keyring.has_subject_key(victim)
         assert kit.audit.verify().ok
 
 
