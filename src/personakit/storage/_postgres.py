@@ -275,8 +275,8 @@ class PostgresStore:
         rows = conn.execute(self._sql.get_many, (self.namespace, keys), binary=True).fetchall()
         return {str(key): bytes(value) for key, value in rows}
 
-    def _acquire(self, session: Session, wanted: list[int], index: list[str]) -> dict[str, bytes]:
-        """Take ``wanted`` locks in ascending order, then read ``index``: one round trip.
+    def _acquire(self, session: Session, wanted: list[int], read: list[str]) -> dict[str, bytes]:
+        """Take ``wanted`` locks in ascending order, then read the keys ``read``: one round trip.
 
         Inside a savepoint unless this is the transaction's only lock (a single wait by a
         transaction holding nothing cannot close a cycle): on a deadlock, rolling back to it
@@ -293,8 +293,8 @@ class PostgresStore:
                         conn.execute(b"SAVEPOINT personakit_lock")
                     conn.execute(self._sql.lock, (wanted,))
                     cursor = (
-                        conn.execute(self._sql.get_many, (self.namespace, index), binary=True)
-                        if index
+                        conn.execute(self._sql.get_many, (self.namespace, read), binary=True)
+                        if read
                         else None
                     )
                     if guarded:
@@ -341,9 +341,13 @@ class PostgresStore:
             if not session.depth:
                 with self._sessions.connection(session) as conn:
                     return self._fetch(conn, key)
-            values = self._lock_keys(session, [key])
+            if _is_index(key):
+                return self._lock_keys(session, [key]).get(key)
+            lock = self._lock_id(domain_of(key))
+            if lock not in session.held:  # first touch: lock and read in one round trip
+                return self._acquire(session, [lock], [key]).get(key)
             assert session.conn is not None
-            return values.get(key) if _is_index(key) else self._fetch(session.conn, key)
+            return self._fetch(session.conn, key)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one ``= ANY(…)`` query."""
@@ -355,7 +359,9 @@ class PostgresStore:
         session = self._session()
         with self._translated("store operation failed"):
             if session.depth:
-                self._lock_keys(session, unique)
+                values = self._lock_keys(session, unique)
+                if all(map(_is_index, unique)):
+                    return values  # read under the locks already (identity prefetch)
             with self._sessions.connection(session) as conn:
                 rows = conn.execute(
                     self._sql.get_many, (self.namespace, unique), binary=True
