@@ -54,6 +54,9 @@ def _drop_test_table() -> Iterator[None]:
     if DSN:
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            conn.execute(
+                "DELETE FROM personakit_migrations WHERE table_name = %s", (f"public.{TABLE}",)
+            )
 
 
 def _namespace() -> str:
