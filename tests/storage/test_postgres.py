@@ -54,6 +54,9 @@ def _drop_test_table() -> Iterator[None]:
     if DSN:
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+            conn.execute(
+                "DELETE FROM personakit_migrations WHERE table_name = %s", (f"public.{TABLE}",)
+            )
 
 
 def _namespace() -> str:
@@ -119,10 +122,8 @@ def test_threads_in_transactions_lose_no_counter_update(store: PostgresStore) ->
 def test_without_the_advisory_lock_the_same_workload_loses_updates(
     store: PostgresStore,
 ) -> None:
-    """Control: with the lock stripped out, the counter workload above does lose updates."""
-    store._sql = attrs.evolve(
-        store._sql, begin=b"BEGIN ISOLATION LEVEL READ COMMITTED", put_locked=store._sql.put
-    )
+    """Control: with the key locks stripped out, the counter workload above loses updates."""
+    store._sql = attrs.evolve(store._sql, lock=b"SELECT %s::bigint[]")
     _run_threads(lambda: _increment(store, 25), count=4)
     assert int(store.get("counter") or b"0") < 100
 
@@ -519,3 +520,178 @@ def test_kit_on_a_postgresql_url_needs_an_explicit_key_store(master_key: str) ->
     for url in ("postgresql://localhost/test", "postgres://localhost/test"):
         with pytest.raises(ConfigurationError, match="key_store"):
             Personakit.open(url, keys=LocalKeyProvider(master_key))
+
+
+# -- locking by subject ---------------------------------------------------------------------
+
+
+@needs_postgres
+def test_writers_of_different_subjects_do_not_wait_for_each_other(store: PostgresStore) -> None:
+    """A transaction on subject b commits while one on subject a is still open."""
+    other = _open(store.namespace, timeout=2)
+    opened = threading.Event()
+    finish = threading.Event()
+
+    def hold_subject_a() -> None:
+        with store.transaction():
+            store.put("s/sub_a/x", b"a")
+            opened.set()
+            finish.wait(30)
+
+    thread = threading.Thread(target=hold_subject_a)
+    thread.start()
+    try:
+        assert opened.wait(10)
+        with other.transaction():
+            assert other.get("s/sub_b/x") is None
+            other.put("s/sub_b/x", b"b")
+        assert other.get("s/sub_b/x") == b"b"
+    finally:
+        finish.set()
+        thread.join()
+        other.close()
+    assert store.get("s/sub_a/x") == b"a"
+
+
+def _increment_subject_counter(store: PostgresStore, rounds: int) -> None:
+    for _ in range(rounds):
+        with store.transaction():
+            value = int(store.get("s/sub_c/n") or b"0")
+            store.put("s/sub_c/other", b"x")
+            store.put("s/sub_c/n", str(value + 1).encode())
+
+
+@needs_postgres
+def test_threads_writing_one_subject_stay_serial(store: PostgresStore) -> None:
+    """Four threads read-modify-writing one subject's counter: every increment survives."""
+    _run_threads(lambda: _increment_subject_counter(store, 25), count=4)
+    assert store.get("s/sub_c/n") == b"100"
+
+
+@needs_postgres
+def test_two_creators_of_one_index_entry_queue_on_it(store: PostgresStore) -> None:
+    """Check-and-create of an index entry: of eight racing creators exactly one creates."""
+    created: list[str] = []
+
+    def create(name: str) -> None:
+        with store.transaction():
+            if store.get("i/email/x") is None:
+                store.put(f"s/{name}/meta", b"m")
+                store.put("i/email/x", name.encode())
+                created.append(name)
+
+    names = [f"sub_{n}" for n in range(8)]
+    threads = [threading.Thread(target=create, args=(name,)) for name in names]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(created) == 1
+    assert store.get("i/email/x") == created[0].encode()
+
+
+@needs_postgres
+def test_an_eraser_holding_the_subject_owns_its_index_entries(store: PostgresStore) -> None:
+    """A reader of an index entry waits for the eraser of its subject, then sees it gone."""
+    store.put("i/email/y", b"sub_y")
+    store.put("s/sub_y/meta", b"m")
+    erasing = threading.Event()
+    seen: list[bytes | None] = []
+
+    def erase() -> None:
+        with store.transaction():
+            store.delete_prefix("s/sub_y/")
+            erasing.set()
+            time.sleep(0.3)
+            store.delete("i/email/y")
+
+    thread = threading.Thread(target=erase)
+    thread.start()
+    assert erasing.wait(10)
+    with store.transaction():
+        seen.append(store.get("i/email/y"))
+    thread.join()
+    assert seen == [None]
+
+
+# -- layout for scale-out ---------------------------------------------------------------------
+
+_PARTITIONED = """
+CREATE TABLE {table} (
+    namespace text COLLATE "C" NOT NULL,
+    key text COLLATE "C" NOT NULL,
+    subject text COLLATE "C" NOT NULL,
+    value bytea NOT NULL,
+    PRIMARY KEY (namespace, key, subject),
+    CHECK (subject = CASE
+        WHEN left(key, 2) = 's/' AND strpos(substr(key, 3), '/') > 1
+        THEN substr(key, 3, strpos(substr(key, 3), '/') - 1)
+        ELSE '' END)
+) PARTITION BY HASH (namespace, subject)
+"""
+
+
+@needs_postgres
+def test_a_table_hash_partitioned_by_tenant_and_subject_works_unchanged() -> None:
+    """The documented partitioned layout is accepted; a subject's rows land in one partition."""
+    table = f"personakit_part_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(_PARTITIONED.format(table=table))
+        for remainder in range(4):
+            conn.execute(
+                f"CREATE TABLE {table}_p{remainder} PARTITION OF {table}"
+                f" FOR VALUES WITH (MODULUS 4, REMAINDER {remainder})"
+            )
+    store = PostgresStore(DSN, table=table, namespace="shop")
+    try:
+        with store.transaction():
+            for n in range(20):
+                store.put(f"s/sub_{n}/meta", b"m")
+                store.put(f"s/sub_{n}/events/1", b"e")
+            store.put("a/head", b"h")
+        assert store.get("s/sub_3/events/1") == b"e"
+        assert [k for k, _ in store.scan("s/sub_3/")] == ["s/sub_3/events/1", "s/sub_3/meta"]
+        assert store.delete_prefix("s/sub_3/") == 2
+        with psycopg.connect(DSN) as conn:
+            placed = conn.execute(
+                f"SELECT subject, count(DISTINCT tableoid) FROM {table} GROUP BY subject"
+            ).fetchall()
+        assert all(partitions == 1 for _, partitions in placed)
+        assert len(placed) == 20  # 19 subjects left, and "" for the audit head
+    finally:
+        store.close()
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")
+            conn.execute(
+                "DELETE FROM personakit_migrations WHERE table_name = %s", (f"public.{table}",)
+            )
+
+
+@needs_postgres
+def test_close_drains_the_pool_leaving_no_session_on_the_server() -> None:
+    """After close(), no connection of the store's pool is left open on the server."""
+    name = f"pk-drain-{uuid.uuid4().hex[:8]}"
+    store = PostgresStore(make_conninfo(DSN, application_name=name), table=TABLE, pool_size=4)
+    barrier = threading.Barrier(4)
+
+    def work() -> None:
+        with store.transaction():
+            barrier.wait(10)  # four transactions at once: the pool grows to four connections
+            store.put(f"s/sub_{threading.get_ident()}/x", b"v")
+
+    _run_threads(work, count=4)
+
+    def sessions() -> int:
+        with psycopg.connect(DSN) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (name,)
+            ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    assert sessions() == 4
+    store.close()
+    deadline = time.monotonic() + 10
+    while sessions() and time.monotonic() < deadline:
+        time.sleep(0.05)  # the server notices closed sockets asynchronously
+    assert sessions() == 0

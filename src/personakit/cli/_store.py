@@ -1,4 +1,4 @@
-"""``personakit store check|scrub|compact``: integrity, purging deleted data, merging chunks.
+"""``personakit store check|scrub|compact|migrate``: integrity, purging, chunks, schema versions.
 
 ``check`` and ``scrub`` exit 1 when something is wrong: a chain or SQLite integrity failure,
 rows in a store that personakit never writes (a planted pickle, a pickled key, a side-file row:
@@ -18,7 +18,7 @@ from personakit.cli._common import Parser, open_kit, print_json
 from personakit.exceptions import IntegrityError
 from personakit.storage import DiskStore
 
-__all__ = ["register"]
+__all__ = ["register", "register_migrate"]
 
 
 def register(subcommands: Any) -> None:
@@ -33,6 +33,7 @@ def register(subcommands: Any) -> None:
     scrub.set_defaults(func=_cmd_scrub)
     compact = commands.add_parser("compact", help="merge each subject's small event chunks")
     compact.set_defaults(func=_cmd_compact)
+    register_migrate(commands)
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
@@ -90,4 +91,26 @@ def _cmd_compact(args: argparse.Namespace) -> int:
             "chunks_after": after_total,
         }
     )
+    return 0
+
+
+def register_migrate(commands: Any) -> None:
+    """Add ``store migrate`` to the ``store`` command group's subparsers."""
+    migrate = commands.add_parser(
+        "migrate", help="apply pending schema migrations to the data and key stores"
+    )
+    migrate.set_defaults(func=_cmd_migrate)
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    # Opening already applies what is pending (and refuses a newer schema); migrate() reports
+    # the versions, so a deploy step can run and log it on its own.
+    with open_kit(args) as kit:
+        result: dict[str, Any] = {}
+        for name, store in (("data", kit.store), ("keys", kit.key_store)):
+            migrate = getattr(store, "migrate", None)
+            if migrate is not None:
+                before, after = migrate()
+                result[name] = {"from": before, "to": after}
+    print_json(result)
     return 0

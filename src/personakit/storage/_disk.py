@@ -32,7 +32,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Final
 
-from personakit.exceptions import IntegrityError, StorageError
+from personakit.exceptions import ConfigurationError, IntegrityError, StorageError
 from personakit.storage import _diskcache_compat as compat
 from personakit.storage._base import (
     ScrubResult,
@@ -41,11 +41,14 @@ from personakit.storage._base import (
     prefix_upper_bound,
 )
 
-__all__ = ["BULK_CHECKPOINT_PAGES", "DURABLE_SETTINGS", "DiskStore"]
+__all__ = ["BULK_CHECKPOINT_PAGES", "DURABLE_SETTINGS", "SCHEMA_VERSION", "DiskStore"]
 
 #: WAL pages between automatic checkpoints inside :meth:`DiskStore.bulk_writes` (SQLite's
 #: default, used otherwise, is 1,000).
 BULK_CHECKPOINT_PAGES: Final = 8192
+
+#: The schema version of a DiskStore's layout (kept in SQLite's ``user_version``).
+SCHEMA_VERSION: Final = 1
 
 _SCAN_PAGE: Final = 512
 _IN_CHUNK: Final = 500  # well under SQLite's bound-parameter limit
@@ -173,6 +176,7 @@ class DiskStore:
             raise StorageError(f"cannot open store: {type(exc).__name__}") from exc
         try:
             compat.check_cache(self._cache, DURABLE_SETTINGS)
+            self.migrate()
         except BaseException:
             self._cache.close()
             raise
@@ -439,6 +443,27 @@ class DiskStore:
             "prefixes": dict(sorted(prefixes.items())),
             "reasons": dict(sorted(reasons.items())),
         }
+
+    def migrate(self) -> tuple[int, int]:
+        """Apply pending schema migrations (idempotent); return the version before and after.
+
+        Opening a store already does this. The version lives in SQLite's ``user_version``
+        header field, which diskcache leaves alone; 0 (never recorded) is version 1, the layout
+        every DiskStore so far has had, so recording it is all a migration does yet. A store of
+        a newer version is refused with :class:`ConfigurationError`.
+        """
+        with self._translated():
+            con = compat.connection(self._cache)
+            recorded = int(con.execute("PRAGMA user_version").fetchone()[0])
+            if recorded > SCHEMA_VERSION:
+                raise ConfigurationError(
+                    f"the store's schema is version {recorded}, newer than this personakit's "
+                    f"({SCHEMA_VERSION}): upgrade personakit before opening it"
+                )
+            if recorded < SCHEMA_VERSION:
+                # A literal: PRAGMA takes no parameters, and the value is our own constant.
+                con.execute(f"PRAGMA user_version = {SCHEMA_VERSION:d}")
+        return recorded, SCHEMA_VERSION
 
     def close(self) -> None:
         """Close this thread's connection. Idempotent."""

@@ -34,28 +34,32 @@ single shard: a subject's reads, export and erasure touch one node. Everything o
     SELECT create_distributed_table('personakit_kv', 'subject');
 
 Advisory locks (below) live on the node that takes them, so on Citus every client must connect
-through the coordinator, not to workers directly.
+through the coordinator, not to workers directly. Schema versions are recorded per table in
+``personakit_migrations`` (:mod:`personakit.storage._postgres_migrations`).
 
 Transactions and locking
 ------------------------
-Each thread has its own connection, in autocommit mode: a call outside :meth:`transaction`
-commits on its own. :meth:`PostgresStore.transaction` runs ``BEGIN ISOLATION LEVEL READ
-COMMITTED`` and takes ``pg_advisory_xact_lock`` on a hash of the table and namespace, held until
-COMMIT or ROLLBACK. Nested calls join the outer transaction; reads inside it see its writes.
+Connections come from a pool (:mod:`personakit.storage._postgres_sessions`), in autocommit
+mode: a call outside :meth:`transaction` commits on its own. :meth:`PostgresStore.transaction`
+runs ``BEGIN ISOLATION LEVEL READ COMMITTED`` on one connection until COMMIT or ROLLBACK; nested
+calls join it and reads inside it see its writes.
 
-The lock serialises every transaction of one store, across threads, processes and hosts, like
-SQLite's ``BEGIN IMMEDIATE``: personakit's read-modify-write steps (the audit head, identity
-links, key creation) can then never lose an update. Single writes outside a transaction take
-the same lock while they run, so they cannot slip between a transaction's read and its write
-either. Plain reads take no lock and never wait. READ COMMITTED is deliberate: each statement
-sees everything committed before it, including the previous lock holder's commit (under
-REPEATABLE READ the snapshot could predate the lock wait).
+There is no store-wide lock. A transaction takes ``pg_advisory_xact_lock`` on the *domain* of
+each key it reads or writes, on first touch (:mod:`personakit.storage._postgres_locks`): the
+subject for ``s/<subject>/…``, the audit chain for ``a/…``, the subject an identity index entry
+points to (or the entry, while absent), else the key. So writers of different subjects run in
+parallel, while every read-modify-write (check-and-create of a subject, consent append plus
+state rewrite, the audit head) stays serial for what it touches. Single writes outside a
+transaction are one statement that takes their key's lock while it runs. Plain reads outside a
+transaction take no lock and never wait. READ COMMITTED is deliberate: each statement sees
+everything committed before it, including the previous lock holder's commit.
 
-The price is that a store's writers run one at a time: write throughput is bounded by how long
-transactions hold the lock, and a remote client pays a round trip per statement while holding
-it. SERIALIZABLE would let writers run in parallel, but a serialisation failure must be retried
-by re-running the transaction body, which a caller's ``with`` block cannot do. Waiting longer
-than ``timeout`` for the lock (or a row) raises :class:`~personakit.exceptions.StorageError`.
+One call's domains are locked in ascending order inside a savepoint. A deadlock (two
+transactions growing their lock sets in opposite orders) rolls back to it, releasing just that
+call's locks so the other transaction finishes, and the call retries with backoff; deadlocks
+and serialisation failures of single writes are retried too. Waiting longer than ``timeout``
+for a lock or a pooled connection raises :class:`~personakit.exceptions.StorageError`, as does a
+statement running past ``statement_timeout``.
 
 Scrub
 -----
@@ -77,11 +81,11 @@ connections and their transactions in :mod:`personakit.storage._postgres_session
 
 from __future__ import annotations
 
-import re
+import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from personakit.exceptions import ConfigurationError, StorageError
 from personakit.storage._base import (
@@ -90,11 +94,18 @@ from personakit.storage._base import (
     check_value,
     prefix_upper_bound,
 )
+from personakit.storage._postgres_locks import (
+    INDEX_PREFIX,
+    LockIds,
+    domain_of,
+    domain_of_prefix,
+    index_domain,
+)
 from personakit.storage._postgres_schema import (
     SCAN_PAGE,
     Statements,
+    check_options,
     check_text,
-    lock_key,
     prepare_table,
     range_args,
     render,
@@ -110,13 +121,19 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresStore"]
 
-_TABLE_RE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}")
-_MAX_NAMESPACE_LENGTH: Final = 255
 _CONNECT_TIMEOUT_SECONDS: Final = 10
-# PostgreSQL's lock_timeout is an int of milliseconds: about 24 days at most.
-_MAX_TIMEOUT_SECONDS: Final = 2_147_483
 _LOCK_NOT_AVAILABLE: Final = "55P03"
 _QUERY_CANCELED: Final = "57014"
+# serialization_failure and deadlock_detected: the transaction that got it can simply rerun.
+_RETRYABLE: Final = frozenset({"40001", "40P01"})
+_DEADLOCK: Final = "40P01"
+_RETRIES: Final = 5
+_BACKOFF_SECONDS: Final = 0.02
+# Rounds of "read an index entry, lock what it points to" before giving up (each round means
+# another writer repointed the entry in between: rare, and bounded).
+_INDEX_ROUNDS: Final = 8
+
+_T = TypeVar("_T")
 
 _SCRUB_DONE: Final = (
     "VACUUM removed deleted row versions from the table, its TOAST table and index; free space "
@@ -145,33 +162,11 @@ class PostgresStore:
         table: str = "personakit_kv",
         namespace: str = "default",
         timeout: float = 60.0,
+        statement_timeout: float = 300.0,
+        pool_size: int = 10,
     ) -> None:
-        """Connect, create the table if needed and verify its layout."""
-        if type(table) is not str or not _TABLE_RE.fullmatch(table):
-            raise ConfigurationError(
-                "table must be a lowercase SQL identifier, optionally schema-qualified "
-                "(like 'personakit_kv' or 'app.personakit_kv')"
-            )
-        if (
-            type(namespace) is not str
-            or not 0 < len(namespace) <= _MAX_NAMESPACE_LENGTH
-            or "\x00" in namespace
-            or not _is_utf8(namespace)
-        ):
-            raise ConfigurationError(
-                f"namespace must be a non-empty string of at most {_MAX_NAMESPACE_LENGTH} "
-                "characters of Unicode text, without NUL"
-            )
-        if type(dsn) is not str:
-            raise ConfigurationError("dsn must be a str: a connection string or postgresql:// URL")
-        if (
-            not isinstance(timeout, int | float)
-            or isinstance(timeout, bool)
-            or not 0 < timeout <= _MAX_TIMEOUT_SECONDS
-        ):
-            raise ConfigurationError(
-                f"timeout must be a positive number of seconds, at most {_MAX_TIMEOUT_SECONDS}"
-            )
+        """Connect, create the table if needed and verify its layout and schema version."""
+        check_options(table, namespace, dsn, timeout, statement_timeout, pool_size)
         try:
             import psycopg  # noqa: PLC0415 (lazy: `import personakit` must not load psycopg)
             from psycopg import sql  # noqa: PLC0415
@@ -196,19 +191,32 @@ class PostgresStore:
         if "application_name" not in params:
             options["application_name"] = "personakit"
         self._sessions = Sessions(
-            dsn, options=options, lock_timeout_ms=str(max(1, round(timeout * 1000)))
+            dsn,
+            options=options,
+            settings={
+                "lock_timeout": str(max(1, round(timeout * 1000))),
+                "statement_timeout": str(max(1, round(statement_timeout * 1000))),
+            },
+            pool_size=pool_size,
+            wait=float(timeout),
         )
         self._error: type[psycopg.Error] = self._sessions.error
         identifier = sql.Identifier(*table.split("."))
+        # Setup runs on a connection of its own: the pool opens on first use, so a store that
+        # cannot be prepared never starts one.
+        conn = self._sessions.connect()
         try:
-            conn = self._session().conn
             info = conn.info
             self.database = f"{info.host}:{info.port}/{info.dbname}"
-            canonical = prepare_table(conn, identifier)
-            self._sql: Statements = render(conn, identifier, lock_key(canonical, namespace))
+            canonical, _ = prepare_table(conn, identifier)
+            self._sql: Statements = render(conn, identifier)
         except BaseException:
             self.close()
             raise
+        finally:
+            conn.close()
+        self._identifier = identifier
+        self._lock_id = LockIds(canonical, namespace)
 
     def __repr__(self) -> str:
         """Render with the server, table and namespace (never the password)."""
@@ -229,18 +237,117 @@ class PostgresStore:
 
     # -- the Store protocol ----------------------------------------------------------------
 
-    def get(self, key: str) -> bytes | None:
-        """Return the value for ``key``, or None."""
-        check_text(check_key(key))
-        conn = self._session().conn
-        # try/except inline rather than _translated(): this is the store's hottest path.
-        try:
-            row = conn.execute(
-                self._sql.get, (self.namespace, key, subject_of(key)), binary=True
-            ).fetchone()
-        except self._error as exc:
-            raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
+    def _fetch(self, conn: psycopg.Connection[tuple[Any, ...]], key: str) -> bytes | None:
+        row = conn.execute(
+            self._sql.get, (self.namespace, key, subject_of(key)), binary=True
+        ).fetchone()
         return None if row is None else bytes(row[0])
+
+    def _lock_keys(
+        self, session: Session, keys: Sequence[str], extra: Iterable[str] = ()
+    ) -> dict[str, bytes]:
+        """Lock the domains of ``keys`` (and ``extra`` domains); return index entries' values.
+
+        An index entry's domain depends on its value, so it is read, its domain locked, and
+        read again under the lock until the domain it names is one we hold (whoever could
+        change it then waits for us). The values returned are those final reads.
+        """
+        conn = session.conn
+        assert conn is not None
+        index = sorted({key for key in keys if _is_index(key)})
+        domains = {domain_of(key) for key in keys if not _is_index(key)}.union(extra)
+        current: dict[str, bytes] = {}
+        if index:
+            current = self._read_index(conn, index)
+            domains.update(index_domain(key, current.get(key)) for key in index)
+        wanted = sorted({self._lock_id(domain) for domain in domains}.difference(session.held))
+        for _ in range(_INDEX_ROUNDS):
+            if not wanted:
+                return current
+            current = self._acquire(session, wanted, index)
+            moved = {self._lock_id(index_domain(key, current.get(key))) for key in index}
+            wanted = sorted(moved.difference(session.held))
+        raise StorageError("an index entry kept changing while it was being locked; retry")
+
+    def _read_index(
+        self, conn: psycopg.Connection[tuple[Any, ...]], keys: list[str]
+    ) -> dict[str, bytes]:
+        rows = conn.execute(self._sql.get_many, (self.namespace, keys), binary=True).fetchall()
+        return {str(key): bytes(value) for key, value in rows}
+
+    def _acquire(self, session: Session, wanted: list[int], read: list[str]) -> dict[str, bytes]:
+        """Take ``wanted`` locks in ascending order, then read the keys ``read``: one round trip.
+
+        Inside a savepoint unless this is the transaction's only lock (a single wait by a
+        transaction holding nothing cannot close a cycle): on a deadlock, rolling back to it
+        releases just this call's locks, so the other transaction finishes, and the call
+        retries with backoff instead of failing the whole transaction.
+        """
+        conn = session.conn
+        assert conn is not None
+        guarded = bool(session.held) or len(wanted) > 1
+        for attempt in range(_RETRIES):
+            try:
+                with conn.pipeline():
+                    if guarded:
+                        conn.execute(b"SAVEPOINT personakit_lock")
+                    conn.execute(self._sql.lock, (wanted,))
+                    cursor = (
+                        conn.execute(self._sql.get_many, (self.namespace, read), binary=True)
+                        if read
+                        else None
+                    )
+                    if guarded:
+                        conn.execute(b"RELEASE SAVEPOINT personakit_lock")
+            except self._error as exc:
+                if not guarded or exc.sqlstate != _DEADLOCK or attempt + 1 == _RETRIES:
+                    raise
+                conn.execute(b"ROLLBACK TO SAVEPOINT personakit_lock")
+                time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
+                continue
+            session.held.update(wanted)
+            if cursor is None:
+                return {}
+            return {str(key): bytes(value) for key, value in cursor.fetchall()}
+        raise AssertionError  # pragma: no cover (the loop returns or raises)
+
+    def _atomically(self, work: Callable[[], _T]) -> _T:
+        """Run ``work`` in the current transaction, or in its own, retried on deadlock."""
+        if self._session().depth:
+            return work()
+        for attempt in range(_RETRIES):
+            try:
+                with self.transaction():
+                    return work()
+            except StorageError as exc:
+                if attempt + 1 == _RETRIES or not _retryable(exc):
+                    raise
+            # Exponential backoff with jitter (not a secret: random is fine), so the
+            # transactions that deadlocked do not meet again at once.
+            time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
+        raise AssertionError  # pragma: no cover (the loop returns or raises)
+
+    # -- the Store protocol ----------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        """Return the value for ``key``, or None.
+
+        Inside a transaction the read locks the key's domain (its subject, the audit chain or
+        the key), like ``SELECT … FOR UPDATE``, so a read-modify-write cannot lose an update.
+        """
+        check_text(check_key(key))
+        session = self._session()
+        with self._translated("store operation failed"):
+            if not session.depth:
+                with self._sessions.connection(session) as conn:
+                    return self._fetch(conn, key)
+            if _is_index(key):
+                return self._lock_keys(session, [key]).get(key)
+            lock = self._lock_id(domain_of(key))
+            if lock not in session.held:  # first touch: lock and read in one round trip
+                return self._acquire(session, [lock], [key]).get(key)
+            assert session.conn is not None
+            return self._fetch(session.conn, key)
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one ``= ANY(…)`` query."""
@@ -248,23 +355,46 @@ class PostgresStore:
             check_text(check_key(key))
         if not keys:
             return {}
-        conn = self._session().conn
-        try:
-            rows = conn.execute(
-                self._sql.get_many, (self.namespace, list(dict.fromkeys(keys))), binary=True
-            ).fetchall()
-        except self._error as exc:
-            raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
+        unique = list(dict.fromkeys(keys))
+        session = self._session()
+        with self._translated("store operation failed"):
+            if session.depth:
+                values = self._lock_keys(session, unique)
+                if all(map(_is_index, unique)):
+                    return values  # read under the locks already (identity prefetch)
+            with self._sessions.connection(session) as conn:
+                rows = conn.execute(
+                    self._sql.get_many, (self.namespace, unique), binary=True
+                ).fetchall()
         return {str(key): bytes(value) for key, value in rows}
 
     def put(self, key: str, value: bytes) -> None:
         """Set ``key`` to ``value``."""
         check_text(check_key(key))
         check_value(value)
+        row = (self.namespace, key, subject_of(key), value)
         session = self._session()
-        statement = self._sql.put if session.depth else self._sql.put_locked
-        with self._translated("store operation failed"):
-            session.conn.execute(statement, (self.namespace, key, subject_of(key), value))
+        if session.depth or _is_index(key):
+
+            def write() -> None:
+                self._lock_keys(session, [key], _pointee(key, value))
+                assert session.conn is not None
+                session.conn.execute(self._sql.put, row)
+
+            with self._translated("store operation failed"):
+                self._atomically(write)
+            return
+        # One statement that takes the key's lock while it runs: a single round trip.
+        for attempt in range(_RETRIES):
+            try:
+                with self._translated("store operation failed"):
+                    with self._sessions.connection(session) as conn:
+                        conn.execute(self._sql.put_locked, (*row, self._lock_id(domain_of(key))))
+                    return
+            except StorageError as exc:
+                if attempt + 1 == _RETRIES or not _retryable(exc):
+                    raise
+            time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Set several keys, all or nothing: one pipelined ``executemany`` in a transaction."""
@@ -274,35 +404,60 @@ class PostgresStore:
             rows.append((self.namespace, key, subject_of(key), check_value(value)))
         if not rows:
             return
-        with self.transaction(), self._translated("store operation failed"):
-            self._session().conn.cursor().executemany(self._sql.put, rows)
+        session = self._session()
+
+        def write() -> None:
+            pointees = [domain for _, k, _, v in rows for domain in _pointee(k, v)]
+            self._lock_keys(session, [row[1] for row in rows], pointees)
+            assert session.conn is not None
+            session.conn.cursor().executemany(self._sql.put, rows)
+
+        with self._translated("store operation failed"):
+            self._atomically(write)
 
     def delete(self, key: str) -> bool:
         """Delete ``key``; return whether it existed."""
         check_text(check_key(key))
-        # A transaction (of one statement, if not inside one already) so the delete waits for
-        # the store's lock like every other write.
-        with self.transaction(), self._translated("store operation failed"):
-            cursor = self._session().conn.execute(
-                self._sql.delete, (self.namespace, key, subject_of(key))
-            )
+        session = self._session()
+
+        def write() -> bool:
+            self._lock_keys(session, [key])
+            assert session.conn is not None
+            cursor = session.conn.execute(self._sql.delete, (self.namespace, key, subject_of(key)))
             return cursor.rowcount > 0
 
+        with self._translated("store operation failed"):
+            return self._atomically(write)
+
     def delete_prefix(self, prefix: str) -> int:
-        """Delete every key starting with ``prefix`` (non-empty); return how many."""
+        """Delete every key starting with ``prefix`` (non-empty); return how many.
+
+        A prefix inside one subject (``s/<subject>/…``) or the audit chain locks that domain;
+        a broader one relies on the row locks its DELETE takes.
+        """
         check_text(check_key(prefix))
         upper = prefix_upper_bound(prefix)
         subject = subject_of_prefix(prefix)
         statement = self._sql.delete_range[upper is not None, subject is not None]
         args = range_args(self.namespace, prefix, upper, subject)
-        with self.transaction(), self._translated("store operation failed"):
-            return self._session().conn.execute(statement, args).rowcount
+        domain = domain_of_prefix(prefix)
+        session = self._session()
+
+        def write() -> int:
+            if domain is not None:
+                self._lock_keys(session, [], [domain])
+            assert session.conn is not None
+            return session.conn.execute(statement, args).rowcount
+
+        with self._translated("store operation failed"):
+            return self._atomically(write)
 
     def scan(self, prefix: str = "") -> Iterator[tuple[str, bytes]]:
         """Yield ``(key, value)`` for keys starting with ``prefix``, in key order.
 
         Reads pages of 500 rows (``key > last``), so a large prefix is never loaded at once and
-        the caller may write to the store while iterating.
+        the caller may write to the store while iterating. Inside a transaction, a prefix
+        within one subject (or the audit chain) locks it first, as :meth:`get` does.
         """
         if type(prefix) is not str:
             msg = f"store keys are str, not {type(prefix).__name__}"
@@ -310,12 +465,20 @@ class PostgresStore:
         check_text(prefix)
         upper = prefix_upper_bound(prefix)
         subject = subject_of_prefix(prefix)
+        domain = domain_of_prefix(prefix)
+        session = self._session()
+        if session.depth and domain is not None:
+            with self._translated("store operation failed"):
+                self._lock_keys(session, [], [domain])
         last: str | None = None
         while True:
             statement = self._sql.scan[last is None, upper is not None, subject is not None]
             args = range_args(self.namespace, prefix if last is None else last, upper, subject)
-            with self._translated("store operation failed"):
-                rows = self._session().conn.execute(statement, args, binary=True).fetchall()
+            with (
+                self._translated("store operation failed"),
+                self._sessions.connection(session) as conn,
+            ):
+                rows = conn.execute(statement, args, binary=True).fetchall()
             for key, value in rows:
                 yield str(key), bytes(value)
             if len(rows) < SCAN_PAGE:
@@ -324,9 +487,12 @@ class PostgresStore:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group writes in one PostgreSQL transaction holding the store's lock.
+        """Group writes in one PostgreSQL transaction, locking what it touches as it goes.
 
         Nested calls join the outermost one; an exception rolls back everything since it began.
+        Locks are taken on first touch of a subject, the audit chain or a global key and held
+        until the end (see the module documentation); a deadlock between two transactions
+        aborts one of them with :class:`~personakit.exceptions.StorageError`.
         """
         session = self._session()
         if session.depth:
@@ -360,7 +526,12 @@ class PostgresStore:
         if session.depth:
             msg = "scrub cannot run inside a transaction"
             raise RuntimeError(msg)
-        conn = session.conn
+        with self._sessions.connection(session) as conn:
+            return self._scrub(conn, attempts, wait)
+
+    def _scrub(
+        self, conn: psycopg.Connection[tuple[Any, ...]], attempts: int, wait: float
+    ) -> ScrubResult:
         warnings: list[str] = []
 
         def on_notice(diagnostic: errors.Diagnostic) -> None:
@@ -416,16 +587,34 @@ class PostgresStore:
             )
         return ScrubResult(status="done", detail=_SCRUB_DONE)
 
+    def migrate(self) -> tuple[int, int]:
+        """Apply pending schema migrations (idempotent); return the version before and after.
+
+        Opening a store already does this; ``personakit store migrate`` runs it as a deploy
+        step. Safe from several hosts at once: migrations run under one advisory lock, each in
+        one transaction with its record in ``personakit_migrations``.
+        """
+        conn = self._sessions.connect()
+        try:
+            return prepare_table(conn, self._identifier)[1]
+        finally:
+            conn.close()
+
     def close(self) -> None:
-        """Close every thread's connection. Idempotent; the store is unusable afterwards."""
+        """Drain and close the connection pool. Idempotent; the store is unusable afterwards."""
         self._sessions.close()
 
 
-def _is_utf8(text: str) -> bool:
-    # A lone surrogate (a non-UTF-8 byte of a command line, decoded by os.fsdecode) has no
-    # UTF-8 form: PostgreSQL could not store it, nor could the lock key be derived from it.
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
+def _pointee(key: str, value: bytes) -> list[str]:
+    """The subject domain an index entry will point to once ``value`` is written."""
+    return [index_domain(key, value)] if _is_index(key) else []
+
+
+def _is_index(key: str) -> bool:
+    return key.startswith(INDEX_PREFIX)
+
+
+def _retryable(exc: BaseException) -> bool:
+    """Whether a StorageError came from a deadlock or serialisation failure (rerun it)."""
+    cause = exc.__cause__
+    return getattr(cause, "sqlstate", None) in _RETRYABLE

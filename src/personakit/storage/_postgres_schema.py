@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from attrs import define
 
-from personakit.exceptions import StorageError
+from personakit.exceptions import ConfigurationError, StorageError
+from personakit.storage._postgres_migrations import migrate
 
 if TYPE_CHECKING:
     import psycopg
@@ -25,14 +27,20 @@ if TYPE_CHECKING:
 __all__ = [
     "SCAN_PAGE",
     "Statements",
+    "check_options",
     "check_text",
-    "lock_key",
     "prepare_table",
     "range_args",
     "render",
     "subject_of",
     "subject_of_prefix",
 ]
+
+_TABLE_RE: Final = re.compile(r"(?:[a-z_][a-z0-9_]{0,62}\.)?[a-z_][a-z0-9_]{0,62}")
+_MAX_NAMESPACE_LENGTH: Final = 255
+# PostgreSQL's lock_timeout is an int of milliseconds: about 24 days at most.
+_MAX_TIMEOUT_SECONDS: Final = 2_147_483
+_MAX_POOL_SIZE: Final = 1000
 
 #: Rows per page of a scan.
 SCAN_PAGE: Final = 500
@@ -53,7 +61,7 @@ _EXPECTED_COLUMNS: Final = {
 
 @define(frozen=True)
 class Statements:
-    """The store's SQL, rendered once for its table and lock key."""
+    """The store's SQL, rendered once for its table."""
 
     get: bytes
     get_many: bytes
@@ -61,12 +69,52 @@ class Statements:
     put_locked: bytes
     delete: bytes
     begin: bytes
+    lock: bytes
     vacuum: bytes
     dead_tuples: bytes
     # keyed by (first page, has an upper bound, fixes the subject)
     scan: dict[tuple[bool, bool, bool], bytes]
     # keyed by (has an upper bound, fixes the subject)
     delete_range: dict[tuple[bool, bool], bytes]
+
+
+def check_options(  # noqa: PLR0917 (one private call site, in signature order)
+    table: object,
+    namespace: object,
+    dsn: object,
+    timeout: object,
+    statement_timeout: object,
+    pool_size: object,
+) -> None:
+    """Refuse a constructor argument with a ConfigurationError saying what a good one is."""
+    if type(table) is not str or not _TABLE_RE.fullmatch(table):
+        raise ConfigurationError(
+            "table must be a lowercase SQL identifier, optionally schema-qualified "
+            "(like 'personakit_kv' or 'app.personakit_kv')"
+        )
+    if (
+        type(namespace) is not str
+        or not 0 < len(namespace) <= _MAX_NAMESPACE_LENGTH
+        or "\x00" in namespace
+        or not _is_utf8(namespace)
+    ):
+        raise ConfigurationError(
+            f"namespace must be a non-empty string of at most {_MAX_NAMESPACE_LENGTH} "
+            "characters of Unicode text, without NUL"
+        )
+    if type(dsn) is not str:
+        raise ConfigurationError("dsn must be a str: a connection string or postgresql:// URL")
+    for name, seconds in (("timeout", timeout), ("statement_timeout", statement_timeout)):
+        if (
+            not isinstance(seconds, int | float)
+            or isinstance(seconds, bool)
+            or not 0 < seconds <= _MAX_TIMEOUT_SECONDS
+        ):
+            raise ConfigurationError(
+                f"{name} must be a positive number of seconds, at most {_MAX_TIMEOUT_SECONDS}"
+            )
+    if type(pool_size) is not int or not 0 < pool_size <= _MAX_POOL_SIZE:
+        raise ConfigurationError(f"pool_size must be an int from 1 to {_MAX_POOL_SIZE}")
 
 
 def check_text(key: str) -> None:
@@ -106,16 +154,14 @@ def range_args(namespace: str, lower: str, upper: str | None, subject: str | Non
     return args
 
 
-def lock_key(table: str, namespace: str) -> int:
-    """A stable signed 64-bit advisory lock key for one store (table and namespace)."""
-    digest = hashlib.blake2b(
-        b"personakit:store\x00" + table.encode() + b"\x00" + namespace.encode(), digest_size=8
-    ).digest()
-    return int.from_bytes(digest, "big", signed=True)
+def prepare_table(
+    conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifier
+) -> tuple[str, tuple[int, int]]:
+    """Create the table if missing, verify its layout, apply pending schema migrations.
 
-
-def prepare_table(conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifier) -> str:
-    """Create the table if missing, verify its layout; return its schema-qualified name."""
+    Returns its schema-qualified name and its schema version before and after (see
+    :mod:`personakit.storage._postgres_migrations`).
+    """
     import psycopg  # noqa: PLC0415 (lazy, see PostgresStore.__init__)
 
     name = table.as_string(conn)
@@ -125,34 +171,40 @@ def prepare_table(conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifi
             raise StorageError(
                 "the database must use the UTF8 encoding (keys are compared as UTF-8)"
             )
-        if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
-            with conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
-                if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
-                    for statement in _create_table(table):
-                        conn.execute(statement)
-        columns = conn.execute(
-            "SELECT a.attname, format_type(a.atttypid, a.atttypmod), co.collname,"
-            " a.attnotnull FROM pg_attribute a"
-            " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
-            " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
-            (name,),
-        ).fetchall()
-        found = {column: (kind, collation, notnull) for column, kind, collation, notnull in columns}
-        if found != _EXPECTED_COLUMNS:
-            raise StorageError(
-                "table exists but its layout is not personakit's (columns namespace, key, "
-                'subject: text COLLATE "C" NOT NULL; value: bytea NOT NULL)'
-            )
-        row = conn.execute(
-            "SELECT n.nspname || '.' || c.relname FROM pg_class c"
-            " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::regclass",
-            (name,),
-        ).fetchone()
+        with conn.transaction():
+            # One lock for every opener's DDL and migration check, so two first openers (or a
+            # migration and an opener) never race; held for a few statements.
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
+            if conn.execute("SELECT to_regclass(%s)", (name,)).fetchone() == (None,):
+                for statement in _create_table(table):
+                    conn.execute(statement)
+            _check_layout(conn, name)
+            row = conn.execute(
+                "SELECT n.nspname || '.' || c.relname FROM pg_class c"
+                " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = %s::regclass",
+                (name,),
+            ).fetchone()
+            assert row is not None
+            versions = migrate(conn, str(row[0]))
     except psycopg.Error as exc:
         raise StorageError(f"cannot prepare table: {type(exc).__name__}") from exc
-    assert row is not None
-    return str(row[0])
+    return str(row[0]), versions
+
+
+def _check_layout(conn: psycopg.Connection[tuple[Any, ...]], name: str) -> None:
+    columns = conn.execute(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), co.collname,"
+        " a.attnotnull FROM pg_attribute a"
+        " LEFT JOIN pg_collation co ON co.oid = a.attcollation"
+        " WHERE a.attrelid = %s::regclass AND a.attnum > 0 AND NOT a.attisdropped",
+        (name,),
+    ).fetchall()
+    found = {column: (kind, collation, notnull) for column, kind, collation, notnull in columns}
+    if found != _EXPECTED_COLUMNS:
+        raise StorageError(
+            "table exists but its layout is not personakit's (columns namespace, key, "
+            'subject: text COLLATE "C" NOT NULL; value: bytea NOT NULL)'
+        )
 
 
 def _create_table(table: sql.Identifier) -> list[sql.Composed]:
@@ -176,16 +228,13 @@ def _create_table(table: sql.Identifier) -> list[sql.Composed]:
     ]
 
 
-def render(
-    conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifier, advisory_key: int
-) -> Statements:
-    """Every statement of one store, for its ``table`` and the lock key of its namespace."""
+def render(conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifier) -> Statements:
+    """Every statement of one store, for its ``table``."""
     from psycopg import sql  # noqa: PLC0415 (lazy, see PostgresStore.__init__)
 
     def render(text: str, **parts: sql.Composable) -> bytes:
         return sql.SQL(text).format(table=table, **parts).as_bytes(conn)
 
-    lock = sql.Literal(advisory_key)
     upsert = sql.SQL("ON CONFLICT (namespace, key, subject) DO UPDATE SET value = EXCLUDED.value")
     scan: dict[tuple[bool, bool, bool], bytes] = {}
     delete_range: dict[tuple[bool, bool], bytes] = {}
@@ -214,14 +263,13 @@ def render(
         ),
         put_locked=render(
             "INSERT INTO {table} (namespace, key, subject, value) SELECT %s, %s, %s, %s"
-            " FROM (SELECT pg_advisory_xact_lock({lock})) AS advisory {upsert}",
-            lock=lock,
+            " FROM (SELECT pg_advisory_xact_lock(%s)) AS advisory {upsert}",
             upsert=upsert,
         ),
         delete=render("DELETE FROM {table} WHERE namespace = %s AND key = %s AND subject = %s"),
-        begin=render(
-            "BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({lock})", lock=lock
-        ),
+        begin=b"BEGIN ISOLATION LEVEL READ COMMITTED",
+        # unnest keeps the array's (ascending) order, so locks are taken in that order.
+        lock=b"SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
         vacuum=render("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON) {table}"),
         dead_tuples=render(
             "SELECT current_setting('track_counts'), coalesce(sum(s.n_dead_tup), 0)"
@@ -232,3 +280,13 @@ def render(
         scan=scan,
         delete_range=delete_range,
     )
+
+
+def _is_utf8(text: str) -> bool:
+    # A lone surrogate (a non-UTF-8 byte of a command line, decoded by os.fsdecode) has no
+    # UTF-8 form: PostgreSQL could not store it, nor could the lock key be derived from it.
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

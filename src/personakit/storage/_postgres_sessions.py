@@ -1,110 +1,148 @@
-"""Each thread's PostgreSQL connection for :class:`~personakit.storage.PostgresStore`.
+"""Pooled connections and each thread's transaction, for the PostgresStore.
 
-A connection is opened per thread on first use, in autocommit mode with the store's
-``lock_timeout``; a thread that died gives its connection back, a forked child starts afresh
-without closing its parent's sockets, and a connection lost inside a transaction is an error,
-never a silent reconnect. :class:`Sessions` also begins, commits and rolls back a thread's
-transaction (the locking rules are in :mod:`personakit.storage._postgres`).
+Connections come from a ``psycopg_pool.ConnectionPool`` (autocommit, with the store's
+``lock_timeout`` and ``statement_timeout``). A call outside a transaction borrows one for the
+call; a transaction keeps one from BEGIN to COMMIT or ROLLBACK, with the advisory locks it took
+(:mod:`personakit.storage._postgres_locks`). A connection that broke is discarded by the pool,
+never silently reused, and never replaced in the middle of a transaction. A forked child builds
+its own pool and leaves its parent's sockets alone. :meth:`Sessions.close` drains the pool.
 
-psycopg is imported when the first connection opens, never with this module.
+psycopg and psycopg_pool are imported when the store is built, never with this module.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from attrs import define
+from attrs import define, field
 
 from personakit.exceptions import StorageError
 
 if TYPE_CHECKING:
     import psycopg
+    from psycopg_pool import ConnectionPool
 
 __all__ = ["Session", "Sessions"]
+
+# How long close() lets borrowed connections come back before closing them anyway.
+_DRAIN_SECONDS = 5.0
 
 
 @define
 class Session:
-    """One thread's connection, and how deep that thread is in ``transaction()`` blocks."""
+    """One thread's transaction: its connection (None outside one), depth and held locks."""
 
-    conn: psycopg.Connection[tuple[Any, ...]]
+    conn: psycopg.Connection[tuple[Any, ...]] | None = None
     depth: int = 0
+    held: set[int] = field(factory=set)
 
 
 class Sessions:
-    """The connections of one store, one per thread (and per process, after a fork)."""
+    """The pooled connections of one store, and each thread's transaction."""
 
-    def __init__(self, dsn: str, *, options: dict[str, Any], lock_timeout_ms: str) -> None:
-        """Keep what a connection needs; nothing connects until :meth:`current`."""
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        options: dict[str, Any],
+        settings: dict[str, str],
+        pool_size: int,
+        wait: float,
+    ) -> None:
+        """Keep what a connection needs; the pool opens on first use (and again after fork)."""
         import psycopg  # noqa: PLC0415 (already loaded by PostgresStore; kept local, see there)
 
         self._dsn = dsn
         self._options = options
-        self._lock_timeout_ms = lock_timeout_ms
-        #: psycopg's base error, for callers that translate errors on their hottest paths.
+        self._settings = settings
+        self._pool_size = pool_size
+        self._wait = wait
+        #: psycopg's base error (psycopg_pool's PoolTimeout is one too).
         self.error: type[psycopg.Error] = psycopg.Error
         self._in_error = psycopg.pq.TransactionStatus.INERROR
+        self._idle = psycopg.pq.TransactionStatus.IDLE
         self._guard = threading.Lock()
         self._local = threading.local()
-        self._sessions: dict[threading.Thread, Session] = {}
-        self._inherited: list[Session] = []
+        self._pool: ConnectionPool[Any] | None = None
         self._pid = os.getpid()
         self._closed = False
 
-    def current(self) -> Session:
-        """The calling thread's session, connecting (or reconnecting) if needed."""
-        session: Session | None = getattr(self._local, "session", None)
-        if session is not None and not session.conn.closed and self._pid == os.getpid():
-            return session
-        return self._new_session(session)
-
-    def _new_session(self, old: Session | None) -> Session:
-        if self._closed:
-            msg = "store is closed"
-            raise RuntimeError(msg)
-        if self._pid != os.getpid():
-            self._forget_parent_connections()
-        elif old is not None and old.depth:
-            # Never reconnect silently in the middle of a transaction: the writes before the
-            # break are gone, and the rest would autocommit on their own.
-            raise StorageError("connection lost inside a transaction; it was rolled back")
-        session = Session(self._connect())
-        with self._guard:
-            for thread in [t for t in self._sessions if not t.is_alive()]:
-                self._sessions.pop(thread).conn.close()
-            self._sessions[threading.current_thread()] = session
-        self._local.session = session
-        return session
-
-    def _connect(self) -> psycopg.Connection[tuple[Any, ...]]:
-        import psycopg  # noqa: PLC0415 (already loaded by PostgresStore; kept local, see there)
+    def connect(self) -> psycopg.Connection[tuple[Any, ...]]:
+        """A connection outside the pool, configured like the pooled ones (for setup)."""
+        import psycopg  # noqa: PLC0415
 
         try:
             conn = psycopg.connect(self._dsn, autocommit=True, **self._options)
         except psycopg.Error as exc:
             raise StorageError(f"cannot connect to PostgreSQL: {type(exc).__name__}") from exc
         try:
-            conn.execute("SELECT set_config('lock_timeout', %s, false)", (self._lock_timeout_ms,))
+            self._configure(conn)
         except psycopg.Error as exc:
             conn.close()
             raise StorageError(f"cannot configure connection: {type(exc).__name__}") from exc
         return conn
 
-    def _forget_parent_connections(self) -> None:
-        # After fork the parent's connections share its sockets: closing them here would end
-        # the parent's sessions, so keep them referenced (unused) and start afresh.
+    def _configure(self, conn: psycopg.Connection[Any]) -> None:
+        for name, value in self._settings.items():
+            conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+
+    def _current_pool(self) -> ConnectionPool[Any]:
+        from psycopg_pool import ConnectionPool  # noqa: PLC0415
+
         with self._guard:
-            self._inherited.extend(self._sessions.values())
-            self._sessions = {}
-        self._local = threading.local()
-        self._pid = os.getpid()
+            if self._closed:
+                msg = "store is closed"
+                raise RuntimeError(msg)
+            if self._pool is None or self._pid != os.getpid():
+                # After fork the parent's pool shares its sockets and threads did not survive:
+                # leave it unclosed (closing would end the parent's sessions) and start afresh.
+                self._pid = os.getpid()
+                self._local = threading.local()
+                self._pool = ConnectionPool(
+                    self._dsn,
+                    min_size=1,
+                    max_size=self._pool_size,
+                    kwargs={"autocommit": True, **self._options},
+                    configure=self._configure,
+                    name="personakit",
+                    timeout=self._wait,
+                    open=True,
+                )
+            return self._pool
+
+    def current(self) -> Session:
+        """The calling thread's session."""
+        pool = self._current_pool()  # also resets thread state after a fork
+        del pool
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = Session()
+            self._local.session = session
+        return session
+
+    @contextmanager
+    def connection(self, session: Session) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """The transaction's connection, or a pooled one borrowed for this call."""
+        if session.conn is not None:
+            yield session.conn
+            return
+        with self._current_pool().connection() as conn:
+            yield conn
 
     def begin(self, session: Session, statement: bytes) -> None:
-        """Run ``statement`` (BEGIN and take the store's lock); roll back if it fails."""
+        """Borrow a connection and run ``statement`` (BEGIN); give it back if that fails."""
+        pool = self._current_pool()
         try:
-            session.conn.execute(statement)
+            conn = pool.getconn()
+        except self.error as exc:
+            raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
+        session.conn = conn
+        try:
+            conn.execute(statement)
         except self.error as exc:
             self.rollback(session)
             raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
@@ -112,6 +150,7 @@ class Sessions:
     def commit(self, session: Session) -> None:
         """COMMIT, or refuse loudly when a statement inside the transaction had failed."""
         conn = session.conn
+        assert conn is not None
         try:
             if conn.info.transaction_status == self._in_error:
                 # PostgreSQL answers COMMIT of a failed transaction with a silent ROLLBACK.
@@ -123,22 +162,38 @@ class Sessions:
             conn.execute(b"COMMIT")
         except self.error as exc:
             raise StorageError(f"commit failed: {type(exc).__name__}") from exc
+        finally:
+            self._release(session)
 
     def rollback(self, session: Session) -> None:
         """ROLLBACK; a connection that cannot is closed (the server rolls back as it goes)."""
+        conn = session.conn
+        assert conn is not None
         try:
-            session.conn.execute(b"ROLLBACK")
+            conn.execute(b"ROLLBACK")
         except self.error:
             # The caller's exception is the one to report. A connection that cannot roll back
-            # is broken; the server rolls back its transaction when it goes, so close it and
-            # let the next call connect afresh.
-            session.conn.close()
+            # is broken; the server rolls back its transaction when it goes, and the pool
+            # discards a closed connection.
+            conn.close()
+        finally:
+            self._release(session)
+
+    def _release(self, session: Session) -> None:
+        conn, session.conn = session.conn, None
+        session.held.clear()
+        pool = self._pool
+        if conn is None or pool is None or self._pid != os.getpid():
+            return
+        if conn.info.transaction_status != self._idle:
+            conn.close()  # never hand a connection inside a transaction to the next borrower
+        pool.putconn(conn)
 
     def close(self) -> None:
-        """Close every thread's connection. Idempotent; no session opens afterwards."""
+        """Drain and close the pool. Idempotent; no connection opens afterwards."""
         with self._guard:
             self._closed = True
-            sessions = list(self._sessions.values()) if self._pid == os.getpid() else []
-            self._sessions = {}
-        for session in sessions:
-            session.conn.close()
+            pool = self._pool if self._pid == os.getpid() else None
+            self._pool = None
+        if pool is not None:
+            pool.close(timeout=_DRAIN_SECONDS)

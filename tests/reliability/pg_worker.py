@@ -1,0 +1,43 @@
+"""A process of the multi-process PostgreSQL tests (tests/reliability/test_postgres_processes.py).
+
+``ingest DSN TENANT KEYS MASTER_KEY FILE``: bulk-ingest FILE into the shared kit, print the
+summary. ``hold DSN TABLE NAMESPACE``: take subject sub_held's lock in a transaction, print
+"locked" and wait to be killed.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from personakit import LocalKeyProvider, Personakit
+from personakit.storage import PostgresStore
+
+
+def main() -> None:
+    mode, dsn = sys.argv[1], sys.argv[2]
+    if mode == "ingest":
+        tenant, keys, master_key, path = sys.argv[3:7]
+        with (
+            Personakit.open(
+                dsn, tenant=tenant, key_store=keys, keys=LocalKeyProvider(master_key)
+            ) as kit,
+            Path(path).open("rb") as handle,
+        ):
+            print("ready", flush=True)
+            sys.stdin.readline()
+            summary = kit.ingest(handle, batch_size=20)
+        print(json.dumps(summary.to_json()), flush=True)
+    else:
+        table, namespace = sys.argv[3:5]
+        store = PostgresStore(dsn, table=table, namespace=namespace)
+        with store.transaction():
+            store.put("s/sub_held/x", b"held")
+            print("locked", flush=True)
+            time.sleep(600)
+
+
+if __name__ == "__main__":
+    main()
