@@ -17,6 +17,9 @@ assert _spec.loader is not None
 hostile = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(hostile)
 
+# The privacy notice a web grant cites: ``kit.consent.grant(subject, purpose, **PRIVACY)``.
+PRIVACY: dict[str, str] = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
+
 # One valid line of each kind that the hostile-input tests mutate field by field.
 WEB_EVENT: dict[str, Any] = {
     "kind": "event",
