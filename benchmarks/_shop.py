@@ -30,6 +30,7 @@ __all__ = [
     "cached",
     "connect_plain",
     "copy_store",
+    "ingest_all_and_scrub",
     "known_store",
     "open_kit",
     "shop_lines",
@@ -46,6 +47,16 @@ SPAN_S = 30 * 24 * 3600  # customers start over a month
 def open_kit(ctx: BenchContext, path: Path) -> Personakit:
     """Open the kit in ``path`` with the run's master key."""
     return Personakit.open(path, keys=LocalKeyProvider(ctx.master_key))
+
+
+def ingest_all_and_scrub(kit: Personakit, lines: list[str], what: str) -> None:
+    """Ingest ``lines``, fail unless every one is accepted, then scrub both stores."""
+    summary = kit.ingest(lines)
+    if summary.accepted != len(lines):
+        msg = f"{what} was not fully accepted: {summary.to_json()}"
+        raise RuntimeError(msg)
+    kit.store.scrub()
+    kit.key_store.scrub()
 
 
 def sqlite_pragmas() -> dict[str, object]:
@@ -182,11 +193,6 @@ def known_store(ctx: BenchContext) -> Path:
                 line = _consent_line(customer, answer, before)
             lines.append(json.dumps(line))
         with open_kit(ctx, path) as kit:
-            summary = kit.ingest(lines)
-            if summary.accepted != known:
-                msg = f"known-customer fixture was not fully accepted: {summary.to_json()}"
-                raise RuntimeError(msg)
-            kit.store.scrub()
-            kit.key_store.scrub()
+            ingest_all_and_scrub(kit, lines, "known-customer fixture")
 
     return cached(ctx, "known-store", build)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from _common import BenchContext
-from _shop import cached, copy_store, open_kit
+from _shop import cached, copy_store, ingest_all_and_scrub, open_kit
 
 TARGETS = {"erase_tracked_ratio": ("<=", 2.0)}
 
@@ -71,12 +71,7 @@ def rights_store(ctx: BenchContext) -> Path:
                 when = (START + timedelta(minutes=i)).isoformat()
                 doc = {"kind": "event", "subject": "customer:bulk", "name": name}
                 lines.append(json.dumps(doc | {"channel": "web", "at": when, "properties": props}))
-            summary = kit.ingest(lines)
-            if summary.accepted != EVENTS:
-                msg = f"bulk subject was not fully accepted: {summary.to_json()}"
-                raise RuntimeError(msg)
-            kit.store.scrub()
-            kit.key_store.scrub()
+            ingest_all_and_scrub(kit, lines, "bulk subject")
 
     return cached(ctx, "rights-store", build)
 

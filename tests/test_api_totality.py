@@ -19,6 +19,7 @@ from attrs import frozen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _shared import PRIVACY
 from personakit import Personakit, testing
 from personakit._codec import canonical_json
 from personakit.exceptions import InvalidInput, PersonakitError
@@ -417,13 +418,7 @@ def _context(kit: Personakit) -> Ctx:
     serial = next(_SERIAL)
     identifier = f"customer:c{serial}"
     subject = kit.identity.resolve(identifier, create=True)
-    kit.consent.grant(
-        subject,
-        ["personalization", "analytics"],
-        notice="privacy_notice",
-        notice_version="2026-01",
-        source="web",
-    )
+    kit.consent.grant(subject, ["personalization", "analytics"], **PRIVACY)
     request = kit.rights.requests.open("access", identifier, jurisdiction="gdpr", channel="email")
     return Ctx(kit=kit, subject=subject, identifier=identifier, request=request.id, serial=serial)
 

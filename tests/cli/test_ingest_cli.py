@@ -9,17 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from _shared import CONSENT_GIVEN
+
 LINES = [
-    {
-        "kind": "consent",
-        "subject": "customer:c1",
-        "purpose": "personalization",
-        "status": "given",
-        "notice": "privacy_notice",
-        "notice_version": "2026-01",
-        "source": "web",
-        "at": "2026-01-05T10:00:00Z",
-    },
+    {**CONSENT_GIVEN, "at": "2026-01-05T10:00:00Z"},
     {
         "kind": "traits",
         "subject": "customer:c1",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -16,25 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _shared import WEB_EVENT, hostile
 from personakit import generate_master_key
 from personakit.cli import main
 
-_spec = importlib.util.spec_from_file_location(
-    "hostile_lines", Path(__file__).parents[1] / "events" / "hostile_lines.py"
-)
-assert _spec is not None
-assert _spec.loader is not None
-hostile = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(hostile)
-
-EVENT = {
-    "kind": "event",
-    "subject": "customer:c1",
-    "name": "purchase",
-    "channel": "web",
-    "at": "2026-01-05T08:00:00Z",
-    "properties": {"item": "a"},
-}
+EVENT = {**WEB_EVENT, "at": "2026-01-05T08:00:00Z"}
 # The five kinds of line that crashed the command with a traceback.
 CRASHERS = [
     json.dumps({**EVENT, "kind": ["event"]}),

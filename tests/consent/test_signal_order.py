@@ -23,6 +23,14 @@ def _subject(kit: Personakit) -> str:
     return kit.identity.resolve("customer:7", create=True)
 
 
+def _granted_on_the_web(kit: Personakit, clock: FixedClock, *, minutes_ago: int) -> str:
+    """The subject, who granted personalization through the web form ``minutes_ago`` ago."""
+    subject = _subject(kit)
+    kit.consent.grant(subject, "personalization", source="web", **PRIVACY)
+    clock.advance(minutes=minutes_ago)
+    return subject
+
+
 def test_same_day_reconsent_through_the_banner_ends_given(kit_and_clock, make_tc) -> None:
     """Consent, refuse, consent again the same day (strings dated midnight): given wins."""
     kit, clock = kit_and_clock
@@ -66,9 +74,7 @@ def test_banner_refusal_after_an_explicit_grant_the_same_day_withdraws(
 ) -> None:
     """Web grant at 09:00, then a TC string refusing 5 and 6 dated that midnight: withdrawn."""
     kit, clock = kit_and_clock
-    subject = _subject(kit)
-    kit.consent.grant(subject, "personalization", source="web", **PRIVACY)
-    clock.advance(minutes=30)
+    subject = _granted_on_the_web(kit, clock, minutes_ago=30)
     tc = make_tc(frozenset({1, 9, 10}), midnight(clock))
     receipt = kit.consent.apply_tc_string(subject, tc)
     assert {r.purpose: r.status for r in receipt.records}["personalization"] == "withdrawn"
@@ -83,9 +89,7 @@ def test_an_explicit_choice_after_a_banner_string_is_not_undone_by_its_repeats(
 ) -> None:
     """A string seen before an explicit withdrawal does not re-grant when the cookie repeats it."""
     kit, clock = kit_and_clock
-    subject = _subject(kit)
-    kit.consent.grant(subject, "personalization", source="web", **PRIVACY)
-    clock.advance(minutes=5)
+    subject = _granted_on_the_web(kit, clock, minutes_ago=5)
     tc = make_tc(ALL_PURPOSES, midnight(clock))
     kit.consent.apply_tc_string(subject, tc)
     clock.advance(minutes=5)
@@ -100,9 +104,7 @@ def test_a_day_granular_string_from_an_earlier_day_never_overrides_a_later_choic
 ) -> None:
     """A string dated a day before a web grant, first seen now, does not withdraw it."""
     kit, clock = kit_and_clock
-    subject = _subject(kit)
-    kit.consent.grant(subject, "personalization", source="web", **PRIVACY)
-    clock.advance(minutes=5)
+    subject = _granted_on_the_web(kit, clock, minutes_ago=5)
     tc = make_tc(frozenset(), midnight(clock) - timedelta(days=1))
     receipt = kit.consent.apply_tc_string(subject, tc)
     assert "personalization" in receipt.unchanged

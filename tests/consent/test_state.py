@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from personakit import IntegrityError
@@ -65,13 +66,4 @@ def test_a_field_with_the_separator_cannot_be_written() -> None:
     state, _ = decode_state(GRANT)
     assert state is not None
     with pytest.raises(ValueError, match="separator"):
-        PurposeState(
-            status=state.status,
-            occurred=state.occurred,
-            expires=state.expires,
-            notice=state.notice,
-            version=state.version,
-            name=state.name,
-            method="a|b",
-            confirmed=state.confirmed,
-        ).to_bytes()
+        attrs.evolve(state, method="a|b").to_bytes()

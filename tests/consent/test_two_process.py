@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 
+from _shared import PRIVACY
 from personakit import LocalKeyProvider, Personakit
 
 # Process B: loops on allowed() until it sees the flag file, then reports the first guard
@@ -44,13 +45,7 @@ def test_withdrawal_is_seen_by_the_next_guard_call_in_another_process(tmp_path, 
     flag = tmp_path / "withdrawn.flag"
     with Personakit.open(store, keys=LocalKeyProvider(master_key)) as kit:
         subject = kit.identity.resolve("customer:2p", create=True)
-        kit.consent.grant(
-            subject,
-            "personalization",
-            notice="privacy_notice",
-            notice_version="2026-01",
-            source="web",
-        )
+        kit.consent.grant(subject, "personalization", **PRIVACY)
         env = {**os.environ, "PK_TEST_KEY": master_key}
         checker = subprocess.Popen(
             [sys.executable, "-c", CHECKER, str(store), subject, str(flag)],

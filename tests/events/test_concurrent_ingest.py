@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from _shared import purchase_line
 from personakit import LocalKeyProvider, Personakit
 
 WORKER = Path(__file__).with_name("ingest_worker.py")
@@ -28,19 +29,7 @@ def test_four_processes_lose_no_event(tmp_path: Path, master_key: str) -> None:
         with path.open("w") as out:
             for i in range(EVENTS):
                 marker = p * EVENTS + i
-                out.write(
-                    json.dumps(
-                        {
-                            "kind": "event",
-                            "subject": f"customer:c{marker % CUSTOMERS}",
-                            "name": "purchase",
-                            "channel": "store",
-                            "at": "2026-01-05T10:00:00Z",
-                            "properties": {"item": "bread", "marker": marker},
-                        }
-                    )
-                    + "\n"
-                )
+                out.write(json.dumps(purchase_line(marker, CUSTOMERS)) + "\n")
         files.append(path)
     workers = [
         subprocess.Popen(

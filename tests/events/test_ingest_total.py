@@ -7,46 +7,18 @@ nothing.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _shared import CONSENT_GIVEN, WEB_EVENT, hostile
 from personakit import InvalidInput, Personakit
 from personakit._codec import MAX_DEPTH, loads, loads_input
 from personakit.testing import memory_kit
 from personakit.workflows._lines import MAX_LINE_BYTES, parse_line
-
-_spec = importlib.util.spec_from_file_location(
-    "hostile_lines", Path(__file__).with_name("hostile_lines.py")
-)
-assert _spec is not None
-assert _spec.loader is not None
-hostile = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(hostile)
-
-EVENT = {
-    "kind": "event",
-    "subject": "customer:c1",
-    "name": "purchase",
-    "channel": "web",
-    "at": "2026-01-05T10:00:00Z",
-    "properties": {"item": "a"},
-}
-CONSENT = {
-    "kind": "consent",
-    "subject": "customer:c1",
-    "purpose": "personalization",
-    "status": "given",
-    "notice": "privacy_notice",
-    "notice_version": "2026-01",
-    "source": "web",
-    "at": "2026-01-05T08:00:00Z",
-}
 
 
 def _errors(kit: Personakit, lines: list[Any]) -> list[str]:
@@ -61,11 +33,11 @@ def _errors(kit: Personakit, lines: list[Any]) -> list[str]:
 @pytest.mark.parametrize(
     ("record", "where"),
     [
-        ({**EVENT, "kind": [1]}, "$.kind"),
-        ({**EVENT, "kind": {"a": 1}}, "$.kind"),
-        ({**CONSENT, "status": ["given"]}, "$.status"),
-        ({**EVENT, "name": ["purchase"]}, "$.name"),
-        ({**EVENT, "channel": {"web": 1}}, "$.channel"),
+        ({**WEB_EVENT, "kind": [1]}, "$.kind"),
+        ({**WEB_EVENT, "kind": {"a": 1}}, "$.kind"),
+        ({**CONSENT_GIVEN, "status": ["given"]}, "$.status"),
+        ({**WEB_EVENT, "name": ["purchase"]}, "$.name"),
+        ({**WEB_EVENT, "channel": {"web": 1}}, "$.channel"),
     ],
 )
 def test_a_field_of_the_wrong_json_type_is_a_typed_rejection(
@@ -79,7 +51,7 @@ def test_a_field_of_the_wrong_json_type_is_a_typed_rejection(
 
 def test_nesting_beyond_the_limit_is_refused_with_the_depth(memory_kit: Personakit) -> None:
     """10,000 levels of nesting, and one level over the limit, are refused; the limit passes."""
-    deep = json.dumps(EVENT)[:-1] + ', "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    deep = json.dumps(WEB_EVENT)[:-1] + ', "x": ' + "[" * 10_000 + "]" * 10_000 + "}"
     (error,) = _errors(memory_kit, [deep])
     assert f"nested deeper than {MAX_DEPTH} levels" in error
 
@@ -87,7 +59,7 @@ def test_nesting_beyond_the_limit_is_refused_with_the_depth(memory_kit: Personak
         value: Any = 1
         for _ in range(levels - 2):  # the line and its properties are two levels
             value = [value]
-        return {**EVENT, "properties": {"item": "a", "x": value}}
+        return {**WEB_EVENT, "properties": {"item": "a", "x": value}}
 
     over = nested(MAX_DEPTH + 1)
     for given_as in (json.dumps(over), over):
@@ -100,7 +72,7 @@ def test_a_mapping_that_contains_itself_is_refused(memory_kit: Personakit) -> No
     """A cyclic mapping handed to ingest or track is refused, not a RecursionError."""
     cyclic: dict[str, Any] = {"item": "a"}
     cyclic["self"] = cyclic
-    (error,) = _errors(memory_kit, [{**EVENT, "properties": cyclic}])
+    (error,) = _errors(memory_kit, [{**WEB_EVENT, "properties": cyclic}])
     assert "nested deeper than" in error
     with pytest.raises(InvalidInput, match="nested deeper than"):
         memory_kit.track("customer:c1", "purchase", channel="web", properties=cyclic)
@@ -111,7 +83,7 @@ def test_a_time_whose_utc_conversion_leaves_the_date_range_is_refused(
     memory_kit: Personakit, at: str
 ) -> None:
     """The bulk line and track both refuse it as InvalidInput on $.at."""
-    for record in ({**EVENT, "at": at}, {**CONSENT, "at": at}):
+    for record in ({**WEB_EVENT, "at": at}, {**CONSENT_GIVEN, "at": at}):
         (error,) = _errors(memory_kit, [json.dumps(record)])
         assert "$.at: outside the supported date range" in error
     with pytest.raises(InvalidInput, match=r"\$\.at: outside the supported date range"):
@@ -121,7 +93,7 @@ def test_a_time_whose_utc_conversion_leaves_the_date_range_is_refused(
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity", "-Infinity"])
 def test_non_finite_numbers_are_refused_at_decode(memory_kit: Personakit, number: str) -> None:
     """1e400 would decode to infinity, which no stored record may hold; NaN is no JSON."""
-    line = json.dumps(EVENT)[:-2] + ', "x": ' + number + "}}"
+    line = json.dumps(WEB_EVENT)[:-2] + ', "x": ' + number + "}}"
     (error,) = _errors(memory_kit, [line])
     assert "$: number out of range or not a number" in error
     with pytest.raises(InvalidInput, match="not a finite number"):
@@ -140,7 +112,7 @@ def test_every_decoder_refuses_numbers_that_are_not_finite(text: str) -> None:
             decode(text.encode())
 
 
-@pytest.mark.parametrize("record", [EVENT, CONSENT])
+@pytest.mark.parametrize("record", [WEB_EVENT, CONSENT_GIVEN])
 def test_one_size_limit_for_every_line(memory_kit: Personakit, record: dict[str, Any]) -> None:
     """A line one byte over the limit is refused whatever its kind; one at the limit is not."""
     base = json.dumps({**record, "properties": {"item": "a", "pad": ""}})
@@ -161,14 +133,14 @@ def test_one_size_limit_for_every_line(memory_kit: Personakit, record: dict[str,
 def test_duplicate_keys_are_refused_naming_the_key_path(memory_kit: Personakit, snapshot) -> None:
     """Two subject fields must not write to the second one silently; nested duplicates too."""
     before = snapshot(memory_kit)
-    twice = json.dumps(EVENT).replace(
+    twice = json.dumps(WEB_EVENT).replace(
         '"subject": "customer:c1"', '"subject": "customer:c1", "subject": "customer:c2"'
     )
-    nested = json.dumps(EVENT).replace('{"item": "a"}', '{"item": "a", "item": "b"}')
-    deeper = json.dumps({**EVENT, "properties": {"item": "a", "x": [{}, {"k": 1}]}}).replace(
+    nested = json.dumps(WEB_EVENT).replace('{"item": "a"}', '{"item": "a", "item": "b"}')
+    deeper = json.dumps({**WEB_EVENT, "properties": {"item": "a", "x": [{}, {"k": 1}]}}).replace(
         '{"k": 1}', '{"k": 1, "k": 2}'
     )
-    unsafe = json.dumps(EVENT).replace(
+    unsafe = json.dumps(WEB_EVENT).replace(
         '{"item": "a"}', '{"item": "a", "a@example.com": 1, "a@example.com": 2}'
     )
     errors = _errors(memory_kit, [twice, nested, deeper, unsafe])
@@ -185,11 +157,11 @@ def test_duplicate_keys_are_refused_naming_the_key_path(memory_kit: Personakit, 
 @pytest.mark.parametrize(
     "line",
     [
-        json.dumps(EVENT).replace('"a"', '"\\ud800"').encode(),
-        json.dumps(EVENT).replace('"a"', '"\\udc00x"').encode(),
-        json.dumps(EVENT).replace('"a"', '"\xed\xa0\x80"').encode("latin-1"),
-        json.dumps(EVENT).replace('"a"', '"\ud800"'),
-        json.dumps(EVENT).replace('"item"', '"\\ud800"').encode(),
+        json.dumps(WEB_EVENT).replace('"a"', '"\\ud800"').encode(),
+        json.dumps(WEB_EVENT).replace('"a"', '"\\udc00x"').encode(),
+        json.dumps(WEB_EVENT).replace('"a"', '"\xed\xa0\x80"').encode("latin-1"),
+        json.dumps(WEB_EVENT).replace('"a"', '"\ud800"'),
+        json.dumps(WEB_EVENT).replace('"item"', '"\\ud800"').encode(),
     ],
 )
 def test_lone_surrogates_are_refused(memory_kit: Personakit, line: str | bytes) -> None:
@@ -200,7 +172,7 @@ def test_lone_surrogates_are_refused(memory_kit: Personakit, line: str | bytes) 
 
 def test_a_surrogate_pair_escape_is_one_character(memory_kit: Personakit) -> None:
     """An escaped pair (an emoji) is valid JSON text and is stored as that character."""
-    line = json.dumps({**EVENT, "properties": {"item": "\U0001f600"}})
+    line = json.dumps({**WEB_EVENT, "properties": {"item": "\U0001f600"}})
     assert "\\ud83d\\ude00" in line
     assert memory_kit.ingest([line]).accepted == 1
 
@@ -220,7 +192,7 @@ def test_any_line_is_stored_or_refused_with_a_typed_error_and_a_refusal_writes_n
     """Every kind of line, any JSON in any field: stored, dropped, or refused leaving no trace."""
     kit, _ = memory_kit()
     with kit:
-        seed = json.dumps({**CONSENT, "subject": "customer:c2"})
+        seed = json.dumps({**CONSENT_GIVEN, "subject": "customer:c2"})
         assert kit.ingest([seed]).accepted == 1
         before = (dict(kit.store.scan("")), dict(kit.key_store.scan("")))
         summary = kit.ingest([hostile.as_record(line, form)])

@@ -8,10 +8,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from _shared import PRIVACY
 from personakit import ConsentRequired
 from personakit.testing import memory_kit
 
-PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 MARKETING = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
 CONSENT_PURPOSES = ["personalization", "analytics", "marketing.email", "marketing.sms"]
 KINDS = {

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from _shared import kill_when_ready
 from personakit import LocalKeyProvider, Personakit
 from personakit.storage import DiskStore
 
@@ -43,18 +41,7 @@ def test_kill9_during_writes_leaves_a_sound_store(tmp_path: Path, master_key: st
     store_dir = tmp_path / "store"
     progress = []
     for _ in range(KILLS):
-        writer = subprocess.Popen(
-            [sys.executable, str(WRITER), str(store_dir), master_key],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert writer.stdout is not None
-        line = writer.stdout.readline()
-        assert line.strip() == "ready", writer.stderr.read() if writer.stderr else line
-        time.sleep(rng.uniform(0.0, 0.25))
-        writer.kill()
-        writer.communicate()
+        kill_when_ready(WRITER, store_dir, master_key, rng.uniform(0.0, 0.25))
         progress.append(_check(store_dir, master_key))
     # The writer made progress between kills, so kills landed amid real write traffic.
     assert progress[-1] > KILLS

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import random
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from _shared import kill_when_ready
 from personakit import LocalKeyProvider, Personakit
 from personakit.storage import DiskStore
 
@@ -38,18 +36,7 @@ def test_kill9_during_compaction_loses_and_duplicates_nothing(
     store_dir = tmp_path / "store"
     counts = []
     for _ in range(KILLS):
-        writer = subprocess.Popen(
-            [sys.executable, str(WRITER), str(store_dir), master_key],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        assert writer.stdout is not None
-        line = writer.stdout.readline()
-        assert line.strip() == "ready", writer.stderr.read() if writer.stderr else line
-        time.sleep(rng.uniform(0.05, 0.4))
-        writer.kill()
-        writer.communicate()
+        kill_when_ready(WRITER, store_dir, master_key, rng.uniform(0.05, 0.4))
         numbers = _numbers(store_dir, master_key)
         assert numbers == list(range(len(numbers))), "an event was lost or reordered"
         counts.append(len(numbers))

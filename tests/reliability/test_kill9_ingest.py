@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from _shared import purchase_line
 from personakit import LocalKeyProvider, Personakit
 from personakit.storage import DiskStore
 
@@ -23,15 +24,7 @@ CUSTOMERS = 300
 def _write_source(path: Path) -> None:
     with path.open("w") as out:
         for marker in range(LINES):
-            line = {
-                "kind": "event",
-                "subject": f"customer:c{marker % CUSTOMERS}",
-                "name": "purchase",
-                "channel": "store",
-                "at": "2026-01-05T10:00:00Z",
-                "properties": {"item": "bread", "marker": marker},
-            }
-            out.write(json.dumps(line) + "\n")
+            out.write(json.dumps(purchase_line(marker, CUSTOMERS)) + "\n")
 
 
 @pytest.mark.slow

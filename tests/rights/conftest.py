@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from _shared import PRIVACY
 from personakit import Personakit
 from personakit.events import Event
 
-PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 MARKETING = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
 
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _shared import PRIVACY
 from personakit import InvalidInput, LocalKeyProvider, Personakit, SubjectNotFound
 from personakit.cli import main
 from personakit.exceptions import ErasureIncomplete, PersonakitError
@@ -35,13 +36,7 @@ def _unreadable(kit: Personakit, subject: str, idents: list[str]) -> None:
         kit.rights.export(subject)
     assert kit.vault.get_json(subject, "meta", "subject") is None
     with pytest.raises(SubjectNotFound):
-        kit.consent.grant(
-            subject,
-            "personalization",
-            notice="privacy_notice",
-            notice_version="2026-01",
-            source="web",
-        )
+        kit.consent.grant(subject, "personalization", **PRIVACY)
 
 
 def _canaries(subject: str) -> list[bytes]:

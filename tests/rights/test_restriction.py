@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from _shared import PRIVACY
 from personakit import ConfigurationError, InvalidInput, LocalKeyProvider, Personakit
 from personakit.consent import Manifest
 from personakit.testing import memory_kit
 
-PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 MARKETING = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
 PERSONAL = ("alice@example.com", "Bob Smith", "555 123 4567")
 

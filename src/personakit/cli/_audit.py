@@ -14,7 +14,7 @@ from typing import Any
 
 from personakit._codec import loads
 from personakit.audit import Checkpoint
-from personakit.cli._common import Parser, open_kit, print_json
+from personakit.cli._common import add_command, add_command_group, open_kit, print_json
 from personakit.exceptions import InvalidInput, Problem, UsageError
 
 __all__ = ["register"]
@@ -22,14 +22,13 @@ __all__ = ["register"]
 
 def register(subcommands: Any) -> None:
     """Add the ``audit`` command group to the CLI's subparsers."""
-    audit = subcommands.add_parser("audit", help="audit chain checkpoints and verification")
-    commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=Parser)
-    checkpoint = commands.add_parser("checkpoint", help="print a signed head to keep elsewhere")
+    commands = add_command_group(subcommands, "audit", "audit chain checkpoints and verification")
+    checkpoint = add_command(
+        commands, "checkpoint", _cmd_checkpoint, "print a signed head to keep elsewhere"
+    )
     checkpoint.add_argument("--out", help="write to this file instead of standard output")
-    checkpoint.set_defaults(func=_cmd_checkpoint)
-    verify = commands.add_parser("verify", help="verify the chain (exit 1 if tampered)")
+    verify = add_command(commands, "verify", _cmd_verify, "verify the chain (exit 1 if tampered)")
     verify.add_argument("--checkpoint", help="also detect truncation / rewrite against this file")
-    verify.set_defaults(func=_cmd_verify)
 
 
 def _cmd_checkpoint(args: argparse.Namespace) -> int:

@@ -22,6 +22,8 @@ __all__ = [
     "TENANT_ENV",
     "Handler",
     "Parser",
+    "add_command",
+    "add_command_group",
     "add_manifest_option",
     "open_kit",
     "print_json",
@@ -49,6 +51,19 @@ class Parser(argparse.ArgumentParser):
 def print_json(value: Any) -> None:
     """Print ``value`` on standard output as indented JSON with sorted keys."""
     print(json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+
+
+def add_command_group(subcommands: Any, name: str, summary: str) -> Any:
+    """Add the command group ``name``; return its subparsers, one of which must be chosen."""
+    group = subcommands.add_parser(name, help=summary)
+    return group.add_subparsers(dest=f"{name}_command", required=True, parser_class=Parser)
+
+
+def add_command(commands: Any, name: str, handler: Handler, summary: str) -> Parser:
+    """Add the command ``name`` to a group's subparsers, run by ``handler``; return its parser."""
+    command: Parser = commands.add_parser(name, help=summary)
+    command.set_defaults(func=handler)
+    return command
 
 
 def add_manifest_option(parser: argparse.ArgumentParser) -> None:

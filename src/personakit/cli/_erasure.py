@@ -8,21 +8,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from personakit.cli._common import Parser, open_kit, print_json
+from personakit.cli._common import add_command, add_command_group, open_kit, print_json
 
 __all__ = ["register"]
 
 
 def register(subcommands: Any) -> None:
     """Add the ``erasure`` command group to the CLI's subparsers."""
-    erasure = subcommands.add_parser("erasure", help="the erasure log (kept in the key store)")
-    commands = erasure.add_subparsers(dest="erasure_command", required=True, parser_class=Parser)
-    replay = commands.add_parser(
-        "replay", help="re-apply the erasure log after restoring a data backup"
+    commands = add_command_group(subcommands, "erasure", "the erasure log (kept in the key store)")
+    add_command(
+        commands, "replay", _cmd_replay, "re-apply the erasure log after restoring a data backup"
     )
-    replay.set_defaults(func=_cmd_replay)
-    log = commands.add_parser("log", help="list the tombstones")
-    log.set_defaults(func=_cmd_log)
+    add_command(commands, "log", _cmd_log, "list the tombstones")
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:

@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from personakit.cli._common import Parser, open_kit, print_json, progress_printer
+from personakit.cli._common import (
+    add_command,
+    add_command_group,
+    open_kit,
+    print_json,
+    progress_printer,
+)
 from personakit.workflows import IdentityReindexer
 
 __all__ = ["register"]
@@ -19,10 +25,12 @@ __all__ = ["register"]
 
 def register(subcommands: Any) -> None:
     """Add the ``identity`` command group to the CLI's subparsers."""
-    identity = subcommands.add_parser("identity", help="rebuild the identity index")
-    commands = identity.add_subparsers(dest="identity_command", required=True, parser_class=Parser)
-    reindex = commands.add_parser(
-        "reindex", help="normalize stored identifiers again; merge subjects that are one person"
+    commands = add_command_group(subcommands, "identity", "rebuild the identity index")
+    reindex = add_command(
+        commands,
+        "reindex",
+        _cmd_reindex,
+        "normalize stored identifiers again; merge subjects that are one person",
     )
     reindex.add_argument(
         "--dry-run", action="store_true", help="report what would change; write nothing"
@@ -30,7 +38,6 @@ def register(subcommands: Any) -> None:
     reindex.add_argument(
         "--batch", type=int, default=200, help="subjects per transaction (default: 200)"
     )
-    reindex.set_defaults(func=_cmd_reindex)
 
 
 def _cmd_reindex(args: argparse.Namespace) -> int:

@@ -10,7 +10,7 @@ import argparse
 import os
 from typing import Any
 
-from personakit.cli._common import Parser, open_kit, print_json
+from personakit.cli._common import add_command, add_command_group, open_kit, print_json
 from personakit.crypto import (
     MASTER_KEY_ENV,
     MASTER_KEY_FILE_ENV,
@@ -24,13 +24,12 @@ __all__ = ["register"]
 
 def register(subcommands: Any) -> None:
     """Add the ``keys`` command group to the CLI's subparsers."""
-    keys = subcommands.add_parser("keys", help="master key rotation and status")
-    commands = keys.add_subparsers(dest="keys_command", required=True, parser_class=Parser)
-    rotate = commands.add_parser("rotate", help="re-wrap every data key under a new master key")
+    commands = add_command_group(subcommands, "keys", "master key rotation and status")
+    rotate = add_command(
+        commands, "rotate", _cmd_rotate, "re-wrap every data key under a new master key"
+    )
     rotate.add_argument("--new-key-file", required=True, help="file with the new master key")
-    rotate.set_defaults(func=_cmd_rotate)
-    status = commands.add_parser("status", help="active key id, subject count, pending rotation")
-    status.set_defaults(func=_cmd_status)
+    add_command(commands, "status", _cmd_status, "active key id, subject count, pending rotation")
 
 
 def _cmd_rotate(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from personakit._vault import valid_subject_id
-from personakit.cli._common import Parser, open_kit, print_json
+from personakit.cli._common import add_command, add_command_group, open_kit, print_json
 from personakit.exceptions import IntegrityError
 from personakit.storage import DiskStore
 
@@ -23,16 +23,15 @@ __all__ = ["register", "register_migrate"]
 
 def register(subcommands: Any) -> None:
     """Add the ``store`` command group to the CLI's subparsers."""
-    store = subcommands.add_parser("store", help="store integrity and scrubbing")
-    commands = store.add_subparsers(dest="store_command", required=True, parser_class=Parser)
-    check = commands.add_parser(
-        "check", help="settings, SQLite integrity, foreign (planted) rows, audit chain"
+    commands = add_command_group(subcommands, "store", "store integrity and scrubbing")
+    add_command(
+        commands,
+        "check",
+        _cmd_check,
+        "settings, SQLite integrity, foreign (planted) rows, audit chain",
     )
-    check.set_defaults(func=_cmd_check)
-    scrub = commands.add_parser("scrub", help="physically purge deleted data (WAL truncate)")
-    scrub.set_defaults(func=_cmd_scrub)
-    compact = commands.add_parser("compact", help="merge each subject's small event chunks")
-    compact.set_defaults(func=_cmd_compact)
+    add_command(commands, "scrub", _cmd_scrub, "physically purge deleted data (WAL truncate)")
+    add_command(commands, "compact", _cmd_compact, "merge each subject's small event chunks")
     register_migrate(commands)
 
 

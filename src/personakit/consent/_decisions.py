@@ -19,6 +19,7 @@ from personakit.consent._ledger import (
     Plan,
     Transaction,
     current_notice_fields,
+    drafts_or_unchanged,
     make_draft,
     notice_fields,
 )
@@ -94,16 +95,14 @@ def withdrawal_plan(
     """
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
-        drafts: list[Draft] = []
-        unchanged: list[str] = []
-        for purpose in purposes:
+        def draft_for(purpose: Purpose) -> Draft | None:
             current = transaction.current(purpose.id)
             if current is None or current.status != "given":
-                unchanged.append(purpose.id)
-                continue
+                return None
             fields = notice_fields(notice) if notice else transaction.notice_of(current)
-            drafts.append(make_draft(purpose, "withdrawn", context, fields, occurred_at=when))
-        return drafts, unchanged
+            return make_draft(purpose, "withdrawn", context, fields, occurred_at=when)
+
+        return drafts_or_unchanged(purposes, draft_for)
 
     return plan
 

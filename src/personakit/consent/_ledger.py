@@ -17,7 +17,7 @@ nothing, and should not take the store's write lock), then inside a store transa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
@@ -55,6 +55,7 @@ __all__ = [
     "Plan",
     "Transaction",
     "current_notice_fields",
+    "drafts_or_unchanged",
     "make_draft",
     "notice_fields",
 ]
@@ -460,3 +461,18 @@ class Transaction:
 
 
 Plan = Callable[[Transaction], tuple[list[Draft], list[str]]]
+
+
+def drafts_or_unchanged(
+    purposes: Iterable[Purpose], draft_for: Callable[[Purpose], Draft | None]
+) -> tuple[list[Draft], list[str]]:
+    """What a :data:`Plan` returns: each purpose's draft, and the ids of those that need none."""
+    drafts: list[Draft] = []
+    unchanged: list[str] = []
+    for purpose in purposes:
+        draft = draft_for(purpose)
+        if draft is None:
+            unchanged.append(purpose.id)
+        else:
+            drafts.append(draft)
+    return drafts, unchanged

@@ -7,7 +7,14 @@ from collections.abc import Callable, Mapping
 from typing import Final
 
 from personakit.consent._context import ConsentContext
-from personakit.consent._ledger import Draft, Plan, Transaction, make_draft, notice_fields
+from personakit.consent._ledger import (
+    Draft,
+    Plan,
+    Transaction,
+    drafts_or_unchanged,
+    make_draft,
+    notice_fields,
+)
 from personakit.consent._manifest import CONSENT_MODE_TYPES, Manifest, Purpose
 from personakit.consent._records import Conflict, Status, from_micros, to_micros
 from personakit.consent._state import PurposeState, evaluate
@@ -86,15 +93,9 @@ def gpc_plan(manifest: Manifest, context: ConsentContext, evidence: Mapping[str,
     targets = [p for p in manifest.purposes if p.gpc_opt_out]
 
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
-        drafts: list[Draft] = []
-        unchanged: list[str] = []
-        for purpose in targets:
-            draft = _gpc_draft(transaction, purpose, context, evidence)
-            if draft is None:
-                unchanged.append(purpose.id)
-            else:
-                drafts.append(draft)
-        return drafts, unchanged
+        return drafts_or_unchanged(
+            targets, lambda purpose: _gpc_draft(transaction, purpose, context, evidence)
+        )
 
     return plan
 
@@ -157,19 +158,16 @@ def tcf_plan(manifest: Manifest, tc: TCString, digest: str, context: ConsentCont
     def plan(transaction: Transaction) -> tuple[list[Draft], list[str]]:
         when_us = _tcf_date(transaction, tc, digest, [p.id for p in mapped])
         when = None if when_us is None else from_micros(when_us)
-        drafts: list[Draft] = []
-        unchanged: list[str] = []
-        for purpose in mapped:
+
+        def draft_for(purpose: Purpose) -> Draft | None:
             status = _tcf_status(transaction, purpose, tc, when_us)
             if status is None:
-                unchanged.append(purpose.id)
-                continue
+                return None
             # No notice: the person saw the CMP's texts (named by the evidence), not the shop's.
             fields = notice_fields(None)
-            drafts.append(
-                make_draft(purpose, status, context, fields, occurred_at=when, evidence=evidence)
-            )
-        return drafts, unchanged
+            return make_draft(purpose, status, context, fields, occurred_at=when, evidence=evidence)
+
+        return drafts_or_unchanged(mapped, draft_for)
 
     return plan
 

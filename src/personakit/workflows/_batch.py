@@ -364,13 +364,7 @@ class Batch:
         subject = self._subject(line.subject, create=True)
         assert subject is not None
         self._flush(subject)
-        common: dict[str, Any] = {
-            "source": line.source,
-            "method": line.method,
-            "jurisdiction": line.jurisdiction,
-            "occurred_at": line.at,
-            "actor": "ingest",
-        }
+        common: dict[str, Any] = {"occurred_at": line.at, "context": line.context()}
         consent = self.ing.consent
         notice, version = line.notice, line.notice_version
         if line.status == "withdrawn":

@@ -346,10 +346,8 @@ class Ingestor:
                 line.purpose,
                 notice=line.notice,
                 notice_version=line.notice_version,
-                source=line.source,
-                method=line.method,
-                jurisdiction=line.jurisdiction,
                 occurred_at=line.at,
+                context=line.context(),
             )
         elif isinstance(line, ConsentLine):
             if line.purpose != "all":
@@ -360,10 +358,8 @@ class Ingestor:
                 line.purpose,
                 notice=line.notice,
                 notice_version=line.notice_version,
-                source=line.source,
-                method=line.method,
-                jurisdiction=line.jurisdiction,
                 occurred_at=line.at,
+                context=line.context(),
             )
         return line
 

@@ -31,6 +31,7 @@ from typing import Any, Final, Literal
 from attrs import field, frozen
 
 from personakit._codec import check_value, loads_input
+from personakit.consent import ConsentContext
 from personakit.events import Event, parse_timestamp
 from personakit.exceptions import InvalidInput, Problem
 from personakit.profiles import Identifier, parse_identifier
@@ -83,6 +84,12 @@ class ConsentLine:
     source: str
     method: str
     jurisdiction: str | None
+
+    def context(self) -> ConsentContext:
+        """Who recorded the decision and how, as the consent API takes it: by ``ingest``."""
+        return ConsentContext(
+            source=self.source, method=self.method, jurisdiction=self.jurisdiction, actor="ingest"
+        )
 
 
 @frozen(kw_only=True)
