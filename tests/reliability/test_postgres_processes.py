@@ -53,8 +53,11 @@ def _line(customer: str, marker: int) -> str:
     )
 
 
-def _run_ingesters(files: list[Path], tenant: str, keys: Path, master_key: str) -> list[dict]:
-    """Start one ingest process per file, release them together, return their summaries."""
+@contextlib.contextmanager
+def _ingesters(
+    files: list[Path], tenant: str, keys: Path, master_key: str
+) -> Iterator[list[subprocess.Popen[str]]]:
+    """Start one ingest process per file and release them together; yield them running."""
     with contextlib.ExitStack() as stack:
         workers = [
             stack.enter_context(
@@ -83,6 +86,12 @@ def _run_ingesters(files: list[Path], tenant: str, keys: Path, master_key: str) 
             assert worker.stdin is not None
             worker.stdin.write("go\n")
             worker.stdin.close()
+        yield workers
+
+
+def _run_ingesters(files: list[Path], tenant: str, keys: Path, master_key: str) -> list[dict]:
+    """Start one ingest process per file, release them together, return their summaries."""
+    with _ingesters(files, tenant, keys, master_key) as workers:
         outputs = []
         for worker in workers:
             assert worker.stdout is not None
@@ -143,34 +152,7 @@ def test_an_erasure_racing_ingest_of_its_subject_leaves_nothing_of_it(
         path = tmp_path / f"in{process}.jsonl"
         path.write_text("".join(_line("victim", process * 1000 + n) + "\n" for n in range(300)))
         files.append(path)
-    with contextlib.ExitStack() as stack:
-        workers = [
-            stack.enter_context(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        str(WORKER),
-                        "ingest",
-                        DSN,
-                        tenant,
-                        str(keys),
-                        master_key,
-                        str(path),
-                    ],
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    text=True,
-                )
-            )
-            for path in files
-        ]
-        for worker in workers:
-            assert worker.stdout is not None
-            assert worker.stdout.readline().strip() == "ready"
-        for worker in workers:
-            assert worker.stdin is not None
-            worker.stdin.write("go\n")
-            worker.stdin.close()
+    with _ingesters(files, tenant, keys, master_key) as workers:
         with Personakit.open(DSN, **options) as kit:
             for _ in range(3):
                 try:

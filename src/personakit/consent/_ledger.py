@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from attrs import frozen
+from attrs import define, field, frozen
 
 from personakit._clock import Clock
 from personakit._codec import loads
@@ -139,30 +139,25 @@ def current_notice_fields(
     return notice_fields((preferred or listed)[0])
 
 
+@define(kw_only=True, repr=False)
 class Ledger:
-    """Reads and changes the consent ledgers of one kit."""
+    """Reads and changes the consent ledgers of one kit (wired as :class:`ConsentManager` is)."""
 
-    def __init__(
-        self,
-        *,
-        store: Store,
-        vault: Vault,
-        audit: AuditLog,
-        clock: Clock,
-        manifest: Manifest,
-        cascade: CascadeRegistry,
-        subject_ref: Callable[[str], str],
-    ) -> None:
-        """Wire the ledger to the kit's parts (see :class:`ConsentManager`)."""
-        self.store = store
-        self.vault = vault
-        self.audit = audit
-        self.clock = clock
-        self.manifest = manifest
-        self.cascade = cascade
-        self.subject_ref = subject_ref
+    store: Store
+    vault: Vault
+    audit: AuditLog
+    clock: Clock
+    manifest: Manifest
+    cascade: CascadeRegistry
+    subject_ref: Callable[[str], str]
+    storage_locations: tuple[str, ...] = field(init=False)
+    withdrawal_method: str = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        """Derive what receipts say about where records are kept and how to withdraw."""
+        manifest = self.manifest
         self.storage_locations = manifest.storage_locations or (
-            f"personakit consent ledger ({_store_kind(store)} store)",
+            f"personakit consent ledger ({_store_kind(self.store)} store)",
         )
         self.withdrawal_method = manifest.withdrawal_method or (
             "Withdraw at any time, as easily as you gave consent: in your privacy settings, "

@@ -44,22 +44,18 @@ _MAX_ERRORS: Final = 1000  # errors listed in a summary; the counts stay exact b
 _PREFETCH_MIN: Final = 16  # below this, reading subject by subject is as cheap
 
 
+@define(eq=False)
 class Prepared:
     """An event line, fully validated: its stored form without the purposes, and its subject.
 
-    A plain class with slots rather than an attrs one: bulk ingest makes one per line.
+    Slotted, with attrs' plain generated constructor: bulk ingest makes one per line.
     """
 
-    __slots__ = ("at", "doc", "kind", "millis", "subject")
-
-    def __init__(
-        self, subject: Identifier, at: datetime, kind: EventKind, millis: int, doc: dict[str, Any]
-    ) -> None:
-        self.subject = subject
-        self.at = at
-        self.kind = kind
-        self.millis = millis
-        self.doc = doc
+    subject: Identifier
+    at: datetime
+    kind: EventKind
+    millis: int
+    doc: dict[str, Any]
 
 
 class LineFailed(Exception):

@@ -24,7 +24,7 @@ import base64
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, Final, Protocol, runtime_checkable
+from typing import Any, Final, Generic, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
@@ -367,20 +367,24 @@ class DatasetProvider(Protocol):
         ...
 
 
+#: The provider type a named registry holds.
+P = TypeVar("P")
+
+
 @frozen(kw_only=True)
-class _Provided:
+class _Provided(Generic[P]):
     owner: str
     description: str
-    provider: Any
+    provider: P
 
 
-class _Named:
+class _Named(Generic[P]):
     """A registry of named providers with an owner and a description."""
 
     what = "provider"
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Provided] = {}
+        self._entries: dict[str, _Provided[P]] = {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({sorted(self._entries)!r})"
@@ -399,7 +403,8 @@ class _Named:
             for name, entry in sorted(self._entries.items())
         }
 
-    def _add(self, name: str, owner: str, description: str, provider: object) -> None:
+    def register(self, name: str, provider: P, *, owner: str, description: str) -> None:
+        """Offer ``provider`` as ``name``; raises :class:`InvalidInput` listing every problem."""
         problems = []
         if not isinstance(owner, str) or not _NAME_RE.fullmatch(owner):
             problems.append(Problem(where="owner", what="must match [a-z][a-z0-9_.-]{0,63}"))
@@ -413,7 +418,7 @@ class _Named:
             raise InvalidInput(f"cannot register {self.what}", problems)
         self._entries[name] = _Provided(owner=owner, description=description, provider=provider)
 
-    def _get(self, name: str) -> Any:
+    def _get(self, name: str) -> P:
         entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None:
             raise InvalidInput(
@@ -422,38 +427,24 @@ class _Named:
         return entry.provider
 
 
-class SegmentRegistry(_Named):
+class SegmentRegistry(_Named[SegmentProvider]):
     """Named segments that capabilities offer (journeys and reports read them by name)."""
 
     what = "segment"
 
-    def register(
-        self, name: str, provider: SegmentProvider, *, owner: str, description: str
-    ) -> None:
-        """Offer segment ``name``; raises :class:`InvalidInput` listing every problem."""
-        self._add(name, owner, description, provider)
-
     def member(self, name: str, subject: str, now: datetime) -> bool:
         """Whether ``subject`` is in segment ``name`` at ``now`` (unknown name: InvalidInput)."""
-        provider: SegmentProvider = self._get(name)
-        return bool(provider(subject, now))
+        return bool(self._get(name)(subject, now))
 
 
-class DatasetRegistry(_Named):
+class DatasetRegistry(_Named[DatasetProvider]):
     """Named datasets that capabilities offer to analytics (which never imports them)."""
 
     what = "dataset"
 
-    def register(
-        self, name: str, provider: DatasetProvider, *, owner: str, description: str
-    ) -> None:
-        """Offer dataset ``name``; raises :class:`InvalidInput` listing every problem."""
-        self._add(name, owner, description, provider)
-
     def rows(self, name: str, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """The rows of dataset ``name`` for an analysis under ``purpose``."""
-        provider: DatasetProvider = self._get(name)
-        return provider(purpose)
+        return self._get(name)(purpose)
 
 
 @frozen(kw_only=True)
