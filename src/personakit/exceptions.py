@@ -14,6 +14,7 @@ The tree::
     ├── ConfigurationError (ValueError)     bad key material, bad store settings, bad options
     │   └── MasterKeyMismatch               the master key is not the one this keyring was made with
     ├── StorageError (OSError)              the backend failed; the backend's error is the __cause__
+    │   └── StorageConflict                 lost a deadlock / serialization conflict: retry
     ├── IntegrityError (RuntimeError)       a record failed authentication or is not ours (opaque)
     └── AuditChainBroken (RuntimeError)     ``verify(strict=True)`` found the audit chain tampered
 
@@ -41,6 +42,7 @@ __all__ = [
     "MasterKeyMismatch",
     "PersonakitError",
     "Problem",
+    "StorageConflict",
     "StorageError",
     "SubjectNotFound",
     "UsageError",
@@ -161,6 +163,14 @@ class MasterKeyMismatch(ConfigurationError):
 
 class StorageError(PersonakitError, OSError):
     """The storage backend failed; the backend's own exception is chained as ``__cause__``."""
+
+
+class StorageConflict(StorageError):
+    """The transaction lost a deadlock or a serialization conflict and was rolled back whole.
+
+    Nothing of it was written; running the same transaction again may succeed (bulk ingest
+    does so itself).
+    """
 
 
 class IntegrityError(PersonakitError, RuntimeError):

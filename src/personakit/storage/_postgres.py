@@ -87,7 +87,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
-from personakit.exceptions import ConfigurationError, StorageError
+from personakit.exceptions import ConfigurationError, StorageConflict, StorageError
 from personakit.storage._base import (
     ScrubResult,
     check_key,
@@ -233,6 +233,8 @@ class PostgresStore:
         try:
             yield
         except self._error as exc:
+            if getattr(exc, "sqlstate", None) in _RETRYABLE:
+                raise StorageConflict(f"{what}: {type(exc).__name__}") from exc
             raise StorageError(f"{what}: {type(exc).__name__}") from exc
 
     # -- the Store protocol ----------------------------------------------------------------
@@ -320,7 +322,7 @@ class PostgresStore:
                 with self.transaction():
                     return work()
             except StorageError as exc:
-                if attempt + 1 == _RETRIES or not _retryable(exc):
+                if attempt + 1 == _RETRIES or not isinstance(exc, StorageConflict):
                     raise
             # Exponential backoff with jitter (not a secret: random is fine), so the
             # transactions that deadlocked do not meet again at once.
@@ -392,7 +394,7 @@ class PostgresStore:
                         conn.execute(self._sql.put_locked, (*row, self._lock_id(domain_of(key))))
                     return
             except StorageError as exc:
-                if attempt + 1 == _RETRIES or not _retryable(exc):
+                if attempt + 1 == _RETRIES or not isinstance(exc, StorageConflict):
                     raise
             time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
 
@@ -612,9 +614,3 @@ def _pointee(key: str, value: bytes) -> list[str]:
 
 def _is_index(key: str) -> bool:
     return key.startswith(INDEX_PREFIX)
-
-
-def _retryable(exc: BaseException) -> bool:
-    """Whether a StorageError came from a deadlock or serialisation failure (rerun it)."""
-    cause = exc.__cause__
-    return getattr(cause, "sqlstate", None) in _RETRYABLE

@@ -27,7 +27,9 @@ empties them) and no allowed consent has expired since; otherwise the next batch
 from __future__ import annotations
 
 import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -47,7 +49,7 @@ from personakit.events import (
     event_millis,
     parse_timestamp,
 )
-from personakit.exceptions import InvalidInput, Problem
+from personakit.exceptions import InvalidInput, Problem, StorageConflict
 from personakit.profiles import Identifier, IdentityIndex, TraitStore, parse_identifier
 from personakit.storage import Store, bulk_writes, change_token
 from personakit.workflows._batch import (
@@ -78,6 +80,9 @@ __all__ = ["DEFAULT_BATCH", "Ingestor"]
 #: of 50-80 ms for 2,000 lines on the 2-core development machine, up to about 130 ms): larger
 #: batches write fewer, larger per-subject chunks; smaller ones make other writers wait less.
 DEFAULT_BATCH: Final = 2000
+#: Whole-batch attempts when the store reports a lost deadlock, and the first pause (seconds).
+_CONFLICT_ATTEMPTS: Final = 6
+_CONFLICT_PAUSE: Final = 0.05
 _EVENT_KEYS: Final = frozenset({"kind", "subject", "at", "name", "channel", "properties"})
 
 _IDS_PER_READ: Final = 2048
@@ -384,37 +389,59 @@ class Ingestor:
         # Subjects created by a first attempt that rolled back keep their pseudonyms on replay,
         # so the data keys already made for them in the key store are used, not orphaned.
         assigned: dict[Identifier, str] = {}
-        applied = Batch(self, assigned)
-        try:
-            with self.store.transaction():
-                # Both tokens are taken under the write lock: nobody can commit between the
-                # check and the batch's writes, nor between its last write and the token.
-                memo.lend(applied, change_token(self.store), to_micros(self.clock.now()))
-                counts = applied.run(batch)
-                if tally.checkpoint is not None:
-                    write_checkpoint(self.store, tally.checkpoint, through)
-                token = change_token(self.store)
-        except LineFailed:
-            # A line failed while being applied and the whole batch rolled back. Replay it one
-            # line per transaction so that exactly that line is rejected and the others land.
-            for number, line in batch:
-                single = Batch(self, assigned)
-                try:
-                    with self.store.transaction():
-                        tally.add(single.run([(number, line)]))
-                        if tally.checkpoint is not None:
-                            write_checkpoint(self.store, tally.checkpoint, number)
-                    self._finished(single)
-                except LineFailed as failed:
-                    tally.reject(failed.number, failed.error)
-                    if strict:
-                        return failed.number
-            if tally.checkpoint is not None:
-                write_checkpoint(self.store, tally.checkpoint, through)
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            applied = Batch(self, assigned)
+            try:
+                with self.store.transaction():
+                    # Both tokens are taken under the write lock: nobody can commit between
+                    # the check and the batch's writes, nor between its last write and the token.
+                    memo.lend(applied, change_token(self.store), to_micros(self.clock.now()))
+                    counts = applied.run(batch)
+                    if tally.checkpoint is not None:
+                        write_checkpoint(self.store, tally.checkpoint, through)
+                    token = change_token(self.store)
+            except (LineFailed, StorageConflict) as failed:
+                # A conflict while the batch prefetches comes bare; one while a line applies
+                # comes as that line's failure.
+                error = failed.error if isinstance(failed, LineFailed) else failed
+                if isinstance(error, StorageConflict) and attempt + 1 < _CONFLICT_ATTEMPTS:
+                    # Another writer won a deadlock against this batch (PostgreSQL, locks by
+                    # subject) and the batch rolled back whole, its locks with it: run it
+                    # again after a random pause rather than reject its lines.
+                    time.sleep(_CONFLICT_PAUSE * 2**attempt * (1 + random.random()))  # noqa: S311
+                    continue
+                return self._replay(batch, assigned, tally, strict=strict, through=through)
+            memo.keep(applied, token)
+            tally.add(counts)
+            self._finished(applied)
             return None
-        memo.keep(applied, token)
-        tally.add(counts)
-        self._finished(applied)
+        raise AssertionError  # pragma: no cover (the loop returns)
+
+    def _replay(
+        self,
+        batch: list[tuple[int, Line | Prepared]],
+        assigned: dict[Identifier, str],
+        tally: Tally,
+        *,
+        strict: bool,
+        through: int,
+    ) -> int | None:
+        # A line failed while being applied and the whole batch rolled back. Replay it one
+        # line per transaction so that exactly that line is rejected and the others land.
+        for number, line in batch:
+            single = Batch(self, assigned)
+            try:
+                with self.store.transaction():
+                    tally.add(single.run([(number, line)]))
+                    if tally.checkpoint is not None:
+                        write_checkpoint(self.store, tally.checkpoint, number)
+                self._finished(single)
+            except LineFailed as failed:
+                tally.reject(failed.number, failed.error)
+                if strict:
+                    return failed.number
+        if tally.checkpoint is not None:
+            write_checkpoint(self.store, tally.checkpoint, through)
         return None
 
     def _finished(self, applied: Batch) -> None:
