@@ -395,6 +395,8 @@ class ConsentManager:
         Raises the :class:`InvalidInput` that :meth:`grant` / :meth:`refuse` would raise.
         """
         problems: list[Problem] = []
+        if status not in ("given", "refused"):  # a tuple: an unhashable status compares, too
+            raise_problems([Problem(where="status", what="must be one of: given, refused")])
         ctx = check_context(context, source, method, jurisdiction, actor, problems=problems)
         shown = Shown(
             notice=notice,
@@ -406,8 +408,6 @@ class ConsentManager:
         explicit_drafts(
             self.manifest, self.clock, status, purposes, shown, context=ctx, problems=problems
         )
-        if status not in {"given", "refused"}:
-            problems.append(Problem(where="status", what="must be one of: given, refused"))
         raise_problems(problems)
 
     def validate_context(

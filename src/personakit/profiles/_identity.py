@@ -197,8 +197,19 @@ class IdentityIndex:
         return None if raw is None else raw.decode("ascii")
 
     def lookup_many(self, identifiers: Iterable[Identifier]) -> dict[Identifier, str]:
-        """The subjects of several identifiers, in one store read (unknown ones are absent)."""
-        keys = {self.index_key(ident): ident for ident in identifiers}
+        """The subjects of several identifiers, in one store read (unknown ones are absent).
+
+        ``identifiers`` are parsed :class:`Identifier` objects (bulk ingest's); anything else
+        is :class:`InvalidInput`.
+        """
+        given: object = identifiers  # callers without a type checker can pass anything
+        listed = list(given) if isinstance(given, (list, tuple, set, frozenset)) else None
+        if listed is None or not all(isinstance(ident, Identifier) for ident in listed):
+            raise InvalidInput(
+                "invalid identifiers",
+                [Problem(where="identifiers", what="must be a collection of parsed Identifiers")],
+            )
+        keys = {self.index_key(ident): ident for ident in listed}
         return {
             keys[key]: raw.decode("ascii") for key, raw in self.store.get_many(list(keys)).items()
         }
