@@ -100,7 +100,7 @@ class SchemaValidator:
             valid = self._fast(instance)
         else:
             valid = bool(self._validator.is_valid(instance))
-        return valid and next(_surrogates(instance, "$"), None) is None
+        return valid and not _has_surrogate(instance)
 
     @property
     def compiled(self) -> bool:
@@ -176,6 +176,29 @@ def check(
 # -- Unicode and ECMA-262 patterns ---------------------------------------------------------
 
 _SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether any string in ``value`` (keys included) holds a lone surrogate.
+
+    The yes/no form of :func:`_surrogates` for :meth:`SchemaValidator.is_valid`, a hot path:
+    no paths are built.
+    """
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii() and _SURROGATE_RE.search(item):
+                return True
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                if isinstance(key, str) and not key.isascii() and _SURROGATE_RE.search(key):
+                    return True
+                if not isinstance(sub, (int, float)):
+                    stack.append(sub)
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
 
 
 def _surrogates(value: Any, where: str) -> Iterator[str]:
