@@ -16,7 +16,15 @@ from typing import Any, Final
 
 from personakit.exceptions import InvalidInput, Problem
 
-__all__ = ["MAX_DEPTH", "canonical_json", "check_value", "loads", "loads_input"]
+__all__ = [
+    "MAX_DEPTH",
+    "PLAIN_KEY",
+    "SURROGATE",
+    "canonical_json",
+    "check_value",
+    "loads",
+    "loads_input",
+]
 
 #: The deepest nesting of objects and arrays accepted from outside (a bare record is level 1,
 #: its ``properties`` level 2). Deep enough for any real record; shallow enough that every
@@ -28,10 +36,10 @@ _NOT_FINITE: Final = "number out of range or not a number"
 _DUPLICATE: Final = "duplicate key"
 _TOO_DEEP: Final = f"nested deeper than {MAX_DEPTH} levels"
 _LONE_SURROGATE: Final = "contains a lone surrogate (not valid Unicode)"
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-# Keys that are safe to print in a path (the rule of schema.py): anything else, an e-mail
-# address used as a key say, is shown as [?].
-_PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+#: A lone surrogate: a str holding one has no UTF-8 form.
+SURROGATE: Final = re.compile("[\ud800-\udfff]")
+#: Keys safe to print in a problem's path; any other (an e-mail used as a key) shows as [?].
+PLAIN_KEY: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 
 
 class _Duplicate(Exception):  # an internal signal: never escapes this module
@@ -118,7 +126,7 @@ def loads_input(data: bytes | str) -> Any:
     """
     if isinstance(data, str):
         text = data
-        if not text.isascii() and _SURROGATE.search(text):
+        if not text.isascii() and SURROGATE.search(text):
             raise _invalid("$", _LONE_SURROGATE)
     else:
         try:
@@ -185,7 +193,7 @@ def _push_children(
 
 def _scalar_problem(item: object) -> str | None:
     if isinstance(item, str):
-        return _LONE_SURROGATE if not item.isascii() and _SURROGATE.search(item) else None
+        return _LONE_SURROGATE if not item.isascii() and SURROGATE.search(item) else None
     if item is None or isinstance(item, bool):
         return None
     if isinstance(item, int):
@@ -221,7 +229,7 @@ def _locate_duplicate(text: str) -> tuple[str, str]:
         if isinstance(item, _Pairs):
             seen: set[str] = set()
             for key, child in item:
-                where = path + (f".{key}" if _PLAIN_KEY.fullmatch(key) else "[?]")
+                where = path + (f".{key}" if PLAIN_KEY.fullmatch(key) else "[?]")
                 if key in seen:
                     return where, _DUPLICATE
                 seen.add(key)

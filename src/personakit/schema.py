@@ -22,7 +22,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
-from personakit._codec import canonical_json, loads
+from personakit._codec import PLAIN_KEY, SURROGATE, canonical_json, loads
 from personakit._fastschema import Check, compile_fast, ecma_regex
 from personakit.exceptions import InvalidInput, Problem
 
@@ -40,7 +40,6 @@ _PACKAGE: Final = "personakit.schemas"
 _NAME_RE: Final = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 # Property names that are safe to print in a path: identifier-like tokens. Anything else (an
 # e-mail address used as a key, say) is shown as ``[?]``.
-_PLAIN_KEY_RE: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
 _TOKEN_KEY_RE: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,63}")
 _EMAIL_RE: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _URI_RE: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
@@ -175,8 +174,6 @@ def check(
 
 # -- Unicode and ECMA-262 patterns ---------------------------------------------------------
 
-_SURROGATE_RE: Final = re.compile("[\ud800-\udfff]")
-
 
 def _has_surrogate(value: Any) -> bool:
     """Whether any string in ``value`` (keys included) holds a lone surrogate.
@@ -188,11 +185,11 @@ def _has_surrogate(value: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, str):
-            if not item.isascii() and _SURROGATE_RE.search(item):
+            if not item.isascii() and SURROGATE.search(item):
                 return True
         elif isinstance(item, dict):
             for key, sub in item.items():
-                if isinstance(key, str) and not key.isascii() and _SURROGATE_RE.search(key):
+                if isinstance(key, str) and not key.isascii() and SURROGATE.search(key):
                     return True
                 if not isinstance(sub, (int, float)):
                     stack.append(sub)
@@ -208,12 +205,12 @@ def _surrogates(value: Any, where: str) -> Iterator[str]:
     while stack:
         item, path = stack.pop()
         if isinstance(item, str):
-            if not item.isascii() and _SURROGATE_RE.search(item):
+            if not item.isascii() and SURROGATE.search(item):
                 yield path
         elif isinstance(item, dict):
             for key, sub in item.items():
                 child = _render_path(path, [key if isinstance(key, str) else "?"])
-                if isinstance(key, str) and not key.isascii() and _SURROGATE_RE.search(key):
+                if isinstance(key, str) and not key.isascii() and SURROGATE.search(key):
                     yield child
                 stack.append((sub, child))
         elif isinstance(item, (list, tuple)):
@@ -333,7 +330,7 @@ def _render_path(root: str, path: Iterable[Any]) -> str:
     for part in path:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(part, str) and _PLAIN_KEY_RE.fullmatch(part):
+        elif isinstance(part, str) and PLAIN_KEY.fullmatch(part):
             out += f".{part}"
         elif isinstance(part, str) and _TOKEN_KEY_RE.fullmatch(part):
             out += f"['{part}']"
