@@ -57,7 +57,7 @@ CAPABILITIES = frozenset(
         "reporting",
     }
 )
-FRONT = frozenset({"_kit", "cli", "adapters", "testing", "__init__", "demo"})
+FRONT = frozenset({"_kit", "cli", "adapters", "testing", "__init__", "demo", "web"})
 
 #: What each layer may import (besides itself).
 MAY_IMPORT: Mapping[frozenset[str], frozenset[str]] = {

@@ -1,0 +1,413 @@
+"""The privacy center: what a visitor can see and do about their own data, over HTTP.
+
+Each operation takes the request's :class:`Visit` and returns a :class:`WebResponse`; the
+adapters only route URLs here. The rule for every operation: a visitor acts on their own
+subject; acting on another (``?subject=…``) needs a logged-in user *and* the host's
+``may_act_for`` check, else 403 before anything is read. Posts that change something must be
+``application/json`` (a cross-site HTML form cannot send that without a CORS preflight), on
+top of the framework's own CSRF protection where it has one. The one-click unsubscribe is the
+exception: RFC 8058 mail clients post a form, and its signed token is the authority.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any, Final
+
+from attrs import frozen
+
+from personakit.consent import ConsentContext, ConsentManager
+from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.rights import Rights, VerificationResult
+from personakit.web._http import AccessDenied, MalformedRequest, WebResponse, error_response
+from personakit.web._http import json_response as _json
+from personakit.web._tokens import UnsubscribeTokens
+from personakit.web._visit import Visit, WebConfig
+
+__all__ = ["ROUTES", "Choices", "PrivacyCenter", "Route", "parse_choices"]
+
+_MAX_BODY: Final = 64 * 1024
+_CHOICE_KEYS: Final = frozenset({"notice", "notice_version", "language", "choices"})
+
+
+@frozen(kw_only=True)
+class Route:
+    """One privacy-center endpoint: its operation name, path, methods and description."""
+
+    operation: str
+    path: str
+    methods: tuple[str, ...]
+    summary: str
+
+
+#: The endpoints every adapter mounts (paths relative to the adapter's prefix).
+ROUTES: Final = (
+    Route(operation="data", path="data", methods=("GET",), summary="Everything held about me"),
+    Route(
+        operation="export",
+        path="export",
+        methods=("GET",),
+        summary="Download my data (?format=json or csv)",
+    ),
+    Route(
+        operation="erasure",
+        path="erasure",
+        methods=("POST",),
+        summary="Ask for my data to be erased (opens a verified erasure request)",
+    ),
+    Route(
+        operation="consent",
+        path="consent",
+        methods=("GET", "POST"),
+        summary="My consent choices and their history; POST changes them",
+    ),
+    Route(
+        operation="unsubscribe",
+        path="unsubscribe",
+        methods=("POST",),
+        summary="RFC 8058 one-click unsubscribe (?token=…, form List-Unsubscribe=One-Click)",
+    ),
+)
+
+
+def _is_json(content_type: object) -> bool:
+    if not isinstance(content_type, str):
+        return False
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"
+
+
+def _json_object(body: object, content_type: object) -> dict[str, Any]:
+    """The request body as a JSON object, or :class:`MalformedRequest` saying why not."""
+    if not _is_json(content_type):
+        raise MalformedRequest(
+            "bad request", [Problem(where="content-type", what="must be application/json")]
+        )
+    if not isinstance(body, bytes) or len(body) > _MAX_BODY:
+        raise MalformedRequest(
+            "bad request", [Problem(where="body", what=f"must be at most {_MAX_BODY} bytes")]
+        )
+    try:
+        parsed = json.loads(body.decode("utf-8")) if body.strip() else {}
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise MalformedRequest("bad request", [Problem(where="body", what="must be a JSON object")])
+    return parsed
+
+
+@frozen(kw_only=True)
+class Choices:
+    """A validated consent post: the notice shown and purpose -> given (True) or not."""
+
+    notice: str
+    notice_version: str
+    language: str | None
+    given: tuple[str, ...]
+    declined: tuple[str, ...]
+
+
+def parse_choices(document: Mapping[str, Any]) -> Choices:
+    """Check the shape of a consent post; :class:`InvalidInput` lists every problem."""
+    problems = [
+        Problem(where=f"$.{key}" if isinstance(key, str) else "$", what="unknown field")
+        for key in document
+        if key not in _CHOICE_KEYS
+    ]
+    fields: dict[str, str | None] = {}
+    for key in ("notice", "notice_version", "language"):
+        value = document.get(key)
+        if (value is not None or key != "language") and not isinstance(value, str):
+            problems.append(Problem(where=f"$.{key}", what="must be a string"))
+        fields[key] = value if isinstance(value, str) else None
+    choices = document.get("choices")
+    given: list[str] = []
+    declined: list[str] = []
+    if not isinstance(choices, dict) or not choices:
+        problems.append(Problem(where="$.choices", what="must map purposes to true or false"))
+    else:
+        for purpose, choice in choices.items():
+            if not isinstance(choice, bool):
+                problems.append(Problem(where="$.choices", what="each value must be true or false"))
+            else:
+                (given if choice else declined).append(purpose)
+    if problems:
+        raise InvalidInput("invalid consent choices", problems)
+    return Choices(
+        notice=fields["notice"] or "",
+        notice_version=fields["notice_version"] or "",
+        language=fields["language"],
+        given=tuple(given),
+        declined=tuple(declined),
+    )
+
+
+class PrivacyCenter:
+    """The privacy-center operations over a kit's rights and consent components."""
+
+    def __init__(
+        self,
+        *,
+        rights: Rights,
+        consent: ConsentManager,
+        tokens: UnsubscribeTokens,
+        config: WebConfig,
+    ) -> None:
+        """Wire to the kit's components."""
+        self.rights = rights
+        self.consent = consent
+        self.tokens = tokens
+        self.config = config
+        self._operations: dict[tuple[str, str], Callable[..., WebResponse]] = {
+            ("data", "GET"): self._data,
+            ("export", "GET"): self._export,
+            ("erasure", "POST"): self._erasure,
+            ("consent", "GET"): self._consent_history,
+            ("consent", "POST"): self._change_choices,
+        }
+
+    def __repr__(self) -> str:
+        """Render with the configuration."""
+        return f"PrivacyCenter({self.config!r})"
+
+    def handle(
+        self,
+        operation: str,
+        visit: Visit,
+        *,
+        method: str = "GET",
+        query: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> WebResponse:
+        """Run one privacy-center operation (see :data:`ROUTES`) for ``visit``.
+
+        ``form`` is the parsed form of a form post, if the adapter parsed it (multipart);
+        otherwise an urlencoded ``body`` is parsed here. Returns the response, a 4xx for
+        anything wrong with the request (405 for a method the operation does not take, 404
+        for an unknown operation).
+        """
+        if operation == "unsubscribe":
+            form = form if isinstance(form, Mapping) else _form(body, content_type)
+            return self.unsubscribe((query or {}).get("token"), form, method=method)
+        known = {op for op, _ in self._operations}
+        if operation not in known:
+            return _json(404, {"error": "not_found"})
+        run = self._operations.get((operation, method))
+        if run is None:
+            return _json(405, {"error": "method_not_allowed"})
+        try:
+            subject = self.target(visit, (query or {}).get("subject"))
+            return run(
+                visit, subject, query if isinstance(query, Mapping) else {}, body, content_type
+            )
+        except PersonakitError as exc:
+            return error_response(exc)
+
+    def target(self, visit: Visit, asked: object) -> str:
+        """The subject an operation acts on: the visitor's own unless allowed otherwise.
+
+        Raises :class:`AccessDenied` when ``asked`` names someone else and the visitor is not
+        a logged-in user the host's ``may_act_for`` lets act for them.
+        """
+        if asked is None or asked in {"", visit.identifier}:
+            return visit.subject
+        if not isinstance(asked, str):
+            raise AccessDenied
+        if visit.existing_subject() == asked:
+            return asked
+        check = self.config.may_act_for
+        if not visit.authenticated or check is None or check(visit.identifier, asked) is not True:
+            raise AccessDenied
+        return self.rights.subject(asked)
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _data(self, _visit: Visit, subject: str, *_: object) -> WebResponse:
+        return _json(200, self.rights.export(subject, actor=self.config.actor))
+
+    def _export(
+        self, _visit: Visit, subject: str, query: Mapping[str, str], *_: object
+    ) -> WebResponse:
+        fmt = query.get("format", "json")
+        if fmt == "csv":
+            body = self.rights.export_csv(subject, actor=self.config.actor)
+            kind, name = "application/zip", "personakit-export.zip"
+        elif fmt == "json":
+            document = self.rights.export(subject, actor=self.config.actor)
+            body = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+            kind, name = "application/json", "personakit-export.json"
+        else:
+            raise InvalidInput("invalid export", [Problem(where="format", what="json or csv")])
+        disposition = f'attachment; filename="{name}"'
+        return WebResponse(
+            status=200,
+            body=body,
+            content_type=kind,
+            headers=(("Content-Disposition", disposition), ("Cache-Control", "no-store")),
+        )
+
+    def _erasure(
+        self, visit: Visit, subject: str, _query: object, body: bytes, content_type: str | None
+    ) -> WebResponse:
+        _json_object(body, content_type)  # the JSON requirement is the CSRF guard
+        own = subject == visit.existing_subject()
+        identifier = visit.identifier if own else _identifier_of(self.rights, subject)
+        book = self.rights.requests
+        request = book.open(
+            "erasure",
+            [identifier],
+            jurisdiction=self.config.jurisdiction,
+            channel="web",
+            actor=self.config.actor,
+        )
+        method = "web_session" if visit.authenticated else "web_cookie"
+        verifier = _Verified(method)
+        request = book.verify(request.id, verifier=verifier, actor=self.config.actor)
+        return _json(
+            202,
+            {
+                "request_id": request.id,
+                "state": request.state.value,
+                "due_at": request.due_at.isoformat(),
+            },
+        )
+
+    def _consent_history(self, _visit: Visit, subject: str, *_: object) -> WebResponse:
+        states = self.consent.states(subject)
+        return _json(
+            200,
+            {
+                "states": {purpose: state.to_json() for purpose, state in states.items()},
+                "history": [record.to_json() for record in self.consent.ledger(subject)],
+            },
+        )
+
+    def _change_choices(
+        self, _visit: Visit, subject: str, _query: object, body: bytes, content_type: str | None
+    ) -> WebResponse:
+        choices = parse_choices(_json_object(body, content_type))
+        context = ConsentContext(source="web", actor=self.config.actor)
+        notice, version, language = choices.notice, choices.notice_version, choices.language
+        # Check both halves before recording either, so a bad post changes nothing.
+        for status, purposes in (("given", choices.given), ("refused", choices.declined)):
+            if purposes:
+                self.consent.validate_decision(
+                    status,  # type: ignore[arg-type]  # the two literals of the loop
+                    purposes,
+                    notice=notice,
+                    notice_version=version,
+                    language=language,
+                    context=context,
+                )
+        receipts = []
+        if choices.given:
+            receipts.append(
+                self.consent.grant(
+                    subject,
+                    choices.given,
+                    notice=notice,
+                    notice_version=version,
+                    language=language,
+                    context=context,
+                )
+            )
+        granted = sorted(p for p in choices.declined if self.consent.state(subject, p).allowed)
+        if granted:
+            receipts.append(
+                self.consent.withdraw(
+                    subject,
+                    granted,
+                    notice=notice,
+                    notice_version=version,
+                    language=language,
+                    context=context,
+                )
+            )
+        others = [p for p in choices.declined if p not in granted]
+        if others:
+            receipts.append(
+                self.consent.refuse(
+                    subject,
+                    others,
+                    notice=notice,
+                    notice_version=version,
+                    language=language,
+                    context=context,
+                )
+            )
+        return _json(200, {"receipts": [receipt.to_json() for receipt in receipts]})
+
+    # -- one-click unsubscribe ----------------------------------------------------------------
+
+    def unsubscribe_token(self, subject: str, purpose: str) -> str:
+        """A signed token for the ``List-Unsubscribe`` URL of a mail to ``subject``.
+
+        ``purpose`` must be a consent purpose of the manifest (``marketing.email``).
+        """
+        problems: list[Problem] = []
+        if not isinstance(subject, str) or not self.rights.identity.exists(subject):
+            problems.append(Problem(where="subject", what="must be a live subject pseudonym"))
+        if not isinstance(purpose, str) or purpose not in {
+            p.id for p in self.consent.manifest.consent_purposes()
+        }:
+            problems.append(Problem(where="purpose", what="must be a consent purpose"))
+        if problems:
+            raise InvalidInput("invalid unsubscribe token request", problems)
+        return self.tokens.make(subject, purpose)
+
+    def unsubscribe(
+        self, token: object, form: Mapping[str, str] | None, *, method: str = "POST"
+    ) -> WebResponse:
+        """RFC 8058 one-click unsubscribe: withdraw the token's purpose.
+
+        Only a POST with the form field ``List-Unsubscribe=One-Click`` acts (a GET, as link
+        scanners send, changes nothing: 405); a forged token is 403.
+        """
+        if method != "POST":
+            return _json(405, {"error": "method_not_allowed"})
+        if not isinstance(form, Mapping) or form.get("List-Unsubscribe") != "One-Click":
+            problem = Problem(where="form", what="must hold List-Unsubscribe=One-Click")
+            return error_response(MalformedRequest("bad request", [problem]))
+        found = self.tokens.read(token)
+        if found is None:
+            return error_response(AccessDenied("invalid unsubscribe link"))
+        subject, purpose = found
+        if not self.rights.identity.exists(subject):
+            return _json(200, {"unsubscribed": True, "changed": False})  # erased: nothing held
+        receipt = self.consent.withdraw(
+            subject, purpose, source="email_link", method="one_click", actor=self.config.actor
+        )
+        return _json(200, {"unsubscribed": True, "changed": receipt.changed})
+
+
+@frozen
+class _Verified:
+    """The privacy center's verification: the request comes from the subject's own session."""
+
+    method: str
+
+    def verify(self, request: object) -> VerificationResult:  # noqa: ARG002 (the protocol's)
+        return VerificationResult(verified=True, method=self.method)
+
+
+def _identifier_of(rights: Rights, subject: str) -> str:
+    """A host identifier of ``subject`` for a request opened on their behalf."""
+    identifiers = rights.identity.identifiers(subject)
+    if not identifiers:
+        raise InvalidInput(
+            "cannot open request", [Problem(where="subject", what="has no identifier")]
+        )
+    return str(identifiers[0])
+
+
+def _form(body: object, content_type: object) -> Mapping[str, str] | None:
+    """An ``application/x-www-form-urlencoded`` body as a mapping (None if it is not one)."""
+    from urllib.parse import parse_qsl  # noqa: PLC0415 (only the unsubscribe path needs it)
+
+    if not isinstance(body, bytes) or len(body) > _MAX_BODY or not isinstance(content_type, str):
+        return None
+    if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+        return None
+    return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))

@@ -1,0 +1,123 @@
+"""The web front of one kit: what every adapter holds, one per application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from attrs import frozen
+
+from personakit._kit import Personakit
+from personakit.web._center import PrivacyCenter
+from personakit.web._http import WebResponse
+from personakit.web._tokens import SubjectCookies, UnsubscribeTokens
+from personakit.web._visit import Visit, VisitResolver, WebConfig
+
+__all__ = ["BoundSubject", "WebFront"]
+
+
+@frozen
+class BoundSubject:
+    """The kit bound to one request's subject: what ``request.personakit`` / ``g`` hold.
+
+    ``kit`` is the shared kit, for calls not bound here. Personalization (``decide``) is not
+    bound yet: it arrives with ``kit.personalization``; until then call it as
+    ``bound.kit.personalization.decide(bound.subject, …)`` (the integration point).
+    """
+
+    kit: Personakit
+    visit: Visit
+
+    @property
+    def subject(self) -> str:
+        """The subject's pseudonym (created on first use)."""
+        return self.visit.subject
+
+    @property
+    def identifier(self) -> str:
+        """``customer:…`` for a logged-in user, ``anon:<token>`` otherwise."""
+        return self.visit.identifier
+
+    def allowed(self, purpose: str) -> bool:
+        """Whether processing for ``purpose`` is allowed for this subject now."""
+        return self.kit.consent.allowed(self.visit.subject, purpose)
+
+    def require(self, purpose: str) -> None:
+        """Raise :class:`~personakit.exceptions.ConsentRequired` unless ``purpose`` is allowed."""
+        self.kit.consent.require(self.visit.subject, purpose)
+
+    def track(
+        self, name: str, *, channel: str = "web", properties: Mapping[str, Any] | None = None
+    ) -> object:
+        """Record an event for this subject; see :meth:`Personakit.track`."""
+        self.visit.subject  # noqa: B018 (creates the subject the identifier names)
+        return self.kit.track(self.visit.identifier, name, channel=channel, properties=properties)
+
+
+class WebFront:
+    """Subject resolution, privacy signals and the privacy center for one kit.
+
+    Safe to share between threads (it holds no per-request state; the kit's stores are
+    thread-safe). Adapters build one per application and call :meth:`visit` per request.
+    """
+
+    def __init__(self, kit: Personakit, config: WebConfig | None = None) -> None:
+        """Wire to ``kit``; the cookie and unsubscribe MAC keys come from its keyring."""
+        self.kit = kit
+        self.config = config if config is not None else WebConfig()
+        self.resolver = VisitResolver(
+            identity=kit.identity,
+            consent=kit.consent,
+            cookies=SubjectCookies(kit.keyring, name=self.config.cookie_name),
+            config=self.config,
+        )
+        self.center = PrivacyCenter(
+            rights=kit.rights,
+            consent=kit.consent,
+            tokens=UnsubscribeTokens(kit.keyring),
+            config=self.config,
+        )
+
+    def __repr__(self) -> str:
+        """Render with the kit and configuration."""
+        return f"WebFront({self.kit!r}, {self.config!r})"
+
+    def visit(
+        self,
+        *,
+        user: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+        sec_gpc: str | None = None,
+    ) -> Visit:
+        """The visit for a request; see :meth:`VisitResolver.visit`."""
+        return self.resolver.visit(user=user, cookies=cookies, sec_gpc=sec_gpc)
+
+    def bind(self, visit: Visit) -> BoundSubject:
+        """The kit bound to ``visit``'s subject."""
+        return BoundSubject(self.kit, visit)
+
+    def handle(
+        self,
+        operation: str,
+        visit: Visit,
+        *,
+        method: str = "GET",
+        query: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+        form: Mapping[str, str] | None = None,
+    ) -> WebResponse:
+        """Run a privacy-center operation; see :meth:`PrivacyCenter.handle`."""
+        return self.center.handle(
+            operation,
+            visit,
+            method=method,
+            query=query,
+            body=body,
+            content_type=content_type,
+            form=form,
+        )
+
+    def unsubscribe_token(self, subject: str, purpose: str) -> str:
+        """A signed one-click unsubscribe token; see :meth:`PrivacyCenter.unsubscribe_token`."""
+        return self.center.unsubscribe_token(subject, purpose)

@@ -1,0 +1,155 @@
+"""Signed values the web front hands out: the anonymous subject cookie, unsubscribe tokens.
+
+Both are MACs from the keyring (HKDF-derived key, one label each), never from a framework's
+``SECRET_KEY``: rotating the web framework's secret does not change who a visitor is, and a
+leaked framework secret cannot forge a subject. Every check is constant time
+(:meth:`Keyring.verify_mac`), and every malformed or forged value is simply *not valid*: the
+caller never learns which part was wrong.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+import secrets
+from typing import Final
+
+from attrs import frozen
+
+from personakit.crypto import Keyring
+
+__all__ = [
+    "COOKIE_LABEL",
+    "UNSUBSCRIBE_LABEL",
+    "SetCookie",
+    "SubjectCookies",
+    "UnsubscribeTokens",
+]
+
+#: The keyring MAC labels (each derives its own key; see :meth:`Keyring.mac`).
+COOKIE_LABEL: Final = "web/subject-cookie"
+UNSUBSCRIBE_LABEL: Final = "web/unsubscribe"
+
+_VERSION: Final = "1"
+_TOKEN_BYTES: Final = 16  # 128 random bits: the anonymous visitor's identifier
+_TAG_CHARS: Final = 43  # base64url of a 32-byte HMAC-SHA256, no padding
+_COOKIE_RE: Final = re.compile(
+    rf"{_VERSION}\.([A-Za-z0-9_-]{{22}})\.([A-Za-z0-9_-]{{{_TAG_CHARS}}})"
+)
+_UNSUB_RE: Final = re.compile(rf"([A-Za-z0-9_-]{{8,400}})\.([A-Za-z0-9_-]{{{_TAG_CHARS}}})")
+#: About 400 days: the longest lifetime browsers still honour (Chrome caps cookies there).
+COOKIE_MAX_AGE: Final = 400 * 86_400
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+
+
+@frozen(kw_only=True)
+class SetCookie:
+    """A cookie to set on the response, with the attributes the subject cookie always has.
+
+    HttpOnly (no script reads it), Secure (HTTPS only), SameSite=Lax (not sent on cross-site
+    sub-requests or posts), Path=/. Adapters set it through their framework, or send
+    :meth:`header` as a ``Set-Cookie`` header.
+    """
+
+    name: str
+    value: str
+    max_age: int = COOKIE_MAX_AGE
+    path: str = "/"
+    http_only: bool = True
+    secure: bool = True
+    same_site: str = "Lax"
+
+    def header(self) -> str:
+        """The ``Set-Cookie`` header value."""
+        parts = [f"{self.name}={self.value}", f"Max-Age={self.max_age}", f"Path={self.path}"]
+        if self.secure:
+            parts.append("Secure")
+        if self.http_only:
+            parts.append("HttpOnly")
+        parts.append(f"SameSite={self.same_site}")
+        return "; ".join(parts)
+
+
+class SubjectCookies:
+    """Issues and checks the anonymous subject cookie: ``1.<random token>.<MAC>``.
+
+    The token is random (it says nothing about the visitor); the identifier personakit keeps
+    for it is ``anon:<token>``.
+    """
+
+    def __init__(self, keyring: Keyring, *, name: str = "pk_subject") -> None:
+        """Sign with ``keyring`` (label :data:`COOKIE_LABEL`); ``name`` is the cookie's name."""
+        self.keyring = keyring
+        self.name = name
+
+    def __repr__(self) -> str:
+        """Render with the cookie name (never a key)."""
+        return f"SubjectCookies(name={self.name!r})"
+
+    def issue(self) -> tuple[str, SetCookie]:
+        """A fresh anonymous token and the cookie that carries it."""
+        token = _b64(secrets.token_bytes(_TOKEN_BYTES))
+        tag = _b64(self.keyring.mac(COOKIE_LABEL, token.encode("ascii")))
+        return token, SetCookie(name=self.name, value=f"{_VERSION}.{token}.{tag}")
+
+    def token(self, value: object) -> str | None:
+        """The token of a genuine cookie value; None for anything forged, tampered or odd."""
+        if not isinstance(value, str) or len(value) > 80:  # noqa: PLR2004 (1 + 22 + 43 + dots)
+            return None
+        match = _COOKIE_RE.fullmatch(value)
+        if match is None:
+            return None
+        tag = _unb64(match.group(2))
+        if tag is None:
+            return None
+        token = match.group(1)
+        return token if self.keyring.verify_mac(COOKIE_LABEL, token.encode("ascii"), tag) else None
+
+
+class UnsubscribeTokens:
+    """Signed one-click unsubscribe tokens (RFC 8058) naming a subject and a purpose.
+
+    The token holds the subject's pseudonym (opaque) and the purpose, MACed under
+    :data:`UNSUBSCRIBE_LABEL`; it grants exactly one thing: withdrawing that purpose.
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
+        """Sign with ``keyring``."""
+        self.keyring = keyring
+
+    def __repr__(self) -> str:
+        """Render without key material."""
+        return "UnsubscribeTokens()"
+
+    def make(self, subject: str, purpose: str) -> str:
+        """A token for ``subject`` to withdraw ``purpose`` (both checked by the caller)."""
+        payload = f"{_VERSION}|{subject}|{purpose}".encode()
+        return f"{_b64(payload)}.{_b64(self.keyring.mac(UNSUBSCRIBE_LABEL, payload))}"
+
+    def read(self, token: object) -> tuple[str, str] | None:
+        """``(subject, purpose)`` of a genuine token; None for anything else."""
+        if not isinstance(token, str):
+            return None
+        match = _UNSUB_RE.fullmatch(token)
+        if match is None:
+            return None
+        payload, tag = _unb64(match.group(1)), _unb64(match.group(2))
+        if payload is None or tag is None:
+            return None
+        if not self.keyring.verify_mac(UNSUBSCRIBE_LABEL, payload, tag):
+            return None
+        parts = payload.decode("utf-8", "replace").split("|")
+        if len(parts) != 3 or parts[0] != _VERSION:  # noqa: PLR2004 (version, subject, purpose)
+            return None
+        return parts[1], parts[2]
