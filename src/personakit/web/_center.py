@@ -11,9 +11,12 @@ exception: RFC 8058 mail clients post a form, and its signed token is the author
 
 from __future__ import annotations
 
+import email.policy
 import json
 from collections.abc import Callable, Mapping
+from email.parser import BytesParser
 from typing import Any, Final
+from urllib.parse import parse_qsl
 
 from attrs import frozen
 
@@ -403,11 +406,26 @@ def _identifier_of(rights: Rights, subject: str) -> str:
 
 
 def _form(body: object, content_type: object) -> Mapping[str, str] | None:
-    """An ``application/x-www-form-urlencoded`` body as a mapping (None if it is not one)."""
-    from urllib.parse import parse_qsl  # noqa: PLC0415 (only the unsubscribe path needs it)
+    """A form post's fields (urlencoded or multipart), or None if the body is not a form.
 
+    RFC 8058 lets the mail client send either encoding. Multipart is read with the standard
+    library's MIME parser (text fields only), so no framework's form parser is needed.
+    """
     if not isinstance(body, bytes) or len(body) > _MAX_BODY or not isinstance(content_type, str):
         return None
-    if content_type.split(";", 1)[0].strip().lower() != "application/x-www-form-urlencoded":
+    kind = content_type.split(";", 1)[0].strip().lower()
+    if kind == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+    if kind != "multipart/form-data" or "\r" in content_type or "\n" in content_type:
         return None
-    return dict(parse_qsl(body.decode("latin-1"), keep_blank_values=True))
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    fields: dict[str, str] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        payload = part.get_payload(decode=True)
+        if isinstance(name, str) and isinstance(payload, bytes):
+            fields[name] = payload.decode("utf-8", "replace").strip()
+    return fields

@@ -1,0 +1,75 @@
+"""One small driver per web adapter, each over its framework's own test client.
+
+A driver builds an app with the adapter around a given kit, a host user resolver that reads
+the ``X-User`` header (the test's stand-in for a login session), and a ``may_act_for`` that
+lets only ``customer:support`` act for others; ``request`` returns what the client got.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from attrs import frozen
+
+from personakit import Personakit
+
+
+@frozen
+class Answer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+    def header(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.body)
+
+
+def may_act_for(user: str, asked: str) -> bool:
+    return user == "customer:support"
+
+
+class FlaskDriver:
+    name = "flask"
+
+    def __init__(self, kit: Personakit) -> None:
+        import flask
+
+        from personakit_flask import PersonakitFlask
+
+        app = flask.Flask("shop")
+        app.config.update(PERSONAKIT_KIT=kit, TESTING=True)
+        PersonakitFlask(
+            app, user=lambda: flask.request.headers.get("X-User"), may_act_for=may_act_for
+        )
+
+        @app.get("/hello")
+        def hello() -> dict[str, object]:
+            bound = flask.g.personakit
+            return {"personalized": bound.allowed("personalization")}
+
+        self.app = app
+        self.client = app.test_client(use_cookies=False)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Answer:
+        sent = dict(headers or {})
+        if content_type:
+            sent["Content-Type"] = content_type
+        response = self.client.open(path, method=method, headers=sent, data=body)
+        return Answer(response.status_code, list(response.headers.items()), response.get_data())
+
+
+DRIVERS: dict[str, Callable[[Personakit], Any]] = {"flask": FlaskDriver}
