@@ -72,4 +72,49 @@ class FlaskDriver:
         return Answer(response.status_code, list(response.headers.items()), response.get_data())
 
 
-DRIVERS: dict[str, Callable[[Personakit], Any]] = {"flask": FlaskDriver}
+class FastAPIDriver:
+    name = "fastapi"
+
+    def __init__(self, kit: Personakit) -> None:
+        from fastapi import Depends, FastAPI
+        from fastapi.testclient import TestClient
+
+        from personakit.web import BoundSubject, WebConfig, WebFront
+        from personakit_fastapi import PersonakitMiddleware, current_subject, privacy_router
+
+        def user(scope: Any) -> str | None:
+            found = dict(scope["headers"]).get(b"x-user")
+            return None if found is None else found.decode()
+
+        app = FastAPI()
+        front = WebFront(kit, WebConfig(may_act_for=may_act_for))
+        app.add_middleware(PersonakitMiddleware, front=front, user=user)
+        app.include_router(privacy_router(), prefix="/privacy")
+
+        @app.get("/hello")
+        async def hello(bound: BoundSubject = Depends(current_subject)) -> dict[str, object]:
+            from starlette.concurrency import run_in_threadpool
+
+            return {"personalized": await run_in_threadpool(bound.allowed, "personalization")}
+
+        self.app = app
+        self.client = TestClient(app)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Answer:
+        sent = dict(headers or {})
+        if content_type:
+            sent["Content-Type"] = content_type
+        self.client.cookies.clear()
+        response = self.client.request(method, path, headers=sent, content=body)
+        return Answer(response.status_code, list(response.headers.multi_items()), response.content)
+
+
+DRIVERS: dict[str, Callable[[Personakit], Any]] = {"fastapi": FastAPIDriver, "flask": FlaskDriver}
