@@ -8,7 +8,7 @@ lets only ``customer:support`` act for others; ``request`` returns what the clie
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from attrs import frozen
 
@@ -117,4 +117,84 @@ class FastAPIDriver:
         return Answer(response.status_code, list(response.headers.multi_items()), response.content)
 
 
-DRIVERS: dict[str, Callable[[Personakit], Any]] = {"fastapi": FastAPIDriver, "flask": FlaskDriver}
+def _django_setup() -> None:
+    import django
+    from django.conf import settings
+
+    if settings.configured:
+        return
+    from django.http import JsonResponse
+    from django.urls import include, path
+
+    def hello(request: Any) -> Any:
+        return JsonResponse({"personalized": request.personakit.allowed("personalization")})
+
+    class urls:  # a hashable stand-in for a urls module
+        urlpatterns: ClassVar = [
+            path("hello", hello),
+            path("privacy/", include("personakit_django.urls")),
+        ]
+
+    settings.configure(
+        DEBUG=False,
+        SECRET_KEY="test-only-never-used-by-personakit",
+        ALLOWED_HOSTS=["testserver"],
+        INSTALLED_APPS=["personakit_django"],
+        MIDDLEWARE=[
+            "django.middleware.csrf.CsrfViewMiddleware",
+            "personakit_django.middleware.PersonakitMiddleware",
+        ],
+        ROOT_URLCONF=urls,
+        PERSONAKIT={},
+        USE_TZ=True,
+    )
+    django.setup()
+
+
+def django_user(request: Any) -> str | None:
+    return request.headers.get("X-User")
+
+
+class DjangoDriver:
+    name = "django"
+
+    def __init__(self, kit: Personakit, *, enforce_csrf_checks: bool = False) -> None:
+        _django_setup()
+        from django.test import Client, override_settings
+
+        self.override = override_settings(
+            PERSONAKIT={"KIT": kit, "USER": django_user, "MAY_ACT_FOR": may_act_for}
+        )
+        self.override.enable()
+        self.client = Client(enforce_csrf_checks=enforce_csrf_checks)
+
+    def close(self) -> None:
+        self.override.disable()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        headers: dict[str, str] | None = None,
+        body: bytes = b"",
+        content_type: str | None = None,
+    ) -> Answer:
+        self.client.cookies.clear()
+        response = self.client.generic(
+            method,
+            path,
+            data=body,
+            content_type=content_type or "application/octet-stream",
+            headers=headers or {},
+        )
+        found = list(response.items())
+        found += [("Set-Cookie", morsel.OutputString()) for morsel in response.cookies.values()]
+        return Answer(response.status_code, found, response.content)
+
+
+DRIVERS: dict[str, Callable[[Personakit], Any]] = {
+    "django": DjangoDriver,
+    "fastapi": FastAPIDriver,
+    "flask": FlaskDriver,
+}

@@ -29,7 +29,9 @@ TC_STRING = "CLcVDxRMWfGmWAVAHCENAXCkAKDAADnAABRgA5mdfCKZuYJez-NQm0TBMYA4oCAAGQY
 def site(request):
     kit, _ = testing.memory_kit()
     with kit:
-        yield kit, DRIVERS[request.param](kit)
+        driver = DRIVERS[request.param](kit)
+        yield kit, driver
+        getattr(driver, "close", lambda: None)()
 
 
 def _cookie(answer: Answer) -> str:
@@ -89,7 +91,11 @@ def test_a_consent_post_records_the_notice_version(site) -> None:
     cookie, subject = _first_visit(kit, driver)
     body = json.dumps({**PRIVACY, "choices": {"personalization": True, "analytics": False}})
     answer = driver.request(
-        "POST", "/privacy/consent", headers={"Cookie": cookie}, body=body.encode(), content_type=JSON
+        "POST",
+        "/privacy/consent",
+        headers={"Cookie": cookie},
+        body=body.encode(),
+        content_type=JSON,
     )
     assert answer.status == 200, answer.body
     records = {r.purpose: r for r in kit.consent.ledger(subject)}
@@ -201,10 +207,12 @@ def test_the_one_click_unsubscribe_post_withdraws_the_purpose(site) -> None:
     assert not kit.consent.allowed(subject, "marketing.email")
     assert kit.consent.ledger(subject, "marketing.email")[-1].source == "email_link"
     multipart = (
-        b"--B\r\nContent-Disposition: form-data; name=\"List-Unsubscribe\"\r\n\r\nOne-Click\r\n"
+        b'--B\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n'
         b"--B--\r\n"
     )
-    again = driver.request("POST", url, body=multipart, content_type="multipart/form-data; boundary=B")
+    again = driver.request(
+        "POST", url, body=multipart, content_type="multipart/form-data; boundary=B"
+    )
     assert again.json() == {"unsubscribed": True, "changed": False}
 
 
