@@ -7,12 +7,25 @@ lets only ``customer:support`` act for others; ``request`` returns what the clie
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
+import django
+import flask
 from attrs import frozen
+from django.conf import settings
+from django.http import JsonResponse
+from django.test import Client, override_settings
+from django.urls import include, path
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from starlette.concurrency import run_in_threadpool
 
 from personakit import Personakit
+from personakit.web import BoundSubject, WebConfig, WebFront
+from personakit_fastapi import PersonakitMiddleware, current_subject, privacy_router
+from personakit_flask import PersonakitFlask
 
 
 @frozen
@@ -25,8 +38,6 @@ class Answer:
         return [v for k, v in self.headers if k.lower() == name.lower()]
 
     def json(self) -> Any:
-        import json
-
         return json.loads(self.body)
 
 
@@ -38,10 +49,6 @@ class FlaskDriver:
     name = "flask"
 
     def __init__(self, kit: Personakit) -> None:
-        import flask
-
-        from personakit_flask import PersonakitFlask
-
         app = flask.Flask("shop")
         app.config.update(PERSONAKIT_KIT=kit, TESTING=True)
         PersonakitFlask(
@@ -76,12 +83,6 @@ class FastAPIDriver:
     name = "fastapi"
 
     def __init__(self, kit: Personakit) -> None:
-        from fastapi import Depends, FastAPI
-        from fastapi.testclient import TestClient
-
-        from personakit.web import BoundSubject, WebConfig, WebFront
-        from personakit_fastapi import PersonakitMiddleware, current_subject, privacy_router
-
         def user(scope: Any) -> str | None:
             found = dict(scope["headers"]).get(b"x-user")
             return None if found is None else found.decode()
@@ -92,9 +93,9 @@ class FastAPIDriver:
         app.include_router(privacy_router(), prefix="/privacy")
 
         @app.get("/hello")
-        async def hello(bound: BoundSubject = Depends(current_subject)) -> dict[str, object]:
-            from starlette.concurrency import run_in_threadpool
-
+        async def hello(
+            bound: Annotated[BoundSubject, Depends(current_subject)],
+        ) -> dict[str, object]:
             return {"personalized": await run_in_threadpool(bound.allowed, "personalization")}
 
         self.app = app
@@ -118,18 +119,13 @@ class FastAPIDriver:
 
 
 def _django_setup() -> None:
-    import django
-    from django.conf import settings
-
     if settings.configured:
         return
-    from django.http import JsonResponse
-    from django.urls import include, path
 
     def hello(request: Any) -> Any:
         return JsonResponse({"personalized": request.personakit.allowed("personalization")})
 
-    class urls:  # a hashable stand-in for a urls module
+    class Urls:  # a hashable stand-in for a urls module
         urlpatterns: ClassVar = [
             path("hello", hello),
             path("privacy/", include("personakit_django.urls")),
@@ -144,7 +140,7 @@ def _django_setup() -> None:
             "django.middleware.csrf.CsrfViewMiddleware",
             "personakit_django.middleware.PersonakitMiddleware",
         ],
-        ROOT_URLCONF=urls,
+        ROOT_URLCONF=Urls,
         PERSONAKIT={},
         USE_TZ=True,
     )
@@ -160,8 +156,6 @@ class DjangoDriver:
 
     def __init__(self, kit: Personakit, *, enforce_csrf_checks: bool = False) -> None:
         _django_setup()
-        from django.test import Client, override_settings
-
         self.override = override_settings(
             PERSONAKIT={"KIT": kit, "USER": django_user, "MAY_ACT_FOR": may_act_for}
         )

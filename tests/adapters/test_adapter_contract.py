@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from _web_drivers import DRIVERS, Answer
 
+from _web_drivers import DRIVERS, Answer
 from personakit import Personakit, testing
 from personakit.web import WebFront
 
