@@ -23,6 +23,7 @@ from _shared import PRIVACY
 from personakit import Personakit, testing
 from personakit._codec import canonical_json
 from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.web import WebFront
 from personakit.workflows import RecordKind
 
 _NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -433,6 +434,29 @@ ENTRIES: Final = [
         "registries.hooks.on_merge",
         lambda k: k.registries.hooks.on_merge,
         (lambda c: f"merge{c.serial}", _v(lambda _source, _target: None)),
+    ),  # The web core (personakit.web): tests/web/test_web_core.py has its own request properties.
+    Entry(
+        "web.visit",
+        lambda k: WebFront(k).visit,
+        (),
+        (("user", _ident), ("cookies", _v({})), ("sec_gpc", _v("1"))),
+    ),
+    Entry(
+        "web.handle",
+        lambda k: WebFront(k).handle,
+        (_v("consent"), lambda c: WebFront(c.kit).visit(user=c.identifier)),
+        (
+            ("method", _v("GET")),
+            ("query", _v(None)),
+            ("body", _v(b"")),
+            ("content_type", _v(None)),
+            ("form", _v(None)),
+        ),
+    ),
+    Entry(
+        "web.unsubscribe_token",
+        lambda k: WebFront(k).unsubscribe_token,
+        (_sub, _v("marketing.email")),
     ),
 ]
 

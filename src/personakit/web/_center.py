@@ -168,6 +168,7 @@ class PrivacyCenter:
             ("consent", "GET"): self._consent_history,
             ("consent", "POST"): self._change_choices,
         }
+        self._known = frozenset(operation for operation, _ in self._operations)
 
     def __repr__(self) -> str:
         """Render with the configuration."""
@@ -191,20 +192,24 @@ class PrivacyCenter:
         anything wrong with the request (405 for a method the operation does not take, 404
         for an unknown operation).
         """
+        # Request values arrive as the framework parsed them; anything odd is the request's
+        # fault (a 4xx), never an exception out of here.
+        queried = _text_fields(query)
+        if not isinstance(content_type, str):
+            content_type = None
+        if not isinstance(body, bytes):
+            body = b""
         if operation == "unsubscribe":
-            form = form if isinstance(form, Mapping) else _form(body, content_type)
-            return self.unsubscribe((query or {}).get("token"), form, method=method)
-        known = {op for op, _ in self._operations}
-        if operation not in known:
+            fields = _text_fields(form) if form is not None else _form(body, content_type)
+            return self.unsubscribe(queried.get("token"), fields, method=method)
+        if not isinstance(operation, str) or operation not in self._known:
             return _json(404, {"error": "not_found"})
-        run = self._operations.get((operation, method))
+        run = self._operations.get((operation, method)) if isinstance(method, str) else None
         if run is None:
             return _json(405, {"error": "method_not_allowed"})
         try:
-            subject = self.target(visit, (query or {}).get("subject"))
-            return run(
-                visit, subject, query if isinstance(query, Mapping) else {}, body, content_type
-            )
+            subject = self.target(visit, queried.get("subject"))
+            return run(visit, subject, queried, body, content_type)
         except PersonakitError as exc:
             return error_response(exc)
 
@@ -403,6 +408,13 @@ def _identifier_of(rights: Rights, subject: str) -> str:
             "cannot open request", [Problem(where="subject", what="has no identifier")]
         )
     return str(identifiers[0])
+
+
+def _text_fields(given: object) -> dict[str, str]:
+    """The str-to-str entries of a query or form mapping (anything else is not a field)."""
+    if not isinstance(given, Mapping):
+        return {}
+    return {k: v for k, v in given.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def _form(body: object, content_type: object) -> Mapping[str, str] | None:

@@ -58,7 +58,8 @@ def json_response(
     status: int, payload: object, headers: Mapping[str, str] | None = None
 ) -> WebResponse:
     """A JSON response (UTF-8, keys as given)."""
-    body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # ASCII: a lone surrogate a client sent (and a problem names) must not fail the encoding.
+    body = json.dumps(payload, separators=(",", ":")).encode("ascii")
     return WebResponse(status=status, body=body, headers=tuple((headers or {}).items()))
 
 
