@@ -155,11 +155,10 @@ def _blueprint() -> flask.Blueprint:
 @with_appcontext
 def personakit_command(args: tuple[str, ...]) -> None:
     """Run the personakit CLI (``flask personakit consent show …``) on this app's store."""
-    import os  # noqa: PLC0415 (only the CLI path reads the environment)
-
     from personakit.cli import main  # noqa: PLC0415 (argparse and the commands load on demand)
 
     store = flask.current_app.config.get("PERSONAKIT_STORE")
-    if store and "PERSONAKIT_STORE" not in os.environ:
-        os.environ["PERSONAKIT_STORE"] = os.fspath(store)  # the CLI's own default location
-    raise SystemExit(main(list(args)))
+    given = list(args)
+    if store and not any(a == "--store" or a.startswith("--store=") for a in given):
+        given = ["--store", str(store), *given]  # the app's store unless told otherwise
+    raise SystemExit(main(given))

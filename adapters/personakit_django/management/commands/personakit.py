@@ -26,8 +26,9 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:  # noqa: ARG002 (BaseCommand API)
         """Run the CLI; a non-zero exit becomes a :class:`CommandError` with its code."""
         store = _settings().get("STORE")
-        if store and "PERSONAKIT_STORE" not in os.environ:
-            os.environ["PERSONAKIT_STORE"] = os.fspath(store)  # the CLI's own default
-        code = main(list(args))
+        given = [str(a) for a in args]
+        if store and not any(a == "--store" or a.startswith("--store=") for a in given):
+            given = ["--store", os.fspath(store), *given]  # the site's store unless told otherwise
+        code = main(given)
         if code:
             raise CommandError(f"personakit exited with {code}", returncode=code)
