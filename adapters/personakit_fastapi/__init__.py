@@ -98,9 +98,11 @@ class PersonakitMiddleware:
             elif name == b"sec-gpc":
                 gpc = value.decode("latin-1")
         user = self.user(scope) if self.user is not None else None
-        visit = await run_in_threadpool(
-            self.front.visit, user=user, cookies=_cookies(cookie_header), sec_gpc=gpc
-        )
+        # Identifying is CPU only (a MAC check); recording GPC / TCF hits the store, so only
+        # a request that carries a signal pays a trip to the thread pool here.
+        visit = self.front.identify(user=user, cookies=_cookies(cookie_header), sec_gpc=gpc)
+        if visit.pending:
+            await run_in_threadpool(self.front.record, visit)
         bound = self.front.bind(visit)
         scope[SCOPE_KEY] = bound
         scope[_FRONT_KEY] = self.front

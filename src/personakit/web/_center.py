@@ -195,10 +195,10 @@ class PrivacyCenter:
         # Request values arrive as the framework parsed them; anything odd is the request's
         # fault (a 4xx), never an exception out of here.
         queried = _text_fields(query)
-        if not isinstance(content_type, str):
-            content_type = None
-        if not isinstance(body, bytes):
-            body = b""
+        given_type: object = content_type  # callers without a type checker send anything
+        given_body: object = body
+        content_type = given_type if isinstance(given_type, str) else None
+        body = given_body if isinstance(given_body, bytes) else b""
         if operation == "unsubscribe":
             fields = _text_fields(form) if form is not None else _form(body, content_type)
             return self.unsubscribe(queried.get("token"), fields, method=method)

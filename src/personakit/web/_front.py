@@ -92,6 +92,20 @@ class WebFront:
         """The visit for a request; see :meth:`VisitResolver.visit`."""
         return self.resolver.visit(user=user, cookies=cookies, sec_gpc=sec_gpc)
 
+    def identify(
+        self,
+        *,
+        user: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+        sec_gpc: str | None = None,
+    ) -> Visit:
+        """Who is asking, without store access; see :meth:`VisitResolver.identify`."""
+        return self.resolver.identify(user=user, cookies=cookies, sec_gpc=sec_gpc)
+
+    def record(self, visit: Visit) -> None:
+        """Record a visit's pending signals; see :meth:`VisitResolver.record`."""
+        self.resolver.record(visit)
+
     def bind(self, visit: Visit) -> BoundSubject:
         """The kit bound to ``visit``'s subject."""
         return BoundSubject(self.kit, visit)

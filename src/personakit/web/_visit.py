@@ -57,6 +57,7 @@ class Visit:
         gpc: Whether the request carried ``Sec-GPC: 1`` (then the opt-out is recorded).
         set_cookie: The subject cookie to set on the response, if a new one was issued.
         problems: Signals that were ignored because malformed (a bad TC string), as problems.
+        tc_string: The TCF CMP's cookie value, if the request carried one.
     """
 
     identifier: str = field(repr=False)  # a host identifier or a cookie token: not for logs
@@ -65,7 +66,13 @@ class Visit:
     set_cookie: SetCookie | None
     problems: tuple[Problem, ...]
     _identity: IdentityIndex = field(repr=False, alias="identity")
+    tc_string: str | None = field(default=None, repr=False)
     _subject: str | None = field(default=None, repr=False, alias="subject")
+
+    @property
+    def pending(self) -> bool:
+        """Whether signals wait to be recorded (GPC, a TC string): then recording hits the store."""
+        return self.gpc or self.tc_string is not None
 
     @property
     def subject(self) -> str:
@@ -109,14 +116,29 @@ class VisitResolver:
         cookies: Mapping[str, str] | None = None,
         sec_gpc: str | None = None,
     ) -> Visit:
-        """The visit for a request: ``user`` is what the host's resolver returned.
+        """The visit for a request, its signals recorded: :meth:`identify`, then :meth:`record`.
 
-        ``user`` must be a host identifier (``customer:42``) or None (anonymous); anything
-        else is :class:`InvalidInput` (a host bug, reported, never guessed at). ``cookies``
-        and ``sec_gpc`` are taken as sent: any value is accepted, odd ones are ignored.
+        ``user`` is what the host's resolver returned: a host identifier (``customer:42``) or
+        None (anonymous); anything else is :class:`InvalidInput` (a host bug, reported, never
+        guessed at). ``cookies`` and ``sec_gpc`` are taken as sent: odd values are ignored.
+        """
+        visit = self.identify(user=user, cookies=cookies, sec_gpc=sec_gpc)
+        self.record(visit)
+        return visit
+
+    def identify(
+        self,
+        *,
+        user: str | None = None,
+        cookies: Mapping[str, str] | None = None,
+        sec_gpc: str | None = None,
+    ) -> Visit:
+        """Who is asking, without touching the store (CPU only: safe on an event loop).
+
+        Signals to record (GPC, a TC string) are kept on the visit for :meth:`record`;
+        ``visit.pending`` says whether there are any.
         """
         jar: Mapping[Any, object] = cookies if isinstance(cookies, Mapping) else {}
-        problems: list[Problem] = []
         set_cookie: SetCookie | None = None
         if user is None:
             token = self.cookies.token(jar.get(self.config.cookie_name))
@@ -131,23 +153,31 @@ class VisitResolver:
                 "invalid user", [Problem(where="user", what="must be a host identifier or None")]
             )
         gpc_value = _header(sec_gpc)
-        gpc = gpc_value is not None and gpc_value.strip() == "1"
-        visit = Visit(
+        tc_string = jar.get(self.config.tcf_cookie) if self.config.tcf_cookie else None
+        return Visit(
             identifier=identifier,
             authenticated=user is not None,
-            gpc=gpc,
+            gpc=gpc_value is not None and gpc_value.strip() == "1",
             set_cookie=set_cookie,
             problems=(),
             identity=self.identity,
+            tc_string=tc_string if isinstance(tc_string, str) and tc_string else None,
         )
-        if gpc:
+
+    def record(self, visit: Visit) -> None:
+        """Record the visit's signals (GPC opt-out, TC string); nothing to do: no store access.
+
+        A malformed TC string is ignored (a broken CMP cookie must not break the page) and
+        listed in ``visit.problems``. Call it once per visit: repeats record nothing new.
+        """
+        if not isinstance(visit, Visit):
+            raise InvalidInput("invalid visit", [Problem(where="visit", what="must be a Visit")])
+        if visit.gpc:
             self.consent.record_gpc(visit.subject, "1", via="header", actor=self.config.actor)
-        tc_string = jar.get(self.config.tcf_cookie) if self.config.tcf_cookie else None
-        if isinstance(tc_string, str) and tc_string:
+        if visit.tc_string is not None:
             try:
-                self.consent.apply_tc_string(visit.subject, tc_string, actor=self.config.actor)
+                self.consent.apply_tc_string(
+                    visit.subject, visit.tc_string, actor=self.config.actor
+                )
             except InvalidInput as exc:
-                # A broken CMP cookie must not break the page: ignored, and said so.
-                problems.extend(exc.problems)
-        visit.problems = tuple(problems)
-        return visit
+                visit.problems = (*visit.problems, *exc.problems)
