@@ -156,6 +156,22 @@ def test_privacy_center_answers_any_request_below_500_and_a_4xx_writes_nothing( 
         assert isinstance(answer.json(), dict)
 
 
+@settings(max_examples=60)
+@given(visit=ANYTHING, operation=OPERATIONS, method=METHODS)
+def test_anything_but_a_visit_is_invalid_input(web, visit, operation, method) -> None:
+    """The adapter's own bug (no Visit) is a typed error from every entry point, not a crash."""
+    for call in (
+        lambda: web.handle(operation, visit, method=method),
+        lambda: web.bind(visit),
+        lambda: web.record(visit),
+        lambda: web.center.target(visit, None),
+    ):
+        try:
+            call()
+        except PersonakitError:
+            continue
+
+
 @settings(SLOW_OK, max_examples=100)
 @given(asked=st.one_of(st.text(min_size=1, max_size=40), st.sampled_from(["customer:victim"])))
 def test_an_anonymous_visitor_never_acts_for_another_subject(kit, web, asked: str) -> None:

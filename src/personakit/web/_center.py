@@ -193,7 +193,8 @@ class PrivacyCenter:
         for an unknown operation).
         """
         # Request values arrive as the framework parsed them; anything odd is the request's
-        # fault (a 4xx), never an exception out of here.
+        # fault (a 4xx), never an exception out of here. A non-Visit is the caller's bug.
+        _check_visit(visit)
         queried = _text_fields(query)
         given_type: object = content_type  # callers without a type checker send anything
         given_body: object = body
@@ -219,6 +220,7 @@ class PrivacyCenter:
         Raises :class:`AccessDenied` when ``asked`` names someone else and the visitor is not
         a logged-in user the host's ``may_act_for`` lets act for them.
         """
+        _check_visit(visit)
         if asked is None or asked in {"", visit.identifier}:
             return visit.subject
         if not isinstance(asked, str):
@@ -408,6 +410,11 @@ def _identifier_of(rights: Rights, subject: str) -> str:
             "cannot open request", [Problem(where="subject", what="has no identifier")]
         )
     return str(identifiers[0])
+
+
+def _check_visit(visit: object) -> None:
+    if not isinstance(visit, Visit):
+        raise InvalidInput("invalid visit", [Problem(where="visit", what="must be a Visit")])
 
 
 def _text_fields(given: object) -> dict[str, str]:

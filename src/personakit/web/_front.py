@@ -8,6 +8,7 @@ from typing import Any
 from attrs import frozen
 
 from personakit._kit import Personakit
+from personakit.exceptions import InvalidInput, Problem
 from personakit.web._center import PrivacyCenter
 from personakit.web._http import WebResponse
 from personakit.web._tokens import SubjectCookies, UnsubscribeTokens
@@ -108,6 +109,9 @@ class WebFront:
 
     def bind(self, visit: Visit) -> BoundSubject:
         """The kit bound to ``visit``'s subject."""
+        given: object = visit
+        if not isinstance(given, Visit):
+            raise InvalidInput("invalid visit", [Problem(where="visit", what="must be a Visit")])
         return BoundSubject(self.kit, visit)
 
     def handle(
