@@ -222,6 +222,7 @@ def test_my_data_export_and_erasure_request_for_the_visitor_itself(site) -> None
     data = driver.request("GET", "/privacy/data", headers={"Cookie": cookie})
     assert data.status == 200
     assert data.json()["subject"]["id"] == subject
+    assert data.header("Cache-Control") == ["no-store"]  # one person's data: never cached
     download = driver.request("GET", "/privacy/export?format=csv", headers={"Cookie": cookie})
     assert download.status == 200
     assert "attachment" in download.header("Content-Disposition")[0]

@@ -18,7 +18,7 @@ from email.parser import BytesParser
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from attrs import frozen
+from attrs import evolve, frozen
 
 from personakit.consent import ConsentContext, ConsentManager
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
@@ -187,11 +187,28 @@ class PrivacyCenter:
     ) -> WebResponse:
         """Run one privacy-center operation (see :data:`ROUTES`) for ``visit``.
 
+        Every answer carries ``Cache-Control: no-store``: it is one person's data.
+
         ``form`` is the parsed form of a form post, if the adapter parsed it (multipart);
         otherwise an urlencoded ``body`` is parsed here. Returns the response, a 4xx for
         anything wrong with the request (405 for a method the operation does not take, 404
         for an unknown operation).
         """
+        answer = self._handle(operation, visit, method, query, body, content_type, form)
+        if any(name.lower() == "cache-control" for name, _ in answer.headers):
+            return answer
+        return evolve(answer, headers=(*answer.headers, ("Cache-Control", "no-store")))
+
+    def _handle(  # noqa: PLR0917 (handle's arguments, passed on)
+        self,
+        operation: str,
+        visit: Visit,
+        method: str,
+        query: Mapping[str, str] | None,
+        body: bytes,
+        content_type: str | None,
+        form: Mapping[str, str] | None,
+    ) -> WebResponse:
         # Request values arrive as the framework parsed them; anything odd is the request's
         # fault (a 4xx), never an exception out of here. A non-Visit is the caller's bug.
         _check_visit(visit)
@@ -221,10 +238,12 @@ class PrivacyCenter:
         a logged-in user the host's ``may_act_for`` lets act for them.
         """
         _check_visit(visit)
-        if asked is None or asked in {"", visit.identifier}:
+        if asked is None or asked == "":
             return visit.subject
         if not isinstance(asked, str):
             raise AccessDenied
+        if asked == visit.identifier:
+            return visit.subject
         if visit.existing_subject() == asked:
             return asked
         check = self.config.may_act_for
