@@ -17,6 +17,7 @@ from typing import Any, Final
 from django.apps import AppConfig, apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, register
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.http import HttpRequest
 
@@ -76,6 +77,8 @@ class PersonakitConfig(AppConfig):
 def _build(conf: Mapping[str, Any]) -> WebFront:
     kit = conf.get("KIT")
     if not isinstance(kit, Personakit):
+        if not conf.get("STORE"):
+            raise ImproperlyConfigured("settings.PERSONAKIT needs STORE (or KIT)")
         key = conf.get("MASTER_KEY")
         kit = Personakit.open(conf["STORE"], keys=LocalKeyProvider(key) if key else None)
     return WebFront(

@@ -13,6 +13,7 @@ from typing import Annotated
 import flask
 import pytest
 from django.core.management import call_command
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 from django.test import override_settings
 from fastapi import Depends, FastAPI
@@ -21,7 +22,7 @@ from fastapi.testclient import TestClient
 from _web_drivers import DjangoDriver, _django_setup
 from personakit import LocalKeyProvider, Personakit, generate_master_key, testing
 from personakit.web import BoundSubject, WebFront
-from personakit_django.apps import check_settings
+from personakit_django.apps import check_settings, front
 from personakit_fastapi import PersonakitMiddleware, privacy_router, require_consent
 from personakit_flask import EXTENSION, PersonakitFlask
 
@@ -157,3 +158,9 @@ def test_manage_py_personakit_runs_the_cli_on_the_sites_store(store, capsys) -> 
         assert json.loads(capsys.readouterr().out)["ok"] is True
         with pytest.raises(CommandError):
             call_command("personakit", "subject", "export", "customer:nobody")
+
+
+def test_django_without_a_store_is_improperly_configured_in_one_line() -> None:
+    _django_setup()
+    with override_settings(PERSONAKIT={}), pytest.raises(ImproperlyConfigured, match="STORE"):
+        front()
