@@ -12,8 +12,8 @@ from typing import Annotated
 
 import flask
 import pytest
-from django.core.management import call_command
 from django.core.exceptions import ImproperlyConfigured
+from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import override_settings
 from fastapi import Depends, FastAPI
