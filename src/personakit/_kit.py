@@ -12,6 +12,7 @@ from typing import Any, Final, Self
 
 from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
+from personakit.analytics import Analytics
 from personakit.audit import AuditLog
 from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
@@ -42,7 +43,7 @@ class Personakit:
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
-    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``), and
+    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``, ``kit.analytics``), and
     capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
@@ -142,6 +143,16 @@ class Personakit:
             subject_ref=self.keyring.subject_ref,
             traits=self.traits,
             kinds=self.registries.record_kinds,
+        )
+        self.analytics = Analytics.build(
+            store=store,
+            audit=self.audit,
+            clock=self.clock,
+            mac=functools.partial(self.keyring.mac, "dp-answers"),
+            registry=self.registries.datasets,
+            subjects=self.retention.subjects,
+            basis=self.basis,
+            events=self.events,
         )
         self._closed = False
 
