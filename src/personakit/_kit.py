@@ -43,8 +43,8 @@ class Personakit:
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
-    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``, ``kit.analytics``), and
-    capabilities plug into ``kit.registries``. :meth:`track`,
+    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
+    ``kit.analytics``), and capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 

@@ -24,7 +24,6 @@ from personakit.events import Event
 from personakit.exceptions import InvalidInput, Problem
 
 if TYPE_CHECKING:
-    import numpy as np
     import numpy.typing as npt
 
 __all__ = ["Column", "Dataset", "build_dataset", "events_datasets", "rows_dataset"]
@@ -104,7 +103,7 @@ class Dataset:
 
 def _bound_rows(subject_codes: npt.NDArray[Any], limit: int) -> npt.NDArray[Any]:
     """Indices of the rows kept: each subject's first ``limit`` rows, in the original order."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     order = np.argsort(subject_codes, kind="stable")
     ordered = subject_codes[order]
@@ -114,10 +113,10 @@ def _bound_rows(subject_codes: npt.NDArray[Any], limit: int) -> npt.NDArray[Any]
     return np.sort(order[rank < limit])
 
 
-def _column(
+def _column(  # noqa: PLR0911 (one return per column kind)
     values: list[Any], problems: list[Problem], where: str, kind: ColumnKind | None = None
 ) -> Column | None:
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     present = [v for v in values if v is not None]
     if not present and kind is not None:
@@ -136,7 +135,7 @@ def _column(
         array = np.array(floats, dtype=np.float64)
         return Column(kind="float", values=array, finite=bool(np.isfinite(array).all()))
     if all(isinstance(v, str) for v in present):
-        labels = sorted({v for v in present})
+        labels = sorted(set(present))
         code = {label: i for i, label in enumerate(labels)}
         # missing labels get code len(labels): a category of its own no key ever names
         array = np.array(
@@ -160,7 +159,7 @@ def build_dataset(
 
     Raises :class:`InvalidInput` listing every column that cannot be a numpy column.
     """
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     codes: dict[str, int] = {}
     subject_of_row: list[int] = []
@@ -181,9 +180,9 @@ def build_dataset(
             continue
         kept = [values[i] for i in keep.tolist()]
         where = f"column {key!r}" if key.isidentifier() else "column"
-        column = _column(kept, problems, where, (schema or {}).get(key))
-        if column is not None:
-            columns[key] = column
+        made = _column(kept, problems, where, (schema or {}).get(key))
+        if made is not None:
+            columns[key] = made
     if problems:
         raise InvalidInput(f"dataset {name!r} cannot be built", problems)
     return Dataset(
@@ -243,21 +242,16 @@ def events_datasets(
             continue
         mine = [e for e in read(subject) if purpose in e.purposes]
         bought = sorted((e for e in mine if e.kind == "purchase"), key=lambda e: e.at)
-        for event in mine:
-            events.append(
-                (subject, {"kind": event.kind, "channel": event.channel, "month": _month(event)})
+        events.extend(
+            (subject, {"kind": e.kind, "channel": e.channel, "month": _month(e)}) for e in mine
+        )
+        orders.extend(
+            (
+                subject,
+                {"value_cents": _cents(e), "month": _month(e), "channel": e.channel},
             )
-        for event in bought:
-            orders.append(
-                (
-                    subject,
-                    {
-                        "value_cents": _cents(event),
-                        "month": _month(event),
-                        "channel": event.channel,
-                    },
-                )
-            )
+            for e in bought
+        )
         if not bought:
             continue
         customers.append(

@@ -98,7 +98,7 @@ def clear_plans() -> None:
 
 
 def _dp() -> Any:
-    import opendp.prelude as dp
+    import opendp.prelude as dp  # noqa: PLC0415 - lazily: only when a query runs
 
     dp.enable_features("contrib")
     return dp
@@ -164,7 +164,7 @@ def _half_width(scale: float, model: str) -> float:
     return 1.959963984540054 * scale if model == "zcdp" else scale * ln20
 
 
-def _build(shape: Shape) -> Plan:
+def _build(shape: Shape) -> Plan:  # noqa: PLR0911 (one return per query kind)
     dp = _dp()
     model = _model(shape)
     T = dp.i64 if shape.dtype == "int" else float  # noqa: N806 (OpenDP's type-argument name)
@@ -218,11 +218,11 @@ def _build(shape: Shape) -> Plan:
         int_space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.symmetric_distance()
         categories = list(range(shape.size))
         mo = "L2Distance<int>" if model == "zcdp" else "L1Distance<int>"
-        make = lambda s: (
+        make = lambda s: (  # noqa: E731
             int_space
             >> dp.t.then_count_by_categories(categories=categories, null_category=True, MO=mo)
             >> then_noise(s)
-        )  # noqa: E731
+        )
         noise = "gaussian" if model == "zcdp" else "discrete laplace"
         measurement, scale, loss = _resolve(
             make, shape.d_in, _scale(shape, sensitivity), shape, model
@@ -363,10 +363,21 @@ def _mean(shape: Shape) -> Plan:
             d_in=shape.d_in,
             lower=shape.lower,
             upper=shape.upper,
-            **half,
+            epsilon=half["epsilon"],
+            delta=half["delta"],
+            rho=half["rho"],
         )
     )
-    count = build_plan(Shape(kind="count", dtype=shape.dtype, d_in=shape.d_in, **half))
+    count = build_plan(
+        Shape(
+            kind="count",
+            dtype=shape.dtype,
+            d_in=shape.d_in,
+            epsilon=half["epsilon"],
+            delta=half["delta"],
+            rho=half["rho"],
+        )
+    )
     measurement = dp.c.make_composition([total.measurement, count.measurement])
     loss = _loss(measurement, shape.d_in, _model(shape))
     return Plan(

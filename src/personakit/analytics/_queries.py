@@ -5,11 +5,14 @@ Every check runs before a plan is built or any privacy is spent, and lists every
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from personakit.analytics._dataset import Column, Dataset
+from personakit.analytics._plan import Plan
+from personakit.analytics._result import DPResult
 from personakit.exceptions import InvalidInput, Problem
 
 if TYPE_CHECKING:
@@ -20,9 +23,17 @@ __all__ = [
     "check_bins",
     "check_bounds",
     "check_candidates",
+    "check_dataset_column",
     "check_keys",
+    "group_sums",
     "key_codes",
+    "mean_interval",
+    "number",
     "numeric_values",
+    "ratios",
+    "rounded",
+    "typed",
+    "upper_bound",
 ]
 
 #: Bounds are kept within what float64 represents exactly, so int bounds round-trip.
@@ -48,7 +59,7 @@ def check_bounds(bounds: object, column: Column, problems: list[Problem]) -> tup
     lower, upper = (_number(b) for b in bounds)
     if lower is None or upper is None or lower > upper:
         problems.append(
-            Problem(where="bounds", what=f"finite numbers within ±2**53, lower <= upper")
+            Problem(where="bounds", what="finite numbers within ±2**53, lower <= upper")
         )
         return 0.0, 0.0
     if column.kind == "int" and (not lower.is_integer() or not upper.is_integer()):
@@ -61,8 +72,8 @@ def check_bounds(bounds: object, column: Column, problems: list[Problem]) -> tup
 def numeric_values(
     column: Column, impute: object, problems: list[Problem]
 ) -> npt.NDArray[Any] | None:
-    """The column's values for a sum, mean, quantile or histogram, with NaN/inf imputed or refused."""
-    import numpy as np
+    """A numeric column's values, NaN and infinity imputed (``impute``) or refused."""
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     if column.kind == "category":
         problems.append(Problem(where="column", what="not numeric"))
@@ -85,7 +96,7 @@ def check_candidates(
     candidates: object, lower: float, upper: float, column: Column, problems: list[Problem]
 ) -> tuple[float, ...]:
     """Quantile candidates: given (strictly increasing, finite) or 101 points over the bounds."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     if candidates is None:
         points = np.linspace(lower, upper, 101)
@@ -99,7 +110,7 @@ def check_candidates(
         return ()
     found = [_number(c) for c in candidates]
     if any(c is None for c in found) or any(
-        b <= a for a, b in zip(found, found[1:], strict=False) if a is not None and b is not None
+        b <= a for a, b in itertools.pairwise(found) if a is not None and b is not None
     ):
         problems.append(Problem(where="candidates", what="finite numbers, strictly increasing"))
         return ()
@@ -115,7 +126,7 @@ def check_bins(bins: object, problems: list[Problem]) -> tuple[float, ...]:
         return ()
     found = [_number(b) for b in bins]
     if any(b is None for b in found) or any(
-        b <= a for a, b in zip(found, found[1:], strict=False) if a is not None and b is not None
+        b <= a for a, b in itertools.pairwise(found) if a is not None and b is not None
     ):
         problems.append(Problem(where="bins", what="finite numbers, strictly increasing"))
         return ()
@@ -127,7 +138,7 @@ def bin_codes(values: npt.NDArray[Any], edges: Sequence[float]) -> npt.NDArray[A
 
     A row-by-row map: one customer's rows still change at most that many rows' codes.
     """
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     edges_array = np.asarray(edges, dtype=np.float64)
     codes = np.searchsorted(edges_array, values, side="right") - 1
@@ -161,7 +172,7 @@ def check_keys(keys: object, column: Column, problems: list[Problem]) -> tuple[A
 
 def key_codes(column: Column, keys: Sequence[Any]) -> npt.NDArray[Any]:
     """Each row's position in ``keys``, or ``len(keys)`` for a row of no listed key."""
-    import numpy as np
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
     if column.kind == "category":
         position = {key: i for i, key in enumerate(keys)}
@@ -169,7 +180,8 @@ def key_codes(column: Column, keys: Sequence[Any]) -> npt.NDArray[Any]:
             [position.get(label, len(keys)) for label in column.labels] + [len(keys)],
             dtype=np.int64,
         )
-        return table[column.values]
+        picked: npt.NDArray[Any] = table[column.values]
+        return picked
     order = np.argsort(np.asarray(keys, dtype=np.int64))
     ordered = np.asarray(keys, dtype=np.int64)[order]
     found = np.searchsorted(ordered, column.values).clip(0, len(keys) - 1)
@@ -186,3 +198,66 @@ def check_dataset_column(
     except InvalidInput as exc:
         problems.extend(exc.problems)
         return None
+
+
+def typed(values: npt.NDArray[Any], kind: str) -> npt.NDArray[Any]:
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
+
+    return values.astype(np.int64 if kind == "int" else np.float64, copy=False)
+
+
+def group_sums(values: npt.NDArray[Any], codes: npt.NDArray[Any], size: int, kind: str) -> Any:
+    import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
+
+    if kind == "int":
+        sums = np.zeros(size + 1, dtype=np.int64)
+        np.add.at(sums, codes, values.astype(np.int64))
+        return sums[:size]
+    return np.bincount(codes, weights=values, minlength=size + 1)[:size].astype(np.float64)
+
+
+def number(value: Any) -> int | float:
+    return (
+        int(value)
+        if isinstance(value, int) or (float(value).is_integer() and abs(float(value)) < 2**53)
+        else float(value)
+    )
+
+
+def rounded(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.6g}")
+
+
+def mean_interval(  # noqa: PLR0917 (two plans, two values, two bounds)
+    total: float, count: int, total_plan: Plan, count_plan: Plan, lower: float, upper: float
+) -> list[float]:
+    # each part at 97.5% (two 2.5% tails summed by a union bound), both extremes taken
+    a = (total_plan.half_width or 0.0) * math.log(40) / math.log(20)
+    b = (count_plan.half_width or 0.0) * math.log(40) / math.log(20)
+    low_count, high_count = max(1.0, count - b), max(1.0, count + b)
+    candidates = [
+        (total - a) / low_count,
+        (total - a) / high_count,
+        (total + a) / low_count,
+        (total + a) / high_count,
+    ]
+    return [max(lower, min(candidates)), min(upper, max(candidates))]
+
+
+def upper_bound(upper: object) -> int:
+    if isinstance(upper, bool) or not isinstance(upper, int) or not 0 < upper < 2**53:
+        raise InvalidInput(
+            "invalid metric",
+            [Problem(where="upper", what="required: the largest value counted, in cents")],
+        )
+    return upper
+
+
+def ratios(total: DPResult, count: DPResult) -> dict[str, float | None] | None:
+    """Per key, a noisy sum over a noisy count (None where the count is 0; None for dry runs)."""
+    if total.value is None or count.value is None:
+        return None
+    return {
+        key: (None if not count.value.get(key) else float(total.value[key]) / count.value[key])
+        for key in total.value
+    }

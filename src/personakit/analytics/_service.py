@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from personakit._clock import Clock
 from personakit.analytics._dataset import (
@@ -30,8 +30,15 @@ from personakit.analytics._queries import (
     check_candidates,
     check_dataset_column,
     check_keys,
+    group_sums,
     key_codes,
+    mean_interval,
+    number,
     numeric_values,
+    ratios,
+    rounded,
+    typed,
+    upper_bound,
 )
 from personakit.analytics._result import Budget, DPResult, Loss, Privacy
 from personakit.audit import AuditLog
@@ -40,9 +47,6 @@ from personakit.events import EventLog
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
 from personakit.storage import Store
 from personakit.workflows import DatasetRegistry
-
-if TYPE_CHECKING:
-    import numpy.typing as npt
 
 __all__ = ["PURPOSE", "Analytics"]
 
@@ -194,7 +198,7 @@ class Analytics:
         query = {"kind": "count"}
 
         def run(plan: Plan) -> tuple[Any, Any]:
-            return max(0, int(plan.measurement(ds.subjects))), _round(plan.half_width)
+            return max(0, int(plan.measurement(ds.subjects))), rounded(plan.half_width)
 
         return self._release(ds, query, shape, run, {}, options)
 
@@ -251,7 +255,8 @@ class Analytics:
         values = numeric_values(col, impute, problems)
         points = check_candidates(candidates, lower, upper, col, problems) if not problems else ()
         _raise(problems)
-        assert values is not None and alpha is not None
+        assert values is not None
+        assert alpha is not None
         shape = self._shape(
             "quantile",
             col.kind,
@@ -272,7 +277,7 @@ class Analytics:
         }
 
         def run(plan: Plan) -> tuple[Any, Any]:
-            return _number(plan.measurement(_typed(values, col.kind))), None
+            return number(plan.measurement(typed(values, col.kind))), None
 
         return self._release(
             ds,
@@ -312,7 +317,7 @@ class Analytics:
                 ],
                 "outside": counts[-1],
             }
-            return value, _round(plan.half_width)
+            return value, rounded(plan.half_width)
 
         return self._release(ds, query, shape, run, {"bins": len(edges) - 1}, options)
 
@@ -365,7 +370,7 @@ class Analytics:
                 counts = plan.measurement(codes)
                 return {
                     str(k): max(0, int(c)) for k, c in zip(listed, counts, strict=False)
-                }, _round(plan.half_width)
+                }, rounded(plan.half_width)
 
             return self._release(ds, query, shape, run, {"keys": len(listed)}, options)
         col = ds.column(column)
@@ -383,8 +388,8 @@ class Analytics:
         clamped = values.clip(lower, upper)
 
         def run_sum(plan: Plan) -> tuple[Any, Any]:
-            sums = plan.measurement(_group_sums(clamped, codes, len(listed), col.kind))
-            return {str(k): _number(s) for k, s in zip(listed, sums, strict=False)}, _round(
+            sums = plan.measurement(group_sums(clamped, codes, len(listed), col.kind))
+            return {str(k): number(s) for k, s in zip(listed, sums, strict=False)}, rounded(
                 plan.half_width
             )
 
@@ -404,17 +409,17 @@ class Analytics:
         upper: int | None = None,
         cohorts: Sequence[int] | None = None,
         **spend: Any,
-    ) -> DPResult | dict[str, DPResult]:
+    ) -> DPResult:
         """A named shop metric.
 
         * ``aov``: average order value (cents) over ``orders``, each order within [0, ``upper``].
         * ``repeat_rate``: share of buying customers with two orders or more (``customers``).
         * ``clv_by_cohort``: mean customer value (cents, within [0, ``upper``]) per first-order
           month in ``cohorts`` (``yyyymm``); two releases (sum and count per cohort), each
-          with half the privacy asked; returns ``{"sum": …, "count": …, "value": …}``.
+          with half the privacy asked; the value is ``{cohort: cents or None}``.
         """
         if name == "aov":
-            return self.mean("orders", "value_cents", bounds=(0, _upper(upper)), **spend)
+            return self.mean("orders", "value_cents", bounds=(0, upper_bound(upper)), **spend)
         if name == "repeat_rate":
             return self.mean("customers", "repeat", bounds=(0, 1), **spend)
         if name == "clv_by_cohort":
@@ -423,7 +428,7 @@ class Analytics:
                     "clv_by_cohort needs cohorts",
                     [Problem(where="cohorts", what="required: months as yyyymm")],
                 )
-            half = {
+            half: dict[str, Any] = {
                 k: (
                     v / 2
                     if k in {"epsilon", "delta", "rho", "accuracy"}
@@ -433,7 +438,7 @@ class Analytics:
                 )
                 for k, v in spend.items()
             }
-            bound = _upper(upper)
+            bound = upper_bound(upper)
             total = self.groupby(
                 "customers",
                 "cohort",
@@ -443,14 +448,25 @@ class Analytics:
                 **half,
             )
             count = self.groupby("customers", "cohort", keys=list(cohorts), **half)
-            return {"sum": total, "count": count, "value": _ratios(total, count)}
+            return DPResult(
+                value=ratios(total, count),
+                interval=None,
+                loss=total.loss.plus(count.loss),
+                spent_now=total.spent_now or count.spent_now,
+                dry_run=total.dry_run,
+                bounds=total.bounds,
+                mechanism=f"{total.mechanism} sums / counts per cohort",
+                dataset="customers",
+                version=total.version,
+                release=count.release,
+            )
         raise InvalidInput(
             "unknown metric", [Problem(where="metric", what="one of " + ", ".join(METRICS))]
         )
 
     # -- machinery ----------------------------------------------------------------------
 
-    def _numeric(
+    def _numeric(  # noqa: PLR0917 (private: one call per public method)
         self,
         kind: str,
         dataset: str,
@@ -468,18 +484,16 @@ class Analytics:
         assert values is not None
         shape = self._shape(kind, col.kind, ds, privacy, lower=lower, upper=upper)
         query = {"kind": kind, "column": column, "bounds": [lower, upper], "impute": impute}
-        data = _typed(values, col.kind)
+        data = typed(values, col.kind)
 
         def run(plan: Plan) -> tuple[Any, Any]:
             if kind == "sum":
-                return _number(plan.measurement(data)), _round(plan.half_width)
+                return number(plan.measurement(data)), rounded(plan.half_width)
             total, count = plan.measurement(data)
             total_plan, count_plan = plan.parts
             mean = float(total) / max(1, int(count))
             mean = min(max(mean, lower), upper)  # post-processing: a mean lies within the bounds
-            interval = _mean_interval(
-                float(total), int(count), total_plan, count_plan, lower, upper
-            )
+            interval = mean_interval(float(total), int(count), total_plan, count_plan, lower, upper)
             return mean, interval
 
         return self._release(ds, query, shape, run, {"value_bounds": [lower, upper]}, options)
@@ -500,7 +514,7 @@ class Analytics:
                         value[group.labels[code]] = max(0, int(count))
                 else:
                     value[str(code)] = max(0, int(count))
-            return value, _round(plan.half_width)
+            return value, rounded(plan.half_width)
 
         return self._release(ds, query, shape, run, {"threshold": True}, options)
 
@@ -525,9 +539,11 @@ class Analytics:
             "reason": spend.get("reason", "unspecified"),
             "reuse": spend.get("reuse", True),
         }
-        for flag in ("dry_run", "reuse"):
-            if not isinstance(options[flag], bool):
-                problems.append(Problem(where=flag, what="must be true or false"))
+        problems.extend(
+            Problem(where=flag, what="must be true or false")
+            for flag in ("dry_run", "reuse")
+            if not isinstance(options[flag], bool)
+        )
         for text in ("actor", "reason"):
             try:
                 check_text(options[text], text)
@@ -563,7 +579,7 @@ class Analytics:
             **extra,
         )
 
-    def _release(
+    def _release(  # noqa: PLR0917 (private: the one path every query takes)
         self,
         ds: Dataset,
         query: dict[str, Any],
@@ -574,7 +590,7 @@ class Analytics:
     ) -> DPResult:
         plan = _plan(shape)
         bounds = {"rows_per_subject": ds.rows_per_subject, **bounds}
-        common = {
+        common: dict[str, Any] = {
             "bounds": bounds,
             "mechanism": plan.mechanism,
             "dataset": ds.name,
@@ -583,7 +599,7 @@ class Analytics:
         if options["dry_run"]:
             return DPResult(
                 value=None,
-                interval=_round(plan.half_width),
+                interval=rounded(plan.half_width),
                 loss=plan.loss,
                 spent_now=False,
                 dry_run=True,
@@ -668,63 +684,3 @@ def _from_stored(stored: Mapping[str, Any], common: dict[str, Any]) -> DPResult:
 def _raise(problems: list[Problem]) -> None:
     if problems:
         raise InvalidInput("invalid query", problems)
-
-
-def _typed(values: npt.NDArray[Any], kind: str) -> npt.NDArray[Any]:
-    import numpy as np
-
-    return values.astype(np.int64 if kind == "int" else np.float64, copy=False)
-
-
-def _group_sums(values: npt.NDArray[Any], codes: npt.NDArray[Any], size: int, kind: str) -> Any:
-    import numpy as np
-
-    if kind == "int":
-        sums = np.zeros(size + 1, dtype=np.int64)
-        np.add.at(sums, codes, values.astype(np.int64))
-        return sums[:size]
-    return np.bincount(codes, weights=values, minlength=size + 1)[:size].astype(np.float64)
-
-
-def _number(value: Any) -> int | float:
-    return (
-        int(value)
-        if isinstance(value, int) or float(value).is_integer() and abs(float(value)) < 2**53
-        else float(value)
-    )
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else float(f"{value:.6g}")
-
-
-def _mean_interval(
-    total: float, count: int, total_plan: Plan, count_plan: Plan, lower: float, upper: float
-) -> list[float]:
-    # each part at 97.5% (two 2.5% tails summed by a union bound), both extremes taken
-    a = (total_plan.half_width or 0.0) * math.log(40) / math.log(20)
-    b = (count_plan.half_width or 0.0) * math.log(40) / math.log(20)
-    low_count, high_count = max(1.0, count - b), max(1.0, count + b)
-    candidates = [
-        (total - a) / low_count,
-        (total - a) / high_count,
-        (total + a) / low_count,
-        (total + a) / high_count,
-    ]
-    return [max(lower, min(candidates)), min(upper, max(candidates))]
-
-
-def _upper(upper: object) -> int:
-    if isinstance(upper, bool) or not isinstance(upper, int) or not 0 < upper < 2**53:
-        raise InvalidInput(
-            "invalid metric",
-            [Problem(where="upper", what="required: the largest value counted, in cents")],
-        )
-    return upper
-
-
-def _ratios(total: DPResult, count: DPResult) -> dict[str, float | None]:
-    return {
-        key: (None if not count.value.get(key) else float(total.value[key]) / count.value[key])
-        for key in total.value
-    }
