@@ -75,12 +75,15 @@ def numeric_values(
     """A numeric column's values, NaN and infinity imputed (``impute``) or refused."""
     import numpy as np  # noqa: PLC0415 - lazily: import personakit stays fast
 
+    fill = _number(impute)
+    if impute is not None and fill is None:
+        problems.append(Problem(where="impute", what="a finite number within ±2**53"))
+        return None
     if column.kind == "category":
         problems.append(Problem(where="column", what="not numeric"))
         return None
     if column.finite:
         return column.values
-    fill = _number(impute)
     if fill is None:
         problems.append(
             Problem(

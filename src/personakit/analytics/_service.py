@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from personakit._clock import Clock
@@ -22,7 +22,7 @@ from personakit.analytics._dataset import (
     events_datasets,
 )
 from personakit.analytics._ledger import BudgetLedger, check_name, check_text
-from personakit.analytics._plan import Plan, Shape, build_plan
+from personakit.analytics._plan import Plan, Shape
 from personakit.analytics._queries import (
     bin_codes,
     check_bins,
@@ -40,11 +40,12 @@ from personakit.analytics._queries import (
     typed,
     upper_bound,
 )
+from personakit.analytics._release import release
 from personakit.analytics._result import Budget, DPResult, Loss, Privacy
 from personakit.audit import AuditLog
 from personakit.consent import BasisRule
 from personakit.events import EventLog
-from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.exceptions import InvalidInput, Problem
 from personakit.storage import Store
 from personakit.workflows import DatasetRegistry
 
@@ -140,6 +141,8 @@ class Analytics:
 
     def refresh(self, name: str | None = None) -> None:
         """Forget built datasets (all, or ``name``): the next query reads the store again."""
+        if name is not None:
+            check_name(name)
         with self._lock:
             if name is None:
                 self._datasets.clear()
@@ -254,7 +257,7 @@ class Analytics:
         lower, upper = check_bounds(bounds, col, problems)
         values = numeric_values(col, impute, problems)
         points = check_candidates(candidates, lower, upper, col, problems) if not problems else ()
-        _raise(problems)
+        raise_problems(problems)
         assert values is not None
         assert alpha is not None
         shape = self._shape(
@@ -303,7 +306,7 @@ class Analytics:
         col = ds.column(column)
         edges = check_bins(bins, problems)
         values = numeric_values(col, impute, problems)
-        _raise(problems)
+        raise_problems(problems)
         assert values is not None
         shape = self._shape("histogram", "int", ds, privacy, size=len(edges) - 1)
         query = {"kind": "histogram", "column": column, "bins": list(edges), "impute": impute}
@@ -350,7 +353,7 @@ class Analytics:
                         where="column", what="sums need public keys (unknown keys: counts only)"
                     )
                 )
-            _raise(problems)
+            raise_problems(problems)
             return self._keys_count(ds, by, privacy, options)
         listed = check_keys(keys, group, problems)
         values = None
@@ -360,7 +363,7 @@ class Analytics:
             if col is not None:
                 lower, upper = check_bounds(bounds, col, problems)
                 values = numeric_values(col, impute, problems)
-        _raise(problems)
+        raise_problems(problems)
         codes = key_codes(group, listed)
         if values is None:
             shape = self._shape("groupby_count", "int", ds, privacy, size=len(listed))
@@ -423,7 +426,7 @@ class Analytics:
         if name == "repeat_rate":
             return self.mean("customers", "repeat", bounds=(0, 1), **spend)
         if name == "clv_by_cohort":
-            if cohorts is None:
+            if not isinstance(cohorts, (list, tuple)):
                 raise InvalidInput(
                     "clv_by_cohort needs cohorts",
                     [Problem(where="cohorts", what="required: months as yyyymm")],
@@ -480,7 +483,7 @@ class Analytics:
         col = ds.column(column)
         lower, upper = check_bounds(bounds, col, problems)
         values = numeric_values(col, impute, problems)
-        _raise(problems)
+        raise_problems(problems)
         assert values is not None
         shape = self._shape(kind, col.kind, ds, privacy, lower=lower, upper=upper)
         query = {"kind": kind, "column": column, "bounds": [lower, upper], "impute": impute}
@@ -560,11 +563,11 @@ class Analytics:
             ds = self.dataset(dataset)  # type: ignore[arg-type]  # checked inside
         except InvalidInput as exc:
             problems.extend(exc.problems)
-            _raise(problems)
+            raise_problems(problems)
             raise
         if column is not None:
             check_dataset_column(ds, column, where, problems)
-        _raise(problems)
+        raise_problems(problems)
         return ds, privacy, options
 
     def _shape(self, kind: str, dtype: str, ds: Dataset, privacy: Privacy, **extra: Any) -> Shape:
@@ -588,99 +591,10 @@ class Analytics:
         bounds: dict[str, Any],
         options: dict[str, Any],
     ) -> DPResult:
-        plan = _plan(shape)
-        bounds = {"rows_per_subject": ds.rows_per_subject, **bounds}
-        common: dict[str, Any] = {
-            "bounds": bounds,
-            "mechanism": plan.mechanism,
-            "dataset": ds.name,
-            "version": ds.version,
-        }
-        if options["dry_run"]:
-            return DPResult(
-                value=None,
-                interval=rounded(plan.half_width),
-                loss=plan.loss,
-                spent_now=False,
-                dry_run=True,
-                **common,
-            )
-        query = {
-            **query,
-            "privacy": {
-                "epsilon": shape.epsilon,
-                "delta": shape.delta,
-                "rho": shape.rho,
-                "accuracy": shape.accuracy,
-            },
-        }
-        key = self.ledger.answer_key(ds.name, ds.version, query)
-        if options["reuse"]:
-            stored = self.ledger.stored(ds.name, key)
-            if stored is not None:
-                return _from_stored(stored, common)
-        self.ledger.check(ds.name, plan.loss)  # refused here, before OpenDP runs
-        try:
-            value, interval = run(plan)
-        except PersonakitError:
-            raise
-        except Exception as exc:  # OpenDP refused the data (an overflow, say): nothing released
-            raise InvalidInput(
-                "the query cannot run on this dataset",
-                [Problem(where="query", what=type(exc).__name__)],
-            ) from exc
-        answer = {
-            "value": value,
-            "interval": interval,
-            "mechanism": plan.mechanism,
-            "bounds": bounds,
-        }
-        seq, stored = self.ledger.record(
-            ds.name,
-            key,
-            plan.loss,
-            answer,
-            query=query,
-            version=ds.version,
-            actor=options["actor"],
-            reason=options["reason"],
-        )
-        if stored is not None:
-            return _from_stored(stored, common)
-        return DPResult(
-            value=value,
-            interval=interval,
-            loss=plan.loss,
-            spent_now=True,
-            dry_run=False,
-            release=seq,
-            **common,
-        )
+        return release(self.ledger, ds, query, shape, run, bounds, options)
 
 
-def _plan(shape: Shape) -> Plan:
-    try:
-        return build_plan(shape)
-    except PersonakitError:
-        raise
-    except Exception as exc:  # OpenDP refused the shape (bounds too large for a sum, say)
-        raise InvalidInput(
-            "no mechanism for this query", [Problem(where="query", what=type(exc).__name__)]
-        ) from exc
-
-
-def _from_stored(stored: Mapping[str, Any], common: dict[str, Any]) -> DPResult:
-    return DPResult(
-        value=stored["value"],
-        interval=stored["interval"],
-        loss=Loss.zero(Loss.from_json(stored["loss"]).model),
-        spent_now=False,
-        dry_run=False,
-        release=int(stored["release"]),
-        **common,
-    )
-
-
-def _raise(problems: list[Problem]) -> None:
+def raise_problems(problems: list[Problem]) -> None:
+    """Raise :class:`InvalidInput` listing ``problems``, if any."""
     if problems:
         raise InvalidInput("invalid query", problems)
