@@ -161,18 +161,20 @@ class BudgetLedger:
         version: str,
         actor: str,
         reason: str,
+        replace: bool = False,
     ) -> tuple[int, dict[str, Any] | None]:
         """Spend ``loss`` and store ``answer`` in one transaction; the critical section.
 
         Returns ``(seq, None)`` for a new release, or ``(seq, stored)`` when another process
         stored an answer under ``key`` first (ours is then discarded, never returned, and
-        nothing is spent). Raises :class:`BudgetExceeded` if the cap no longer allows it.
+        nothing is spent); with ``replace`` (a fresh release asked for) ours replaces it.
+        Raises :class:`BudgetExceeded` if the cap no longer allows it.
         """
         answer_key = f"{_ANSWER}{dataset}/{key}"
         with self._store.transaction():
             spent, seq = self._head(dataset)
             raw = self._store.get(answer_key)
-            if raw is not None:
+            if raw is not None and not replace:
                 stored = dict(loads(raw))
                 return int(stored["release"]), stored
             cap = self.cap(dataset)

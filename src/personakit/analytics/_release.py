@@ -86,6 +86,7 @@ def release(  # noqa: PLR0917 (the one path every query takes)
         version=ds.version,
         actor=options["actor"],
         reason=options["reason"],
+        replace=not options["reuse"],
     )
     if stored is not None:
         return _from_stored(stored, common)
