@@ -69,6 +69,8 @@ def test_the_ks_check_rejects_a_wrong_scale() -> None:
 def test_loss_is_what_opendp_maps_and_never_above_the_target() -> None:
     """The planned loss is measurement.map(d_in), at most the epsilon asked for."""
     for epsilon in (0.1, 0.3, 1.0 / 3, 0.7):
-        plan = build_plan(Shape(kind="sum", dtype="float", d_in=7, lower=-1.5, upper=2.5, epsilon=epsilon))
+        plan = build_plan(
+            Shape(kind="sum", dtype="float", d_in=7, lower=-1.5, upper=2.5, epsilon=epsilon)
+        )
         assert plan.loss.epsilon == plan.measurement.map(7)
         assert plan.loss.epsilon <= epsilon

@@ -21,7 +21,9 @@ def _spent(kit: Personakit, dataset: str) -> tuple[float, int, int]:
     return budget.spent.epsilon, budget.releases, kit.audit.head()[0]
 
 
-def test_only_subjects_with_a_basis_for_analytics_are_in_the_datasets(memory_kit: Personakit) -> None:
+def test_only_subjects_with_a_basis_for_analytics_are_in_the_datasets(
+    memory_kit: Personakit,
+) -> None:
     """No consent (c0, c1) and restricted (c2) customers contribute no row at all."""
     subjects = shop(memory_kit)
     customers = memory_kit.analytics.dataset("customers")
@@ -120,7 +122,9 @@ def test_each_query_kind_answers_with_its_bounds(shop_kit: Personakit) -> None:
     assert [b["count"] >= 0 for b in histogram.value["bins"]] == [True, True]
     groups = a.groupby("orders", "month", keys=[202601, 202602], epsilon=10.0)
     assert set(groups.value) == {"202601", "202602"}
-    sums = a.groupby("orders", "channel", keys=["web"], column="value_cents", bounds=(0, 20_000), epsilon=10.0)
+    sums = a.groupby(
+        "orders", "channel", keys=["web"], column="value_cents", bounds=(0, 20_000), epsilon=10.0
+    )
     assert set(sums.value) == {"web"}
     found = a.groupby("customers", "cohort", epsilon=50.0, delta=1e-5)
     assert set(found.value) <= {"202601", "202602"}
@@ -155,7 +159,9 @@ def test_nan_and_infinity_are_refused_or_imputed(memory_kit: Personakit) -> None
     with pytest.raises(InvalidInput, match="impute"):
         memory_kit.analytics.sum("floats", "x", bounds=(0.0, 3.0), epsilon=1.0)
     assert memory_kit.analytics.budget("floats").releases == 0
-    assert math.isfinite(memory_kit.analytics.sum("floats", "x", bounds=(0.0, 3.0), impute=0.0, epsilon=1.0).value)
+    assert math.isfinite(
+        memory_kit.analytics.sum("floats", "x", bounds=(0.0, 3.0), impute=0.0, epsilon=1.0).value
+    )
 
 
 _BAD: list[tuple[str, dict[str, Any]]] = [
@@ -186,14 +192,21 @@ def test_bad_input_is_a_typed_error_before_any_privacy_is_spent(
     kit.analytics.offer(build_dataset("bad", rows, rows_per_subject=1))
     kit.analytics.set_budget("bad", epsilon=5.0)
     before = _spent(kit, "bad")
-    call: dict[str, Any] = {"dataset": "bad", "column": "cents", "bounds": (0, 1000), "epsilon": 1.0}
+    call: dict[str, Any] = {
+        "dataset": "bad",
+        "column": "cents",
+        "bounds": (0, 1000),
+        "epsilon": 1.0,
+    }
     call.update(change)
     with pytest.raises(InvalidInput):
         kit.analytics.sum(call.pop("dataset"), call.pop("column"), **call)
     assert _spent(kit, "bad") == before, why
 
 
-def test_an_exceeded_budget_is_refused_before_opendp_runs(memory_kit: Personakit, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_exceeded_budget_is_refused_before_opendp_runs(
+    memory_kit: Personakit, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Over the cap: BudgetExceeded, the measurement never invoked, nothing written."""
     kit = memory_kit
     kit.analytics.offer(arrays("capped", list(range(10))))
@@ -234,12 +247,18 @@ def test_no_cap_means_no_release(memory_kit: Personakit) -> None:
         memory_kit.analytics.count("uncapped", epsilon=1.0)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(epsilons=st.lists(st.floats(min_value=0.01, max_value=2.0), min_size=1, max_size=12))
-def test_the_spent_budget_never_exceeds_the_cap(memory_kit: Personakit, epsilons: list[float]) -> None:
+def test_the_spent_budget_never_exceeds_the_cap(
+    memory_kit: Personakit, epsilons: list[float]
+) -> None:
     """Property: whatever sequence of releases is asked, the recorded spend stays within the cap."""
     name = f"prop{abs(hash(tuple(epsilons))) % 10**9}"
-    memory_kit.analytics.offer(Dataset(name=name, rows_per_subject=1, subjects=np.arange(5), columns={}))
+    memory_kit.analytics.offer(
+        Dataset(name=name, rows_per_subject=1, subjects=np.arange(5), columns={})
+    )
     memory_kit.analytics.set_budget(name, epsilon=3.0)
     for epsilon in epsilons:
         try:
@@ -249,4 +268,6 @@ def test_the_spent_budget_never_exceeds_the_cap(memory_kit: Personakit, epsilons
         budget = memory_kit.analytics.budget(name)
         assert budget.spent.epsilon <= 3.0
     releases = list(memory_kit.analytics.ledger.releases(name))
-    assert sum(r["loss"]["epsilon"] for r in releases) == pytest.approx(memory_kit.analytics.budget(name).spent.epsilon)
+    assert sum(r["loss"]["epsilon"] for r in releases) == pytest.approx(
+        memory_kit.analytics.budget(name).spent.epsilon
+    )
