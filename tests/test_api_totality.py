@@ -175,6 +175,13 @@ _RIGHTS_KW = (
     ("actor", _v("system")),
 )
 
+_DP_KW = (
+    ("epsilon", _v(0.01)),
+    ("dry_run", _v(False)),
+    ("actor", _v("system")),
+    ("reason", _v("totality")),
+)
+
 ENTRIES: Final = [
     Entry(
         "kit.track",
@@ -434,6 +441,59 @@ ENTRIES: Final = [
         lambda k: k.registries.hooks.on_merge,
         (lambda c: f"merge{c.serial}", _v(lambda _source, _target: None)),
     ),
+    Entry("analytics.dataset", lambda k: k.analytics.dataset, (_v("orders"),)),
+    Entry("analytics.refresh", lambda k: k.analytics.refresh, (_v("orders"),)),
+    Entry("analytics.offer", lambda k: k.analytics.offer, (_v(None),)),
+    Entry("analytics.budget", lambda k: k.analytics.budget, (_v("orders"),)),
+    Entry(
+        "analytics.set_budget",
+        lambda k: k.analytics.set_budget,
+        (_v("orders"),),
+        (("epsilon", _v(50.0)), ("delta", _v(None)), ("rho", _v(None)), ("reason", _v("cap"))),
+    ),
+    Entry("analytics.count", lambda k: k.analytics.count, (_v("orders"),), _DP_KW),
+    Entry(
+        "analytics.sum",
+        lambda k: k.analytics.sum,
+        (_v("orders"), _v("value_cents")),
+        (("bounds", _v((0, 20_000))), ("impute", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.mean",
+        lambda k: k.analytics.mean,
+        (_v("orders"), _v("value_cents")),
+        (("bounds", _v((0, 20_000))), ("impute", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.quantile",
+        lambda k: k.analytics.quantile,
+        (_v("orders"), _v("value_cents")),
+        (("q", _v(0.5)), ("bounds", _v((0, 20_000))), ("candidates", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.histogram",
+        lambda k: k.analytics.histogram,
+        (_v("orders"), _v("value_cents")),
+        (("bins", _v([0, 1000, 20_000])), ("impute", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.groupby",
+        lambda k: k.analytics.groupby,
+        (_v("orders"), _v("month")),
+        (
+            ("keys", _v([202601])),
+            ("column", _v(None)),
+            ("bounds", _v(None)),
+            ("impute", _v(None)),
+            *_DP_KW,
+        ),
+    ),
+    Entry(
+        "analytics.metric",
+        lambda k: k.analytics.metric,
+        (_v("clv_by_cohort"),),
+        (("upper", _v(20_000)), ("cohorts", _v([202601])), *_DP_KW),
+    ),
 ]
 
 
@@ -575,6 +635,9 @@ NOT_CALLED: Final = {
     "registries.datasets.describe": "no arguments",
     "registries.hooks.events": "runs the registered hooks (the ingest properties drive it)",
     "registries.hooks.merged": "runs the registered hooks (the link tests drive it)",
+    "analytics.build": "wiring from a kit's parts, called once by the facade",
+    "analytics.datasets": "no arguments",
+    "analytics.budgets": "no arguments",
 }
 
 
@@ -594,6 +657,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "registries.segments": made.registries.segments,
             "registries.datasets": made.registries.datasets,
             "registries.hooks": made.registries.hooks,
+            "analytics": made.analytics,
         }
         public = {
             f"{prefix}.{name}"

@@ -28,7 +28,7 @@ sys.path.insert(0, str(WORKER.parent))
 from dp_worker import DATASET, dataset  # noqa: E402
 
 
-def _run(
+def _run(  # noqa: PLR0917 (the worker's command line, positionally)
     location: str, key: str, keys_dir: str, tenant: str, seed: int, queries: int, mode: str
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
@@ -73,7 +73,7 @@ def where(
         kit.analytics.set_budget(DATASET, epsilon=CAP, reason="test cap")
     yield location, keys_dir, tenant
     if request.param == "postgres":
-        import psycopg
+        import psycopg  # noqa: PLC0415 (only with a PostgreSQL server)
 
         with psycopg.connect(DSN, autocommit=True) as conn:
             conn.execute("DELETE FROM personakit_kv WHERE namespace = %s", (tenant,))

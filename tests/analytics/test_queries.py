@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from analytics.conftest import arrays, shop
 from personakit import Personakit
-from personakit.analytics import Dataset
+from personakit.analytics import Dataset, _release, build_dataset
 from personakit.exceptions import BudgetExceeded, InvalidInput
 
 
@@ -42,8 +43,6 @@ def test_rows_per_subject_is_enforced_and_stated(memory_kit: Personakit) -> None
     """A customer with many rows keeps only the bound's worth; the result says the bound."""
     rows = [("heavy", {"v": 1})] * 50 + [("light", {"v": 1})]
     kit = memory_kit
-    from personakit.analytics import build_dataset
-
     dataset = build_dataset("heavy", rows, rows_per_subject=3)
     assert dataset.rows == 4
     kit.analytics.offer(dataset)
@@ -151,8 +150,6 @@ def test_every_release_is_audited_with_who_and_why(shop_kit: Personakit) -> None
 
 def test_nan_and_infinity_are_refused_or_imputed(memory_kit: Personakit) -> None:
     """A float column with NaN/inf: InvalidInput unless impute= gives a finite value."""
-    from personakit.analytics import build_dataset
-
     rows = [(f"s{i}", {"x": v}) for i, v in enumerate([1.0, math.nan, math.inf, 2.5])]
     memory_kit.analytics.offer(build_dataset("floats", rows, rows_per_subject=1))
     memory_kit.analytics.set_budget("floats", epsilon=2.0)
@@ -187,8 +184,6 @@ def test_bad_input_is_a_typed_error_before_any_privacy_is_spent(
     """Each bad input: InvalidInput, and the ledger and audit log are untouched."""
     kit = memory_kit
     rows = [(f"s{i}", {"cents": i * 10, "label": "a"}) for i in range(20)]
-    from personakit.analytics import build_dataset
-
     kit.analytics.offer(build_dataset("bad", rows, rows_per_subject=1))
     kit.analytics.set_budget("bad", epsilon=5.0)
     before = _spent(kit, "bad")
@@ -214,8 +209,6 @@ def test_an_exceeded_budget_is_refused_before_opendp_runs(
     kit.analytics.count("capped", epsilon=0.75)
     before = _spent(kit, "capped")
     ran: list[str] = []
-    from personakit.analytics import _release
-
     real = _release._plan
 
     def spy(shape: Any) -> Any:
@@ -261,10 +254,8 @@ def test_the_spent_budget_never_exceeds_the_cap(
     )
     memory_kit.analytics.set_budget(name, epsilon=3.0)
     for epsilon in epsilons:
-        try:
+        with contextlib.suppress(BudgetExceeded):
             memory_kit.analytics.count(name, epsilon=epsilon, reuse=False)
-        except BudgetExceeded:
-            pass
         budget = memory_kit.analytics.budget(name)
         assert budget.spent.epsilon <= 3.0
     releases = list(memory_kit.analytics.ledger.releases(name))
