@@ -489,6 +489,12 @@ ENTRIES: Final = [
         ),
     ),
     Entry(
+        "analytics.conversion",
+        lambda k: k.analytics.conversion,
+        (_v("orders"), _v("channel"), _v("month")),
+        (("treatment", _v("web")), ("holdout", _v("store")), *_DP_KW),
+    ),
+    Entry(
         "analytics.metric",
         lambda k: k.analytics.metric,
         (_v("clv_by_cohort"),),

@@ -22,6 +22,7 @@ from personakit.analytics._dataset import (
     events_datasets,
 )
 from personakit.analytics._ledger import BudgetLedger, check_name, check_text
+from personakit.analytics._metrics import conversion, metric
 from personakit.analytics._plan import Plan, Shape
 from personakit.analytics._queries import (
     bin_codes,
@@ -35,10 +36,8 @@ from personakit.analytics._queries import (
     mean_interval,
     number,
     numeric_values,
-    ratios,
     rounded,
     typed,
-    upper_bound,
 )
 from personakit.analytics._release import release
 from personakit.analytics._result import Budget, DPResult, Loss, Privacy
@@ -54,7 +53,6 @@ __all__ = ["PURPOSE", "Analytics"]
 #: The purpose every analysis runs under: only subjects with a basis for it are counted.
 PURPOSE: Final = "analytics"
 BUILTIN: Final = ("customers", "events", "orders")
-METRICS: Final = ("aov", "clv_by_cohort", "repeat_rate")
 
 
 class Analytics:
@@ -413,59 +411,30 @@ class Analytics:
         cohorts: Sequence[int] | None = None,
         **spend: Any,
     ) -> DPResult:
-        """A named shop metric.
+        """A named shop metric (see :func:`personakit.analytics._metrics.metric`).
 
-        * ``aov``: average order value (cents) over ``orders``, each order within [0, ``upper``].
-        * ``repeat_rate``: share of buying customers with two orders or more (``customers``).
-        * ``clv_by_cohort``: mean customer value (cents, within [0, ``upper``]) per first-order
-          month in ``cohorts`` (``yyyymm``); two releases (sum and count per cohort), each
-          with half the privacy asked; the value is ``{cohort: cents or None}``.
+        ``aov`` (average order value, orders within [0, ``upper``] cents), ``repeat_rate``
+        (share of buying customers with two orders or more), ``clv_by_cohort`` (mean customer
+        value within [0, ``upper``] per first-order month in ``cohorts``, ``yyyymm``).
         """
-        if name == "aov":
-            return self.mean("orders", "value_cents", bounds=(0, upper_bound(upper)), **spend)
-        if name == "repeat_rate":
-            return self.mean("customers", "repeat", bounds=(0, 1), **spend)
-        if name == "clv_by_cohort":
-            if not isinstance(cohorts, (list, tuple)):
-                raise InvalidInput(
-                    "clv_by_cohort needs cohorts",
-                    [Problem(where="cohorts", what="required: months as yyyymm")],
-                )
-            half: dict[str, Any] = {
-                k: (
-                    v / 2
-                    if k in {"epsilon", "delta", "rho", "accuracy"}
-                    and isinstance(v, float | int)
-                    and not isinstance(v, bool)
-                    else v
-                )
-                for k, v in spend.items()
-            }
-            bound = upper_bound(upper)
-            total = self.groupby(
-                "customers",
-                "cohort",
-                keys=list(cohorts),
-                column="value_cents",
-                bounds=(0, bound),
-                **half,
-            )
-            count = self.groupby("customers", "cohort", keys=list(cohorts), **half)
-            return DPResult(
-                value=ratios(total, count),
-                interval=None,
-                loss=total.loss.plus(count.loss),
-                spent_now=total.spent_now or count.spent_now,
-                dry_run=total.dry_run,
-                bounds=total.bounds,
-                mechanism=f"{total.mechanism} sums / counts per cohort",
-                dataset="customers",
-                version=total.version,
-                release=count.release,
-            )
-        raise InvalidInput(
-            "unknown metric", [Problem(where="metric", what="one of " + ", ".join(METRICS))]
-        )
+        return metric(self, name, upper=upper, cohorts=cohorts, spend=spend)
+
+    def conversion(
+        self,
+        dataset: str,
+        arm: str,
+        outcome: str,
+        *,
+        treatment: str,
+        holdout: str,
+        **spend: Any,
+    ) -> DPResult:
+        """Conversion per arm and uplift of ``treatment`` over ``holdout``, with a 95% interval.
+
+        Over a registered dataset with an ``arm`` category column and a 0/1 ``outcome``
+        column (experiments, journeys); see :func:`personakit.analytics._metrics.conversion`.
+        """
+        return conversion(self, dataset, arm, outcome, arms=(treatment, holdout), spend=spend)
 
     # -- machinery ----------------------------------------------------------------------
 
