@@ -262,3 +262,25 @@ def test_the_spent_budget_never_exceeds_the_cap(
     assert sum(r["loss"]["epsilon"] for r in releases) == pytest.approx(
         memory_kit.analytics.budget(name).spent.epsilon
     )
+
+
+def test_a_dry_run_of_a_stored_answer_costs_nothing(memory_kit: Personakit) -> None:
+    """Dry run after the release: loss 0 (it would return the stored answer); fresh: full cost."""
+    memory_kit.analytics.offer(arrays("drystored", list(range(30))))
+    memory_kit.analytics.set_budget("drystored", epsilon=2.0)
+    memory_kit.analytics.count("drystored", epsilon=0.5)
+    assert memory_kit.analytics.count("drystored", epsilon=0.5, dry_run=True).loss.epsilon == 0
+    fresh = memory_kit.analytics.count("drystored", epsilon=0.5, dry_run=True, reuse=False)
+    assert fresh.loss.epsilon == pytest.approx(0.5)
+
+
+def test_a_two_release_metric_spends_both_halves_or_neither(shop_kit: Personakit) -> None:
+    """clv_by_cohort over a cap that holds one half only: refused, nothing spent or written."""
+    shop_kit.analytics.set_budget("customers", epsilon=0.6)
+    before = _spent(shop_kit, "customers")
+    with pytest.raises(BudgetExceeded):
+        shop_kit.analytics.metric("clv_by_cohort", upper=50_000, cohorts=[202601], epsilon=1.0)
+    assert _spent(shop_kit, "customers") == before
+    done = shop_kit.analytics.metric("clv_by_cohort", upper=50_000, cohorts=[202601], epsilon=0.6)
+    assert done.loss.epsilon <= 0.6
+    assert shop_kit.analytics.budget("customers").releases == 2

@@ -7,7 +7,7 @@ its total loss is what was asked; each half is its own ledger release.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
 from personakit.analytics._queries import ratios, upper_bound
@@ -50,6 +50,26 @@ def _combined(first: DPResult, second: DPResult, value: Any, interval: Any, what
     )
 
 
+def _both(
+    analytics: Analytics,
+    dataset: str,
+    first: Callable[..., DPResult],
+    second: Callable[..., DPResult],
+    spend: Mapping[str, Any],
+) -> tuple[DPResult, DPResult]:
+    """Both releases, or neither: the pair's cost is checked against the cap first.
+
+    Dry runs say what each would cost now (nothing for an answer already stored), so a retry
+    after the first half was released is not refused for the half it will not spend again.
+    """
+    if spend.get("dry_run") is True:
+        return first(**spend), second(**spend)
+    probe = {**spend, "dry_run": True}
+    cost = first(**probe).loss.plus(second(**probe).loss)
+    analytics.ledger.check(dataset, cost)
+    return first(**spend), second(**spend)
+
+
 def metric(
     analytics: Analytics,
     name: object,
@@ -70,14 +90,19 @@ def metric(
                 [Problem(where="cohorts", what="required: months as yyyymm")],
             )
         bound = upper_bound(upper)
-        half = halves(spend)
         keys = list(cohorts)
-        total = analytics.groupby(
-            "customers", "cohort", keys=keys, column="value_cents", bounds=(0, bound), **half
-        )
-        count = analytics.groupby("customers", "cohort", keys=keys, **half)
-        what = f"{total.mechanism} sums / counts per cohort"
-        return _combined(total, count, ratios(total, count), None, what)
+
+        def total(**options: Any) -> DPResult:
+            return analytics.groupby(
+                "customers", "cohort", keys=keys, column="value_cents", bounds=(0, bound), **options
+            )
+
+        def count(**options: Any) -> DPResult:
+            return analytics.groupby("customers", "cohort", keys=keys, **options)
+
+        summed, counted = _both(analytics, "customers", total, count, halves(spend))
+        what = f"{summed.mechanism} sums / counts per cohort"
+        return _combined(summed, counted, ratios(summed, counted), None, what)
     raise InvalidInput(
         "unknown metric", [Problem(where="metric", what="one of " + ", ".join(METRICS))]
     )

@@ -30,6 +30,7 @@ def release(  # noqa: PLR0917 (the one path every query takes)
     bounds: dict[str, Any],
     options: dict[str, Any],
 ) -> DPResult:
+    """Release ``query`` over ``ds`` (see the module docstring for the order of the steps)."""
     plan = _plan(shape)
     bounds = {"rows_per_subject": ds.rows_per_subject, **bounds}
     common: dict[str, Any] = {
@@ -38,15 +39,6 @@ def release(  # noqa: PLR0917 (the one path every query takes)
         "dataset": ds.name,
         "version": ds.version,
     }
-    if options["dry_run"]:
-        return DPResult(
-            value=None,
-            interval=rounded(plan.half_width),
-            loss=plan.loss,
-            spent_now=False,
-            dry_run=True,
-            **common,
-        )
     query = {
         **query,
         "privacy": {
@@ -57,6 +49,17 @@ def release(  # noqa: PLR0917 (the one path every query takes)
         },
     }
     key = ledger.answer_key(ds.name, ds.version, query)
+    if options["dry_run"]:
+        # what it would cost now: nothing when the same answer is stored and may be reused
+        stored = ledger.stored(ds.name, key) if options["reuse"] else None
+        return DPResult(
+            value=None,
+            interval=rounded(plan.half_width),
+            loss=plan.loss if stored is None else Loss.zero(plan.loss.model),
+            spent_now=False,
+            dry_run=True,
+            **common,
+        )
     if options["reuse"]:
         stored = ledger.stored(ds.name, key)
         if stored is not None:
