@@ -42,7 +42,6 @@ import opendp.prelude as dp
 from _common import BenchContext
 from _shop import cached, copy_store, open_kit, shop_lines
 from personakit.analytics import Dataset
-from personakit.analytics._plan import clear_plans
 
 TARGETS = {"dp_overhead_ratio": ("<=", 1.2)}
 
@@ -157,7 +156,7 @@ def figures(ctx: BenchContext) -> dict[str, float]:
         _raw_count(data)  # warm-up: OpenDP's library load is nobody's query
         for run in range(runs + 1):
             for name, query in queries.items():
-                clear_plans()
+                analytics.plans.clear()
                 elapsed = _ms(query)
                 if run:
                     times.setdefault(name, []).append(elapsed)

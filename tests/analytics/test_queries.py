@@ -211,8 +211,8 @@ def test_an_exceeded_budget_is_refused_before_opendp_runs(
     ran: list[str] = []
     real = _release._plan
 
-    def spy(shape: Any) -> Any:
-        plan = real(shape)
+    def spy(plans: Any, shape: Any) -> Any:
+        plan = real(plans, shape)
 
         class Watched:
             def __getattr__(self, name: str) -> Any:

@@ -30,7 +30,7 @@ from attrs import frozen
 from personakit.analytics._result import Loss, Privacy
 from personakit.exceptions import InvalidInput, Problem
 
-__all__ = ["Plan", "Shape", "build_plan", "ln20"]
+__all__ = ["Plan", "Plans", "Shape", "build_plan", "ln20"]
 
 _CACHE_SIZE: Final = 256
 _ALPHA: Final = 0.05
@@ -72,29 +72,46 @@ class Plan:
     parts: tuple[Plan, ...] = ()
 
 
-_lock = threading.Lock()
-_plans: OrderedDict[Shape, Plan] = OrderedDict()
+class Plans:
+    """A per-service cache of plans by shape (least recently used go first).
+
+    A plan depends only on its shape, so reusing one is exact; what it saves is resolving the
+    noise scale (a few constructions and ``map`` calls).
+    """
+
+    def __init__(self, size: int = _CACHE_SIZE) -> None:
+        """Keep at most ``size`` plans."""
+        self._size = size
+        self._lock = threading.Lock()
+        self._plans: OrderedDict[Shape, Plan] = OrderedDict()
+
+    def __repr__(self) -> str:
+        """Render with the number of plans kept."""
+        return f"Plans({len(self._plans)})"
+
+    def get(self, shape: Shape) -> Plan:
+        """The plan for ``shape``, built on first use."""
+        with self._lock:
+            found = self._plans.get(shape)
+            if found is not None:
+                self._plans.move_to_end(shape)
+                return found
+        plan = build_plan(shape)
+        with self._lock:
+            self._plans[shape] = plan
+            while len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+        return plan
+
+    def clear(self) -> None:
+        """Forget every plan (benchmarks time a shape not yet resolved)."""
+        with self._lock:
+            self._plans.clear()
 
 
 def build_plan(shape: Shape) -> Plan:
-    """The plan for ``shape`` (cached); raises :class:`InvalidInput` if it cannot be met."""
-    with _lock:
-        found = _plans.get(shape)
-        if found is not None:
-            _plans.move_to_end(shape)
-            return found
-    plan = _build(shape)
-    with _lock:
-        _plans[shape] = plan
-        while len(_plans) > _CACHE_SIZE:
-            _plans.popitem(last=False)
-    return plan
-
-
-def clear_plans() -> None:
-    """Forget every cached plan (benchmarks measure an unresolved shape)."""
-    with _lock:
-        _plans.clear()
+    """Build the plan for ``shape``; raises :class:`InvalidInput` if it cannot be met."""
+    return _build(shape)
 
 
 def _dp() -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 from personakit.analytics._dataset import Dataset
 from personakit.analytics._ledger import BudgetLedger
-from personakit.analytics._plan import Plan, Shape, build_plan
+from personakit.analytics._plan import Plan, Plans, Shape
 from personakit.analytics._queries import rounded
 from personakit.analytics._result import DPResult, Loss
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
@@ -23,6 +23,7 @@ __all__ = ["release"]
 
 def release(  # noqa: PLR0917 (the one path every query takes)
     ledger: BudgetLedger,
+    plans: Plans,
     ds: Dataset,
     query: dict[str, Any],
     shape: Shape,
@@ -31,7 +32,7 @@ def release(  # noqa: PLR0917 (the one path every query takes)
     options: dict[str, Any],
 ) -> DPResult:
     """Release ``query`` over ``ds`` (see the module docstring for the order of the steps)."""
-    plan = _plan(shape)
+    plan = _plan(plans, shape)
     bounds = {"rows_per_subject": ds.rows_per_subject, **bounds}
     common: dict[str, Any] = {
         "bounds": bounds,
@@ -104,9 +105,9 @@ def release(  # noqa: PLR0917 (the one path every query takes)
     )
 
 
-def _plan(shape: Shape) -> Plan:
+def _plan(plans: Plans, shape: Shape) -> Plan:
     try:
-        return build_plan(shape)
+        return plans.get(shape)
     except PersonakitError:
         raise
     except Exception as exc:  # OpenDP refused the shape (bounds too large for a sum, say)

@@ -23,7 +23,7 @@ from personakit.analytics._dataset import (
 )
 from personakit.analytics._ledger import BudgetLedger, check_name, check_text
 from personakit.analytics._metrics import conversion, metric
-from personakit.analytics._plan import Plan, Shape
+from personakit.analytics._plan import Plan, Plans, Shape
 from personakit.analytics._queries import (
     bin_codes,
     check_bins,
@@ -79,6 +79,8 @@ class Analytics:
         self._rows_per_subject = rows_per_subject
         self._datasets: dict[str, Dataset] = {}
         self._lock = threading.Lock()
+        #: Query plans by shape: reused by every query of the same shape.
+        self.plans = Plans()
 
     @classmethod
     def build(
@@ -560,7 +562,7 @@ class Analytics:
         bounds: dict[str, Any],
         options: dict[str, Any],
     ) -> DPResult:
-        return release(self.ledger, ds, query, shape, run, bounds, options)
+        return release(self.ledger, self.plans, ds, query, shape, run, bounds, options)
 
 
 def raise_problems(problems: list[Problem]) -> None:
