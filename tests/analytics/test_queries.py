@@ -284,3 +284,18 @@ def test_a_two_release_metric_spends_both_halves_or_neither(shop_kit: Personakit
     done = shop_kit.analytics.metric("clv_by_cohort", upper=50_000, cohorts=[202601], epsilon=0.6)
     assert done.loss.epsilon <= 0.6
     assert shop_kit.analytics.budget("customers").releases == 2
+
+
+def test_a_sum_over_unknown_keys_releases_keys_then_sums(shop_kit: Personakit) -> None:
+    """Thresholded count finds the keys, then sums over them; two releases, within the ask."""
+    a = shop_kit.analytics
+    a.set_budget("customers", epsilon=100.0, delta=1e-4)
+    found = a.groupby(
+        "customers", "cohort", column="value_cents", bounds=(0, 50_000), epsilon=60.0, delta=1e-5
+    )
+    assert set(found.value) <= {"202601", "202602"}
+    assert found.loss.epsilon <= 60.0
+    assert found.loss.delta <= 1e-5
+    assert a.budget("customers").releases == (2 if found.value else 1)
+    with pytest.raises(InvalidInput):
+        a.groupby("customers", "cohort", column="value_cents", bounds=(0, 50_000), epsilon=1.0)

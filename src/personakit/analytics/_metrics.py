@@ -17,7 +17,7 @@ from personakit.exceptions import InvalidInput, Problem
 if TYPE_CHECKING:
     from personakit.analytics._service import Analytics
 
-__all__ = ["METRICS", "conversion", "metric"]
+__all__ = ["METRICS", "conversion", "keyed_sums", "metric"]
 
 METRICS: Final = ("aov", "clv_by_cohort", "repeat_rate")
 _Z95: Final = 1.959963984540054
@@ -161,3 +161,50 @@ def _noise_variance(result: DPResult) -> float:
     if "gaussian" in result.mechanism:
         return (width / _Z95) ** 2
     return 2 * (width / math.log(20)) ** 2
+
+
+def keyed_sums(
+    analytics: Analytics,
+    dataset: str,
+    by: str,
+    column: str,
+    *,
+    bounds: Sequence[float] | None,
+    impute: float | None,
+    spend: Mapping[str, Any],
+) -> DPResult:
+    """Sums per key where the keys come from the data (see :meth:`Analytics.groupby`).
+
+    The thresholded count (half the privacy, delta included) releases the keys; the sums over
+    those released keys are then an ordinary public-key release (the other half). The pair's
+    cost is checked first, with a placeholder key (a public-key sum costs the same whatever
+    the keys: the groups are disjoint).
+    """
+    group = analytics.dataset(dataset).column(by, "by")
+    placeholder: Any = "" if group.kind == "category" else 0
+
+    def counts(**options: Any) -> DPResult:
+        return analytics.groupby(dataset, by, **options)
+
+    def sums(keys: list[Any]) -> Callable[..., DPResult]:
+        def run(**options: Any) -> DPResult:
+            return analytics.groupby(
+                dataset, by, keys=keys, column=column, bounds=bounds, impute=impute, **options
+            )
+
+        return run
+
+    half = halves(spend)
+    pure = {k: v for k, v in half.items() if k != "delta"}  # the sums need no delta
+    if half.get("dry_run") is True:
+        return _combined(counts(**half), sums([placeholder])(**pure), None, None, "keyed sums")
+    probe = {**half, "dry_run": True}
+    cost = counts(**probe).loss.plus(sums([placeholder])(**{**pure, "dry_run": True}).loss)
+    analytics.ledger.check(dataset, cost)
+    found = counts(**half)
+    keys = [k if group.kind == "category" else int(k) for k in found.value]
+    if not keys:  # nothing above the threshold: no sums to release
+        return _combined(found, found, {}, None, f"{found.mechanism}; no key released")
+    summed = sums(keys)(**pure)
+    what = f"{found.mechanism} keys, then {summed.mechanism} sums"
+    return _combined(found, summed, summed.value, summed.interval, what)

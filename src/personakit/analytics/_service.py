@@ -22,7 +22,7 @@ from personakit.analytics._dataset import (
     events_datasets,
 )
 from personakit.analytics._ledger import BudgetLedger, check_name, check_text
-from personakit.analytics._metrics import conversion, metric
+from personakit.analytics._metrics import conversion, keyed_sums, metric
 from personakit.analytics._plan import Plan, Plans, Shape
 from personakit.analytics._queries import (
     bin_codes,
@@ -339,7 +339,8 @@ class Analytics:
 
         With public ``keys`` every key gets a value (rows of other keys are left out); without,
         the keys come from the data and only those above a noisy threshold are released, which
-        needs ``epsilon`` and ``delta`` (counts only).
+        needs ``epsilon`` and ``delta``. A sum over unknown keys is two releases, each with half
+        the privacy: the thresholded count finds the keys, then the sums over those keys.
         """
         problems: list[Problem] = []
         ds, privacy, options = self._start(dataset, spend, problems, column=by, where="by")
@@ -347,13 +348,11 @@ class Analytics:
         if group.kind == "float":
             problems.append(Problem(where="by", what="group by a category or integer column"))
         if keys is None:
-            if column is not None:
-                problems.append(
-                    Problem(
-                        where="column", what="sums need public keys (unknown keys: counts only)"
-                    )
-                )
             raise_problems(problems)
+            if column is not None:
+                return keyed_sums(
+                    self, dataset, by, column, bounds=bounds, impute=impute, spend=spend
+                )
             return self._keys_count(ds, by, privacy, options)
         listed = check_keys(keys, group, problems)
         values = None
