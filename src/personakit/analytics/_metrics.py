@@ -202,7 +202,13 @@ def keyed_sums(
     cost = counts(**probe).loss.plus(sums([placeholder])(**{**pure, "dry_run": True}).loss)
     analytics.ledger.check(dataset, cost)
     found = counts(**half)
-    keys = [k if group.kind == "category" else int(k) for k in found.value]
+    # a released label that could not be a public key (unprintable, over 256 characters) is
+    # left out of the sums: the public-key path refuses such keys
+    keys = [
+        k if group.kind == "category" else int(k)
+        for k in found.value
+        if group.kind != "category" or (k.isprintable() and len(k) <= 256)  # noqa: PLR2004
+    ]
     if not keys:  # nothing above the threshold: no sums to release
         return _combined(found, found, {}, None, f"{found.mechanism}; no key released")
     summed = sums(keys)(**pure)
