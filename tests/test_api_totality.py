@@ -488,6 +488,14 @@ ENTRIES: Final = [
             *_DP_KW,
         ),
     ),
+    Entry("analytics.ledger.releases", lambda k: k.analytics.ledger.releases, (_v("orders"),)),
+    Entry("analytics.ledger.cap", lambda k: k.analytics.ledger.cap, (_v("orders"),)),
+    Entry("analytics.ledger.budget", lambda k: k.analytics.ledger.budget, (_v("orders"),)),
+    Entry(
+        "analytics.ledger.stored",
+        lambda k: k.analytics.ledger.stored,
+        (_v("orders"), _v("00ff")),
+    ),
     Entry(
         "analytics.conversion",
         lambda k: k.analytics.conversion,
@@ -644,6 +652,13 @@ NOT_CALLED: Final = {
     "analytics.build": "wiring from a kit's parts, called once by the facade",
     "analytics.datasets": "no arguments",
     "analytics.budgets": "no arguments",
+    "analytics.ledger.datasets": "no arguments",
+    "analytics.ledger.set_cap": "takes a Loss the service built and checked (set_budget is called)",
+    "analytics.ledger.check": "takes a Loss from a plan (every query calls it)",
+    "analytics.ledger.record": "the release transaction, with a plan's Loss and a checked query",
+    "analytics.ledger.answer_key": "a MAC over a query the service checked (every query calls it)",
+    "analytics.plans.get": "takes a Shape the service built (every query calls it)",
+    "analytics.plans.clear": "no arguments",
 }
 
 
@@ -664,6 +679,8 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "registries.datasets": made.registries.datasets,
             "registries.hooks": made.registries.hooks,
             "analytics": made.analytics,
+            "analytics.ledger": made.analytics.ledger,
+            "analytics.plans": made.analytics.plans,
         }
         public = {
             f"{prefix}.{name}"

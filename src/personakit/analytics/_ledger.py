@@ -19,7 +19,7 @@ it a retry finds the stored answer (the same value, never fresh noise for free).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any, Final
 
 from personakit._clock import Clock
@@ -84,6 +84,7 @@ class BudgetLedger:
 
     def cap(self, dataset: str) -> Loss | None:
         """The cap of ``dataset``, or None when none is set (nothing may be released)."""
+        check_name(dataset)
         raw = self._store.get(_CAP + dataset)
         return None if raw is None else Loss.from_json(loads(raw))
 
@@ -117,6 +118,7 @@ class BudgetLedger:
 
     def budget(self, dataset: str) -> Budget:
         """Cap, spent, remaining and number of releases of ``dataset``."""
+        check_name(dataset)
         spent, releases = self._head(dataset)
         cap = self.cap(dataset)
         if cap is not None and releases == 0:
@@ -129,10 +131,10 @@ class BudgetLedger:
         names.update(key[len(_HEAD) :] for key, _ in self._store.scan(_HEAD))
         return sorted(names)
 
-    def releases(self, dataset: str) -> Iterator[Release]:
+    def releases(self, dataset: str) -> list[Release]:
         """The releases of ``dataset``, oldest first."""
-        for _, raw in self._store.scan(f"{_RELEASE}{dataset}/"):
-            yield loads(raw)
+        check_name(dataset)
+        return [loads(raw) for _, raw in self._store.scan(f"{_RELEASE}{dataset}/")]
 
     def answer_key(self, dataset: str, version: str, query: dict[str, Any]) -> str:
         """The stored answer's key: a MAC over the dataset's version and the whole query."""
@@ -141,6 +143,9 @@ class BudgetLedger:
 
     def stored(self, dataset: str, key: str) -> dict[str, Any] | None:
         """The answer stored under ``key``, or None."""
+        check_name(dataset)
+        if not isinstance(key, str) or not key.isalnum() or len(key) > 64:  # noqa: PLR2004
+            raise InvalidInput("invalid answer key", [Problem(where="key", what="hexadecimal")])
         raw = self._store.get(f"{_ANSWER}{dataset}/{key}")
         return None if raw is None else dict(loads(raw))
 
