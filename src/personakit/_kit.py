@@ -8,11 +8,10 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
-from personakit.analytics import Analytics
 from personakit.audit import AuditLog
 from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
@@ -29,6 +28,9 @@ from personakit.workflows import (
     TrackResult,
     Workflows,
 )
+
+if TYPE_CHECKING:
+    from personakit.analytics import Analytics
 
 __all__ = ["Personakit"]
 
@@ -144,8 +146,15 @@ class Personakit:
             traits=self.traits,
             kinds=self.registries.record_kinds,
         )
-        self.analytics = Analytics.build(
-            store=store,
+        self._closed = False
+
+    @functools.cached_property
+    def analytics(self) -> Analytics:
+        """Differentially private analytics, built on first use (keeps the import fast)."""
+        from personakit.analytics import Analytics  # noqa: PLC0415 - lazily, see the docstring
+
+        return Analytics.build(
+            store=self.store,
             audit=self.audit,
             clock=self.clock,
             mac=functools.partial(self.keyring.mac, "dp-answers"),
@@ -154,7 +163,6 @@ class Personakit:
             basis=self.basis,
             events=self.events,
         )
-        self._closed = False
 
     @classmethod
     def open(
