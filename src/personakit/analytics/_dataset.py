@@ -26,7 +26,7 @@ from personakit.exceptions import InvalidInput, Problem
 if TYPE_CHECKING:
     import numpy.typing as npt
 
-__all__ = ["Column", "Dataset", "build_dataset", "events_datasets", "rows_dataset"]
+__all__ = ["Column", "Dataset", "build_dataset", "events_datasets"]
 
 ColumnKind = Literal["int", "float", "category"]
 _INT64: Final = 2**63 - 1
@@ -242,13 +242,6 @@ def build_dataset(
     return Dataset(
         name=name, rows_per_subject=rows_per_subject, subjects=subjects[keep], columns=columns
     )
-
-
-def rows_dataset(
-    name: str, rows: Iterable[tuple[str, Mapping[str, Any]]], rows_per_subject: int
-) -> Dataset:
-    """A registered dataset's rows as a :class:`Dataset` (same as :func:`build_dataset`)."""
-    return build_dataset(name, rows, rows_per_subject=rows_per_subject)
 
 
 def _month(event: Event) -> int:
