@@ -176,6 +176,13 @@ _RIGHTS_KW = (
     ("actor", _v("system")),
 )
 
+_DP_KW = (
+    ("epsilon", _v(0.01)),
+    ("dry_run", _v(False)),
+    ("actor", _v("system")),
+    ("reason", _v("totality")),
+)
+
 ENTRIES: Final = [
     Entry(
         "kit.track",
@@ -458,6 +465,73 @@ ENTRIES: Final = [
         lambda k: WebFront(k).unsubscribe_token,
         (_sub, _v("marketing.email")),
     ),
+    Entry("analytics.dataset", lambda k: k.analytics.dataset, (_v("orders"),)),
+    Entry("analytics.refresh", lambda k: k.analytics.refresh, (_v("orders"),)),
+    Entry("analytics.offer", lambda k: k.analytics.offer, (_v(None),)),
+    Entry("analytics.budget", lambda k: k.analytics.budget, (_v("orders"),)),
+    Entry(
+        "analytics.set_budget",
+        lambda k: k.analytics.set_budget,
+        (_v("orders"),),
+        (("epsilon", _v(50.0)), ("delta", _v(None)), ("rho", _v(None)), ("reason", _v("cap"))),
+    ),
+    Entry("analytics.count", lambda k: k.analytics.count, (_v("orders"),), _DP_KW),
+    Entry(
+        "analytics.sum",
+        lambda k: k.analytics.sum,
+        (_v("orders"), _v("value_cents")),
+        (("bounds", _v((0, 20_000))), ("impute", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.mean",
+        lambda k: k.analytics.mean,
+        (_v("orders"), _v("value_cents")),
+        (("bounds", _v((0, 20_000))), ("impute", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.quantile",
+        lambda k: k.analytics.quantile,
+        (_v("orders"), _v("value_cents")),
+        (("q", _v(0.5)), ("bounds", _v((0, 20_000))), ("candidates", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.histogram",
+        lambda k: k.analytics.histogram,
+        (_v("orders"), _v("value_cents")),
+        (("bins", _v([0, 1000, 20_000])), ("impute", _v(None)), *_DP_KW),
+    ),
+    Entry(
+        "analytics.groupby",
+        lambda k: k.analytics.groupby,
+        (_v("orders"), _v("month")),
+        (
+            ("keys", _v([202601])),
+            ("column", _v(None)),
+            ("bounds", _v(None)),
+            ("impute", _v(None)),
+            *_DP_KW,
+        ),
+    ),
+    Entry("analytics.ledger.releases", lambda k: k.analytics.ledger.releases, (_v("orders"),)),
+    Entry("analytics.ledger.cap", lambda k: k.analytics.ledger.cap, (_v("orders"),)),
+    Entry("analytics.ledger.budget", lambda k: k.analytics.ledger.budget, (_v("orders"),)),
+    Entry(
+        "analytics.ledger.stored",
+        lambda k: k.analytics.ledger.stored,
+        (_v("orders"), _v("00ff")),
+    ),
+    Entry(
+        "analytics.conversion",
+        lambda k: k.analytics.conversion,
+        (_v("orders"), _v("channel"), _v("month")),
+        (("treatment", _v("web")), ("holdout", _v("store")), *_DP_KW),
+    ),
+    Entry(
+        "analytics.metric",
+        lambda k: k.analytics.metric,
+        (_v("clv_by_cohort"),),
+        (("upper", _v(20_000)), ("cohorts", _v([202601])), *_DP_KW),
+    ),
 ]
 
 
@@ -599,6 +673,16 @@ NOT_CALLED: Final = {
     "registries.datasets.describe": "no arguments",
     "registries.hooks.events": "runs the registered hooks (the ingest properties drive it)",
     "registries.hooks.merged": "runs the registered hooks (the link tests drive it)",
+    "analytics.build": "wiring from a kit's parts, called once by the facade",
+    "analytics.datasets": "no arguments",
+    "analytics.budgets": "no arguments",
+    "analytics.ledger.datasets": "no arguments",
+    "analytics.ledger.set_cap": "takes a Loss the service built and checked (set_budget is called)",
+    "analytics.ledger.check": "takes a Loss from a plan (every query calls it)",
+    "analytics.ledger.record": "the release transaction, with a plan's Loss and a checked query",
+    "analytics.ledger.answer_key": "a MAC over a query the service checked (every query calls it)",
+    "analytics.plans.get": "takes a Shape the service built (every query calls it)",
+    "analytics.plans.clear": "no arguments",
 }
 
 
@@ -618,6 +702,9 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "registries.segments": made.registries.segments,
             "registries.datasets": made.registries.datasets,
             "registries.hooks": made.registries.hooks,
+            "analytics": made.analytics,
+            "analytics.ledger": made.analytics.ledger,
+            "analytics.plans": made.analytics.plans,
         }
         public = {
             f"{prefix}.{name}"

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 from personakit._clock import Clock, SystemClock
 from personakit._vault import Vault
@@ -29,6 +29,9 @@ from personakit.workflows import (
     Workflows,
 )
 
+if TYPE_CHECKING:
+    from personakit.analytics import Analytics
+
 __all__ = ["Personakit"]
 
 _DATA_DIR: Final = "data"
@@ -42,8 +45,8 @@ class Personakit:
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
-    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``), and
-    capabilities plug into ``kit.registries``. :meth:`track`,
+    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
+    ``kit.analytics``), and capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
@@ -144,6 +147,22 @@ class Personakit:
             kinds=self.registries.record_kinds,
         )
         self._closed = False
+
+    @functools.cached_property
+    def analytics(self) -> Analytics:
+        """Differentially private analytics, built on first use (keeps the import fast)."""
+        from personakit.analytics import Analytics  # noqa: PLC0415 - lazily, see the docstring
+
+        return Analytics.build(
+            store=self.store,
+            audit=self.audit,
+            clock=self.clock,
+            mac=functools.partial(self.keyring.mac, "dp-answers"),
+            registry=self.registries.datasets,
+            subjects=self.retention.subjects,
+            basis=self.basis,
+            events=self.events,
+        )
 
     @classmethod
     def open(

@@ -17,6 +17,7 @@ from typing import TextIO
 from personakit.cli import (
     _audit,
     _consent,
+    _dp,
     _dsr,
     _erasure,
     _identity,
@@ -51,6 +52,7 @@ _GROUPS = (
     _erasure,
     _dsr,
     _schema,
+    _dp,
 )
 
 
