@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
@@ -42,7 +43,8 @@ class Personakit:
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
-    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``), and
+    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
+    ``kit.predict``), and
     capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
@@ -142,6 +144,14 @@ class Personakit:
             subject_ref=self.keyring.subject_ref,
             traits=self.traits,
             kinds=self.registries.record_kinds,
+        )
+        self.predict = Predictive.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            basis=self.basis,
+            clock=self.clock,
+            subjects=self.retention.subjects,
         )
         self._closed = False
 

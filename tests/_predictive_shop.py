@@ -1,0 +1,49 @@
+"""A shop whose customers buy as BG/NBD says, for the kit tests of kit.predict."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+START = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
+END = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+def shop_lines(customers: int, seed: int = 7) -> list[dict[str, Any]]:
+    """Consent for each customer, then purchases: gamma rates, beta drop-out, 52 weeks."""
+    rng = random.Random(seed)
+    lines: list[dict[str, Any]] = []
+    for number in range(customers):
+        ident = f"customer:p{number}"
+        lines.append(
+            {
+                "kind": "consent",
+                "subject": ident,
+                "purpose": "personalization",
+                "status": "given",
+                "notice": "privacy_notice",
+                "notice_version": "2026-01",
+                "source": "web",
+                "at": "2025-01-01T08:00:00Z",
+            }
+        )
+        rate = rng.gammavariate(0.8, 1 / 4.0)  # purchases per week
+        drop = rng.betavariate(0.8, 2.5)
+        at = START + timedelta(weeks=rng.uniform(0, 12))
+        while at < END:
+            value = round(rng.gammavariate(6, 400))
+            lines.append(
+                {
+                    "kind": "event",
+                    "subject": ident,
+                    "name": "purchase",
+                    "channel": "web",
+                    "at": at.isoformat().replace("+00:00", "Z"),
+                    "properties": {"item": "bread", "value_cents": value},
+                }
+            )
+            if rng.random() < drop:
+                break
+            at += timedelta(weeks=rng.expovariate(rate) if rate > 0 else 1e4)
+    return lines

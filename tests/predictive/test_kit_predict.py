@@ -1,0 +1,92 @@
+"""kit.predict: statistics kept on ingest, a fit over customers with a basis, explained scores."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from _predictive_shop import shop_lines
+
+from personakit import Personakit, testing
+from personakit.predictive import InsufficientData, ScoreOptions
+
+NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def shop() -> Iterator[Personakit]:
+    kit, _ = testing.memory_kit()
+    with kit:
+        summary = kit.ingest(shop_lines(200))
+        assert summary.rejected == 0
+        yield kit
+
+
+def _subject(kit: Personakit, number: int) -> str:
+    subject = kit.identity.lookup(f"customer:p{number}")
+    assert subject is not None
+    return subject
+
+
+def test_ingest_keeps_purchase_statistics(shop: Personakit) -> None:
+    stats = shop.predict.stats(_subject(shop, 0))
+    assert stats is not None
+    assert stats.days >= 1
+    assert stats.total_cents > 0
+
+
+def test_fit_and_score_explain_the_prediction(shop: Personakit) -> None:
+    summary = shop.predict.fit(now=NOW)
+    assert summary.customers == 200
+    assert 0 < summary.bgnbd.r < 10
+    assert summary.as_dict()["bgnbd"]["log_likelihood"] < 0
+    prediction = shop.predict.score(_subject(shop, 1), now=NOW)
+    assert prediction.personalized
+    assert 0 <= prediction.p_alive <= 1
+    assert prediction.expected_purchases >= 0
+    assert "probability still active" in prediction.explanation
+    assert set(prediction.inputs) == {
+        "repeat_purchases",
+        "recency_days",
+        "age_days",
+        "mean_order_value",
+    }
+
+
+def test_fit_on_too_little_data_says_what_is_missing() -> None:
+    kit, _ = testing.memory_kit()
+    with kit:
+        kit.ingest(shop_lines(5))
+        with pytest.raises(InsufficientData) as caught:
+            kit.predict.fit(now=NOW)
+        assert [p.where for p in caught.value.problems] == ["customers"]
+
+
+def test_a_customer_without_basis_gets_the_default_with_the_reason(shop: Personakit) -> None:
+    shop.predict.fit(now=NOW)
+    subject = _subject(shop, 2)
+    shop.consent.withdraw(subject, "personalization", source="web")
+    prediction = shop.predict.score(subject, now=NOW)
+    assert not prediction.personalized
+    assert prediction.reason == "no lawful basis for personalization"
+    assert shop.predict.stats(subject) is None
+
+
+def test_segments_and_export_use_the_predictions(shop: Personakit) -> None:
+    shop.predict.fit(now=NOW)
+    segments = shop.registries.segments
+    members = {
+        name: sum(segments.member(name, _subject(shop, n), NOW) for n in range(3, 200))
+        for name in ("predictive.at_risk", "predictive.likely_to_buy_soon", "predictive.high_value")
+    }
+    assert all(0 < count < 197 for count in members.values()), members
+    section = shop.rights.export(_subject(shop, 3))["derived_data"]["predictions"]
+    assert section["statistics"]["purchase_days"] >= 1
+    assert "BG/NBD" in section["logic"]
+    assert section["prediction"]["explanation"]
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ValueError):
+        ScoreOptions.check(ScoreOptions(horizon_days=0))
