@@ -10,7 +10,9 @@ START = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)
 END = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
-def shop_lines(customers: int, seed: int = 7) -> list[dict[str, Any]]:
+def shop_lines(
+    customers: int, seed: int = 7, consent_at: str = "2025-01-01T08:00:00Z"
+) -> list[dict[str, Any]]:
     """Consent for each customer, then purchases: gamma rates, beta drop-out, 52 weeks."""
     rng = random.Random(seed)
     lines: list[dict[str, Any]] = []
@@ -25,7 +27,7 @@ def shop_lines(customers: int, seed: int = 7) -> list[dict[str, Any]]:
                 "notice": "privacy_notice",
                 "notice_version": "2026-01",
                 "source": "web",
-                "at": "2025-01-01T08:00:00Z",
+                "at": consent_at,
             }
         )
         rate = rng.gammavariate(0.8, 1 / 4.0)  # purchases per week

@@ -23,6 +23,7 @@ from personakit.cli import (
     _ingest,
     _keygen,
     _keys,
+    _predict,
     _retention,
     _schema,
     _store,
@@ -51,6 +52,7 @@ _GROUPS = (
     _erasure,
     _dsr,
     _schema,
+    _predict,
 )
 
 
