@@ -160,6 +160,7 @@ def _v(value: Any) -> Valid:
     return lambda _c: value
 
 
+_NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 _NOTICE = (("notice", _v("privacy_notice")), ("notice_version", _v("2026-01")))
 _CTX_KW = (
     ("source", _v("web")),
@@ -434,6 +435,20 @@ ENTRIES: Final = [
         lambda k: k.registries.hooks.on_merge,
         (lambda c: f"merge{c.serial}", _v(lambda _source, _target: None)),
     ),
+    Entry("predict.stats", lambda k: k.predict.stats, (_sub,)),
+    Entry(
+        "predict.score",
+        lambda k: k.predict.score,
+        (_sub,),
+        (("now", _v(None)), ("options", _v(None))),
+    ),
+    Entry("predict.fit", lambda k: k.predict.fit, (), (("now", _v(None)), ("progress", _v(None)))),
+    Entry("predict.at_risk", lambda k: k.predict.at_risk, (_sub, _v(_NOW))),
+    Entry("predict.likely_to_buy_soon", lambda k: k.predict.likely_to_buy_soon, (_sub, _v(_NOW))),
+    Entry("predict.high_value", lambda k: k.predict.high_value, (_sub, _v(_NOW))),
+    Entry("predict.dataset", lambda k: k.predict.dataset, (_v("analytics"),)),
+    Entry("predict.export_section", lambda k: k.predict.export_section, (_sub, _v([]))),
+    Entry("predict.forget", lambda k: k.predict.forget, (_sub, _v("personalization"))),
 ]
 
 
@@ -575,6 +590,10 @@ NOT_CALLED: Final = {
     "registries.datasets.describe": "no arguments",
     "registries.hooks.events": "runs the registered hooks (the ingest properties drive it)",
     "registries.hooks.merged": "runs the registered hooks (the link tests drive it)",
+    "predict.build": "wiring from a kit's parts, called once by the facade",
+    "predict.model": "no arguments",
+    "predict.on_events": "an events hook: ingest calls it with stored Events (tests/predictive)",
+    "predict.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
 }
 
 
@@ -594,6 +613,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "registries.segments": made.registries.segments,
             "registries.datasets": made.registries.datasets,
             "registries.hooks": made.registries.hooks,
+            "predict": made.predict,
         }
         public = {
             f"{prefix}.{name}"

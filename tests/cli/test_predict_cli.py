@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from _predictive_shop import shop_lines
 
+from _predictive_shop import shop_lines
 from personakit.cli import main
 
 
@@ -41,7 +41,10 @@ def test_fit_prints_parameters_and_log_likelihood_then_score_explains(
 
 
 def test_fit_on_an_empty_store_is_a_one_line_error(
-    tmp_path: Path, master_key: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    master_key: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     monkeypatch.setenv("PERSONAKIT_MASTER_KEY", master_key)
     assert main(["--store", str(tmp_path / "e"), "--create", "predict", "fit"]) != 0

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
-from _predictive_shop import shop_lines
 
+from _predictive_shop import shop_lines
 from personakit import Personakit, testing
 from personakit.predictive import InsufficientData, ScoreOptions
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from _predictive_shop import shop_lines
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _predictive_shop import shop_lines
 from personakit import testing
 from personakit.predictive._fit import fit_bgnbd
 

@@ -79,7 +79,11 @@ def _distinct(*columns: Floats) -> tuple[list[Floats], Floats]:
 
 
 def bgnbd_log_likelihood(
-    params: Sequence[float], x: Floats, t_x: Floats, big_t: Floats, weights: Floats | None = None
+    params: Sequence[float] | Floats,
+    x: Floats,
+    t_x: Floats,
+    big_t: Floats,
+    weights: Floats | None = None,
 ) -> float:
     """The BG/NBD log-likelihood of (r, alpha, a, b) for the summary rows (FHL 2005, eq. 6)."""
     r, alpha, a, b = params
@@ -89,9 +93,7 @@ def bgnbd_log_likelihood(
     repeat = x > 0
     a4 = np.full_like(x, -np.inf)
     a4[repeat] = (
-        np.log(a)
-        - np.log(b + x[repeat] - 1)
-        - (r + x[repeat]) * np.log(alpha + t_x[repeat])
+        np.log(a) - np.log(b + x[repeat] - 1) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
     )
     each = a1 + a2 + np.logaddexp(a3, a4)
     return float(np.sum(each if weights is None else each * weights))
@@ -125,20 +127,18 @@ def fit_bgnbd(
     look precise.
     """
     xs = np.asarray(x, dtype=np.float64)
-    problems = _check(
-        {"x": x, "t_x": t_x, "T": big_t}, repeat=xs, min_customers=MIN_CUSTOMERS
-    )
+    problems = _check({"x": x, "t_x": t_x, "T": big_t}, repeat=xs, min_customers=MIN_CUSTOMERS)
     if not problems and np.any(np.asarray(t_x, dtype=np.float64) > np.asarray(big_t) + 1e-9):
         problems.append(Problem(where="t_x", what="a recency after the customer's age"))
     if problems:
         raise InsufficientData("cannot fit BG/NBD", problems)
-    (ux, ut, uT), weights = _distinct(
+    (ux, ut, u_big_t), weights = _distinct(
         xs, np.asarray(t_x, dtype=np.float64), np.asarray(big_t, dtype=np.float64)
     )
-    scale = float(np.mean(uT)) or 1.0  # alpha lives on the scale of time: start near it
+    scale = float(np.mean(u_big_t)) or 1.0  # alpha lives on the scale of time: start near it
 
     def negative(log_params: Floats) -> float:
-        value = bgnbd_log_likelihood(np.exp(log_params), ux, ut, uT, weights)
+        value = bgnbd_log_likelihood(np.exp(log_params), ux, ut, u_big_t, weights)
         return -value if np.isfinite(value) else 1e300
 
     start = (_START[0], float(np.log(scale)), _START[2], _START[3])
@@ -219,7 +219,9 @@ def unconditional_expected(params: BgNbdParams, t: Floats) -> Floats:
     """E[X(t)]: repeat purchases a new customer makes in ``t`` (FHL 2005, eq. 9)."""
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
     t = np.maximum(np.asarray(t, dtype=np.float64), 0.0)
-    value = (a + b - 1) / (a - 1) * (
-        1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t))
+    value = (
+        (a + b - 1)
+        / (a - 1)
+        * (1 - (alpha / (alpha + t)) ** r * hyp2f1(r, b, a + b - 1, t / (alpha + t)))
     )
     return np.asarray(value, dtype=np.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 from attrs import fields, frozen
 
@@ -14,6 +14,10 @@ from personakit._clock import Clock
 from personakit.exceptions import InvalidInput, Problem
 
 __all__ = ["ScoreOptions", "check_now", "check_progress"]
+
+_MAX_DAYS: Final = 3650
+_MAX_NUMBER: Final = 1e12
+_MAX_DISCOUNT: Final = 10
 
 
 @frozen(kw_only=True)
@@ -48,7 +52,11 @@ class ScoreOptions:
         problems = []
         for name in ("horizon_days", "clv_months"):
             number: Any = getattr(value, name)
-            if not isinstance(number, int) or isinstance(number, bool) or not 1 <= number <= 3650:
+            if (
+                not isinstance(number, int)
+                or isinstance(number, bool)
+                or not 1 <= number <= _MAX_DAYS
+            ):
                 problems.append(Problem(where=name, what="must be an integer from 1 to 3650"))
         for attribute in fields(cls):
             if attribute.name in {"horizon_days", "clv_months"}:
@@ -58,12 +66,12 @@ class ScoreOptions:
                 not isinstance(number, (int, float))
                 or isinstance(number, bool)
                 or not math.isfinite(number)
-                or not 0 <= number <= 1e12
+                or not 0 <= number <= _MAX_NUMBER
             ):
                 problems.append(
                     Problem(where=attribute.name, what="must be a finite number, not negative")
                 )
-        if not problems and value.annual_discount > 10:
+        if not problems and value.annual_discount > _MAX_DISCOUNT:
             problems.append(Problem(where="annual_discount", what="at most 10 (1000%)"))
         raise_problems("invalid options", problems)
         return value

@@ -28,6 +28,8 @@ __all__ = [
 
 #: Months in the CLV sum; purchases are discounted at the end of the month they fall in.
 _MONTH_WEEKS: Final = 52.0 / 12.0
+#: Below this probability of being active, the explanation calls the silence long.
+_LAPSED: Final = 0.5
 
 
 class InsufficientData(InvalidInput):
@@ -98,7 +100,9 @@ def p_alive(params: BgNbdParams, x: float, t_x: float, big_t: float) -> float:
     if x <= 0:
         return 1.0
     r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    log_odds = math.log(a) - math.log(b + x - 1) + (r + x) * math.log((alpha + big_t) / (alpha + t_x))
+    log_odds = (
+        math.log(a) - math.log(b + x - 1) + (r + x) * math.log((alpha + big_t) / (alpha + t_x))
+    )
     return 1.0 / (1.0 + math.exp(min(log_odds, 700.0)))
 
 
@@ -116,7 +120,7 @@ def expected_purchases_one(
     tail = 1 - ((alpha + big_t) / (alpha + big_t + weeks)) ** (r + x) * float(
         hyp2f1(r + x, b + x, a + b + x - 1, z)
     )
-    return max(0.0, head * tail * p_alive(params, x, t_x, big_t))
+    return max(0.0, float(head * tail * p_alive(params, x, t_x, big_t)))
 
 
 def expected_aov(gg: GammaGammaParams, x: float, mean_value: float) -> float:
@@ -151,9 +155,7 @@ def clv(
     return total
 
 
-def next_purchase_window(
-    params: BgNbdParams, x: float, t_x: float, big_t: float
-) -> tuple[float, float, float]:
+def next_purchase_window(params: BgNbdParams, x: float, big_t: float) -> tuple[float, float, float]:
     """(25th, 50th, 75th percentile) weeks until the next purchase, if still active.
 
     While active, a customer's rate is Gamma(r + x, alpha + T) a posteriori and purchases are
@@ -161,9 +163,8 @@ def next_purchase_window(
     """
     shape = params.r + x
     scale = params.alpha + big_t
-    return tuple(  # type: ignore[return-value]
-        scale * ((1 - q) ** (-1 / shape) - 1) for q in (0.25, 0.5, 0.75)
-    )
+    low, mid, high = (scale * ((1 - q) ** (-1 / shape) - 1) for q in (0.25, 0.5, 0.75))
+    return (low, mid, high)
 
 
 @frozen(kw_only=True)
@@ -211,7 +212,7 @@ def _explain(x: float, t_x: float, big_t: float, alive: float) -> str:
         silent = (big_t - t_x) * 7
         history = (
             f"{x:.0f} repeat purchase(s) over {big_t * 7:.0f} days as a customer, the last "
-            f"{silent:.0f} days ago; {'a long' if alive < 0.5 else 'a usual'} silence for "
+            f"{silent:.0f} days ago; {'a long' if alive < _LAPSED else 'a usual'} silence for "
             "that buying rate"
         )
     return f"{history}: probability still active {alive:.0%}"
@@ -229,7 +230,7 @@ def predict(
     """Every prediction for one customer from (x, t_x, T in weeks, mean repeat order value)."""
     x, t_x, big_t, mean_value = stats
     alive = p_alive(params, x, t_x, big_t)
-    window = next_purchase_window(params, x, t_x, big_t)
+    window = next_purchase_window(params, x, big_t)
     return Prediction(
         personalized=True,
         reason="fitted model",

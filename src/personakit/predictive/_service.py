@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from attrs import define, frozen
+from attrs import define, field, frozen
 
 from personakit._clock import Clock
 from personakit._codec import canonical_json, loads
@@ -33,7 +33,6 @@ from personakit.predictive._options import ScoreOptions, check_now, check_progre
 from personakit.predictive._params import (
     BgNbdParams,
     GammaGammaParams,
-    InsufficientData,
     Prediction,
     predict,
 )
@@ -100,8 +99,8 @@ class Predictive:
     vault: Vault
     basis: BasisRule
     clock: Clock
-    subjects: Callable[[], list[str]]
-    options: ScoreOptions = ScoreOptions()
+    _subjects: Callable[[], list[str]]
+    options: ScoreOptions = field(factory=ScoreOptions)
 
     def __repr__(self) -> str:
         """Render with whether a model is fitted."""
@@ -181,7 +180,7 @@ class Predictive:
     def forget(self, subject: str, purpose: str) -> int:
         """The withdrawal eraser: delete the statistics (and so every prediction)."""
         del purpose  # the kind serves one purpose; the registry calls it only for that one
-        return int(self.vault.delete(subject, KIND, _NAME))
+        return int(self.vault.delete(check_subject(subject), KIND, _NAME))
 
     def _has_basis(self, subject: str) -> bool:
         try:
@@ -208,7 +207,7 @@ class Predictive:
         at = check_now(now, self.clock)
         check_progress(progress)
         fit_bgnbd, fit_gamma_gamma = _fitters()
-        subjects = self.subjects()
+        subjects = self._subjects()
         rows: list[tuple[float, float, float, float]] = []
         excluded = 0
         for done, subject in enumerate(subjects, start=1):
@@ -311,19 +310,30 @@ class Predictive:
         return prediction, stats
 
     def dataset(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Rows for analytics: customers with a basis for ``purpose`` and for profiling."""
-        if not isinstance(purpose, str):
-            raise InvalidInput("invalid purpose", [Problem(where="purpose", what="not a string")])
-        for subject in self.subjects():
+        """Rows for analytics: customers with a basis for ``purpose`` and for profiling.
+
+        Raises :class:`InvalidInput` at once for a purpose the manifest does not know.
+        """
+        if not isinstance(purpose, str) or self.basis.manifest.get_purpose(purpose) is None:
+            raise InvalidInput(
+                "invalid purpose", [Problem(where="purpose", what="not a purpose in the manifest")]
+            )
+        return self._rows(purpose)
+
+    def _rows(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        for subject in self._subjects():
             if not self.basis.purposes_with_basis(subject, (purpose,)):
                 continue
             prediction = self.score(subject)
             if prediction.personalized:
-                yield subject, {
-                    "p_alive": prediction.p_alive,
-                    "expected_purchases": prediction.expected_purchases,
-                    "clv": prediction.clv,
-                }
+                yield (
+                    subject,
+                    {
+                        "p_alive": prediction.p_alive,
+                        "expected_purchases": prediction.expected_purchases,
+                        "clv": prediction.clv,
+                    },
+                )
 
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The export section: statistics, predictions and the logic involved (Art 15(1)(h))."""
@@ -365,4 +375,3 @@ def _fitters() -> tuple[Any, Any]:
             "fitting needs numpy and scipy: pip install 'personakit[predict]'"
         ) from exc
     return fit_bgnbd, fit_gamma_gamma
-

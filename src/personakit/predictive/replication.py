@@ -25,12 +25,14 @@ from personakit.predictive._params import BgNbdParams, GammaGammaParams
 from personakit.predictive._summary import Purchase, cdnow_path, read_cdnow, summarize
 
 __all__ = [
+    "ACTUAL_WEEK78",
     "CALIBRATION_END",
     "HOLDOUT_END",
     "PUBLISHED_BGNBD",
     "PUBLISHED_GAMMA_GAMMA",
-    "Replication",
+    "START",
     "Columns",
+    "Replication",
     "columns",
     "replicate",
     "rule_scores",
@@ -40,6 +42,7 @@ __all__ = [
 #: The paper's 39-week calibration period ends on this day; the holdout runs 39 weeks more.
 CALIBRATION_END: Final = date(1997, 9, 30)
 HOLDOUT_END: Final = date(1998, 6, 30)
+#: The first day of the CDNOW cohort: weeks count from here.
 START: Final = date(1997, 1, 1)
 #: Fader, Hardie and Lee (2005), table 1; Fader and Hardie (2013), the Gamma-Gamma note.
 PUBLISHED_BGNBD: Final = {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}
@@ -47,20 +50,20 @@ PUBLISHED_GAMMA_GAMMA: Final = {"p": 6.25, "q": 3.74, "gamma": 15.44}
 #: The paper's tracking plot: cumulative repeat purchases by week 78 (the data's actual count).
 ACTUAL_WEEK78: Final = 4339
 
-Floats = NDArray[np.float64]
+_Floats = NDArray[np.float64]
 
 
 @frozen(kw_only=True)
 class Columns:
     """The sample's statistics at a calibration end, and what each customer did after."""
 
-    x: Floats
-    t_x: Floats
-    big_t: Floats
-    mean_value: Floats
-    spend: Floats
-    birth_week: Floats
-    holdout: Floats
+    x: _Floats
+    t_x: _Floats
+    big_t: _Floats
+    mean_value: _Floats
+    spend: _Floats
+    birth_week: _Floats
+    holdout: _Floats
 
 
 def columns(purchases: Sequence[Purchase], end: date, holdout_end: date) -> Columns:
@@ -73,7 +76,7 @@ def columns(purchases: Sequence[Purchase], end: date, holdout_end: date) -> Colu
             spend[purchase.customer] = spend.get(purchase.customer, 0.0) + purchase.value
     names = sorted(calibration)
 
-    def column(values: list[float]) -> Floats:
+    def column(values: list[float]) -> _Floats:
         return np.asarray(values, dtype=np.float64)
 
     return Columns(
@@ -87,7 +90,7 @@ def columns(purchases: Sequence[Purchase], end: date, holdout_end: date) -> Colu
     )
 
 
-def top_capture(scores: Floats, outcome: Floats, share: float = 0.1) -> float:
+def top_capture(scores: _Floats, outcome: _Floats, share: float = 0.1) -> float:
     """Share of ``outcome`` held by the top ``share`` of customers by score; ties pro rata."""
     wanted = share * len(scores)
     order = np.argsort(-scores, kind="stable")
@@ -107,7 +110,7 @@ def top_capture(scores: Floats, outcome: Floats, share: float = 0.1) -> float:
     return float(captured / total) if total else 0.0
 
 
-def _quintile(values: Floats) -> Floats:
+def _quintile(values: _Floats) -> _Floats:
     order = values.argsort(kind="stable")
     ranks = np.empty(len(values), dtype=np.float64)
     ranks[order] = np.arange(1, len(values) + 1)
@@ -117,7 +120,7 @@ def _quintile(values: Floats) -> Floats:
     return np.asarray(np.ceil(5 * mean_rank[inverse] / len(values)), dtype=np.float64)
 
 
-def rule_scores(data: Columns) -> dict[str, Floats]:
+def rule_scores(data: Columns) -> dict[str, _Floats]:
     """The rules a shop would rank by: repeat count (recency breaks ties), spend, RFM sum."""
     weeks_since = data.big_t - data.t_x
     # recency is below one unit of x (at most 39 weeks / 100), so it only breaks ties
@@ -171,9 +174,7 @@ def replicate(purchases: Sequence[Purchase] | None = None) -> Replication:
     gamma_gamma = fit_gamma_gamma(data.x, data.mean_value)
     weeks = (HOLDOUT_END - CALIBRATION_END).days / 7
     expected = expected_purchases(bgnbd, weeks, data.x, data.t_x, data.big_t)
-    rules = {
-        name: top_capture(score, data.holdout) for name, score in rule_scores(data).items()
-    }
+    rules = {name: top_capture(score, data.holdout) for name, score in rule_scores(data).items()}
     return Replication(
         bgnbd=bgnbd,
         gamma_gamma=gamma_gamma,
