@@ -7,7 +7,6 @@ the ``lifetimes`` package, which the replication and the benchmarks use.
 
 from __future__ import annotations
 
-import importlib.metadata
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -76,6 +75,8 @@ def cdnow_path(name: str) -> Path:
     Raises :class:`ConfigurationError` saying how to get it (``pip install --no-deps
     lifetimes==0.11.3``: only its data files are used, never its code).
     """
+    import importlib.metadata  # noqa: PLC0415 (costs ~20 ms: only when the data are wanted)
+
     try:
         distribution = importlib.metadata.distribution("lifetimes")
     except importlib.metadata.PackageNotFoundError:
