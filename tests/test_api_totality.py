@@ -449,6 +449,17 @@ ENTRIES: Final = [
     Entry("predict.dataset", lambda k: k.predict.dataset, (_v("analytics"),)),
     Entry("predict.export_section", lambda k: k.predict.export_section, (_sub, _v([]))),
     Entry("predict.forget", lambda k: k.predict.forget, (_sub, _v("personalization"))),
+    Entry(
+        "predict.attribution",
+        lambda k: k.predict.attribution,
+        (_v("last"),),
+        (
+            ("purpose", _v("analytics")),
+            ("lookback_days", _v(30)),
+            ("half_life_days", _v(7.0)),
+            ("min_paths", _v(10)),
+        ),
+    ),
 ]
 
 

@@ -152,6 +152,7 @@ class Personakit:
             basis=self.basis,
             clock=self.clock,
             subjects=self.retention.subjects,
+            read_events=self.events.read,
         )
         self._closed = False
 

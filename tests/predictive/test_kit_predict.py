@@ -90,3 +90,62 @@ def test_segments_and_export_use_the_predictions(shop: Personakit) -> None:
 def test_options_are_checked() -> None:
     with pytest.raises(ValueError):
         ScoreOptions.check(ScoreOptions(horizon_days=0))
+
+
+def _touch_lines(number: int, channels: list[str], purchase: bool) -> list[dict[str, object]]:
+    ident = f"customer:a{number}"
+    lines: list[dict[str, object]] = [
+        {
+            "kind": "consent",
+            "subject": ident,
+            "purpose": "analytics",
+            "status": "given",
+            "notice": "privacy_notice",
+            "notice_version": "2026-01",
+            "source": "web",
+            "at": "2025-12-01T08:00:00Z",
+        }
+    ]
+    names = {"web": "page_view", "store": "store_visit", "app": "product_view"}
+    props = {"web": {"url": "/"}, "store": {"store_id": "s1"}, "app": {"item": "bread"}}
+    for day, channel in enumerate(channels, start=1):
+        lines.append(
+            {
+                "kind": "event",
+                "subject": ident,
+                "name": names[channel],
+                "channel": channel,
+                "at": f"2025-12-0{day}T10:00:00Z",
+                "properties": props[channel],
+            }
+        )
+    if purchase:
+        lines.append(
+            {
+                "kind": "event",
+                "subject": ident,
+                "name": "purchase",
+                "channel": "web",
+                "at": "2025-12-05T10:00:00Z",
+                "properties": {"item": "bread", "value_cents": 500},
+            }
+        )
+    return lines
+
+
+def test_attribution_reports_credit_per_channel_with_small_cells_suppressed() -> None:
+    kit, _ = testing.memory_kit()
+    with kit:
+        lines = [line for n in range(30) for line in _touch_lines(n, ["web", "store"], True)]
+        lines += [line for n in range(30, 35) for line in _touch_lines(n, ["app"], False)]
+        assert kit.ingest(lines).rejected == 0
+        report = kit.predict.attribution("linear", min_paths=10)
+        assert report["paths"] == 35
+        assert report["conversions"] == 30
+        assert report["channels"] == [
+            {"channel": "app", "suppressed": True},
+            {"channel": "store", "suppressed": False, "credit": 15.0, "paths": 30},
+            {"channel": "web", "suppressed": False, "credit": 15.0, "paths": 30},
+        ]
+        with pytest.raises(ValueError):
+            kit.predict.attribution("magic", lookback_days=0)  # type: ignore[arg-type]

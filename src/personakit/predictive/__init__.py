@@ -11,6 +11,16 @@ when a model is fitted; :mod:`personakit.predictive.replication` reproduces the 
 CDNOW results.
 """
 
+from personakit.predictive._attribution import (
+    MODELS,
+    AttributionModel,
+    ChannelCredit,
+    Path,
+    Touch,
+    attribute,
+    smoothed_rates,
+    suppress_small_cells,
+)
 from personakit.predictive._options import ScoreOptions
 from personakit.predictive._params import (
     BgNbdParams,
@@ -23,15 +33,23 @@ from personakit.predictive._stats import PurchaseStats
 from personakit.predictive._summary import CustomerSummary, Purchase, summarize
 
 __all__ = [
+    "MODELS",
+    "AttributionModel",
     "BgNbdParams",
+    "ChannelCredit",
     "CustomerSummary",
     "FitSummary",
     "GammaGammaParams",
     "InsufficientData",
+    "Path",
     "Prediction",
     "Predictive",
     "Purchase",
     "PurchaseStats",
     "ScoreOptions",
+    "Touch",
+    "attribute",
+    "smoothed_rates",
     "summarize",
+    "suppress_small_cells",
 ]

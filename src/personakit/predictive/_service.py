@@ -18,7 +18,7 @@ nothing of any one of them; they live in the data store under ``x/predictive/mod
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from attrs import define, field, frozen
@@ -29,6 +29,12 @@ from personakit._vault import Vault, check_subject
 from personakit.consent import BasisRule
 from personakit.events import Event
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.predictive._attribution import (
+    MODELS,
+    AttributionModel,
+    attribute,
+    suppress_small_cells,
+)
 from personakit.predictive._options import ScoreOptions, check_now, check_progress
 from personakit.predictive._params import (
     BgNbdParams,
@@ -36,6 +42,7 @@ from personakit.predictive._params import (
     Prediction,
     predict,
 )
+from personakit.predictive._paths import paths_from_events
 from personakit.predictive._stats import PurchaseStats, order_cents
 from personakit.storage import Store
 from personakit.workflows import ExportRecord, RecordKind, Registries
@@ -47,6 +54,7 @@ PURPOSE: Final = "personalization"
 KIND: Final = "predictive"
 _NAME: Final = "stats"
 _MODEL_KEY: Final = "x/predictive/model"
+_MAX_DAYS: Final = 3650
 _LOGIC: Final = (
     "BG/NBD (Fader, Hardie and Lee 2005): while active, a customer buys at a personal rate "
     "drawn from a gamma distribution across customers, and after each purchase stops for good "
@@ -100,6 +108,7 @@ class Predictive:
     basis: BasisRule
     clock: Clock
     _subjects: Callable[[], list[str]]
+    _read_events: Callable[[str], list[Event]]
     options: ScoreOptions = field(factory=ScoreOptions)
 
     def __repr__(self) -> str:
@@ -116,9 +125,17 @@ class Predictive:
         basis: BasisRule,
         clock: Clock,
         subjects: Callable[[], list[str]],
+        read_events: Callable[[str], list[Event]],
     ) -> Predictive:
         """Wire the service and register its record kind, hooks, segments and dataset."""
-        service = cls(store=store, vault=vault, basis=basis, clock=clock, subjects=subjects)
+        service = cls(
+            store=store,
+            vault=vault,
+            basis=basis,
+            clock=clock,
+            subjects=subjects,
+            read_events=read_events,
+        )
         registries.record_kinds.register(
             RecordKind(
                 name=KIND,
@@ -183,8 +200,11 @@ class Predictive:
         return int(self.vault.delete(check_subject(subject), KIND, _NAME))
 
     def _has_basis(self, subject: str) -> bool:
+        return self._basis_for(subject, PURPOSE)
+
+    def _basis_for(self, subject: str, purpose: str) -> bool:
         try:
-            return bool(self.basis.purposes_with_basis(subject, (PURPOSE,)))
+            return bool(self.basis.purposes_with_basis(subject, (purpose,)))
         except PersonakitError:
             return False
 
@@ -334,6 +354,67 @@ class Predictive:
                         "clv": prediction.clv,
                     },
                 )
+
+    def attribution(
+        self,
+        model: AttributionModel = "shapley",
+        *,
+        purpose: str = "analytics",
+        lookback_days: int = 30,
+        half_life_days: float = 7.0,
+        min_paths: int = 10,
+    ) -> dict[str, Any]:
+        """Credit per channel for conversions, as a report that may leave the SDK.
+
+        Paths come from the events of the customers with a basis for ``purpose``; a channel
+        seen in fewer than ``min_paths`` paths is suppressed (no figure). ``model`` is one of
+        :data:`~personakit.predictive.MODELS`. Raises :class:`InvalidInput` listing every bad
+        argument before reading anything.
+        """
+        problems: list[Problem] = []
+        if model not in MODELS:
+            problems.append(Problem(where="model", what="must be one of: " + ", ".join(MODELS)))
+        if not isinstance(purpose, str) or self.basis.manifest.get_purpose(purpose) is None:
+            problems.append(Problem(where="purpose", what="not a purpose in the manifest"))
+        for name, number, low in (
+            ("lookback_days", lookback_days, 1),
+            ("min_paths", min_paths, 1),
+        ):
+            if (
+                not isinstance(number, int)
+                or isinstance(number, bool)
+                or not low <= number <= _MAX_DAYS
+            ):
+                problems.append(
+                    Problem(where=name, what=f"must be an integer from {low} to {_MAX_DAYS}")
+                )
+        if (
+            not isinstance(half_life_days, (int, float))
+            or isinstance(half_life_days, bool)
+            or not 0 < half_life_days <= _MAX_DAYS
+        ):
+            problems.append(
+                Problem(where="half_life_days", what="must be a positive number of days")
+            )
+        if problems:
+            raise InvalidInput("cannot attribute", problems)
+        lookback = timedelta(days=lookback_days)
+        paths = [
+            path
+            for subject in self._subjects()
+            if self._basis_for(subject, purpose)
+            for path in paths_from_events(self._read_events(subject), lookback)
+        ]
+        credit = attribute(paths, model, half_life_days=float(half_life_days))
+        return {
+            "model": model,
+            "purpose": purpose,
+            "lookback_days": lookback_days,
+            "min_paths": min_paths,
+            "paths": len(paths),
+            "conversions": sum(path.converted for path in paths),
+            "channels": suppress_small_cells(credit, min_paths=min_paths),
+        }
 
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The export section: statistics, predictions and the logic involved (Art 15(1)(h))."""
