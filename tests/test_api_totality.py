@@ -449,6 +449,22 @@ ENTRIES: Final = [
     Entry("predict.dataset", lambda k: k.predict.dataset, (_v("analytics"),)),
     Entry("predict.export_section", lambda k: k.predict.export_section, (_sub, _v([]))),
     Entry("predict.forget", lambda k: k.predict.forget, (_sub, _v("personalization"))),
+    Entry("predict.channels.counts", lambda k: k.predict.channels.counts, (_sub,)),
+    Entry("predict.channels.rates", lambda k: k.predict.channels.rates, (_sub,)),
+    Entry("predict.channels.preferred", lambda k: k.predict.channels.preferred, (_sub,)),
+    Entry(
+        "predict.channels.refresh", lambda k: k.predict.channels.refresh, (lambda c: [c.subject],)
+    ),
+    Entry(
+        "predict.channels.forget",
+        lambda k: k.predict.channels.forget,
+        (_sub, _v("marketing.email")),
+    ),
+    Entry(
+        "predict.channels.export_section",
+        lambda k: k.predict.channels.export_section,
+        (_sub, _v([])),
+    ),
     Entry(
         "predict.attribution",
         lambda k: k.predict.attribution,
@@ -605,6 +621,10 @@ NOT_CALLED: Final = {
     "predict.model": "no arguments",
     "predict.on_events": "an events hook: ingest calls it with stored Events (tests/predictive)",
     "predict.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "predict.channels.register": "wiring, called once by Predictive.build",
+    "predict.channels.shop_rates": "no arguments",
+    "predict.channels.on_events": "an events hook: ingest calls it with stored Events",
+    "predict.channels.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
 }
 
 
@@ -625,6 +645,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "registries.datasets": made.registries.datasets,
             "registries.hooks": made.registries.hooks,
             "predict": made.predict,
+            "predict.channels": made.predict.channels,
         }
         public = {
             f"{prefix}.{name}"

@@ -43,6 +43,7 @@ from personakit.predictive._params import (
     predict,
 )
 from personakit.predictive._paths import paths_from_events
+from personakit.predictive._responsiveness import Responsiveness
 from personakit.predictive._stats import PurchaseStats, order_cents
 from personakit.storage import Store
 from personakit.workflows import ExportRecord, RecordKind, Registries
@@ -109,6 +110,7 @@ class Predictive:
     clock: Clock
     _subjects: Callable[[], list[str]]
     _read_events: Callable[[str], list[Event]]
+    channels: Responsiveness
     options: ScoreOptions = field(factory=ScoreOptions)
 
     def __repr__(self) -> str:
@@ -135,6 +137,7 @@ class Predictive:
             clock=clock,
             subjects=subjects,
             read_events=read_events,
+            channels=Responsiveness(store=store, vault=vault, allowed=_Allowed(basis)),
         )
         registries.record_kinds.register(
             RecordKind(
@@ -150,6 +153,9 @@ class Predictive:
         )
         registries.hooks.on_events("predictive", service.on_events)
         registries.hooks.on_merge("predictive", service.on_merge)
+        registries.hooks.on_events("predictive.channels", service.channels.on_events)
+        registries.hooks.on_merge("predictive.channels", service.channels.on_merge)
+        service.channels.register(registries)
         for name, member, description in (
             ("predictive.at_risk", service.at_risk, "likely lapsed customers who were valuable"),
             ("predictive.likely_to_buy_soon", service.likely_to_buy_soon, "a purchase expected"),
@@ -203,10 +209,7 @@ class Predictive:
         return self._basis_for(subject, PURPOSE)
 
     def _basis_for(self, subject: str, purpose: str) -> bool:
-        try:
-            return bool(self.basis.purposes_with_basis(subject, (purpose,)))
-        except PersonakitError:
-            return False
+        return _Allowed(self.basis)(subject, purpose)
 
     # -- the model -------------------------------------------------------------------------
 
@@ -250,6 +253,7 @@ class Predictive:
             excluded=excluded,
         )
         self.store.put(_MODEL_KEY, canonical_json(summary.as_dict()))
+        self.channels.refresh(subjects)
         return summary
 
     def model(self) -> FitSummary | None:
@@ -427,6 +431,19 @@ class Predictive:
             "model": None if model is None else model.as_dict(),
             "logic": _LOGIC,
         }
+
+
+@frozen
+class _Allowed:
+    """Whether a purpose has a basis for a subject now (False for anything unknown)."""
+
+    basis: BasisRule
+
+    def __call__(self, subject: str, purpose: str) -> bool:
+        try:
+            return bool(self.basis.purposes_with_basis(subject, (purpose,)))
+        except PersonakitError:
+            return False
 
 
 def _default(reason: str, options: ScoreOptions, model: FitSummary | None = None) -> Prediction:
