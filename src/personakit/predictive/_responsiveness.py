@@ -177,7 +177,8 @@ class Responsiveness:
 
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The export section: counts, smoothed rates and how they are computed."""
-        del records  # read back through the service, already decrypted
+        if not records:
+            return None  # nothing kept about this customer's channels: no section
         found = self.counts(subject)
         return {
             "counts": None if found is None else found.to_json(),

@@ -422,7 +422,8 @@ class Predictive:
 
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The export section: statistics, predictions and the logic involved (Art 15(1)(h))."""
-        del records  # the statistics are read back through the service, already decrypted
+        if not records:
+            return None  # no statistics, so no prediction about this customer: no section
         stats = self.stats(subject)
         model = self.model()
         return {
