@@ -13,7 +13,11 @@ END = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 def shop_lines(
     customers: int, seed: int = 7, consent_at: str = "2025-01-01T08:00:00Z"
 ) -> list[dict[str, Any]]:
-    """Consent for each customer, then purchases: gamma rates, beta drop-out, 52 weeks."""
+    """Consent for each customer, then purchases: gamma rates, beta drop-out, 52 weeks.
+
+    Order values are gamma with a mean of the customer's own, itself inverse-gamma across
+    customers: the Gamma-Gamma model's assumptions, so it can be fitted.
+    """
     rng = random.Random(seed)
     lines: list[dict[str, Any]] = []
     for number in range(customers):
@@ -32,9 +36,10 @@ def shop_lines(
         )
         rate = rng.gammavariate(0.8, 1 / 4.0)  # purchases per week
         drop = rng.betavariate(0.8, 2.5)
+        spend_scale = 6000 / rng.gammavariate(4.0, 1.0)  # each customer's own mean order value
         at = START + timedelta(weeks=rng.uniform(0, 12))
         while at < END:
-            value = round(rng.gammavariate(6, 400))
+            value = round(rng.gammavariate(6, spend_scale / 6))
             lines.append(
                 {
                     "kind": "event",

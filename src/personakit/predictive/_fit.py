@@ -3,8 +3,10 @@
 Imported only when a model is fitted (``personakit[predict]``): ``import personakit`` never
 loads numpy or scipy. The likelihoods are those of Fader, Hardie and Lee, "Counting your
 customers the easy way: an alternative to the Pareto/NBD model" (Marketing Science, 2005) and
-Fader and Hardie, "The Gamma-Gamma model of monetary value" (2013 note). Both fits run on the
-distinct rows of the summary, weighted by how many customers share them, so fitting 23,570
+Fader and Hardie, "The Gamma-Gamma model of monetary value" (2013 note), maximized by
+L-BFGS-B over the logarithms of the parameters (Nelder-Mead only if it stalls); a maximum at
+the edge of the range means the data do not identify the model. Both fits run on the distinct
+rows of the summary, weighted by how many customers share them, so fitting 23,570
 customers costs about as much as fitting the few thousand distinct (x, t_x, T) they make.
 """
 
@@ -108,13 +110,20 @@ def _maximize(
         method="L-BFGS-B",
         bounds=[_BOUND] * len(start),
     )
-    # A second, derivative-free pass from the first optimum: L-BFGS-B's numerical gradient
-    # can stop a little short on flat ridges, and the replication is judged to 1%.
+    if result.success:
+        return np.exp(result.x), -float(result.fun), _inside(result.x)
+    # L-BFGS-B's numerical gradient can stall on a flat ridge: a derivative-free pass from
+    # where it stopped, and the better of the two.
     polish: Any = minimize(
         negative, result.x, method="Nelder-Mead", options={"xatol": 1e-7, "fatol": 1e-9}
     )
     best = polish if polish.fun <= result.fun else result
-    return np.exp(best.x), -float(best.fun), bool(result.success or polish.success)
+    return np.exp(best.x), -float(best.fun), bool(polish.success) and _inside(best.x)
+
+
+def _inside(log_params: Floats) -> bool:
+    # A parameter pushed to the edge of its range is one the data do not identify.
+    return bool(np.all(np.abs(log_params) < _BOUND[1] - 0.5))
 
 
 def fit_bgnbd(
@@ -146,7 +155,12 @@ def fit_bgnbd(
     if not converged or not np.isfinite(log_likelihood):
         raise InsufficientData(
             "cannot fit BG/NBD",
-            [Problem(where="likelihood", what="did not converge: the data do not identify it")],
+            [
+                Problem(
+                    where="likelihood",
+                    what="no interior maximum: the data do not identify the parameters",
+                )
+            ],
         )
     return BgNbdParams(
         r=float(r),
@@ -188,7 +202,12 @@ def fit_gamma_gamma(
     if not converged or q <= 1:
         raise InsufficientData(
             "cannot fit Gamma-Gamma",
-            [Problem(where="likelihood", what="no finite mean spend (q <= 1): too little data")],
+            [
+                Problem(
+                    where="likelihood",
+                    what="no interior maximum with a finite mean spend (q > 1): too little data",
+                )
+            ],
         )
     return GammaGammaParams(
         p=float(p),
