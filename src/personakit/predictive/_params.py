@@ -1,7 +1,8 @@
 """Fitted parameters and the per-customer formulas: O(1) from a customer's statistics.
 
-No numpy here: scoring one customer is a handful of ``math`` calls, plus Gauss's
-hypergeometric function from scipy (imported on first use) for expected purchases.
+numpy and scipy are imported on first use only: scoring one customer is a handful of
+``math`` calls plus Gauss's hypergeometric function (two scipy calls, one for the horizon and
+one for every month of the lifetime value).
 """
 
 from __future__ import annotations
@@ -143,16 +144,23 @@ def clv(
     ``stats`` is (x, t_x, T, mean repeat order value). Each month's expected purchases (the
     increase of E[Y(t)]) times the expected order value, discounted to today.
     """
+    import numpy as np  # noqa: PLC0415 (numpy and scipy load only when scoring)
+    from scipy.special import hyp2f1  # noqa: PLC0415
+
     x, t_x, big_t, mean_value = stats
+    r, alpha, a, b = params.r, params.alpha, params.a, params.b
     aov = expected_aov(gg, x, mean_value)
-    monthly = (1 + annual_discount) ** (1 / 12) - 1
-    total = 0.0
-    before = 0.0
-    for month in range(1, months + 1):
-        after = expected_purchases_one(params, month * _MONTH_WEEKS, x, t_x, big_t)
-        total += (after - before) * aov / (1 + monthly) ** month
-        before = after
-    return total
+    # E[Y(t)] at the end of every month in one call (eq. 10, as in expected_purchases_one)
+    month = np.arange(1, months + 1, dtype=np.float64)
+    weeks = month * _MONTH_WEEKS
+    scale = alpha + big_t
+    tail = 1 - (scale / (scale + weeks)) ** (r + x) * hyp2f1(
+        r + x, b + x, a + b + x - 1, weeks / (scale + weeks)
+    )
+    cumulative = np.maximum((a + b + x - 1) / (a - 1) * tail * p_alive(params, x, t_x, big_t), 0)
+    increments = np.diff(cumulative, prepend=0.0)
+    discount = (1 + annual_discount) ** (-month / 12)
+    return float(np.sum(increments * discount) * aov)
 
 
 def next_purchase_window(params: BgNbdParams, x: float, big_t: float) -> tuple[float, float, float]:

@@ -112,6 +112,9 @@ class Predictive:
     _read_events: Callable[[str], list[Event]]
     channels: Responsiveness
     options: ScoreOptions = field(factory=ScoreOptions)
+    # The parsed model and the bytes it came from: a score re-reads the bytes (another process
+    # may have refitted) but parses them only when they changed.
+    _parsed: tuple[bytes, FitSummary] | None = field(default=None, init=False)
 
     def __repr__(self) -> str:
         """Render with whether a model is fitted."""
@@ -259,7 +262,11 @@ class Predictive:
     def model(self) -> FitSummary | None:
         """The last fitted model, or None."""
         raw = self.store.get(_MODEL_KEY)
-        return None if raw is None else _summary_from_json(loads(raw))
+        if raw is None:
+            return None
+        if self._parsed is None or self._parsed[0] != raw:
+            self._parsed = (raw, _summary_from_json(loads(raw)))
+        return self._parsed[1]
 
     def score(
         self,
