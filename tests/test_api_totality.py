@@ -449,6 +449,7 @@ ENTRIES: Final = [
     Entry("predict.dataset", lambda k: k.predict.dataset, (_v("analytics"),)),
     Entry("predict.export_section", lambda k: k.predict.export_section, (_sub, _v([]))),
     Entry("predict.forget", lambda k: k.predict.forget, (_sub, _v("personalization"))),
+    Entry("predict.sweep", lambda k: k.predict.sweep, (_sub, _v(_NOW))),
     Entry("predict.channels.counts", lambda k: k.predict.channels.counts, (_sub,)),
     Entry("predict.channels.rates", lambda k: k.predict.channels.rates, (_sub,)),
     Entry("predict.channels.preferred", lambda k: k.predict.channels.preferred, (_sub,)),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -149,3 +149,17 @@ def test_attribution_reports_credit_per_channel_with_small_cells_suppressed() ->
         ]
         with pytest.raises(ValueError):
             kit.predict.attribution("magic", lookback_days=0)  # type: ignore[arg-type]
+
+
+def test_retention_deletes_statistics_past_the_purposes_period() -> None:
+    kit, _ = testing.memory_kit()
+    with kit:
+        kit.ingest(shop_lines(3))
+        subject = _subject(kit, 0)
+        stats = kit.predict.stats(subject)
+        assert stats is not None
+        days = kit.manifest.get_purpose("personalization").retention_days  # type: ignore[union-attr]
+        just_in = datetime.combine(stats.last, datetime.min.time(), UTC) + timedelta(days=days)
+        assert kit.predict.sweep(subject, just_in) == 0
+        assert kit.predict.sweep(subject, just_in + timedelta(days=1)) == 1
+        assert kit.predict.stats(subject) is None

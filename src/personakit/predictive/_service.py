@@ -23,6 +23,7 @@ from typing import Any, Final
 
 from attrs import define, field, frozen
 
+from personakit._args import check_moment, raise_problems
 from personakit._clock import Clock
 from personakit._codec import canonical_json, loads
 from personakit._vault import Vault, check_subject
@@ -151,6 +152,7 @@ class Predictive:
                 purposes=(PURPOSE,),
                 section="predictions",
                 exporter=service.export_section,
+                retention=service.sweep,
                 on_withdrawal=service.forget,
             )
         )
@@ -207,6 +209,25 @@ class Predictive:
         """The withdrawal eraser: delete the statistics (and so every prediction)."""
         del purpose  # the kind serves one purpose; the registry calls it only for that one
         return int(self.vault.delete(check_subject(subject), KIND, _NAME))
+
+    def sweep(self, subject: str, now: datetime) -> int:
+        """The retention sweeper: delete statistics whose last purchase is past the period.
+
+        The period is ``personalization``'s in the manifest, counted from the last purchase
+        (the statistics' last activity) whatever the purpose's ``from`` says: they hold no
+        older fact that could outlive a newer one.
+        """
+        problems: list[Problem] = []
+        moment = check_moment(now, "now", problems)
+        raise_problems("invalid sweep", problems)
+        assert moment is not None
+        stats = self.stats(subject)
+        purpose = self.basis.manifest.get_purpose(PURPOSE)
+        if stats is None or purpose is None:
+            return 0
+        if (moment.date() - stats.last).days <= purpose.retention_days:
+            return 0
+        return int(self.vault.delete(subject, KIND, _NAME))
 
     def _has_basis(self, subject: str) -> bool:
         return self._basis_for(subject, PURPOSE)
