@@ -161,6 +161,7 @@ def _v(value: Any) -> Valid:
     return lambda _c: value
 
 
+_NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 _NOTICE = (("notice", _v("privacy_notice")), ("notice_version", _v("2026-01")))
 _CTX_KW = (
     ("source", _v("web")),
@@ -532,6 +533,48 @@ ENTRIES: Final = [
         (_v("clv_by_cohort"),),
         (("upper", _v(20_000)), ("cohorts", _v([202601])), *_DP_KW),
     ),
+    Entry("predict.stats", lambda k: k.predict.stats, (_sub,)),
+    Entry(
+        "predict.score",
+        lambda k: k.predict.score,
+        (_sub,),
+        (("now", _v(None)), ("options", _v(None))),
+    ),
+    Entry("predict.fit", lambda k: k.predict.fit, (), (("now", _v(None)), ("progress", _v(None)))),
+    Entry("predict.at_risk", lambda k: k.predict.at_risk, (_sub, _v(_NOW))),
+    Entry("predict.likely_to_buy_soon", lambda k: k.predict.likely_to_buy_soon, (_sub, _v(_NOW))),
+    Entry("predict.high_value", lambda k: k.predict.high_value, (_sub, _v(_NOW))),
+    Entry("predict.dataset", lambda k: k.predict.dataset, (_v("analytics"),)),
+    Entry("predict.export_section", lambda k: k.predict.export_section, (_sub, _v([]))),
+    Entry("predict.forget", lambda k: k.predict.forget, (_sub, _v("personalization"))),
+    Entry("predict.sweep", lambda k: k.predict.sweep, (_sub, _v(_NOW))),
+    Entry("predict.channels.counts", lambda k: k.predict.channels.counts, (_sub,)),
+    Entry("predict.channels.rates", lambda k: k.predict.channels.rates, (_sub,)),
+    Entry("predict.channels.preferred", lambda k: k.predict.channels.preferred, (_sub,)),
+    Entry(
+        "predict.channels.refresh", lambda k: k.predict.channels.refresh, (lambda c: [c.subject],)
+    ),
+    Entry(
+        "predict.channels.forget",
+        lambda k: k.predict.channels.forget,
+        (_sub, _v("marketing.email")),
+    ),
+    Entry(
+        "predict.channels.export_section",
+        lambda k: k.predict.channels.export_section,
+        (_sub, _v([])),
+    ),
+    Entry(
+        "predict.attribution",
+        lambda k: k.predict.attribution,
+        (_v("last"),),
+        (
+            ("purpose", _v("analytics")),
+            ("lookback_days", _v(30)),
+            ("half_life_days", _v(7.0)),
+            ("min_paths", _v(10)),
+        ),
+    ),
 ]
 
 
@@ -683,6 +726,14 @@ NOT_CALLED: Final = {
     "analytics.ledger.answer_key": "a MAC over a query the service checked (every query calls it)",
     "analytics.plans.get": "takes a Shape the service built (every query calls it)",
     "analytics.plans.clear": "no arguments",
+    "predict.build": "wiring from a kit's parts, called once by the facade",
+    "predict.model": "no arguments",
+    "predict.on_events": "an events hook: ingest calls it with stored Events (tests/predictive)",
+    "predict.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "predict.channels.register": "wiring, called once by Predictive.build",
+    "predict.channels.shop_rates": "no arguments",
+    "predict.channels.on_events": "an events hook: ingest calls it with stored Events",
+    "predict.channels.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
 }
 
 
@@ -705,6 +756,8 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "analytics": made.analytics,
             "analytics.ledger": made.analytics.ledger,
             "analytics.plans": made.analytics.plans,
+            "predict": made.predict,
+            "predict.channels": made.predict.channels,
         }
         public = {
             f"{prefix}.{name}"

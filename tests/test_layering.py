@@ -16,7 +16,7 @@ from personakit import exceptions
 
 SRC = Path(personakit.__file__).parent
 FRAMEWORKS = {"django", "flask", "starlette", "fastapi", "werkzeug"}
-HEAVY = FRAMEWORKS | {"opendp", "numpy", "psycopg", "polars", "pandas"}
+HEAVY = FRAMEWORKS | {"opendp", "numpy", "scipy", "psycopg", "polars", "pandas"}
 
 
 def _imports(path: Path) -> set[str]:

@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
@@ -46,7 +47,8 @@ class Personakit:
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
     ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
-    ``kit.analytics``), and capabilities plug into ``kit.registries``. :meth:`track`,
+    ``kit.analytics``, ``kit.predict``), and capabilities plug into ``kit.registries``.
+    :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
@@ -145,6 +147,15 @@ class Personakit:
             subject_ref=self.keyring.subject_ref,
             traits=self.traits,
             kinds=self.registries.record_kinds,
+        )
+        self.predict = Predictive.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            basis=self.basis,
+            clock=self.clock,
+            subjects=self.retention.subjects,
+            read_events=self.events.read,
         )
         self._closed = False
 

@@ -24,6 +24,7 @@ from personakit.cli import (
     _ingest,
     _keygen,
     _keys,
+    _predict,
     _retention,
     _schema,
     _store,
@@ -53,6 +54,7 @@ _GROUPS = (
     _dsr,
     _schema,
     _dp,
+    _predict,
 )
 
 

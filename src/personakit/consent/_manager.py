@@ -778,7 +778,8 @@ class ConsentManager:
         """
         problems: list[Problem] = []
         ctx = check_context(None, "import", "merge", None, actor, problems=problems)
-        if from_subject == into_subject:
+        # Compared only as text: two deeply nested non-str values would recurse past the limit.
+        if isinstance(from_subject, str) and from_subject == into_subject:
             problems.append(Problem(where="from_subject", what="is the same subject as into"))
         named = [(from_subject, "from_subject"), (into_subject, "into_subject")]
         check_subjects(named, problems, self._subject_exists)
