@@ -27,6 +27,19 @@ def test_get_after_close_reopens_and_sees_every_write(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_get_leaves_no_read_snapshot_behind(tmp_path: Path) -> None:
+    """get() fetches one row: its statement is reset, so another connection's scrub is done."""
+    store = DiskStore(tmp_path)
+    store.put("k", b"v")
+    assert store.get("k") == b"v"
+    assert store.get("absent") is None
+    other = DiskStore(tmp_path)  # its own connection
+    other.put("k2", b"w")
+    assert other.scrub().done
+    other.close()
+    store.close()
+
+
 def test_get_survives_a_connection_closed_behind_its_back(tmp_path: Path) -> None:
     """A connection diskcache closed (not through DiskStore.close) is replaced, not an error."""
     store = DiskStore(tmp_path)

@@ -330,7 +330,14 @@ class Keyring:
         """
         if len(sealed) < _MIN_SEALED or sealed[0] != _FORMAT:
             raise IntegrityError
-        aead = self._aead(subject, create=False)
+        aead = self._cache.get(subject)  # _cached() inlined: this is every read's path
+        if aead is None:
+            aead = self._aead(subject, create=False)
+        else:
+            try:  # noqa: SIM105 (as in _cached)
+                self._cache.move_to_end(subject)
+            except KeyError:
+                pass
         try:
             return aead.decrypt(sealed[1:_BODY], sealed[_BODY:], self._aad(subject, kind, name))
         except InvalidTag as exc:

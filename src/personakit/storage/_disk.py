@@ -36,6 +36,7 @@ from typing import Any, Final
 from personakit.exceptions import ConfigurationError, IntegrityError, StorageError
 from personakit.storage import _diskcache_compat as compat
 from personakit.storage._base import (
+    MAX_KEY_LENGTH,
     ScrubResult,
     check_key,
     check_value,
@@ -257,7 +258,8 @@ class DiskStore:
 
     def get(self, key: str) -> bytes | None:
         """Return the value for ``key``, or None."""
-        check_key(key)
+        if type(key) is not str or not 0 < len(key) <= MAX_KEY_LENGTH:
+            check_key(key)  # raises the precise TypeError / ValueError
         # The hottest path of the store: one indexed SELECT on diskcache's table instead of
         # Cache.get (which also re-derives the key, reads the clock and checks expiry, none of
         # which applies: we never set expiry), on this thread's connection as cached by
@@ -268,17 +270,22 @@ class DiskStore:
         except AttributeError:  # this thread's first call
             con = self._connection()
         try:
-            rows = con.execute(compat.SELECT_VALUE, (key,)).fetchall()
+            # fetchone: (key, raw) is unique, and sqlite3 steps past a row as it returns it, so
+            # the statement is already reset and holds no read snapshot (which would keep a
+            # scrub pending).
+            row = con.execute(compat.SELECT_VALUE, (key,)).fetchone()
         except sqlite3.ProgrammingError:
             # The cached connection was closed (close(), or diskcache replaced it): once more
             # on the current one.
-            rows = self._select_value_again(key)
+            row = self._select_value_again(key)
         except _backend_errors() as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
-        if not rows:
+        if row is None:
             return None
-        mode, filename, value = rows[0]
-        return _checked_value(mode, filename, value)
+        value = row[2]
+        if row[0] != compat.MODE_RAW or row[1] is not None or type(value) is not bytes:
+            raise IntegrityError("store row is not in personakit's format")  # _checked_value's
+        return value
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection, fetched from diskcache and kept for the next get()."""
@@ -287,12 +294,11 @@ class DiskStore:
         self._local.generation = _fork_generation
         return con
 
-    def _select_value_again(self, key: str) -> list[Any]:
+    def _select_value_again(self, key: str) -> Any:
         try:
-            rows: list[Any] = self._connection().execute(compat.SELECT_VALUE, (key,)).fetchall()
+            return self._connection().execute(compat.SELECT_VALUE, (key,)).fetchone()
         except _backend_errors() as exc:
             raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
-        return rows
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, read with a few ``IN (…)`` queries."""
