@@ -332,7 +332,10 @@ class Keyring:
             raise IntegrityError
         aead = self._cache.get(subject)  # _cached() inlined: this is every read's path
         if aead is None:
-            aead = self._aead(subject, create=False)
+            wrapped = self.store.get(_SUBJECT_KEY_PREFIX + subject)
+            if wrapped is None:
+                raise SubjectNotFound("subject key")
+            aead = self._remember(subject, wrapped)
         else:
             try:  # noqa: SIM105 (as in _cached)
                 self._cache.move_to_end(subject)
