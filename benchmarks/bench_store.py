@@ -15,7 +15,8 @@ database file: the same database shape, the same keys, the same row sizes.
 * ``store_put_us``: one sealed record put (its own fsync'd transaction) on a known subject;
   ``raw_put_us``: the UPSERT in autocommit; ``store_put_ratio`` (informational): lower is better.
 * ``import_ms`` (informational, with a target): ``import personakit`` in a fresh interpreter,
-  bytecode compiled (one discarded run first), Django installed when ``django_installed`` is 1;
+  bytecode compiled (one discarded run first, allowed to write bytecode;
+  ``import_bytecode_cached`` is 1 when it did), Django installed when ``django_installed`` is 1;
   ``python_startup_ms`` is the bare interpreter's start, included in it.
 """
 
@@ -152,15 +153,27 @@ def _round(
 
 
 def _import_ms(runs: int) -> tuple[float, float]:
-    def once(code: str) -> float:
+    def once(code: str, env: dict[str, str] | None = None) -> float:
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", code], check=True)
+        subprocess.run([sys.executable, "-c", code], check=True, env=env)
         return (time.perf_counter() - started) * 1000
 
-    once("import personakit")  # compiles bytecode if it is missing
+    # Compiles bytecode if it is missing. PYTHONDONTWRITEBYTECODE (set in some shells and CI
+    # images) would leave it missing, and every timed run would compile every module from
+    # source, which an installed package never does.
+    writable = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    once("import personakit", writable)
     bare = statistics.median(once("pass") for _ in range(runs))
     full = statistics.median(once("import personakit") for _ in range(runs))
     return full, bare
+
+
+def _bytecode_cached() -> bool:
+    """Whether personakit's modules have bytecode (import_ms is only meaningful then)."""
+    sources = [sys.modules[name].__file__ for name in ("personakit", Personakit.__module__)]
+    return all(
+        s is not None and Path(importlib.util.cache_from_source(s)).exists() for s in sources
+    )
 
 
 def figures(ctx: BenchContext) -> dict[str, float]:
@@ -202,4 +215,5 @@ def figures(ctx: BenchContext) -> dict[str, float]:
     out["import_ms"] = import_ms
     out["python_startup_ms"] = bare_ms
     out["django_installed"] = float(importlib.util.find_spec("django") is not None)
+    out["import_bytecode_cached"] = float(_bytecode_cached())
     return out

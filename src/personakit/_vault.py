@@ -33,6 +33,8 @@ _PSEUDONYM_PREFIX: Final = "sub_"
 _SUBJECT_RE: Final = re.compile(r"sub_[a-z2-7]{26}")
 _PART_RE: Final = re.compile(r"[a-z][a-z0-9_.:-]{0,63}")
 _NAME_RE: Final = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+# The three above in one pattern over the record key's tail: one regex call for a valid address.
+_ADDRESS_RE: Final = re.compile(rf"{_SUBJECT_RE.pattern}/{_PART_RE.pattern}/{_NAME_RE.pattern}")
 
 
 def new_subject_id() -> str:
@@ -188,10 +190,14 @@ class Vault:
 # AES-GCM decryption of a small record, so validated keys are memoized (bounded).
 @functools.lru_cache(maxsize=65536)
 def _record_key(subject: str, kind: str, name: str) -> str:
+    tail = f"{subject}/{kind}/{name}"
+    # No part's pattern admits a '/', so a match splits the tail exactly into the three parts.
+    if _ADDRESS_RE.fullmatch(tail) is not None:
+        return SUBJECT_PREFIX + tail
     check_subject(subject)
     if not _PART_RE.fullmatch(kind) or not _NAME_RE.fullmatch(name):
         raise InvalidInput(
             "invalid record address",
             [Problem(where="record", what="kind / name has characters outside the allowed set")],
         )
-    return f"{SUBJECT_PREFIX}{subject}/{kind}/{name}"
+    return SUBJECT_PREFIX + tail

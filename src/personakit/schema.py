@@ -16,7 +16,6 @@ which could be an e-mail address on its way into a log file.
 from __future__ import annotations
 
 import functools
-import importlib.resources
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -115,6 +114,8 @@ def _shipped(name: str) -> SchemaValidator:
 
 def schema_names() -> list[str]:
     """Names of the schemas that ship with personakit (``manifest``, …), sorted."""
+    import importlib.resources  # noqa: PLC0415 (deferred: tempfile and shutil come with it)
+
     root = importlib.resources.files(_PACKAGE)
     return sorted(
         entry.name.removesuffix(_SUFFIX) for entry in root.iterdir() if entry.name.endswith(_SUFFIX)
@@ -125,6 +126,8 @@ def load_schema(name: str) -> dict[str, Any]:
     """A fresh copy of the shipped schema ``name`` (``schemas/<name>.schema.json``)."""
     if not _NAME_RE.fullmatch(name) or name not in schema_names():
         raise InvalidInput("unknown schema", [Problem(where="schema", what="not a shipped schema")])
+    import importlib.resources  # noqa: PLC0415 (deferred, as in schema_names)
+
     text = importlib.resources.files(_PACKAGE).joinpath(name + _SUFFIX).read_text("utf-8")
     schema = loads(text)
     if not isinstance(schema, dict):

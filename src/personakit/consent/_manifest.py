@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.resources
 import os
 from collections.abc import Mapping
 from datetime import timedelta
@@ -324,6 +323,8 @@ class Manifest:
 @functools.cache
 def _default_manifest() -> Manifest:
     # Memoized: package data, and Manifest is immutable.
+    import importlib.resources  # noqa: PLC0415 (deferred: tempfile and shutil come with it)
+
     text = importlib.resources.files("personakit.schemas").joinpath(_DEFAULT_RESOURCE)
     return Manifest.loads(text.read_text("utf-8"))
 

@@ -46,6 +46,9 @@ _SUBJECT_KEY_PREFIX: Final = "k/s/"
 #: Unwrapped data keys kept per process by default. An entry is the subject's pseudonym and an
 #: ``AESGCM`` object holding the 32-byte key: about 300 bytes, so the default costs ~5 MB.
 DEFAULT_KEY_CACHE: Final = 16_384
+_HEADER: Final = bytes([_FORMAT])  # a sealed record's first byte
+_BODY: Final = 1 + _NONCE  # where a sealed record's ciphertext starts
+_MIN_SEALED: Final = _BODY + 16  # header, nonce and the GCM tag
 
 
 @frozen(kw_only=True)
@@ -90,6 +93,9 @@ class Keyring:
         self.provider = provider
         self.tenant = tenant
         self._context_prefix = f"personakit|v{_FORMAT}|{tenant}|".encode()
+        # What every record's associated data starts with: its version byte and the context
+        # up to the subject (see seal), built once rather than on every read.
+        self._record_aad = bytes([_FORMAT]) + self._context("record", "")
         self._cache: OrderedDict[str, AESGCM] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
@@ -236,22 +242,30 @@ class Keyring:
         return self._remember(subject, wrapped)
 
     def _cached(self, subject: str) -> AESGCM | None:
-        with self._lock:
-            aead = self._cache.get(subject)
-            if aead is not None:
-                self._cache.move_to_end(subject)
-            return aead
+        # No lock on a hit: get and move_to_end are each one C call on the OrderedDict, atomic
+        # under the GIL. Another thread may evict the entry between them (KeyError): it is
+        # still a hit, the key is simply no longer the most recent.
+        cache = self._cache
+        aead = cache.get(subject)
+        if aead is not None:
+            try:  # noqa: SIM105 (contextlib.suppress costs a context manager per read)
+                cache.move_to_end(subject)
+            except KeyError:
+                pass
+        return aead
 
     def _new_wrapped(self, subject: str) -> bytes:
         return self.provider.wrap(secrets.token_bytes(_KEY_BYTES), self._context("dek", subject))
 
     def _remember(self, subject: str, wrapped: bytes) -> AESGCM:
-        aead = AESGCM(self.provider.unwrap(wrapped, self._context("dek", subject)))
+        context = self._context_prefix + b"dek|" + subject.encode()  # _context("dek", subject)
+        aead = AESGCM(self.provider.unwrap(wrapped, context))
         with self._lock:
-            self._cache[subject] = aead
-            self._cache.move_to_end(subject)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            cache = self._cache
+            cache[subject] = aead
+            cache.move_to_end(subject)
+            while len(cache) > self._cache_size:
+                cache.popitem(last=False)
         return aead
 
     def load_keys(self, subjects: Collection[str], *, create: bool = False) -> None:
@@ -302,9 +316,11 @@ class Keyring:
         """
         aead = self._aead(subject, create=True)
         nonce = os.urandom(_NONCE)
-        header = bytes([_FORMAT])
-        aad = header + self._context("record", subject, kind, name)
-        return header + nonce + aead.encrypt(nonce, plaintext, aad)
+        return _HEADER + nonce + aead.encrypt(nonce, plaintext, self._aad(subject, kind, name))
+
+    def _aad(self, subject: str, kind: str, name: str) -> bytes:
+        # header + context("record", subject, kind, name), with the constant part prebuilt.
+        return self._record_aad + f"{subject}|{kind}|{name}".encode()
 
     def open(self, subject: str, kind: str, name: str, sealed: bytes) -> bytes:
         """Decrypt a record sealed by :meth:`seal` for the same subject, kind and name.
@@ -312,13 +328,21 @@ class Keyring:
         Raises :class:`IntegrityError` for any tampering (bit flips, swapped records, another
         subject's record) and :class:`SubjectNotFound` if the subject's key was shredded.
         """
-        if len(sealed) < 1 + _NONCE + 16 or sealed[0] != _FORMAT:
+        if len(sealed) < _MIN_SEALED or sealed[0] != _FORMAT:
             raise IntegrityError
-        aead = self._aead(subject, create=False)
-        header = sealed[:1]
-        aad = header + self._context("record", subject, kind, name)
+        aead = self._cache.get(subject)  # _cached() inlined: this is every read's path
+        if aead is None:
+            wrapped = self.store.get(_SUBJECT_KEY_PREFIX + subject)
+            if wrapped is None:
+                raise SubjectNotFound("subject key")
+            aead = self._remember(subject, wrapped)
+        else:
+            try:  # noqa: SIM105 (as in _cached)
+                self._cache.move_to_end(subject)
+            except KeyError:
+                pass
         try:
-            return aead.decrypt(sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :], aad)
+            return aead.decrypt(sealed[1:_BODY], sealed[_BODY:], self._aad(subject, kind, name))
         except InvalidTag as exc:
             raise IntegrityError from exc
 

@@ -40,6 +40,10 @@ _FORMAT: Final = 1  # the version byte of every sealed record and wrapped key
 _NONCE: Final = 12
 _KEY_BYTES: Final = 32
 _KID_BYTES: Final = 8
+# A wrapped key: version byte | key id | nonce | ciphertext + 16-byte tag.
+_WRAPPED_NONCE: Final = 1 + _KID_BYTES  # where the nonce starts (the header ends)
+_WRAPPED_BODY: Final = _WRAPPED_NONCE + _NONCE  # where the ciphertext starts
+_WRAPPED_MIN: Final = _WRAPPED_BODY + 16
 _KEY_HELP: Final = (
     "a master key is 32 random bytes, base64url-encoded (43 characters); "
     "generate one with `personakit keygen`"
@@ -110,6 +114,7 @@ class LocalKeyProvider:
         self._keys: dict[str, AESGCM] = {}
         for raw in (self._active, *(_as_key(k) for k in previous)):
             self._keys[_key_id(raw)] = AESGCM(raw)
+        self._by_kid = {bytes.fromhex(kid): aead for kid, aead in self._keys.items()}
         self._active_id = _key_id(self._active)
 
     @classmethod
@@ -157,20 +162,25 @@ class LocalKeyProvider:
 
     def unwrap(self, wrapped: bytes, context: bytes) -> bytes:
         """Open a blob from :meth:`wrap` made by any key this provider knows."""
-        kid = self.wrapped_key_id(wrapped)
-        aead = self._keys.get(kid)
+        if len(wrapped) < _WRAPPED_MIN or wrapped[0] != _FORMAT:
+            raise IntegrityError
+        # Looked up by the raw key id bytes (no hex round trip: this runs on every cold read).
+        kid = wrapped[1:_WRAPPED_NONCE]
+        aead = self._by_kid.get(kid if type(kid) is bytes else bytes(kid))  # a bytearray too
         if aead is None:
             raise IntegrityError("wrapped key was made by an unknown master key")
-        header = wrapped[: 1 + _KID_BYTES]
-        nonce = wrapped[len(header) : len(header) + _NONCE]
         try:
-            return aead.decrypt(nonce, wrapped[len(header) + _NONCE :], header + context)
+            return aead.decrypt(
+                wrapped[_WRAPPED_NONCE:_WRAPPED_BODY],
+                wrapped[_WRAPPED_BODY:],
+                wrapped[:_WRAPPED_NONCE] + context,
+            )
         except InvalidTag as exc:
             raise IntegrityError from exc
 
     def wrapped_key_id(self, wrapped: bytes) -> str:
         """The key id in a wrapped blob's header."""
-        if len(wrapped) < 1 + _KID_BYTES + _NONCE + 16 or wrapped[0] != _FORMAT:
+        if len(wrapped) < _WRAPPED_MIN or wrapped[0] != _FORMAT:
             raise IntegrityError
         return wrapped[1 : 1 + _KID_BYTES].hex()
 

@@ -9,7 +9,6 @@ everything about a subject) unless the kind is *strict*.
 
 from __future__ import annotations
 
-import importlib.resources
 import os
 import re
 from collections.abc import Iterable, Mapping
@@ -41,6 +40,8 @@ _KIND_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _load_builtin() -> dict[str, Any]:
+    import importlib.resources  # noqa: PLC0415 (deferred: tempfile and shutil come with it)
+
     resource = importlib.resources.files("personakit.schemas").joinpath("event_properties.json")
     doc: dict[str, Any] = loads(resource.read_bytes())
     return doc

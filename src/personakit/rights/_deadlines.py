@@ -40,7 +40,6 @@ Every rejection raises :class:`~personakit.exceptions.InvalidInput` listing ever
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Container, Iterable, Mapping
 from datetime import date, datetime, time, timedelta
 from enum import StrEnum
@@ -473,7 +472,15 @@ def _add_months(start: date, months: int) -> date:
     index = start.month - 1 + months
     year = start.year + index // 12
     month = index % 12 + 1
-    return date(year, month, min(start.day, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(start.day, _days_in_month(year, month)))
+
+
+def _days_in_month(year: int, month: int) -> int:
+    # calendar.monthrange(year, month)[1], without importing calendar (and locale) with the
+    # package; December first, since year 9999 has no following January.
+    if month == 12:  # noqa: PLR2004
+        return 31
+    return (date(year, month + 1, 1) - date(year, month, 1)).days
 
 
 def _add_business_days(start: date, count: int, holidays: Container[date]) -> date:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -460,6 +459,8 @@ def _consent_history(history: Sequence[Mapping[str, Any]]) -> bytes:
 
 
 def _csv_zip(data: Mapping[str, Any]) -> bytes:
+    import zipfile  # noqa: PLC0415 (only a CSV export needs it: kept out of import personakit)
+
     files = {"README.txt": _README.encode("utf-8"), **_csv_files(data)}
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
