@@ -43,6 +43,13 @@ __all__ = [
 _MAX_ERRORS: Final = 1000  # errors listed in a summary; the counts stay exact beyond that
 _PREFETCH_MIN: Final = 16  # below this, reading subject by subject is as cheap
 
+# Caches keyed by subject first (None: an identifier with no subject yet), so that forgetting
+# one subject after its consent line is one pop, not a pass over every subject of the import.
+#: subject -> purpose -> basis now.
+Verdicts = dict[str | None, dict[str, bool]]
+#: subject -> event kind -> the kind's purposes with a basis (derived from the verdicts).
+Allowed = dict[str | None, dict[str, tuple[str, ...]]]
+
 
 @define(eq=False)
 class Prepared:
@@ -113,8 +120,8 @@ class Memo:
         self.token: object | None = None
         self.horizon: int | None = None
         self.subjects: dict[Identifier, str | None] = {}
-        self.verdicts: dict[tuple[str | None, str], bool] = {}
-        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        self.verdicts: Verdicts = {}
+        self.allowed: Allowed = {}
 
     def _reset(self) -> None:
         self.token, self.horizon = None, None
@@ -151,13 +158,13 @@ class Batch:
         self.accepted = 0
         self.dropped = 0
         self.subjects: dict[Identifier, str | None] = {}
-        # (subject, purpose) -> basis now. Sound for the whole batch: its transaction holds the
+        # subject -> purpose -> basis now. Sound for the whole batch: its transaction holds the
         # store's write lock, so no other process can change consent meanwhile.
-        self.verdicts: dict[tuple[str | None, str], bool] = {}
+        self.verdicts: Verdicts = {}
         # Earliest expiry (µs) of an allowed verdict in ``verdicts``: see Memo.
         self.horizon: int | None = None
-        # (subject, kind) -> the kind's purposes with a basis; derived from ``verdicts``.
-        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        # subject -> kind -> the kind's purposes with a basis; derived from ``verdicts``.
+        self.allowed: Allowed = {}
         # Per subject: stored forms of its buffered events, its first line, earliest time.
         self.buffers: dict[str, list[dict[str, Any]]] = {}
         self.first_line: dict[str, int] = {}
@@ -209,12 +216,12 @@ class Batch:
             subject
             for ident in idents
             if (subject := self.subjects[ident]) is not None
-            and any((subject, p) not in verdicts for p in purposes)
+            and not purposes.issubset(verdicts.get(subject, ()))
         }
         if subjects and purposes:
             fresh, horizon = self.ing.consent.verdicts_until(subjects, purposes)
-            for pair, verdict in fresh.items():
-                verdicts[pair] = verdict
+            for (subject, purpose), verdict in fresh.items():
+                verdicts.setdefault(subject, {})[purpose] = verdict
             self._extend(horizon)
         if not any(isinstance(line, LinkLine) for _, line in lines):
             self._new_keys(events, creating)
@@ -284,7 +291,8 @@ class Batch:
             raise LineFailed(line, exc) from exc
 
     def _basis(self, subject: str | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
-        missing = [p for p in purposes if (subject, p) not in self.verdicts]
+        known = self.verdicts.setdefault(subject, {})
+        missing = [p for p in purposes if p not in known]
         if missing:
             if subject is None:
                 allowed = set(self.ing.basis.without_consent(missing))
@@ -294,13 +302,12 @@ class Batch:
                 verdicts, horizon = self.ing.consent.verdicts_until([subject], missing)
                 fresh = {p: verdict for (_, p), verdict in verdicts.items()}
                 self._extend(horizon)
-            for purpose, verdict in fresh.items():
-                self.verdicts[(subject, purpose)] = verdict
-        return tuple(p for p in purposes if self.verdicts[(subject, p)])
+            known.update(fresh)
+        return tuple(p for p in purposes if known[p])
 
     def _forget(self, subject: str | None) -> None:
-        self.verdicts = {k: v for k, v in self.verdicts.items() if k[0] != subject}
-        self.allowed = {k: v for k, v in self.allowed.items() if k[0] != subject}
+        self.verdicts.pop(subject, None)
+        self.allowed.pop(subject, None)
 
     def _apply(self, number: int, line: Line | Prepared) -> None:
         if isinstance(line, Prepared):
@@ -333,9 +340,12 @@ class Batch:
         ident = line.subject
         subject = subjects[ident] if ident in subjects else self._subject(ident, create=False)
         kind = line.kind
-        purposes = self.allowed.get((subject, kind.name))
+        by_kind = self.allowed.get(subject)
+        if by_kind is None:
+            by_kind = self.allowed[subject] = {}
+        purposes = by_kind.get(kind.name)
         if purposes is None:
-            purposes = self.allowed[(subject, kind.name)] = self._basis(subject, kind.purposes)
+            purposes = by_kind[kind.name] = self._basis(subject, kind.purposes)
         if not purposes:
             self.dropped += 1
             return
