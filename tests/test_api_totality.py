@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from _shared import PRIVACY
 from personakit import Personakit, testing
 from personakit._codec import canonical_json
+from personakit._vault import new_subject_id
 from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.profiles import parse_identifier
 from personakit.workflows import RecordKind
 
 _NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -433,6 +435,12 @@ ENTRIES: Final = [
         "registries.hooks.on_merge",
         lambda k: k.registries.hooks.on_merge,
         (lambda c: f"merge{c.serial}", _v(lambda _source, _target: None)),
+    ),
+    Entry("consent.bulk", lambda k: k.consent.bulk),
+    Entry(
+        "identity.create_many",
+        lambda k: k.identity.create_many,
+        (lambda c: [(parse_identifier(f"customer:cm{c.serial}"), new_subject_id())],),
     ),
 ]
 

@@ -170,6 +170,13 @@ class Batch:
         self.first_line: dict[str, int] = {}
         self.first_millis: dict[str, int] = {}
         self.links: list[Any] = []
+        # Consent lines decide through this: each subject's ledger writes wait for one
+        # sealed write at the end of the batch (see personakit.consent._bulk).
+        self.decisions = ingestor.consent.bulk()
+        # Subjects this batch created before their first line, that no consent or link line
+        # has touched yet: they have no ledger, so their basis is that of a subject not yet
+        # created (no store read), as it was when they were created line by line.
+        self.created: set[str] = set()
 
     def run(self, lines: list[tuple[int, Line | Prepared]]) -> tuple[int, int]:
         """Apply the lines; return (accepted, dropped). Raises LineFailed on the first failure."""
@@ -179,6 +186,10 @@ class Batch:
                 self._apply(number, line)
             except PersonakitError as exc:
                 raise LineFailed(number, exc) from exc
+        try:
+            self.decisions.flush()
+        except PersonakitError as exc:
+            raise LineFailed(lines[-1][0], exc) from exc
         self._flush_all()
         return self.accepted, self.dropped
 
@@ -219,7 +230,7 @@ class Batch:
             and not purposes.issubset(verdicts.get(subject, ()))
         }
         if subjects and purposes:
-            fresh, horizon = self.ing.consent.verdicts_until(subjects, purposes)
+            fresh, horizon = self.decisions.verdicts_until(subjects, purposes)
             for (subject, purpose), verdict in fresh.items():
                 verdicts.setdefault(subject, {})[purpose] = verdict
             self._extend(horizon)
@@ -247,8 +258,18 @@ class Batch:
                 if kind is not None and self._basis(None, kind.purposes):
                     new.add(ident)
         if new:
-            pseudonyms = [self.assigned.setdefault(ident, new_subject_id()) for ident in new]
-            self.ing.events.vault.keyring.load_keys(pseudonyms, create=True)
+            pairs = [(ident, self.assigned.setdefault(ident, new_subject_id())) for ident in new]
+            self.ing.events.vault.keyring.load_keys([p for _, p in pairs], create=True)
+            # Created now, all at once (one read, two writes), rather than by their first line
+            # each: the same subjects end up created, since every identifier in ``new`` is
+            # created by one of the batch's lines, and a batch that fails rolls back whole
+            # (its line-by-line replay creates them one by one again).
+            made = self.ing.identity.create_many(pairs)
+            for ident, subject in made.items():
+                subjects[ident] = subject
+                if subject == self.assigned[ident]:
+                    self.created.add(subject)
+            self.decisions.created(self.created)
 
     def _extend(self, horizon: int | None) -> None:
         if horizon is not None and (self.horizon is None or horizon < self.horizon):
@@ -285,6 +306,9 @@ class Batch:
 
     def _write(self, chunks: list[tuple[str, list[dict[str, Any]], int]], line: int) -> None:
         try:
+            if self.ing.hooks.has_events_hooks:
+                # A hook may ask for consent: let it read the batch's decisions so far.
+                self.decisions.flush()
             self.ing._store_docs(chunks)  # noqa: SLF001 (the batch is the ingestor's)
         except PersonakitError as exc:
             # Rolls the batch back; the line-by-line replay then finds the culprit, if any.
@@ -294,12 +318,13 @@ class Batch:
         known = self.verdicts.setdefault(subject, {})
         missing = [p for p in purposes if p not in known]
         if missing:
-            if subject is None:
+            if subject is None or subject in self.created:
                 allowed = set(self.ing.basis.without_consent(missing))
                 fresh = {p: p in allowed for p in missing}
             else:
                 # One read for every purpose of the kind, not one per purpose.
-                verdicts, horizon = self.ing.consent.verdicts_until([subject], missing)
+                # Through the batch's decisions: they see its pending consent writes.
+                verdicts, horizon = self.decisions.verdicts_until([subject], missing)
                 fresh = {p: verdict for (_, p), verdict in verdicts.items()}
                 self._extend(horizon)
             known.update(fresh)
@@ -371,7 +396,7 @@ class Batch:
         assert subject is not None
         self._flush(subject)
         common: dict[str, Any] = {"occurred_at": line.at, "context": line.context()}
-        consent = self.ing.consent
+        consent = self.decisions
         notice, version = line.notice, line.notice_version
         if line.status == "withdrawn":
             consent.withdraw(subject, line.purpose, notice=notice, notice_version=version, **common)
@@ -382,6 +407,7 @@ class Batch:
             decide = consent.grant if line.status == "given" else consent.refuse
             decide(subject, line.purpose, notice=notice, notice_version=version, **common)
         self._forget(subject)
+        self.created.discard(subject)
         self.accepted += 1
 
     def _link(self, line: LinkLine) -> None:
@@ -390,6 +416,9 @@ class Batch:
         for subject in (source, target):
             self._flush(subject)
             self._forget(subject)
+        # The merge reads and writes ledgers through the kit's own consent manager.
+        self.decisions.settle()
+        self.created.clear()
         self.links.append(self.ing.linker(line.subject, line.to, line.at))
         # Identifiers may now point elsewhere: resolve every one afresh.
         self.subjects.clear()
