@@ -428,10 +428,11 @@ class Transaction:
                 head["seq"] = self._seq
             ledger.write(self.subject, HEAD_KIND, HEAD_NAME, canonical_json(head))
         records = self.records
+        subject_ref = ledger.subject_ref(self.subject)  # a keyed MAC: computed once
         if records:
             ledger.audit.append(
                 f"consent.{action}",
-                subject=ledger.subject_ref(self.subject),
+                subject=subject_ref,
                 actor=self.actor,
                 data={
                     **audit_extra,
@@ -463,7 +464,7 @@ class Transaction:
             issued_at=self.now,
             controller=ledger.manifest.controller,
             subject=self.subject,
-            subject_ref=ledger.subject_ref(self.subject),
+            subject_ref=subject_ref,
             manifest_sha256=ledger.manifest.sha256,
             records=tuple(records),
             purposes=tuple(p for p in ledger.manifest.purposes if p.id in involved),

@@ -797,6 +797,9 @@ class ConsentManager:
         ledger = BatchLedger.like(self._ledger)
         view = copy.copy(self)
         view._ledger = ledger  # noqa: SLF001 (a copy of self; the kit's manager keeps its own)
+        exists = self._subject_exists
+        # A subject the batch just created exists: no store read to check it per decision.
+        view._subject_exists = lambda subject: subject in ledger.fresh or exists(subject)  # noqa: SLF001
         return BulkDecisions(view, ledger)
 
     # -- plumbing -----------------------------------------------------------------------------
