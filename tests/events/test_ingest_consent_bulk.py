@@ -184,3 +184,47 @@ def test_a_link_line_in_the_batch_sees_every_earlier_decision(
             state = bulk.consent.state(into, purpose)
             assert state.record is not None
             assert state.record.id == record.id
+
+
+_SPELLINGS = (
+    "email:Ann@Example.com",
+    "email:ann@example.com",
+    "email:ANN@EXAMPLE.COM",
+    "email:bob@example.com",
+    "email:Bob@Example.COM",
+)
+
+
+@settings(max_examples=10, deadline=None)
+@given(
+    spellings=st.lists(st.sampled_from(_SPELLINGS), min_size=16, max_size=30),
+    batch=st.sampled_from([5, 16, 30]),
+)
+def test_a_batch_reuses_parsed_identifiers_without_mixing_them_up(
+    spellings: list[str], batch: int
+) -> None:
+    """Each event lands with the subject its own spelling resolves to (the batch's name memo)."""
+    kit, _ = memory_kit()
+    with kit:
+        lines = [
+            json.dumps(
+                {
+                    "kind": "event",
+                    "subject": text,
+                    "name": "purchase",  # kept for the contract: creates the subject
+                    "channel": "web",
+                    "at": _at(1),
+                    "properties": {"item": "sku-1", "value_cents": marker},
+                }
+            )
+            for marker, text in enumerate(spellings)
+        ]
+        assert kit.ingest(lines, batch_size=batch).accepted == len(lines)
+        for marker, text in enumerate(spellings):
+            subject = kit.identity.lookup(text)
+            assert subject is not None
+            kept = {e.properties["value_cents"] for e in kit.events.read(subject)}
+            assert marker in kept
+        assert len({kit.identity.lookup(text) for text in spellings}) == len(
+            {text.lower() for text in spellings}
+        )
