@@ -15,11 +15,14 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from personakit import Personakit
+from personakit import InvalidInput, Personakit
+from personakit._vault import new_subject_id
 from personakit.consent import ConsentRecord
+from personakit.profiles import parse_identifier
 from personakit.testing import memory_kit
 from personakit.workflows._lines import ConsentLine, parse_line
 
@@ -228,3 +231,23 @@ def test_a_batch_reuses_parsed_identifiers_without_mixing_them_up(
         assert len({kit.identity.lookup(text) for text in spellings}) == len(
             {text.lower() for text in spellings}
         )
+
+
+def test_create_many_creates_what_resolve_creates_and_keeps_existing_subjects() -> None:
+    """The same records as resolve(create=True); an identifier already known keeps its subject."""
+    kit, _ = memory_kit()
+    with kit:
+        known = kit.identity.resolve("email:Known@Example.com", create=True)
+        new = parse_identifier("email:New@Example.com")
+        again = parse_identifier("email:known@example.com")
+        made = kit.identity.create_many([(new, new_subject_id()), (again, new_subject_id())])
+        assert made[again] == known
+        assert kit.identity.lookup("email:NEW@example.com") == made[new]
+        assert kit.identity.identifiers(made[new]) == [new]
+        assert kit.identity.exists(made[new])
+        kit.identity.created_at(made[new])  # the meta record is there and readable
+        assert kit.identity.identifiers(known) == [again]
+        with pytest.raises(InvalidInput):
+            kit.identity.create_many([(new, "not-a-pseudonym")])
+        with pytest.raises(InvalidInput):
+            kit.identity.create_many([(new, made[new]), (again, made[new])])  # one pseudonym twice
