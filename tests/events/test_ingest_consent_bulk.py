@@ -142,7 +142,7 @@ def _kept(kit: Personakit) -> Any:
     return people, audit
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=_lines, batch=st.sampled_from([1, 7, 16, 40]))
 def test_bulk_consent_lines_keep_what_the_api_keeps_one_by_one(
     lines: list[dict[str, Any]], batch: int
@@ -159,7 +159,7 @@ def test_bulk_consent_lines_keep_what_the_api_keeps_one_by_one(
         assert _kept(bulk) == _kept(single)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(lines=_lines)
 def test_a_link_line_in_the_batch_sees_every_earlier_decision(
     lines: list[dict[str, Any]],
