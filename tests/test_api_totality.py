@@ -22,7 +22,9 @@ from hypothesis import strategies as st
 from _shared import PRIVACY
 from personakit import Personakit, testing
 from personakit._codec import canonical_json
+from personakit._vault import new_subject_id
 from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.profiles import parse_identifier
 from personakit.web import WebFront
 from personakit.workflows import RecordKind
 
@@ -574,6 +576,12 @@ ENTRIES: Final = [
             ("half_life_days", _v(7.0)),
             ("min_paths", _v(10)),
         ),
+    ),
+    Entry("consent.bulk", lambda k: k.consent.bulk),
+    Entry(
+        "identity.create_many",
+        lambda k: k.identity.create_many,
+        (lambda c: [(parse_identifier(f"customer:cm{c.serial}"), new_subject_id())],),
     ),
 ]
 

@@ -10,6 +10,7 @@ that ingest, traits and the withdrawal cascade ask.
 """
 
 from personakit.consent._basis import BasisRule, ConsentGuard
+from personakit.consent._bulk import BulkDecisions
 from personakit.consent._cascade import CascadeRegistry, DerivedDataEraser
 from personakit.consent._context import ConsentContext
 from personakit.consent._manager import ConsentManager, decide
@@ -56,6 +57,7 @@ __all__ = [
     "SOURCES",
     "STATUSES",
     "BasisRule",
+    "BulkDecisions",
     "CascadeRegistry",
     "Conflict",
     "ConsentContext",

@@ -24,7 +24,7 @@ from typing import Any, Final
 from attrs import define, field, frozen
 
 from personakit._clock import Clock
-from personakit._codec import loads
+from personakit._codec import canonical_json, loads
 from personakit._ids import new_id
 from personakit._vault import Vault
 from personakit.audit import AuditLog
@@ -186,6 +186,26 @@ class Ledger:
         """The compact state of a purpose (None: no decision) and whether it is restricted."""
         return decode_state(self.vault.get(subject, STATE_KIND, purpose))
 
+    # The four ways a Transaction reaches the store, so that bulk ingest's ledger
+    # (``_bulk.BatchLedger``) can keep a batch's writes per subject and write them at once.
+
+    def raw_many(self, records: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], bytes]:
+        """Several sealed records opened, in one store read (the guards' compact states)."""
+        return self.vault.get_many(records)
+
+    def read_head(self, subject: str) -> dict[str, Any]:
+        """The ledger head of ``subject`` as stored (``{"seq": 0}`` before the first record)."""
+        doc = self.vault.get_json(subject, HEAD_KIND, HEAD_NAME)
+        return dict(doc) if isinstance(doc, dict) else {"seq": 0}
+
+    def restricted(self, subject: str) -> bool:
+        """Whether the subject's processing is restricted (the restriction record exists)."""
+        return restriction_exists(self.store, subject)
+
+    def write(self, subject: str, kind: str, name: str, plaintext: bytes) -> None:
+        """Seal and store one of the ledger's records (a decision, a compact state, the head)."""
+        self.vault.put(subject, kind, name, plaintext)
+
     def run(
         self,
         subject: str,
@@ -262,7 +282,7 @@ class Transaction:
     def restricted(self) -> bool:
         """Whether the subject is restricted: every compact state written keeps the flag."""
         if self._restricted is None:
-            self._restricted = restriction_exists(self.ledger.store, self.subject)
+            self._restricted = self.ledger.restricted(self.subject)
         return self._restricted
 
     def current(self, purpose: str) -> PurposeState | None:
@@ -300,8 +320,7 @@ class Transaction:
     def head(self) -> dict[str, Any]:
         """The ledger head as stored (``seq``, and ``tcf``: ``[digest, µs]`` pairs)."""
         if self._head is None:
-            doc = self.ledger.vault.get_json(self.subject, HEAD_KIND, HEAD_NAME)
-            self._head = dict(doc) if isinstance(doc, dict) else {"seq": 0}
+            self._head = self.ledger.read_head(self.subject)
         return self._head
 
     def seen_signal(self, digest: str) -> int | None:
@@ -373,8 +392,8 @@ class Transaction:
             gpc_confirmed=draft.gpc_confirmed,
             evidence=dict(draft.evidence or {}),
         )
-        vault = self.ledger.vault
-        vault.put_json(self.subject, LEDGER_KIND, record.name, record.to_json())
+        write = self.ledger.write
+        write(self.subject, LEDGER_KIND, record.name, canonical_json(record.to_json()))
         if decides:
             state = PurposeState(
                 status=record.status,
@@ -388,7 +407,7 @@ class Transaction:
             )
             self._states[draft.purpose] = state
             raw = state.to_bytes(restricted=self.restricted())
-            vault.put(self.subject, STATE_KIND, draft.purpose, raw)
+            write(self.subject, STATE_KIND, draft.purpose, raw)
             if negative:
                 done = self.ledger.cascade.run(draft.purpose, self.subject)
                 if done:
@@ -407,12 +426,13 @@ class Transaction:
             head = self.head()
             if self._seq is not None:
                 head["seq"] = self._seq
-            ledger.vault.put_json(self.subject, HEAD_KIND, HEAD_NAME, head)
+            ledger.write(self.subject, HEAD_KIND, HEAD_NAME, canonical_json(head))
         records = self.records
+        subject_ref = ledger.subject_ref(self.subject)  # a keyed MAC: computed once
         if records:
             ledger.audit.append(
                 f"consent.{action}",
-                subject=ledger.subject_ref(self.subject),
+                subject=subject_ref,
                 actor=self.actor,
                 data={
                     **audit_extra,
@@ -444,7 +464,7 @@ class Transaction:
             issued_at=self.now,
             controller=ledger.manifest.controller,
             subject=self.subject,
-            subject_ref=ledger.subject_ref(self.subject),
+            subject_ref=subject_ref,
             manifest_sha256=ledger.manifest.sha256,
             records=tuple(records),
             purposes=tuple(p for p in ledger.manifest.purposes if p.id in involved),

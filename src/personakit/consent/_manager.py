@@ -20,6 +20,7 @@ before the grant it withdraws.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -29,6 +30,7 @@ from personakit._args import check_str_items
 from personakit._clock import Clock
 from personakit._vault import Vault, valid_subject_id
 from personakit.audit import AuditLog
+from personakit.consent._bulk import BatchLedger, BulkDecisions
 from personakit.consent._cascade import CascadeRegistry
 from personakit.consent._checks import (
     bad_subject,
@@ -242,7 +244,7 @@ class ConsentManager:
         records = [(s, STATE_KIND, p) for s in people for p in guarded]
         records += [(s, RESTRICTION_KIND, RESTRICTION_NAME) for s in people]
         try:
-            raws = self.vault.get_many(records)
+            raws = self._ledger.raw_many(records)
         except (ValueError, TypeError):
             raise bad_subject() from None
         now = to_micros(self.clock.now())
@@ -784,6 +786,22 @@ class ConsentManager:
         named = [(from_subject, "from_subject"), (into_subject, "into_subject")]
         check_subjects(named, problems, self._subject_exists)
         return merge_ledgers(self._ledger, from_subject, into_subject, ctx)
+
+    # -- bulk ingest --------------------------------------------------------------------------
+
+    def bulk(self) -> BulkDecisions:
+        """Decisions for one bulk-ingest batch, inside the caller's store transaction.
+
+        The decisions are this manager's own (same checks, records, receipts and audit
+        entries); each subject's ledger writes are held until :meth:`BulkDecisions.flush`.
+        """
+        ledger = BatchLedger.like(self._ledger)
+        view = copy.copy(self)
+        view._ledger = ledger  # noqa: SLF001 (a copy of self; the kit's manager keeps its own)
+        exists = self._subject_exists
+        # A subject the batch just created exists: no store read to check it per decision.
+        view._subject_exists = lambda subject: subject in ledger.fresh or exists(subject)  # noqa: SLF001
+        return BulkDecisions(view, ledger)
 
     # -- plumbing -----------------------------------------------------------------------------
 

@@ -43,6 +43,13 @@ __all__ = [
 _MAX_ERRORS: Final = 1000  # errors listed in a summary; the counts stay exact beyond that
 _PREFETCH_MIN: Final = 16  # below this, reading subject by subject is as cheap
 
+# Caches keyed by subject first (None: an identifier with no subject yet), so that forgetting
+# one subject after its consent line is one pop, not a pass over every subject of the import.
+#: subject -> purpose -> basis now.
+Verdicts = dict[str | None, dict[str, bool]]
+#: subject -> event kind -> the kind's purposes with a basis (derived from the verdicts).
+Allowed = dict[str | None, dict[str, tuple[str, ...]]]
+
 
 @define(eq=False)
 class Prepared:
@@ -113,8 +120,8 @@ class Memo:
         self.token: object | None = None
         self.horizon: int | None = None
         self.subjects: dict[Identifier, str | None] = {}
-        self.verdicts: dict[tuple[str | None, str], bool] = {}
-        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        self.verdicts: Verdicts = {}
+        self.allowed: Allowed = {}
 
     def _reset(self) -> None:
         self.token, self.horizon = None, None
@@ -151,18 +158,25 @@ class Batch:
         self.accepted = 0
         self.dropped = 0
         self.subjects: dict[Identifier, str | None] = {}
-        # (subject, purpose) -> basis now. Sound for the whole batch: its transaction holds the
+        # subject -> purpose -> basis now. Sound for the whole batch: its transaction holds the
         # store's write lock, so no other process can change consent meanwhile.
-        self.verdicts: dict[tuple[str | None, str], bool] = {}
+        self.verdicts: Verdicts = {}
         # Earliest expiry (µs) of an allowed verdict in ``verdicts``: see Memo.
         self.horizon: int | None = None
-        # (subject, kind) -> the kind's purposes with a basis; derived from ``verdicts``.
-        self.allowed: dict[tuple[str | None, str], tuple[str, ...]] = {}
+        # subject -> kind -> the kind's purposes with a basis; derived from ``verdicts``.
+        self.allowed: Allowed = {}
         # Per subject: stored forms of its buffered events, its first line, earliest time.
         self.buffers: dict[str, list[dict[str, Any]]] = {}
         self.first_line: dict[str, int] = {}
         self.first_millis: dict[str, int] = {}
         self.links: list[Any] = []
+        # Consent lines decide through this: each subject's ledger writes wait for one
+        # sealed write at the end of the batch (see personakit.consent._bulk).
+        self.decisions = ingestor.consent.bulk()
+        # Subjects this batch created before their first line, that no consent or link line
+        # has touched yet: they have no ledger, so their basis is that of a subject not yet
+        # created (no store read), as it was when they were created line by line.
+        self.created: set[str] = set()
 
     def run(self, lines: list[tuple[int, Line | Prepared]]) -> tuple[int, int]:
         """Apply the lines; return (accepted, dropped). Raises LineFailed on the first failure."""
@@ -172,6 +186,10 @@ class Batch:
                 self._apply(number, line)
             except PersonakitError as exc:
                 raise LineFailed(number, exc) from exc
+        try:
+            self.decisions.flush()
+        except PersonakitError as exc:
+            raise LineFailed(lines[-1][0], exc) from exc
         self._flush_all()
         return self.accepted, self.dropped
 
@@ -209,12 +227,12 @@ class Batch:
             subject
             for ident in idents
             if (subject := self.subjects[ident]) is not None
-            and any((subject, p) not in verdicts for p in purposes)
+            and not purposes.issubset(verdicts.get(subject, ()))
         }
         if subjects and purposes:
-            fresh, horizon = self.ing.consent.verdicts_until(subjects, purposes)
-            for pair, verdict in fresh.items():
-                verdicts[pair] = verdict
+            fresh, horizon = self.decisions.verdicts_until(subjects, purposes)
+            for (subject, purpose), verdict in fresh.items():
+                verdicts.setdefault(subject, {})[purpose] = verdict
             self._extend(horizon)
         if not any(isinstance(line, LinkLine) for _, line in lines):
             self._new_keys(events, creating)
@@ -240,8 +258,18 @@ class Batch:
                 if kind is not None and self._basis(None, kind.purposes):
                     new.add(ident)
         if new:
-            pseudonyms = [self.assigned.setdefault(ident, new_subject_id()) for ident in new]
-            self.ing.events.vault.keyring.load_keys(pseudonyms, create=True)
+            pairs = [(ident, self.assigned.setdefault(ident, new_subject_id())) for ident in new]
+            self.ing.events.vault.keyring.load_keys([p for _, p in pairs], create=True)
+            # Created now, all at once (one read, two writes), rather than by their first line
+            # each: the same subjects end up created, since every identifier in ``new`` is
+            # created by one of the batch's lines, and a batch that fails rolls back whole
+            # (its line-by-line replay creates them one by one again).
+            made = self.ing.identity.create_many(pairs)
+            for ident, subject in made.items():
+                subjects[ident] = subject
+                if subject == self.assigned[ident]:
+                    self.created.add(subject)
+            self.decisions.created(self.created)
 
     def _extend(self, horizon: int | None) -> None:
         if horizon is not None and (self.horizon is None or horizon < self.horizon):
@@ -278,29 +306,33 @@ class Batch:
 
     def _write(self, chunks: list[tuple[str, list[dict[str, Any]], int]], line: int) -> None:
         try:
+            if self.ing.hooks.has_events_hooks:
+                # A hook may ask for consent: let it read the batch's decisions so far.
+                self.decisions.flush()
             self.ing._store_docs(chunks)  # noqa: SLF001 (the batch is the ingestor's)
         except PersonakitError as exc:
             # Rolls the batch back; the line-by-line replay then finds the culprit, if any.
             raise LineFailed(line, exc) from exc
 
     def _basis(self, subject: str | None, purposes: tuple[str, ...]) -> tuple[str, ...]:
-        missing = [p for p in purposes if (subject, p) not in self.verdicts]
+        known = self.verdicts.setdefault(subject, {})
+        missing = [p for p in purposes if p not in known]
         if missing:
-            if subject is None:
+            if subject is None or subject in self.created:
                 allowed = set(self.ing.basis.without_consent(missing))
                 fresh = {p: p in allowed for p in missing}
             else:
                 # One read for every purpose of the kind, not one per purpose.
-                verdicts, horizon = self.ing.consent.verdicts_until([subject], missing)
+                # Through the batch's decisions: they see its pending consent writes.
+                verdicts, horizon = self.decisions.verdicts_until([subject], missing)
                 fresh = {p: verdict for (_, p), verdict in verdicts.items()}
                 self._extend(horizon)
-            for purpose, verdict in fresh.items():
-                self.verdicts[(subject, purpose)] = verdict
-        return tuple(p for p in purposes if self.verdicts[(subject, p)])
+            known.update(fresh)
+        return tuple(p for p in purposes if known[p])
 
     def _forget(self, subject: str | None) -> None:
-        self.verdicts = {k: v for k, v in self.verdicts.items() if k[0] != subject}
-        self.allowed = {k: v for k, v in self.allowed.items() if k[0] != subject}
+        self.verdicts.pop(subject, None)
+        self.allowed.pop(subject, None)
 
     def _apply(self, number: int, line: Line | Prepared) -> None:
         if isinstance(line, Prepared):
@@ -333,9 +365,12 @@ class Batch:
         ident = line.subject
         subject = subjects[ident] if ident in subjects else self._subject(ident, create=False)
         kind = line.kind
-        purposes = self.allowed.get((subject, kind.name))
+        by_kind = self.allowed.get(subject)
+        if by_kind is None:
+            by_kind = self.allowed[subject] = {}
+        purposes = by_kind.get(kind.name)
         if purposes is None:
-            purposes = self.allowed[(subject, kind.name)] = self._basis(subject, kind.purposes)
+            purposes = by_kind[kind.name] = self._basis(subject, kind.purposes)
         if not purposes:
             self.dropped += 1
             return
@@ -361,7 +396,7 @@ class Batch:
         assert subject is not None
         self._flush(subject)
         common: dict[str, Any] = {"occurred_at": line.at, "context": line.context()}
-        consent = self.ing.consent
+        consent = self.decisions
         notice, version = line.notice, line.notice_version
         if line.status == "withdrawn":
             consent.withdraw(subject, line.purpose, notice=notice, notice_version=version, **common)
@@ -372,6 +407,7 @@ class Batch:
             decide = consent.grant if line.status == "given" else consent.refuse
             decide(subject, line.purpose, notice=notice, notice_version=version, **common)
         self._forget(subject)
+        self.created.discard(subject)
         self.accepted += 1
 
     def _link(self, line: LinkLine) -> None:
@@ -380,6 +416,9 @@ class Batch:
         for subject in (source, target):
             self._flush(subject)
             self._forget(subject)
+        # The merge reads and writes ledgers through the kit's own consent manager.
+        self.decisions.settle()
+        self.created.clear()
         self.links.append(self.ing.linker(line.subject, line.to, line.at))
         # Identifiers may now point elsewhere: resolve every one afresh.
         self.subjects.clear()

@@ -264,11 +264,16 @@ class Ingestor:
     ) -> IngestSummary:
         memo = Memo()
         batch: list[tuple[int, Line | Prepared]] = []
+        # The batch's identifiers by their text, so that an e-mail address or phone number
+        # seen again in the batch is not normalized again (about 135 µs each). Emptied with
+        # each batch: it keeps nothing the batch's own lines do not hold anyway, where the
+        # process-wide memo of parse_identifier must never hold personal identifiers.
+        names: dict[str, Identifier] = {}
         for number, record in pending(records, done):
             tally.seen = number
             try:
                 batch.append(
-                    (number, self._fast_event(record) or self._prepare(parse_line(record)))
+                    (number, self._fast_event(record, names) or self._prepare(parse_line(record)))
                 )
             except InvalidInput as exc:
                 tally.reject(number, exc)
@@ -278,6 +283,7 @@ class Ingestor:
             if len(batch) >= batch_size:
                 failed = self._apply_batch(batch, tally, memo, strict=strict, through=number)
                 batch = []
+                names.clear()
                 if failed is not None:
                     return tally.summary(stopped_at=failed)
                 if progress is not None:
@@ -287,12 +293,17 @@ class Ingestor:
             progress(tally.seen)
         return tally.summary(stopped_at=failed)
 
-    def _fast_event(self, record: str | bytes | Mapping[str, Any]) -> Prepared | None:
+    def _fast_event(
+        self,
+        record: str | bytes | Mapping[str, Any],
+        names: dict[str, Identifier] | None = None,
+    ) -> Prepared | None:
         """The common case of bulk ingest, a well-formed event line, without error reporting.
 
         Returns None for anything unusual (another kind, a missing or extra field, a bad value):
         the full parser then runs and writes the error messages. Accepts exactly what
-        ``_prepare(parse_line(record))`` accepts (a property test checks that).
+        ``_prepare(parse_line(record))`` accepts (a property test checks that). ``names``
+        memoizes the batch's parsed identifiers by their text (valid ones only).
         """
         decoded = isinstance(record, (str, bytes))
         doc = _decoded(record)
@@ -314,11 +325,15 @@ class Ingestor:
             or not kind.validator.is_valid(properties)
         ):
             return None
+        text = doc.get("subject")
+        known = names.get(text) if names is not None and isinstance(text, str) else None
         try:
-            subject = parse_identifier(doc.get("subject"), where="$.subject")
+            subject = known or parse_identifier(text, where="$.subject")
             at = parse_timestamp(at_text, where="$.at")
         except InvalidInput:
             return None
+        if known is None and names is not None and isinstance(text, str):
+            names[text] = subject
         millis = event_millis(at)
         # The stored form (Event.to_json without the purposes), built directly: an Event
         # object per line costs more than the rest of the line's preparation.
