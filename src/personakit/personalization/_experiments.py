@@ -1,0 +1,213 @@
+"""Experiments: keyed-hash bucketing into weighted variants with a holdout, and exposures.
+
+Bucketing is ``HMAC-SHA256(key, canonical_json([experiment, salt, unit]))`` under a key the
+keyring derives for the label ``personalization/experiments``: deterministic across processes
+and restarts (the key lives in the key store), unpredictable without the keyring (a visitor
+cannot choose an id to land in an arm), and meaningless once erased (the unit is never
+stored). The first 64 bits pick a point in ``[0, 2**64)``: the first ``holdout`` share is the
+holdout, the rest is split exactly by integer weights.
+
+The *unit* is what is bucketed. By default it is the subject's pseudonym, which is stable
+across restarts but changes once when an anonymous visitor is linked to an existing known
+subject (the merged-away pseudonym is gone). A shop that wants one arm across that link passes
+its own stable unit (the first-party id it keeps after login, say).
+
+Exposures (which arm a subject saw, first and last time) are sealed per subject in the vault
+under the record kind ``experiment_exposures`` (purpose ``personalization``: exported,
+erased, deleted on withdrawal) and offered to analytics as the dataset
+``personalization.exposures``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from attrs import frozen
+
+from personakit._codec import canonical_json, loads
+from personakit._vault import Vault
+from personakit.exceptions import Problem
+from personakit.workflows import ExportRecord, RecordKind, Registries
+
+__all__ = [
+    "EXPOSURE_KIND",
+    "Arm",
+    "Experiment",
+    "ExposureLog",
+    "bucket",
+    "experiment_problems",
+    "parse_experiment",
+]
+
+#: The vault record kind (and registered RecordKind) of exposures.
+EXPOSURE_KIND: Final = "experiment_exposures"
+#: The dataset analytics reads exposures through.
+EXPOSURE_DATASET: Final = "personalization.exposures"
+#: The keyring label of the bucketing key.
+BUCKET_LABEL: Final = "personalization/experiments"
+_SPACE: Final = 1 << 64
+_PURPOSE: Final = "personalization"
+_REMEMBERED: Final = 65_536
+
+
+@frozen(kw_only=True)
+class Arm:
+    """One variant: its name, integer weight, and what it replaces in the rule's ``then``."""
+
+    name: str
+    weight: int
+    content: str | None = None
+    payload: Mapping[str, Any] | None = None
+
+
+@frozen(kw_only=True)
+class Experiment:
+    """A validated experiment: arms, a holdout share in [0, 0.9], and a salt."""
+
+    id: str
+    arms: tuple[Arm, ...]
+    holdout: float = 0.0
+    salt: str = ""
+    description: str | None = None
+
+    @property
+    def total_weight(self) -> int:
+        """The sum of the arms' weights."""
+        return sum(arm.weight for arm in self.arms)
+
+
+def parse_experiment(document: Mapping[str, Any]) -> Experiment:
+    """Build from a document that passed ``experiments.schema.json`` and the checks below."""
+    return Experiment(
+        id=document["id"],
+        arms=tuple(
+            Arm(
+                name=v["name"],
+                weight=int(v["weight"]),
+                content=v.get("content"),
+                payload=v.get("payload"),
+            )
+            for v in document["variants"]
+        ),
+        holdout=float(document.get("holdout", 0)),
+        salt=str(document.get("salt", "")),
+        description=document.get("description"),
+    )
+
+
+def experiment_problems(document: Mapping[str, Any], where: str) -> list[Problem]:
+    """Semantic checks beyond the schema: unique arm names."""
+    names = [v["name"] for v in document["variants"]]
+    return [
+        Problem(where=f"{where}.variants[{i}].name", what="duplicate variant name")
+        for i, name in enumerate(names)
+        if name in names[:i]
+    ]
+
+
+def bucket(mac: Callable[[bytes], bytes], experiment: Experiment, unit: str) -> Arm | None:
+    """The arm ``unit`` falls in, or None for the holdout (deterministic for a given key)."""
+    digest = mac(canonical_json([experiment.id, experiment.salt, unit]))
+    point = int.from_bytes(digest[:8], "big")
+    cut = int(experiment.holdout * _SPACE)
+    if point < cut:
+        return None
+    # Exact integer split of the rest of the space by weight: no float rounding at the edges.
+    position = (point - cut) * experiment.total_weight // (_SPACE - cut)
+    for arm in experiment.arms:
+        if position < arm.weight:
+            return arm
+        position -= arm.weight
+    return experiment.arms[-1]  # unreachable: position < total weight
+
+
+class ExposureLog:
+    """Records which arm a subject was shown, sealed in the subject's vault records."""
+
+    def __init__(
+        self,
+        vault: Vault,
+        *,
+        allowed: Callable[[str, str], bool],
+        subjects: Callable[[], Iterable[str]],
+    ) -> None:
+        """``allowed(subject, purpose)`` is the consent guard; ``subjects()`` lists subjects."""
+        self._vault = vault
+        self._allowed = allowed
+        self._subjects = subjects
+        # (subject, experiment) -> arm already recorded by this process: a request repeats the
+        # same exposure, and a store read per decision would double decide's cost.
+        self._seen: OrderedDict[tuple[str, str], str] = OrderedDict()
+
+    def __repr__(self) -> str:
+        """Render with the vault."""
+        return f"ExposureLog({self._vault!r})"
+
+    def register(self, registries: Registries) -> None:
+        """Register the record kind and the analytics dataset."""
+        registries.record_kinds.register(
+            RecordKind(
+                name=EXPOSURE_KIND,
+                owner="personalization",
+                description="which arm of which experiment the subject was shown, and when",
+                purposes=(_PURPOSE,),
+                section=EXPOSURE_KIND,
+                exporter=_export,
+                on_withdrawal=self.erase,
+            )
+        )
+        registries.datasets.register(
+            EXPOSURE_DATASET,
+            self.rows,
+            owner="personalization",
+            description="one row per subject and experiment: the arm shown and first exposure",
+        )
+
+    def record(self, subject: str, experiment: str, arm: str, now: datetime) -> None:
+        """Remember that ``subject`` saw ``arm`` of ``experiment`` at ``now``."""
+        key = (subject, experiment)
+        if self._seen.get(key) == arm:
+            self._seen.move_to_end(key)
+            return
+        current = self._vault.get_json(subject, EXPOSURE_KIND, experiment)
+        stamp = now.isoformat()
+        if not isinstance(current, dict) or current.get("arm") != arm:
+            value = {"experiment": experiment, "arm": arm, "first_at": stamp}
+            self._vault.put_json(subject, EXPOSURE_KIND, experiment, value)
+        self._seen[key] = arm
+        if len(self._seen) > _REMEMBERED:
+            self._seen.popitem(last=False)
+
+    def erase(self, subject: str, purpose: str) -> int:
+        """Delete the subject's exposures (withdrawal of ``purpose``)."""
+        if purpose != _PURPOSE:
+            return 0
+        self.forget(subject)
+        names = self._vault.names(subject, EXPOSURE_KIND)
+        for name in names:
+            self._vault.delete(subject, EXPOSURE_KIND, name)
+        return len(names)
+
+    def forget(self, subject: str) -> None:
+        """Drop this process's memory of the subject's exposures (after erasure or withdrawal)."""
+        for key in [k for k in self._seen if k[0] == subject]:
+            del self._seen[key]
+
+    def of(self, subject: str) -> list[dict[str, Any]]:
+        """The subject's exposures, by experiment id."""
+        return [loads(raw) for _, _, raw in self._vault.scan(subject, EXPOSURE_KIND)]
+
+    def rows(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Dataset rows, only of subjects whose data may be used for ``purpose`` now."""
+        for subject in self._subjects():
+            if not self._allowed(subject, purpose):
+                continue
+            for row in self.of(subject):
+                yield subject, {"experiment": row["experiment"], "arm": row["arm"]}
+
+
+def _export(_subject: str, records: Sequence[ExportRecord]) -> Any:
+    return sorted((record.json() for record in records), key=lambda r: str(r.get("experiment")))
