@@ -12,9 +12,10 @@ across restarts but changes once when an anonymous visitor is linked to an exist
 subject (the merged-away pseudonym is gone). A shop that wants one arm across that link passes
 its own stable unit (the first-party id it keeps after login, say).
 
-Exposures (which arm a subject saw, first and last time) are sealed per subject in the vault
-under the record kind ``experiment_exposures`` (purpose ``personalization``: exported,
-erased, deleted on withdrawal) and offered to analytics as the dataset
+Exposures (which arm of which experiment a subject saw, and when first) are sealed in one
+vault record per subject (kind ``experiment_exposures``, name ``all``: a store key never
+names the experiment), with purpose ``personalization``: exported, erased with the subject's
+key, deleted on withdrawal, and offered to analytics as the dataset
 ``personalization.exposures``.
 """
 
@@ -27,7 +28,7 @@ from typing import Any, Final
 
 from attrs import frozen
 
-from personakit._codec import canonical_json, loads
+from personakit._codec import canonical_json
 from personakit._vault import Vault
 from personakit.exceptions import Problem
 from personakit.workflows import ExportRecord, RecordKind, Registries
@@ -51,6 +52,7 @@ BUCKET_LABEL: Final = "personalization/experiments"
 _SPACE: Final = 1 << 64
 _PURPOSE: Final = "personalization"
 _REMEMBERED: Final = 65_536
+_RECORD: Final = "all"
 
 
 @frozen(kw_only=True)
@@ -172,11 +174,12 @@ class ExposureLog:
         if self._seen.get(key) == arm:
             self._seen.move_to_end(key)
             return
-        current = self._vault.get_json(subject, EXPOSURE_KIND, experiment)
-        stamp = now.isoformat()
-        if not isinstance(current, dict) or current.get("arm") != arm:
-            value = {"experiment": experiment, "arm": arm, "first_at": stamp}
-            self._vault.put_json(subject, EXPOSURE_KIND, experiment, value)
+        stored = self._vault.get_json(subject, EXPOSURE_KIND, _RECORD)
+        current = dict(stored) if isinstance(stored, dict) else {}
+        seen = current.get(experiment)
+        if not isinstance(seen, dict) or seen.get("arm") != arm:
+            current[experiment] = {"arm": arm, "first_at": now.isoformat()}
+            self._vault.put_json(subject, EXPOSURE_KIND, _RECORD, current)
         self._seen[key] = arm
         if len(self._seen) > _REMEMBERED:
             self._seen.popitem(last=False)
@@ -197,8 +200,9 @@ class ExposureLog:
             del self._seen[key]
 
     def of(self, subject: str) -> list[dict[str, Any]]:
-        """The subject's exposures, by experiment id."""
-        return [loads(raw) for _, _, raw in self._vault.scan(subject, EXPOSURE_KIND)]
+        """The subject's exposures (``experiment``, ``arm``, ``first_at``), by experiment id."""
+        stored = self._vault.get_json(subject, EXPOSURE_KIND, _RECORD)
+        return _rows(stored)
 
     def rows(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """Dataset rows, only of subjects whose data may be used for ``purpose`` now."""
@@ -209,5 +213,15 @@ class ExposureLog:
                 yield subject, {"experiment": row["experiment"], "arm": row["arm"]}
 
 
+def _rows(stored: Any) -> list[dict[str, Any]]:
+    if not isinstance(stored, dict):
+        return []
+    return [
+        {"experiment": name, "arm": seen.get("arm"), "first_at": seen.get("first_at")}
+        for name, seen in sorted(stored.items())
+        if isinstance(seen, dict)
+    ]
+
+
 def _export(_subject: str, records: Sequence[ExportRecord]) -> Any:
-    return sorted((record.json() for record in records), key=lambda r: str(r.get("experiment")))
+    return [row for record in records for row in _rows(record.json())]
