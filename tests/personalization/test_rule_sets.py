@@ -68,9 +68,16 @@ def test_the_bakery_rule_set_decides_by_priority_and_says_why() -> None:
     assert decision.trace is not None
     assert [step["rule"] for step in decision.trace] == ["basket-reminder"]
     nothing = decide(rules, StaticFacts(), "checkout_offer", explain=True)
-    assert (nothing.rule, nothing.content, nothing.reasons) == (None, "offer-none", ("no_rule_matched",))
+    assert (nothing.rule, nothing.content, nothing.reasons) == (
+        None,
+        "offer-none",
+        ("no_rule_matched",),
+    )
     assert nothing.trace is not None
-    assert [(s["rule"], s["matched"]) for s in nothing.trace] == [("regulars", False), ("lyon", False)]
+    assert [(s["rule"], s["matched"]) for s in nothing.trace] == [
+        ("regulars", False),
+        ("lyon", False),
+    ]
     assert nothing.trace[0]["condition"]["children"][0]["why"] == "missing"
 
 
@@ -87,10 +94,31 @@ def test_an_invalid_rule_set_lists_every_problem_of_every_rule() -> None:
     """A schema problem in one rule does not hide the semantic problems of the others."""
     document = copy.deepcopy(BAKERY_RULES)
     document["rules"] += [
-        {"id": "a", "placement": "nowhere", "when": {"segment": "ghosts"}, "then": {"content": "x"}},
-        {"id": "b", "placement": "home_banner", "when": {"field": "aggregates.last_seen", "gt": 3}, "then": {"content": "x"}},
-        {"id": "c", "placement": "home_banner", "when": {"all": []}, "then": {"content": "x"}, "experiment": "nope"},
-        {"id": "regulars", "placement": "home_banner", "when": {"all": []}, "then": {"content": "x"}},
+        {
+            "id": "a",
+            "placement": "nowhere",
+            "when": {"segment": "ghosts"},
+            "then": {"content": "x"},
+        },
+        {
+            "id": "b",
+            "placement": "home_banner",
+            "when": {"field": "aggregates.last_seen", "gt": 3},
+            "then": {"content": "x"},
+        },
+        {
+            "id": "c",
+            "placement": "home_banner",
+            "when": {"all": []},
+            "then": {"content": "x"},
+            "experiment": "nope",
+        },
+        {
+            "id": "regulars",
+            "placement": "home_banner",
+            "when": {"all": []},
+            "then": {"content": "x"},
+        },
         {"id": 7, "placement": "home_banner", "when": {}, "then": {}},
     ]
     with pytest.raises(InvalidInput) as caught:
@@ -114,7 +142,12 @@ def test_special_categories_need_an_explicit_consent_purpose() -> None:
     """Reading a special category: refused under personalization, allowed under an explicit one."""
     manifest = special_manifest()
     vocab = Vocabulary.from_manifest(manifest)
-    rule = {"id": "gf", "placement": "home_banner", "when": {"field": "traits.diet", "eq": "gluten-free"}, "then": {"content": "banner-gf"}}
+    rule = {
+        "id": "gf",
+        "placement": "home_banner",
+        "when": {"field": "traits.diet", "eq": "gluten-free"},
+        "then": {"content": "banner-gf"},
+    }
     base: dict[str, Any] = {"placements": {"home_banner": {"default": {"content": "fav"}}}}
     with pytest.raises(InvalidInput) as caught:
         compile_rule_set({**base, "rules": [rule]}, vocab)
@@ -151,7 +184,9 @@ def test_what_the_shop_never_uses_is_refused_whatever_the_purpose() -> None:
         assert "never uses" in caught.value.problems[0].what
 
 
-def test_explicit_consent_needs_a_consent_basis_and_never_personalize_needs_declared_traits() -> None:
+def test_explicit_consent_needs_a_consent_basis_and_never_personalize_needs_declared_traits() -> (
+    None
+):
     """The manifest's own checks for the two new settings."""
     doc = Manifest.default().to_json()
     doc["purposes"][0]["explicit_consent"] = True  # essential: contract
@@ -202,8 +237,24 @@ _ANY_JSON: Final = st.recursive(
         st.lists(inner, max_size=3),
         st.dictionaries(
             st.sampled_from(
-                ["placements", "rules", "experiments", "default", "content", "id", "placement",
-                 "when", "then", "field", "eq", "all", "variants", "name", "weight", "x"]
+                [
+                    "placements",
+                    "rules",
+                    "experiments",
+                    "default",
+                    "content",
+                    "id",
+                    "placement",
+                    "when",
+                    "then",
+                    "field",
+                    "eq",
+                    "all",
+                    "variants",
+                    "name",
+                    "weight",
+                    "x",
+                ]
             ),
             inner,
             max_size=4,
@@ -236,13 +287,15 @@ def _mutations(draw: Any) -> Any:
 
 
 @settings(max_examples=300, deadline=None)
-@given(document=st.one_of(_ANY_JSON, st.composite(lambda draw: _mutations(draw))()))
+@given(document=st.one_of(_ANY_JSON, st.composite(_mutations)()))
 def test_any_json_document_as_a_rule_set_is_loaded_or_invalid_input(document: Any) -> None:
     """A rule set from any JSON (or a mutated valid one): a RuleSet or InvalidInput, never else."""
     try:
         rules = compile_rule_set(document, VOCAB)
     except InvalidInput as exc:
-        assert exc.problems
+        problems = exc.problems
     else:
         for placement in rules.placements:
             assert decide(rules, StaticFacts(), placement).rules_sha256 == rules.sha256
+        return
+    assert problems

@@ -53,7 +53,9 @@ def test_loading_audit_logs_the_digest_and_nothing_personal(
     entry = list(kit.audit.entries())[-1]
     assert entry.action == "personalization.rules_loaded"
     assert entry.data == loaded.summary()
-    assert entry.data["sha256"] == loaded.sha256 == rules.decide(UNKNOWN, "home_banner").rules_sha256
+    assert (
+        entry.data["sha256"] == loaded.sha256 == rules.decide(UNKNOWN, "home_banner").rules_sha256
+    )
     assert entry.subject is None
     before = kit.audit.head()
     broken = copy.deepcopy(BAKERY_RULES)
@@ -198,4 +200,6 @@ def test_the_same_facts_decide_the_same_way_in_a_second_process_view(tmp_path: P
     with Personakit.open(tmp_path, keys=LocalKeyProvider(key)) as kit:
         two = rules_for(kit)
         two.load(BAKERY_RULES)
-        assert two.decide(StaticFacts(now=NOW, affinities=_BREAD), "home_banner", unit="u-7") == first
+        assert (
+            two.decide(StaticFacts(now=NOW, affinities=_BREAD), "home_banner", unit="u-7") == first
+        )

@@ -103,36 +103,39 @@ def _compile(
         problems.append(Problem(where=where, what=f"nested deeper than {MAX_DEPTH} levels"))
         return None
     if "all" in value or "any" in value:
-        key = "all" if "all" in value else "any"
-        items = value[key]
-        if not isinstance(items, list):
-            problems.append(Problem(where=f"{where}.{key}", what="must be an array"))
-            return None
-        kids = [
-            _compile(item, vocab, f"{where}.{key}[{i}]", depth + 1, problems)
-            for i, item in enumerate(items)
-        ]
-        if any(kid is None for kid in kids):
-            return None
-        return _combine(key, tuple(k for k in kids if k is not None))
+        return _group("all" if "all" in value else "any", value, vocab, where, depth, problems)
     if "not" in value:
-        kid = _compile(value["not"], vocab, f"{where}.not", depth + 1, problems)
-        if kid is None:
-            return None
-        inner = kid.test
-        return Condition(
-            test=lambda f: not inner(f), reads=kid.reads, label="not", kind="not", children=(kid,)
-        )
-    if "segment" in value:
-        return _segment(value["segment"], vocab, where, problems)
-    if "consent" in value:
-        return _consent(value["consent"], vocab, where, problems)
-    if "affinity_top" in value:
-        return _affinity(value["affinity_top"], vocab, where, problems)
-    if "field" in value:
-        return _leaf(value, vocab, where, problems)
+        return _negate(_compile(value["not"], vocab, f"{where}.not", depth + 1, problems))
+    for key, build in _LEAVES.items():
+        if key in value:
+            return build(value if key == "field" else value[key], vocab, where, problems)
     problems.append(Problem(where=where, what="not a known condition"))
     return None
+
+
+def _negate(kid: Condition | None) -> Condition | None:
+    if kid is None:
+        return None
+    inner = kid.test
+    return Condition(
+        test=lambda f: not inner(f), reads=kid.reads, label="not", kind="not", children=(kid,)
+    )
+
+
+def _group(  # noqa: PLR0917 (the recursion's state, passed down as _compile takes it)
+    key: str, value: dict[str, Any], vocab: Vocabulary, where: str, depth: int, problems: Any
+) -> Condition | None:
+    items = value[key]
+    if not isinstance(items, list):
+        problems.append(Problem(where=f"{where}.{key}", what="must be an array"))
+        return None
+    kids = [
+        _compile(item, vocab, f"{where}.{key}[{i}]", depth + 1, problems)
+        for i, item in enumerate(items)
+    ]
+    if any(kid is None for kid in kids):
+        return None
+    return _combine(key, tuple(k for k in kids if k is not None))
 
 
 def _combine(key: str, kids: tuple[Condition, ...]) -> Condition:
@@ -207,7 +210,9 @@ def _affinity(
     )
 
 
-def _leaf(spec: dict[str, Any], vocab: Vocabulary, where: str, problems: list[Problem]) -> Any:
+def _leaf(
+    spec: dict[str, Any], vocab: Vocabulary, where: str, problems: list[Problem]
+) -> Condition | None:
     path = spec.get("field")
     info = vocab.fields.get(path) if isinstance(path, str) else None
     if info is None or not isinstance(path, str):
@@ -223,11 +228,11 @@ def _leaf(spec: dict[str, Any], vocab: Vocabulary, where: str, problems: list[Pr
     if op is None:
         problems.append(Problem(where=f"{where}.{op_name}", what=refused))
         return None
-    return _field_condition(path, op_name, operand, op, info, vocab)
+    return _field_condition(path, op_name, operand, op=op, info=info, vocab=vocab)
 
 
 def _field_condition(
-    path: str, op_name: str, operand: Any, op: _Op, info: FieldInfo, vocab: Vocabulary
+    path: str, op_name: str, operand: Any, *, op: _Op, info: FieldInfo, vocab: Vocabulary
 ) -> Condition:
     missing_ok = op_name == "exists" and operand is False
 
@@ -268,7 +273,9 @@ def _shown(operand: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."  # noqa: PLR2004
 
 
-def _phrase(path: str, op_name: str, info: FieldInfo, vocab: Vocabulary) -> str | None:
+def _phrase(  # noqa: PLR0911 (one answer per kind of field)
+    path: str, op_name: str, info: FieldInfo, vocab: Vocabulary
+) -> str | None:
     """A gentle phrase about what the person did or declared; None for anything else."""
     if info.categories & vocab.special:
         return None
@@ -293,62 +300,47 @@ def _operator(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str
     if name in _ORDER_OPS:
         return _order(name, operand, info)
     if name == "within_days":
-        if info.type not in {None, "datetime"}:
-            return None, "within_days needs a date-time field"
-        if not _is_number(operand) or not 0 < operand <= 36600:  # noqa: PLR2004
-            return None, "must be a number of days in (0, 36600]"
-        return _within(float(operand)), ""
+        return _within(operand, info)
     if name == "exists":
         if not isinstance(operand, bool):
             return None, "must be true or false"
         return (lambda _v, _f: operand), ""
     if name == "contains":
-        if info.type not in {None, "list", "string"}:
-            return None, "contains needs a list or string field"
-        if not _is_scalar(operand):
-            return None, "must be a string, number, boolean or null"
-        return _contains(operand), ""
+        return _contains(operand, info)
     return _equality(name, operand, info)
 
 
+_COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
+    "gt": lambda a, b: bool(a > b),
+    "gte": lambda a, b: bool(a >= b),
+    "lt": lambda a, b: bool(a < b),
+    "lte": lambda a, b: bool(a <= b),
+}
+
+
 def _order(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str]:
-    target: float | int | datetime
+    compare = _COMPARE[name]
     if _is_number(operand):
         if info.type not in {None, "number"}:
             return None, "a number cannot be compared with this field"
         if isinstance(operand, float) and not math.isfinite(operand):
             return None, "must be finite"
-        target = operand
-    else:
-        moment = _parse_time(operand)
-        if moment is None:
-            return None, "must be a number or an RFC 3339 date-time with an offset"
-        if info.type not in {None, "datetime"}:
-            return None, "a date-time cannot be compared with this field"
-        target = moment
-    compare: Callable[[Any, Any], bool] = {
-        "gt": lambda a, b: a > b,
-        "gte": lambda a, b: a >= b,
-        "lt": lambda a, b: a < b,
-        "lte": lambda a, b: a <= b,
-    }[name]
-    if isinstance(target, datetime):
-        moment_target = target
+        number = operand
 
-        def on_time(value: Any, _f: Facts) -> bool | None:
-            if not _is_aware(value):
-                return None
-            return compare(value, moment_target)
+        def on_number(value: Any, _f: Facts) -> bool | None:
+            return compare(value, number) if _is_number(value) else None
 
-        return on_time, ""
-    number_target = target
+        return on_number, ""
+    moment = _parse_time(operand)
+    if moment is None:
+        return None, "must be a number or an RFC 3339 date-time with an offset"
+    if info.type not in {None, "datetime"}:
+        return None, "a date-time cannot be compared with this field"
 
-    def on_number(value: Any, _f: Facts) -> bool | None:
-        if not _is_number(value):
-            return None
-        return compare(value, number_target)
+    def on_time(value: Any, _f: Facts) -> bool | None:
+        return compare(value, moment) if _is_aware(value) else None
 
-    return on_number, ""
+    return on_time, ""
 
 
 def _equality(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str]:
@@ -401,26 +393,35 @@ def _same(value: Any, target: Any, moment: datetime | None) -> bool | None:
     if _is_number(target):
         return bool(value == target) if _is_number(value) else None
     if isinstance(value, str):
-        return value == target
+        return bool(value == target)
     if moment is not None and _is_aware(value):
         return bool(value == moment)
     return None
 
 
-def _within(days: float) -> _Op:
-    limit = days * _DAY_SECONDS
+def _within(operand: Any, info: FieldInfo) -> tuple[_Op | None, str]:
+    if info.type not in {None, "datetime"}:
+        return None, "within_days needs a date-time field"
+    if not _is_number(operand) or not 0 < operand <= 36600:  # noqa: PLR2004
+        return None, "must be a number of days in (0, 36600]"
+    limit = float(operand) * _DAY_SECONDS
 
     def op(value: Any, facts: Facts) -> bool | None:
         now = facts.now
         if not _is_aware(value) or not _is_aware(now):
             return None
         elapsed = (now - value).total_seconds()
-        return 0 <= elapsed <= limit
+        return bool(0 <= elapsed <= limit)
 
-    return op
+    return op, ""
 
 
-def _contains(operand: Any) -> _Op:
+def _contains(operand: Any, info: FieldInfo) -> tuple[_Op | None, str]:
+    if info.type not in {None, "list", "string"}:
+        return None, "contains needs a list or string field"
+    if not _is_scalar(operand):
+        return None, "must be a string, number, boolean or null"
+
     def op(value: Any, _f: Facts) -> bool | None:
         if isinstance(value, str):
             return operand in value if isinstance(operand, str) else None
@@ -428,7 +429,16 @@ def _contains(operand: Any) -> _Op:
             return any(_same(item, operand, None) is True for item in value)
         return None
 
-    return op
+    return op, ""
+
+
+# The leaf builders, by the key that names them (checked in this order).
+_LEAVES: Final[dict[str, Callable[[Any, Vocabulary, str, list[Problem]], Condition | None]]] = {
+    "segment": _segment,
+    "consent": _consent,
+    "affinity_top": _affinity,
+    "field": _leaf,
+}
 
 
 def _is_number(value: object) -> bool:

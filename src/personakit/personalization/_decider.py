@@ -102,7 +102,10 @@ class Rules:
             if not isinstance(name, str) or not _strings(categories)
         ]
         if problems or not isinstance(segments, Mapping):
-            raise InvalidInput("invalid segments", problems[:1] or [Problem(where="segments", what="must be a mapping")])
+            raise InvalidInput(
+                "invalid segments",
+                problems[:1] or [Problem(where="segments", what="must be a mapping")],
+            )
         with self._lock:
             self.vocabulary = self.vocabulary.with_segments(segments)
 
@@ -148,7 +151,9 @@ class Rules:
         loaded raise :class:`InvalidInput`.
         """
         rules = self._current
-        problems = _call_problems(rules, facts, placement, subject, unit, explain)
+        problems = _call_problems(
+            rules, facts, placement, subject=subject, unit=unit, explain=explain
+        )
         problems.extend(self._context_problems(context))
         if problems:
             raise InvalidInput("cannot decide", problems)
@@ -191,6 +196,7 @@ def _call_problems(
     rules: RuleSet | None,
     facts: object,
     placement: object,
+    *,
     subject: object,
     unit: object,
     explain: object,
@@ -235,6 +241,8 @@ def _items(value: object) -> list[tuple[object, object]]:
 
 
 def _strings(value: object) -> bool:
-    return not isinstance(value, (str, bytes)) and isinstance(value, Iterable) and all(
-        isinstance(v, str) for v in value
+    return (
+        not isinstance(value, (str, bytes))
+        and isinstance(value, Iterable)
+        and all(isinstance(v, str) for v in value)
     )

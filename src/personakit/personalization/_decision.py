@@ -109,21 +109,24 @@ def decide_with(
 ) -> Decision:
     """Decide ``placement`` (known to ``rules``) for ``facts``; see :class:`Decision`."""
     if facts.known is not True:
-        trace = ({"rule": None, "matched": False, "why": "personalization is off"},)
+        off: tuple[Mapping[str, Any], ...] = (
+            {"rule": None, "matched": False, "why": "personalization is off"},
+        )
         return _default(
             rules,
             placement,
             ("personalization_off",),
             OFF_SENTENCE,
-            trace=trace if explain else None,
+            trace=off if explain else None,
         )
     steps: list[Mapping[str, Any]] = []
     for rule in rules.by_placement[placement]:
         matched = _matches(rule, facts)
         if explain:
-            steps.append(_step(rule, facts, matched))
+            steps.append(_step(rule, facts, matched=matched))
         if matched:
-            return _matched(rules, rule, facts, mac, unit, expose, tuple(steps) if explain else None)
+            trace = tuple(steps) if explain else None
+            return _matched(rules, rule, facts, mac=mac, unit=unit, expose=expose, trace=trace)
     return _default(
         rules,
         placement,
@@ -139,7 +142,7 @@ def _matches(rule: Rule, facts: Facts) -> bool:
     return rule.condition.test(facts)
 
 
-def _step(rule: Rule, facts: Facts, matched: bool) -> dict[str, Any]:
+def _step(rule: Rule, facts: Facts, *, matched: bool) -> dict[str, Any]:
     step: dict[str, Any] = {"rule": rule.id, "priority": rule.priority, "matched": matched}
     if rule.purpose != _PERSONALIZATION and facts.has_consent(rule.purpose) is not True:
         step["why"] = f"no consent for {rule.purpose}"
@@ -152,6 +155,7 @@ def _matched(
     rules: RuleSet,
     rule: Rule,
     facts: Facts,
+    *,
     mac: Callable[[bytes], bytes],
     unit: str | None,
     expose: Expose | None,

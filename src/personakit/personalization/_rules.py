@@ -103,28 +103,23 @@ def compile_rule_set(document: Any, vocabulary: Vocabulary) -> RuleSet:
     placements = {
         name: Outcome.from_json(spec["default"])
         for name, spec in document["placements"].items()
-        if isinstance(spec, dict) and isinstance(spec.get("default"), dict)
+        if isinstance(spec, dict)
+        and isinstance(spec.get("default"), dict)
         and "content" in spec["default"]
     }
-    experiments: dict[str, Experiment] = {}
-    for index, item in enumerate(document.get("experiments", [])):
-        where = f"$.experiments[{index}]"
-        if _under(bad, where):
-            continue
-        found = schema.validate(item, "experiments", where=where)
-        found = found or experiment_problems(item, where)
-        if not found and item["id"] in experiments:
-            found = [Problem(where=f"{where}.id", what="duplicate experiment id")]
-        problems.extend(found)
-        if not found:
-            experiments[item["id"]] = parse_experiment(item)
+    experiments = _experiments(document.get("experiments", []), bad, problems)
+    declared = {
+        item["id"]
+        for item in document.get("experiments", [])
+        if isinstance(item, dict) and isinstance(item.get("id"), str)
+    }
     rules: list[Rule] = []
     seen: set[str] = set()
     for index, item in enumerate(document["rules"]):
         where = f"$.rules[{index}]"
         if _under(bad, where):
             continue
-        rule, found = _rule(item, index, where, vocabulary, placements, experiments)
+        rule, found = _rule(item, where, vocabulary, placements, declared, order=index)
         if rule is not None and rule.id in seen:
             found.append(Problem(where=f"{where}.id", what="duplicate rule id"))
         problems.extend(found)
@@ -151,6 +146,22 @@ def compile_rule_set(document: Any, vocabulary: Vocabulary) -> RuleSet:
     )
 
 
+def _experiments(items: list[Any], bad: set[str], problems: list[Problem]) -> dict[str, Experiment]:
+    experiments: dict[str, Experiment] = {}
+    for index, item in enumerate(items):
+        where = f"$.experiments[{index}]"
+        if _under(bad, where):
+            continue
+        found = schema.validate(item, "experiments", where=where)
+        found = found or experiment_problems(item, where)
+        if not found and item["id"] in experiments:
+            found = [Problem(where=f"{where}.id", what="duplicate experiment id")]
+        problems.extend(found)
+        if not found:
+            experiments[item["id"]] = parse_experiment(item)
+    return experiments
+
+
 def _checkable(document: Any, problems: list[Problem]) -> bool:
     # Rules can be checked one by one when the top level and the placements are well formed.
     return (
@@ -168,11 +179,12 @@ def _under(wheres: set[str], prefix: str) -> bool:
 
 def _rule(
     item: dict[str, Any],
-    order: int,
     where: str,
     vocab: Vocabulary,
     placements: Mapping[str, Outcome],
-    experiments: Mapping[str, Experiment],
+    experiments: set[str],
+    *,
+    order: int,
 ) -> tuple[Rule | None, list[Problem]]:
     problems = schema.validate(item["when"], "conditions", where=f"{where}.when")
     if problems:
