@@ -76,7 +76,9 @@ class Rules:
         )
         self._audit = audit
         self._mac = functools.partial(keyring.mac, BUCKET_LABEL)
-        self.exposures = ExposureLog(vault, allowed=allowed, subjects=subjects)
+        self.exposures = ExposureLog(
+            vault, allowed=allowed, subjects=subjects, exists=keyring.has_subject_key
+        )
         self._current: RuleSet | None = None
         self._lock = threading.Lock()
 

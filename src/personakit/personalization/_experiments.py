@@ -21,6 +21,7 @@ key, deleted on withdrawal, and offered to analytics as the dataset
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -29,8 +30,8 @@ from typing import Any, Final
 from attrs import frozen
 
 from personakit._codec import canonical_json
-from personakit._vault import Vault
-from personakit.exceptions import Problem
+from personakit._vault import Vault, check_subject
+from personakit.exceptions import InvalidInput, Problem
 from personakit.workflows import ExportRecord, RecordKind, Registries
 
 __all__ = [
@@ -53,6 +54,7 @@ _SPACE: Final = 1 << 64
 _PURPOSE: Final = "personalization"
 _REMEMBERED: Final = 65_536
 _RECORD: Final = "all"
+_ARM_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 
 
 @frozen(kw_only=True)
@@ -135,9 +137,15 @@ class ExposureLog:
         *,
         allowed: Callable[[str, str], bool],
         subjects: Callable[[], Iterable[str]],
+        exists: Callable[[str], bool],
     ) -> None:
-        """``allowed(subject, purpose)`` is the consent guard; ``subjects()`` lists subjects."""
+        """``allowed(subject, purpose)`` is the consent guard; ``subjects()`` lists subjects.
+
+        ``exists(subject)`` says whether the subject is live: exposures are never recorded
+        for a pseudonym that has no data key (erased, or never created).
+        """
         self._vault = vault
+        self._exists = exists
         self._allowed = allowed
         self._subjects = subjects
         # (subject, experiment) -> arm already recorded by this process: a request repeats the
@@ -169,10 +177,18 @@ class ExposureLog:
         )
 
     def record(self, subject: str, experiment: str, arm: str, now: datetime) -> None:
-        """Remember that ``subject`` saw ``arm`` of ``experiment`` at ``now``."""
+        """Remember that ``subject`` saw ``arm`` of ``experiment`` at ``now``.
+
+        A subject that does not exist is skipped (nothing is created for it).
+        """
+        problems = _record_problems(subject, experiment, arm, now)
+        if problems:
+            raise InvalidInput("cannot record exposure", problems)
         key = (subject, experiment)
         if self._seen.get(key) == arm:
             self._seen.move_to_end(key)
+            return
+        if not self._exists(subject):
             return
         stored = self._vault.get_json(subject, EXPOSURE_KIND, _RECORD)
         current = dict(stored) if isinstance(stored, dict) else {}
@@ -186,6 +202,7 @@ class ExposureLog:
 
     def erase(self, subject: str, purpose: str) -> int:
         """Delete the subject's exposures (withdrawal of ``purpose``)."""
+        check_subject(subject)
         if purpose != _PURPOSE:
             return 0
         self.forget(subject)
@@ -201,6 +218,7 @@ class ExposureLog:
 
     def of(self, subject: str) -> list[dict[str, Any]]:
         """The subject's exposures (``experiment``, ``arm``, ``first_at``), by experiment id."""
+        check_subject(subject)
         stored = self._vault.get_json(subject, EXPOSURE_KIND, _RECORD)
         return _rows(stored)
 
@@ -211,6 +229,20 @@ class ExposureLog:
                 continue
             for row in self.of(subject):
                 yield subject, {"experiment": row["experiment"], "arm": row["arm"]}
+
+
+def _record_problems(subject: object, experiment: object, arm: object, now: object) -> list[Problem]:
+    problems: list[Problem] = []
+    try:
+        check_subject(subject)
+    except InvalidInput as exc:
+        problems.extend(exc.problems)
+    for where, value in (("experiment", experiment), ("arm", arm)):
+        if not isinstance(value, str) or not _ARM_RE.fullmatch(value):
+            problems.append(Problem(where=where, what="must match [a-z][a-z0-9_.-]{0,63}"))
+    if not isinstance(now, datetime) or now.utcoffset() is None:
+        problems.append(Problem(where="now", what="must be an aware datetime"))
+    return problems
 
 
 def _rows(stored: Any) -> list[dict[str, Any]]:
