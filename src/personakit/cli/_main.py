@@ -24,6 +24,7 @@ from personakit.cli import (
     _keygen,
     _keys,
     _retention,
+    _rules,
     _schema,
     _store,
     _subject,
@@ -51,6 +52,7 @@ _GROUPS = (
     _erasure,
     _dsr,
     _schema,
+    _rules,
 )
 
 

@@ -231,7 +231,9 @@ class ExposureLog:
                 yield subject, {"experiment": row["experiment"], "arm": row["arm"]}
 
 
-def _record_problems(subject: object, experiment: object, arm: object, now: object) -> list[Problem]:
+def _record_problems(
+    subject: object, experiment: object, arm: object, now: object
+) -> list[Problem]:
     problems: list[Problem] = []
     try:
         check_subject(subject)
