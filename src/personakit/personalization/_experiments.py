@@ -1,7 +1,8 @@
 """Experiments: keyed-hash bucketing into weighted variants with a holdout, and exposures.
 
-Bucketing is ``HMAC-SHA256(key, canonical_json([experiment, salt, unit]))`` under a key the
-keyring derives for the label ``personalization/experiments``: deterministic across processes
+Bucketing is ``HMAC-SHA256(key, "<len>:<experiment>|<len>:<salt>|<unit>")`` (UTF-8; the
+length prefixes keep the parts apart whatever they hold) under the key
+``Keyring.mac`` uses for the label ``personalization/experiments``: deterministic across processes
 and restarts (the key lives in the key store), unpredictable without the keyring (a visitor
 cannot choose an id to land in an arm), and meaningless once erased (the unit is never
 stored). The first 64 bits pick a point in ``[0, 2**64)``: the first ``holdout`` share is the
@@ -21,6 +22,8 @@ key, deleted on withdrawal, and offered to analytics as the dataset
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +32,6 @@ from typing import Any, Final
 
 from attrs import frozen
 
-from personakit._codec import canonical_json
 from personakit._vault import Vault, check_subject
 from personakit.exceptions import InvalidInput, Problem
 from personakit.workflows import ExportRecord, RecordKind, Registries
@@ -114,7 +116,24 @@ def experiment_problems(document: Mapping[str, Any], where: str) -> list[Problem
 
 def bucket(mac: Callable[[bytes], bytes], experiment: Experiment, unit: str) -> Arm | None:
     """The arm ``unit`` falls in, or None for the holdout (deterministic for a given key)."""
-    digest = mac(canonical_json([experiment.id, experiment.salt, unit]))
+    ident, salt = experiment.id, experiment.salt
+    digest = mac(f"{len(ident)}:{ident}|{len(salt)}:{salt}|{unit}".encode("utf-8", "surrogatepass"))
+    return _arm_at(experiment, digest)
+
+
+def bucket_mac(key: bytes) -> Callable[[bytes], bytes]:
+    """HMAC-SHA256 under ``key``, with the key schedule done once (a copy per call)."""
+    keyed = hmac.new(key, digestmod=hashlib.sha256)
+
+    def mac(data: bytes) -> bytes:
+        one = keyed.copy()
+        one.update(data)
+        return one.digest()
+
+    return mac
+
+
+def _arm_at(experiment: Experiment, digest: bytes) -> Arm | None:
     point = int.from_bytes(digest[:8], "big")
     cut = int(experiment.holdout * _SPACE)
     if point < cut:
