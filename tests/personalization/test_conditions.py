@@ -258,7 +258,9 @@ def test_a_compiled_condition_never_raises_on_any_facts_values(
     result = compiled.test(facts)
     assert isinstance(result, bool)
     assert compiled.explain(facts)["matched"] is result
-    assert all(isinstance(p, str) for p in compiled.phrases(facts))
+    phrases = compiled.phrases(facts)
+    assert all(isinstance(p, str) for p in phrases)
+    assert compiled.first_phrase(facts) == (phrases[0] if phrases else None)
 
 
 _JSON: Final = st.recursive(

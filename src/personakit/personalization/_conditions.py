@@ -70,6 +70,13 @@ class Condition:
             out["why"] = self._why(facts)
         return out
 
+    @property
+    def speaks(self) -> bool:
+        """Whether any positive leaf has an end-user phrase (else: "Picked for you")."""
+        if self.kind == "not":
+            return False
+        return self.phrase is not None or any(child.speaks for child in self.children)
+
     def phrases(self, facts: Facts) -> list[str]:
         """End-user phrases of the leaves that held (positive leaves only, never under not)."""
         if self.kind == "not":
@@ -77,6 +84,19 @@ class Condition:
         if self.children:
             return [p for child in self.children if child.test(facts) for p in child.phrases(facts)]
         return [self.phrase] if self.phrase is not None and self.test(facts) else []
+
+    def first_phrase(self, facts: Facts) -> str | None:
+        """The first of :meth:`phrases`, evaluating no more leaves than needed."""
+        if self.kind == "not":
+            return None
+        if self.phrase is not None:
+            return self.phrase if self.test(facts) else None
+        for child in self.children:
+            if child.speaks and child.test(facts):
+                found = child.first_phrase(facts)
+                if found is not None:
+                    return found
+        return None
 
 
 def compile_condition(
@@ -143,10 +163,23 @@ def _combine(key: str, kids: tuple[Condition, ...]) -> Condition:
     reads = Reads()
     for kid in kids:
         reads |= kid.reads
+    # Plain loops: a generator per call costs more than the leaves it runs.
     if key == "all":
-        test: Callable[[Facts], bool] = lambda f: all(t(f) for t in tests)  # noqa: E731
+
+        def test(facts: Facts) -> bool:
+            for one in tests:  # noqa: SIM110 (all() over a generator: slower)
+                if not one(facts):
+                    return False
+            return True
+
     else:
-        test = lambda f: any(t(f) for t in tests)  # noqa: E731
+
+        def test(facts: Facts) -> bool:
+            for one in tests:  # noqa: SIM110 (any() over a generator: slower)
+                if one(facts):
+                    return True
+            return False
+
     return Condition(test=test, reads=reads, label=key, kind=key, children=kids)
 
 
@@ -354,7 +387,27 @@ def _equality(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str
     if info.type is not None and not all(_fits(v, info.type) for v in values):
         return None, f"cannot match a field of type {info.type}"
     targets = tuple((v, _parse_time(v)) for v in values)
+    matches = _text_matcher(targets) or _matcher(targets)
+    if name == "ne":
+        return (lambda v, _f: None if (m := matches(v)) is None else not m), ""
+    return (lambda v, _f: matches(v)), ""
 
+
+def _text_matcher(targets: tuple[tuple[Any, datetime | None], ...]) -> Callable[[Any], Any] | None:
+    """The common case, text constants only: one set lookup (the same answers as _same)."""
+    if not all(isinstance(t, str) and m is None for t, m in targets):
+        return None
+    texts = frozenset(t for t, _ in targets)
+
+    def matches(value: Any) -> bool | None:
+        if isinstance(value, str):
+            return value in texts
+        return False if value is None else None
+
+    return matches
+
+
+def _matcher(targets: tuple[tuple[Any, datetime | None], ...]) -> Callable[[Any], Any]:
     def matches(value: Any) -> bool | None:
         found = False
         comparable = False
@@ -365,9 +418,7 @@ def _equality(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str
                 found = found or same
         return found if comparable else None
 
-    if name == "ne":
-        return (lambda v, _f: None if (m := matches(v)) is None else not m), ""
-    return (lambda v, _f: matches(v)), ""
+    return matches
 
 
 def _fits(operand: Any, kind: str) -> bool:

@@ -81,6 +81,20 @@ class Decision:
         return out
 
 
+_OFF: Final = ("personalization_off",)
+_NO_RULE: Final = ("no_rule_matched",)
+
+
+def _plain_default(rules: RuleSet, placement: str, reasons: tuple[str, ...]) -> Decision:
+    # The two answers most requests get are the same value every time: build each once.
+    key = (placement, reasons)
+    found: Decision | None = rules.memo.get(key)
+    if found is None:
+        sentence = OFF_SENTENCE if reasons is _OFF else DEFAULT_SENTENCE
+        found = rules.memo[key] = _default(rules, placement, reasons, sentence)
+    return found
+
+
 def _default(
     rules: RuleSet, placement: str, reasons: tuple[str, ...], sentence: str, **extra: Any
 ) -> Decision:
@@ -109,16 +123,12 @@ def decide_with(
 ) -> Decision:
     """Decide ``placement`` (known to ``rules``) for ``facts``; see :class:`Decision`."""
     if facts.known is not True:
+        if not explain:
+            return _plain_default(rules, placement, _OFF)
         off: tuple[Mapping[str, Any], ...] = (
             {"rule": None, "matched": False, "why": "personalization is off"},
         )
-        return _default(
-            rules,
-            placement,
-            ("personalization_off",),
-            OFF_SENTENCE,
-            trace=off if explain else None,
-        )
+        return _default(rules, placement, _OFF, OFF_SENTENCE, trace=off)
     steps: list[Mapping[str, Any]] = []
     for rule in rules.by_placement[placement]:
         matched = _matches(rule, facts)
@@ -127,13 +137,9 @@ def decide_with(
         if matched:
             trace = tuple(steps) if explain else None
             return _matched(rules, rule, facts, mac=mac, unit=unit, expose=expose, trace=trace)
-    return _default(
-        rules,
-        placement,
-        ("no_rule_matched",),
-        DEFAULT_SENTENCE,
-        trace=tuple(steps) if explain else None,
-    )
+    if not explain:
+        return _plain_default(rules, placement, _NO_RULE)
+    return _default(rules, placement, _NO_RULE, DEFAULT_SENTENCE, trace=tuple(steps))
 
 
 def _matches(rule: Rule, facts: Facts) -> bool:
@@ -197,8 +203,8 @@ def _matched(
             offer=outcome.offer,
             payload=arm.payload if arm.payload is not None else outcome.payload,
         )
-    phrases = rule.condition.phrases(facts)
-    sentence = f"Because {phrases[0]}" if phrases else PICKED_SENTENCE
+    phrase = rule.condition.first_phrase(facts) if rule.speaks else None
+    sentence = f"Because {phrase}" if phrase is not None else PICKED_SENTENCE
     return Decision(
         placement=rule.placement,
         content=outcome.content,

@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-from attrs import frozen
+from attrs import field, frozen
 
 from personakit import schema
 from personakit._codec import canonical_json
@@ -63,6 +63,8 @@ class Rule:
     experiment: str | None
     reads: Reads
     order: int
+    #: Whether the condition has a leaf that may explain a match to the person.
+    speaks: bool = False
 
 
 @frozen(kw_only=True)
@@ -74,6 +76,8 @@ class RuleSet:
     rules: tuple[Rule, ...]
     by_placement: Mapping[str, tuple[Rule, ...]]
     experiments: Mapping[str, Experiment]
+    #: Decisions that depend on nothing but the set and the placement, built once.
+    memo: dict[tuple[str, tuple[str, ...]], Any] = field(factory=dict, eq=False, repr=False)
 
     def reads(self) -> dict[str, dict[str, list[str]]]:
         """What each rule reads (``rule id -> Reads.to_json()``), for the minimization report."""
@@ -212,5 +216,6 @@ def _rule(
         experiment=experiment,
         reads=reads,
         order=order,
+        speaks=condition.speaks,
     )
     return rule, problems
