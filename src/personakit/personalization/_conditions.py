@@ -21,6 +21,7 @@ operator except ``exists: false`` (so ``ne`` is False on a missing field too).
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Final
@@ -344,10 +345,10 @@ def _operator(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str
 
 
 _COMPARE: Final[dict[str, Callable[[Any, Any], bool]]] = {
-    "gt": lambda a, b: bool(a > b),
-    "gte": lambda a, b: bool(a >= b),
-    "lt": lambda a, b: bool(a < b),
-    "lte": lambda a, b: bool(a <= b),
+    "gt": operator.gt,
+    "gte": operator.ge,
+    "lt": operator.lt,
+    "lte": operator.le,
 }
 
 
@@ -361,7 +362,11 @@ def _order(name: str, operand: Any, info: FieldInfo) -> tuple[_Op | None, str]:
         number = operand
 
         def on_number(value: Any, _f: Facts) -> bool | None:
-            return compare(value, number) if _is_number(value) else None
+            # int and float exactly first (bool is neither): the common case, no isinstance.
+            kind = type(value)
+            if kind is int or kind is float or _is_number(value):
+                return compare(value, number)
+            return None
 
         return on_number, ""
     moment = _parse_time(operand)

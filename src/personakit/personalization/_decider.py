@@ -154,12 +154,25 @@ class Rules:
         loaded raise :class:`InvalidInput`.
         """
         rules = self._current
-        problems = _call_problems(
-            rules, facts, placement, subject=subject, unit=unit, explain=explain
-        )
-        problems.extend(self._context_problems(context))
-        if problems:
-            raise InvalidInput("cannot decide", problems)
+        if not (  # the usual call, checked without building a list of problems
+            rules is not None
+            and type(placement) is str
+            and placement in rules.placements
+            and type(facts) in _FACTS_TYPES
+            and context is None
+            and subject is None
+            and (
+                unit is None
+                or (type(unit) is str and 0 < len(unit) <= _MAX_UNIT and unit.isascii())
+            )
+            and type(explain) is bool
+        ):
+            problems = _call_problems(
+                rules, facts, placement, subject=subject, unit=unit, explain=explain
+            )
+            problems.extend(self._context_problems(context))
+            if problems:
+                raise InvalidInput("cannot decide", problems)
         assert rules is not None  # checked above
         if context:
             facts = ContextFacts(facts, context)

@@ -204,6 +204,25 @@ def _matched(
             payload=arm.payload if arm.payload is not None else outcome.payload,
         )
     phrase = rule.condition.first_phrase(facts) if rule.speaks else None
+    if trace is None:
+        # Without a trace, a match is one of few values per rule (arm x phrase): reuse them.
+        key = (rule.id, arm_name, phrase)
+        found: Decision | None = rules.memo.get(key)
+        if found is None:
+            found = rules.memo[key] = _decision(rules, rule, outcome, arm_name, reasons, phrase)
+        return found
+    return _decision(rules, rule, outcome, arm_name, reasons, phrase, trace=trace)
+
+
+def _decision(  # noqa: PLR0917 (the parts of a matched decision)
+    rules: RuleSet,
+    rule: Rule,
+    outcome: Outcome,
+    arm_name: str | None,
+    reasons: tuple[str, ...],
+    phrase: str | None,
+    trace: tuple[Mapping[str, Any], ...] | None = None,
+) -> Decision:
     sentence = f"Because {phrase}" if phrase is not None else PICKED_SENTENCE
     return Decision(
         placement=rule.placement,

@@ -77,7 +77,7 @@ class RuleSet:
     by_placement: Mapping[str, tuple[Rule, ...]]
     experiments: Mapping[str, Experiment]
     #: Decisions that depend on nothing but the set and the placement, built once.
-    memo: dict[tuple[str, tuple[str, ...]], Any] = field(factory=dict, eq=False, repr=False)
+    memo: dict[tuple[Any, ...], Any] = field(factory=dict, eq=False, repr=False)
 
     def reads(self) -> dict[str, dict[str, list[str]]]:
         """What each rule reads (``rule id -> Reads.to_json()``), for the minimization report."""
