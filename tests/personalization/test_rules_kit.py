@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from _facts_double import BAKERY_RULES, NOW, UNKNOWN, StaticFacts, facts_from_kit
 from _shared import PRIVACY
 from personakit import LocalKeyProvider, Personakit, generate_master_key, testing
+from personakit._codec import canonical_json
 from personakit.exceptions import InvalidInput
 from personakit.personalization import Experiment, Rules, bucket
 from personakit.personalization._experiments import Arm
@@ -124,23 +125,39 @@ def _fixed_mac(data: bytes) -> bytes:
     return hmac.new(b"k" * 32, data, hashlib.sha256).digest()
 
 
-def test_bucketing_follows_the_weights_at_a_strict_alpha() -> None:
-    """20,000 units into weights 1:2:3 with a 10% holdout: chi-square below the 1e-6 quantile."""
+#: Upper quantiles of chi-square at 1 - 1e-6, by degrees of freedom (scipy.stats.chi2.ppf).
+_CHI2_1E6: Final = {1: 23.928, 2: 27.631, 3: 30.664, 4: 33.377, 5: 35.888}
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    weights=st.lists(st.integers(1, 20), min_size=1, max_size=4),
+    holdout=st.sampled_from([0.0, 0.05, 0.1, 0.5]),
+    salt=st.sampled_from(["", "v2"]),
+)
+def test_bucketing_is_deterministic_and_follows_the_weights_at_a_strict_alpha(
+    weights: list[int], holdout: float, salt: str
+) -> None:
+    """6,000 units: the same arms twice, and chi-square below its 1 - 1e-6 quantile."""
     experiment = Experiment(
         id="weights",
-        holdout=0.1,
-        arms=(Arm(name="a", weight=1), Arm(name="b", weight=2), Arm(name="c", weight=3)),
+        holdout=holdout,
+        salt=salt,
+        arms=tuple(Arm(name=f"arm{i}", weight=w) for i, w in enumerate(weights)),
     )
-    counts = Counter(
-        (arm.name if arm is not None else "holdout")
-        for arm in (bucket(_fixed_mac, experiment, f"unit-{i}") for i in range(20_000))
-    )
-    expected = {"holdout": 2000.0, "a": 3000.0, "b": 6000.0, "c": 9000.0}
+    units = [f"unit-{i}" for i in range(6000)]
+    drawn = [bucket(_fixed_mac, experiment, unit) for unit in units]
+    assert drawn[:100] == [bucket(_fixed_mac, experiment, unit) for unit in units[:100]]
+    counts = Counter(arm.name if arm is not None else "holdout" for arm in drawn)
+    total = sum(weights)
+    expected = {f"arm{i}": len(units) * (1 - holdout) * w / total for i, w in enumerate(weights)}
+    if holdout:
+        expected["holdout"] = len(units) * holdout
+    if len(expected) == 1:
+        assert set(counts) == set(expected)
+        return
     chi2 = sum((counts[name] - want) ** 2 / want for name, want in expected.items())
-    assert chi2 < 30.66  # the chi-square(3) quantile at 1 - 1e-6
-    assert [bucket(_fixed_mac, experiment, f"unit-{i}") for i in range(50)] == [
-        bucket(_fixed_mac, experiment, f"unit-{i}") for i in range(50)
-    ]
+    assert chi2 < _CHI2_1E6[len(expected) - 1]
 
 
 def test_arms_are_stable_across_a_restart_and_keyed_by_the_kit(tmp_path: Path) -> None:
@@ -161,6 +178,35 @@ def test_arms_are_stable_across_a_restart_and_keyed_by_the_kit(tmp_path: Path) -
     with Personakit.open(tmp_path / "b", keys=LocalKeyProvider(generate_master_key())) as kit:
         assert arms(kit) != first
     assert {"control", "photo", "holdout"} >= set(first)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    priorities=st.lists(st.integers(-5, 5), min_size=4, max_size=4),
+    content=st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True),
+)
+def test_decisions_carry_the_digest_the_audit_entry_recorded(
+    priorities: list[int], content: str
+) -> None:
+    """Any rule set: digest = SHA-256 of its canonical JSON = the audit entry's = each decision's."""
+    document = copy.deepcopy(BAKERY_RULES)
+    for rule, priority in zip(document["rules"], priorities, strict=True):
+        rule["priority"] = priority
+    document["placements"]["home_banner"]["default"]["content"] = content
+    kit, _ = testing.memory_kit()
+    with kit:
+        rules = rules_for(kit)
+        loaded = rules.load(document)
+        digest = hashlib.sha256(canonical_json(document)).hexdigest()
+        entry = list(kit.audit.entries())[-1]
+        assert loaded.sha256 == digest == entry.data["sha256"]
+        for facts in (UNKNOWN, StaticFacts(affinities=_BREAD), StaticFacts()):
+            for placement in ("home_banner", "checkout_offer"):
+                assert rules.decide(facts, placement, unit="u").rules_sha256 == digest
 
 
 def test_exposures_are_sealed_exported_withdrawn_erased_and_offered_to_analytics(
@@ -186,6 +232,7 @@ def test_exposures_are_sealed_exported_withdrawn_erased_and_offered_to_analytics
         kit.consent.withdraw(subjects[0], "personalization", source="web")
         assert rules.exposures.of(subjects[0]) == []
         kit.rights.erase(subjects[2])
+        assert not kit.store.get(kit.vault.key(subjects[2], "experiment_exposures", "all"))
         dataset = list(kit.registries.datasets.rows("personalization.exposures", "analytics"))
         assert dataset == []
 
