@@ -7,6 +7,7 @@ subjects only through :class:`~personakit.personalization.Facts`.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -33,6 +34,7 @@ from personakit.workflows import Registries
 __all__ = ["Rules"]
 
 _AUDIT_ACTION: Final = "personalization.rules_loaded"
+_SEGMENT_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
 _MAX_UNIT: Final = 256
 _MAX_CONTEXT_TEXT: Final = 1000
 
@@ -98,19 +100,29 @@ class Rules:
         return self._current
 
     def add_segments(self, segments: Mapping[str, Iterable[str]]) -> None:
-        """Make segments known to conditions (name -> categories read); for the state half."""
-        problems = [
-            Problem(where="segments", what="names must be strings, categories lists of strings")
-            for name, categories in _items(segments)
-            if not isinstance(name, str) or not _strings(categories)
-        ]
-        if problems or not isinstance(segments, Mapping):
+        """Make segments known to conditions (name -> categories read); for the state half.
+
+        :class:`InvalidInput` lists every bad entry (names as segment names, categories as
+        lists of strings); nothing is added then.
+        """
+        if not isinstance(segments, Mapping):
             raise InvalidInput(
-                "invalid segments",
-                problems[:1] or [Problem(where="segments", what="must be a mapping")],
+                "invalid segments", [Problem(where="segments", what="not a mapping")]
             )
+        known: dict[str, frozenset[str]] = {}
+        problems: list[Problem] = []
+        for index, (name, categories) in enumerate(list(segments.items())):
+            listed = list(categories) if _listable(categories) else None
+            if not isinstance(name, str) or not _SEGMENT_RE.fullmatch(name):
+                problems.append(Problem(where=f"segments[{index}]", what="not a segment name"))
+            elif listed is None or not all(isinstance(c, str) for c in listed):
+                problems.append(Problem(where=f"segments[{index}]", what="categories: strings"))
+            else:
+                known[name] = frozenset(listed)
+        if problems:
+            raise InvalidInput("invalid segments", problems)
         with self._lock:
-            self.vocabulary = self.vocabulary.with_segments(segments)
+            self.vocabulary = self.vocabulary.with_segments(known)
 
     def check(self, document: Any) -> RuleSet:
         """Check and compile ``document`` without loading it; InvalidInput lists every problem."""
@@ -269,13 +281,5 @@ def _context_value(value: object) -> bool:
     return isinstance(value, str) and (value == "" or _text(value, _MAX_CONTEXT_TEXT))
 
 
-def _items(value: object) -> list[tuple[object, object]]:
-    return list(value.items()) if isinstance(value, Mapping) else []
-
-
-def _strings(value: object) -> bool:
-    return (
-        not isinstance(value, (str, bytes))
-        and isinstance(value, Iterable)
-        and all(isinstance(v, str) for v in value)
-    )
+def _listable(value: object) -> bool:
+    return isinstance(value, (list, tuple, set, frozenset))

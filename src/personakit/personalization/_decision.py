@@ -19,7 +19,15 @@ from personakit.personalization._experiments import Arm, bucket
 from personakit.personalization._facts import MISSING, Facts
 from personakit.personalization._rules import Outcome, Rule, RuleSet
 
-__all__ = ["Decision", "decide_with"]
+__all__ = [
+    "DEFAULT_SENTENCE",
+    "OFF_SENTENCE",
+    "PICKED_SENTENCE",
+    "ContextFacts",
+    "Decision",
+    "Expose",
+    "decide_with",
+]
 
 _PERSONALIZATION: Final = "personalization"
 #: The sentence when personalization is off (no consent, restricted, unknown subject).

@@ -37,11 +37,14 @@ from personakit.exceptions import InvalidInput, Problem
 from personakit.workflows import ExportRecord, RecordKind, Registries
 
 __all__ = [
+    "BUCKET_LABEL",
+    "EXPOSURE_DATASET",
     "EXPOSURE_KIND",
     "Arm",
     "Experiment",
     "ExposureLog",
     "bucket",
+    "bucket_mac",
     "experiment_problems",
     "parse_experiment",
 ]

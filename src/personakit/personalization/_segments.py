@@ -18,7 +18,13 @@ from personakit.personalization._conditions import Condition, compile_condition
 from personakit.personalization._facts import Facts
 from personakit.personalization._vocabulary import Reads, Vocabulary
 
-__all__ = ["SegmentDefinition", "compile_segment", "compile_segments"]
+__all__ = [
+    "SegmentDefinition",
+    "compile_segment",
+    "compile_segments",
+    "json_problems",
+    "special_problems",
+]
 
 _DEFAULT_PURPOSE: Final = "personalization"
 

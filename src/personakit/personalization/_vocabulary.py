@@ -24,6 +24,7 @@ __all__ = [
     "FieldType",
     "Reads",
     "Vocabulary",
+    "default_aggregates",
 ]
 
 #: The type of a field as far as load-time checks know it (None: not known, checked at run).
