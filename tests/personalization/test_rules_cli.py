@@ -22,6 +22,7 @@ def test_a_valid_rule_set_prints_its_digest_and_what_each_rule_reads(
     out = json.loads(capsys.readouterr().out)
     assert out["valid"] is True
     assert len(out["sha256"]) == 64
+    assert out["experiment_reads"]["bread-banner-test"]["dimensions"] == ["category"]
     assert out["reads"]["regulars"]["fields"] == [
         "aggregates.last_purchase_at",
         "aggregates.order_count",

@@ -76,6 +76,7 @@ def _report(form: str, rules: Any, problems: list[Any]) -> int:
         if rules is not None:
             out |= rules.summary()
             out["reads"] = rules.reads()
+            out["experiment_reads"] = rules.experiment_reads()
         print_json(out)
     elif problems:
         print(f"invalid rule set: {len(problems)} problem(s)")

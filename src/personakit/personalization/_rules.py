@@ -83,6 +83,17 @@ class RuleSet:
         """What each rule reads (``rule id -> Reads.to_json()``), for the minimization report."""
         return {rule.id: rule.reads.to_json() for rule in self.rules}
 
+    def experiment_reads(self) -> dict[str, dict[str, list[str]]]:
+        """What each experiment reads: the union of its rules' reads.
+
+        Bucketing itself reads no data: the unit is an id the caller passes, hashed under a key.
+        """
+        out: dict[str, Reads] = {name: Reads() for name in self.experiments}
+        for rule in self.rules:
+            if rule.experiment is not None:
+                out[rule.experiment] |= rule.reads
+        return {name: reads.to_json() for name, reads in out.items()}
+
     def summary(self) -> dict[str, Any]:
         """Counts and the digest (what the audit entry records; nothing personal)."""
         return {
