@@ -139,7 +139,9 @@ def decide_with(
         return _default(rules, placement, _OFF, OFF_SENTENCE, trace=off)
     steps: list[Mapping[str, Any]] = []
     for rule in rules.by_placement[placement]:
-        matched = _matches(rule, facts)
+        # A rule kept for another purpose than personalization also needs that consent.
+        gate = rule.gate
+        matched = (gate is None or facts.has_consent(gate) is True) and rule.test(facts)
         if explain:
             steps.append(_step(rule, facts, matched=matched))
         if matched:
@@ -148,12 +150,6 @@ def decide_with(
     if not explain:
         return _plain_default(rules, placement, _NO_RULE)
     return _default(rules, placement, _NO_RULE, DEFAULT_SENTENCE, trace=tuple(steps))
-
-
-def _matches(rule: Rule, facts: Facts) -> bool:
-    if rule.purpose != _PERSONALIZATION and facts.has_consent(rule.purpose) is not True:
-        return False
-    return rule.condition.test(facts)
 
 
 def _step(rule: Rule, facts: Facts, *, matched: bool) -> dict[str, Any]:

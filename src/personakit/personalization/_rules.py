@@ -10,7 +10,7 @@ tell which rules made any decision.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from attrs import field, frozen
@@ -24,6 +24,7 @@ from personakit.personalization._experiments import (
     experiment_problems,
     parse_experiment,
 )
+from personakit.personalization._facts import Facts
 from personakit.personalization._segments import json_problems, special_problems
 from personakit.personalization._vocabulary import Reads, Vocabulary
 
@@ -65,6 +66,16 @@ class Rule:
     order: int
     #: Whether the condition has a leaf that may explain a match to the person.
     speaks: bool = False
+    #: The purpose whose consent the rule needs beyond personalization's, if any.
+    gate: str | None = field(init=False)
+    #: The condition's predicate (an attribute: read once per rule per decision).
+    test: Callable[[Facts], bool] = field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        """Derive ``gate`` and ``test``."""
+        gate = None if self.purpose == _DEFAULT_PURPOSE else self.purpose
+        object.__setattr__(self, "gate", gate)
+        object.__setattr__(self, "test", self.condition.test)
 
 
 @frozen(kw_only=True)
