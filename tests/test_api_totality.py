@@ -19,11 +19,13 @@ from attrs import frozen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _facts_double import BAKERY_RULES, StaticFacts
 from _shared import PRIVACY
 from personakit import Personakit, testing
 from personakit._codec import canonical_json
 from personakit._vault import new_subject_id
 from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.personalization import Rules
 from personakit.profiles import parse_identifier
 from personakit.web import WebFront
 from personakit.workflows import RecordKind
@@ -583,7 +585,67 @@ ENTRIES: Final = [
         lambda k: k.identity.create_many,
         (lambda c: [(parse_identifier(f"customer:cm{c.serial}"), new_subject_id())],),
     ),
+    Entry(
+        "personalization.rules.decide",
+        lambda k: _rules(k).decide,
+        (_v(StaticFacts(affinities={"category": ["bread"]})), _v("home_banner")),
+        (
+            ("context", _v({"channel": "web"})),
+            ("subject", _sub),
+            ("unit", _v("cookie-1")),
+            ("explain", _v(True)),
+        ),
+    ),
+    Entry(
+        "personalization.rules.load",
+        lambda k: _rules(k).load,
+        (_v(BAKERY_RULES),),
+        (("actor", _v("ops")),),
+    ),
+    Entry("personalization.rules.check", lambda k: _rules(k).check, (_v(BAKERY_RULES),)),
+    Entry(
+        "personalization.rules.compile_segments",
+        lambda k: _rules(k).compile_segments,
+        (_v([{"name": "big", "description": "d", "condition": {"segment": "vip"}}]),),
+    ),
+    Entry(
+        "personalization.rules.add_segments",
+        lambda k: _rules(k).add_segments,
+        (_v({"vip": ["purchases"]}),),
+    ),
+    Entry(
+        "personalization.exposures.record",
+        lambda k: _rules(k).exposures.record,
+        (_sub, _v("bread-banner-test"), _v("photo"), _v(_NOW)),
+    ),
+    Entry(
+        "personalization.exposures.erase",
+        lambda k: _rules(k).exposures.erase,
+        (_sub, _v("personalization")),
+    ),
+    Entry("personalization.exposures.of", lambda k: _rules(k).exposures.of, (_sub,)),
 ]
+
+_RULES: dict[int, Rules] = {}
+
+
+def _rules(kit: Personakit) -> Rules:
+    """The decision half of personalization, wired from the kit's parts (once per kit)."""
+    found = _RULES.get(id(kit))
+    if found is None:
+        found = Rules(
+            manifest=kit.manifest,
+            audit=kit.audit,
+            keyring=kit.keyring,
+            vault=kit.vault,
+            allowed=kit.consent.allowed,
+            subjects=kit.retention.subjects,
+            segments={"vip": ["purchases"]},
+        )
+        found.register(kit.registries)
+        found.load(BAKERY_RULES)
+        _RULES[id(kit)] = found
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -742,6 +804,10 @@ NOT_CALLED: Final = {
     "predict.channels.shop_rates": "no arguments",
     "predict.channels.on_events": "an events hook: ingest calls it with stored Events",
     "predict.channels.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "personalization.rules.register": "wiring, once per kit (tests/personalization)",
+    "personalization.exposures.register": "wiring, once per kit (tests/personalization)",
+    "personalization.exposures.forget": "drops an in-process memo; takes only a subject",
+    "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
 }
 
 

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _facts_double import StaticFacts
 from personakit import (
     InvalidInput,
     LocalKeyProvider,
@@ -29,11 +30,21 @@ from personakit import (
     generate_master_key,
 )
 from personakit.events import Event
+from personakit.personalization import Rules
 from personakit.testing import find_bytes
 from personakit.workflows import ExportRecord, RecordKind
 
 NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
-OPERATIONS = ("traits", "events", "consent", "link", "restrict", "request", "withdraw")
+OPERATIONS = (
+    "traits",
+    "events",
+    "consent",
+    "link",
+    "restrict",
+    "request",
+    "experiment",
+    "withdraw",
+)
 
 
 class ToyAffinity:
@@ -132,6 +143,42 @@ def _canary() -> str:
     return "cnry" + secrets.token_hex(6)
 
 
+_RULES: dict[int, Rules] = {}
+
+
+def _expose(kit: Personakit, subject: str, *, keep: bool) -> list[str]:
+    """Show the subject an arm of an experiment named by a canary (personalization's exposures)."""
+    rules = _RULES.get(id(kit))
+    if rules is None:
+        rules = _RULES[id(kit)] = Rules(
+            manifest=kit.manifest,
+            audit=kit.audit,
+            keyring=kit.keyring,
+            vault=kit.vault,
+            allowed=kit.consent.allowed,
+            subjects=kit.retention.subjects,
+        )
+        rules.register(kit.registries)
+    experiment = _canary()
+    rules.load(
+        {
+            "placements": {"home": {"default": {"content": "favourites"}}},
+            "experiments": [{"id": experiment, "variants": [{"name": "a", "weight": 1}]}],
+            "rules": [
+                {
+                    "id": "everyone",
+                    "placement": "home",
+                    "when": {"all": []},
+                    "then": {"content": "banner"},
+                    "experiment": experiment,
+                }
+            ],
+        }
+    )
+    assert rules.decide(StaticFacts(), "home", subject=subject).experiment == experiment
+    return [experiment] if keep else []  # a withdrawal of personalization deletes it
+
+
 def _run(kit: Personakit, number: int, ops: set[str]) -> tuple[str, list[str]]:
     """Apply ``ops`` for customer ``number``; return its pseudonym and the canaries written."""
     ident = f"customer:c{number}-{secrets.token_hex(3)}"
@@ -159,6 +206,8 @@ def _run(kit: Personakit, number: int, ops: set[str]) -> tuple[str, list[str]]:
         kit.rights.restrict(subject, reference="r-1")
     if "request" in ops:
         kit.rights.requests.open("access", ident, jurisdiction="gdpr", channel="web")
+    if "experiment" in ops:
+        canaries += _expose(kit, subject, keep="withdraw" not in ops)
     if "withdraw" in ops:
         kit.consent.withdraw(subject, "personalization", source="web")
     return subject, canaries

@@ -26,6 +26,7 @@ from personakit.cli import (
     _keys,
     _predict,
     _retention,
+    _rules,
     _schema,
     _store,
     _subject,
@@ -55,6 +56,7 @@ _GROUPS = (
     _schema,
     _dp,
     _predict,
+    _rules,
 )
 
 

@@ -92,6 +92,7 @@ class DataCategory:
     name: str
     description: str | None = None
     special: bool = False
+    never_personalize: bool = False
 
 
 @frozen(kw_only=True)
@@ -136,6 +137,8 @@ class Purpose:
         consent_mode: Google Consent Mode v2 types this purpose governs.
         gpc_opt_out: Whether a Global Privacy Control signal opts out of this purpose.
         description: Longer description.
+        explicit_consent: The consent asked is explicit (Art. 9(2)(a)): only such a purpose
+            may read a special category of data.
     """
 
     id: str
@@ -152,6 +155,7 @@ class Purpose:
     consent_mode: tuple[str, ...] = ()
     gpc_opt_out: bool = False
     description: str | None = None
+    explicit_consent: bool = False
 
     @property
     def needs_consent(self) -> bool:
@@ -205,6 +209,9 @@ class Manifest:
     events: tuple[EventDeclaration, ...] = ()
     storage_locations: tuple[str, ...] = ()
     withdrawal_method: str | None = None
+    #: Traits and event properties never used for personalization (whatever the consent).
+    never_personalize_traits: frozenset[str] = frozenset()
+    never_personalize_properties: frozenset[str] = frozenset()
     document: Mapping[str, Any] = field(factory=dict, repr=False, eq=False)
     sha256: str = ""
     _by_id: dict[str, Purpose] = field(init=False, repr=False, eq=False)
@@ -358,8 +365,21 @@ def _reference_problems(doc: Mapping[str, Any]) -> list[Problem]:
         for index, purpose in enumerate(doc["purposes"])
         if purpose.get("gpc_opt_out") and purpose["lawful_basis"] not in _OPTABLE
     )
+    problems.extend(
+        Problem(
+            where=f"$.purposes[{index}].explicit_consent",
+            what="only a purpose whose lawful basis is consent asks for explicit consent",
+        )
+        for index, purpose in enumerate(doc["purposes"])
+        if purpose.get("explicit_consent") and purpose["lawful_basis"] != "consent"
+    )
     for name, trait in doc.get("traits", {}).items():
         need("category", trait["category"], f"$.traits.{name}.category")
+    problems.extend(
+        Problem(where=f"$.never_personalize.traits[{pos}]", what="undeclared trait")
+        for pos, name in enumerate(doc.get("never_personalize", {}).get("traits", ()))
+        if name not in doc.get("traits", {})
+    )
     for kind, event in doc.get("events", {}).items():
         need("category", event["category"], f"$.events.{kind}.category")
         for pos, purpose_id in enumerate(event["purposes"]):
@@ -417,6 +437,7 @@ def _build(doc: Mapping[str, Any]) -> Manifest:
                 consent_mode=tuple(p.get("consent_mode", ())),
                 gpc_opt_out=bool(p.get("gpc_opt_out", False)),
                 description=p.get("description"),
+                explicit_consent=bool(p.get("explicit_consent", False)),
             )
             for p in doc["purposes"]
         ),
@@ -436,6 +457,7 @@ def _build(doc: Mapping[str, Any]) -> Manifest:
                 name=c["name"],
                 description=c.get("description"),
                 special=bool(c.get("special", False)),
+                never_personalize=bool(c.get("never_personalize", False)),
             )
             for c in doc["data_categories"]
         ),
@@ -472,6 +494,10 @@ def _build(doc: Mapping[str, Any]) -> Manifest:
         ),
         storage_locations=tuple(doc.get("consent_records", {}).get("storage_locations", ())),
         withdrawal_method=doc.get("consent_records", {}).get("withdrawal_method"),
+        never_personalize_traits=frozenset(doc.get("never_personalize", {}).get("traits", ())),
+        never_personalize_properties=frozenset(
+            doc.get("never_personalize", {}).get("properties", ())
+        ),
         document=loads(canonical_json(dict(doc))),
         sha256=hashlib.sha256(canonical_json(dict(doc))).hexdigest(),
     )
