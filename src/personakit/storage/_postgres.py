@@ -66,7 +66,8 @@ Scrub
 A deleted row stays in the table file as a dead tuple until VACUUM. :meth:`PostgresStore.scrub`
 runs ``VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON)`` on the table (and so its TOAST table and index),
 then asks the statistics whether any dead row versions remain (an open snapshot, a prepared
-transaction or a replication slot can keep them). The check covers the whole table, so other
+transaction or a replication slot can keep them), in every partition of a partitioned table
+(``pg_partition_tree``). The check covers the whole table, so other
 namespaces' fresh deletes can make it ``pending`` for a moment. Beyond VACUUM's reach are free
 space inside pages (PostgreSQL does not zero it), WAL segments, replicas and backups: there,
 erased values stay unreadable because erasure shreds their subject's key (crypto-shredding),
