@@ -130,8 +130,7 @@ _RETRYABLE: Final = frozenset({"40001", "40P01"})
 _DEADLOCK: Final = "40P01"
 _RETRIES: Final = 5
 _BACKOFF_SECONDS: Final = 0.02
-# Rounds of "read an index entry, lock what it points to" before giving up (each round means
-# another writer repointed the entry in between: rare, and bounded).
+# Rounds of "read an index entry, lock what it points to" (each: the entry moved meanwhile).
 _INDEX_ROUNDS: Final = 8
 
 _T = TypeVar("_T")
@@ -291,12 +290,16 @@ class PostgresStore:
         guarded = bool(session.held) or len(wanted) > 1
         for attempt in range(_RETRIES):
             try:
+                # prepare=False: a deadlock makes the pipeline skip a Parse that psycopg still
+                # records as done, so the retry would name an unknown prepared statement.
                 with conn.pipeline():
                     if guarded:
                         conn.execute(b"SAVEPOINT personakit_lock")
-                    conn.execute(self._sql.lock, (wanted,))
+                    conn.execute(self._sql.lock, (wanted,), prepare=False)
                     cursor = (
-                        conn.execute(self._sql.get_many, (self.namespace, read), binary=True)
+                        conn.execute(
+                            self._sql.get_many, (self.namespace, read), binary=True, prepare=False
+                        )
                         if read
                         else None
                     )
