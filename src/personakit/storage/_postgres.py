@@ -290,11 +290,11 @@ class PostgresStore:
         guarded = bool(session.held) or len(wanted) > 1
         for attempt in range(_RETRIES):
             try:
-                # prepare=False: a deadlock makes the pipeline skip a Parse that psycopg still
+                # prepare=False: a deadlock makes the pipeline skip Parses that psycopg still
                 # records as done, so the retry would name an unknown prepared statement.
                 with conn.pipeline():
                     if guarded:
-                        conn.execute(b"SAVEPOINT personakit_lock")
+                        conn.execute(b"SAVEPOINT personakit_lock", prepare=False)
                     conn.execute(self._sql.lock, (wanted,), prepare=False)
                     cursor = (
                         conn.execute(
@@ -304,7 +304,7 @@ class PostgresStore:
                         else None
                     )
                     if guarded:
-                        conn.execute(b"RELEASE SAVEPOINT personakit_lock")
+                        conn.execute(b"RELEASE SAVEPOINT personakit_lock", prepare=False)
             except self._error as exc:
                 if not guarded or exc.sqlstate != _DEADLOCK or attempt + 1 == _RETRIES:
                     raise
