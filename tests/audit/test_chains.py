@@ -8,6 +8,7 @@ entries swapped between chains, a chain rewritten, and an old one-chain log grow
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 from personakit import LocalKeyProvider, Personakit
 from personakit._codec import canonical_json
 from personakit.audit import Checkpoint
-from personakit.audit._chains import chain_of, entry_key, genesis, head_key
+from personakit.audit._chains import ChainPicker, entry_key, genesis, head_key
 from personakit.exceptions import ConfigurationError, InvalidInput
 from personakit.storage import MemoryStore, Store
 
@@ -39,8 +40,16 @@ def _kit(
 
 
 def _fill(kit: Personakit, n: int = 24) -> None:
-    for i in range(n):
-        kit.audit.append("test.event", subject=f"ref{i}", data={"i": i})
+    """Append ``n`` entries, 3 per writer thread (threads take consecutive chains)."""
+    for start in range(0, n, 3):
+
+        def write(start: int = start) -> None:
+            for i in range(start, min(start + 3, n)):
+                kit.audit.append("test.event", subject=f"ref{i}", data={"i": i})
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join()
 
 
 def _busy_chain(kit: Personakit) -> int:
@@ -158,10 +167,17 @@ _TAMPERS = [_edit, _cut_tail, _drop_chain, _swap_across, _rewrite]
 def test_any_tampering_of_any_chain_fails_verification_against_a_checkpoint(
     subjects: list[str], tamper: Callable[[Store, int], None]
 ) -> None:
-    """Property: whatever subjects were audited, any tampering above makes verify() fail."""
+    """Property: whatever was audited by whichever threads, any tampering makes verify() fail."""
     kit = _kit("x" * 43 + "=")
-    for n, subject in enumerate(subjects):
-        kit.audit.append("test.event", subject=subject, data={"n": n})
+    for start in range(0, len(subjects), 2):  # 2 appends per writer thread
+
+        def write(start: int = start) -> None:
+            for n in range(start, min(start + 2, len(subjects))):
+                kit.audit.append("test.event", subject=subjects[n], data={"n": n})
+
+        thread = threading.Thread(target=write)
+        thread.start()
+        thread.join()
     checkpoint = kit.audit.checkpoint()
     busy = [c for c, (seq, _) in enumerate(kit.audit.heads()) if c and seq >= 2]
     others = [c for c, (seq, _) in enumerate(kit.audit.heads()) if c and seq]
@@ -203,10 +219,28 @@ def test_a_one_chain_log_keeps_the_original_layout(master_key: str) -> None:
     assert all(e.chain is None for e in kit.audit.entries())
 
 
-def test_a_subject_stays_in_one_chain() -> None:
-    """Every entry about one subject goes to the same chain (so its entries stay in order)."""
-    assert len({chain_of("ref-7", 16) for _ in range(20)}) == 1
-    assert chain_of(None, 1) == chain_of("x", 1) == 0
+def test_a_thread_stays_in_one_chain_and_threads_take_the_next() -> None:
+    """A writer thread's appends share one chain (a transaction takes one head); threads rotate."""
+    pick = ChainPicker(16)
+    mine = {pick() for _ in range(20)}
+    assert len(mine) == 1
+    seen: list[int] = []
+    for _ in range(3):
+        thread = threading.Thread(target=lambda: seen.append(pick()))
+        thread.start()
+        thread.join()
+    first = next(iter(mine))
+    assert seen == [(first + k) % 16 for k in (1, 2, 3)]
+    assert ChainPicker(1)() == 0
+
+
+def test_a_transaction_auditing_many_subjects_takes_one_chain(master_key: str) -> None:
+    """Entries about many subjects appended in one transaction all land in one chain."""
+    kit = _kit(master_key)
+    with kit.store.transaction():
+        for i in range(12):
+            kit.audit.append("test.event", subject=f"ref{i}", data={"i": i})
+    assert len({e.chain for e in kit.audit.entries()}) == 1
 
 
 @pytest.mark.parametrize("chains", [0, 257, True, 2.0, "4"])

@@ -6,17 +6,23 @@ chains ``1 … N-1`` under ``a/c/<chain>/e/<seq>`` and ``a/c/<chain>/head``, eac
 of its own, and every new entry names its chain inside the hashed body: an entry moved to
 another chain no longer matches where it is stored, nor links to its new neighbours.
 
-An entry about a subject goes to the chain its (already keyed) subject reference hashes to, so
-one subject's entries stay in order in one chain; an entry about no subject goes to a random
-chain. On PostgreSQL each chain is its own lock domain
-(:mod:`personakit.storage._postgres_locks`), so audited writes of different subjects append in
-parallel instead of queueing on one head.
+A writer thread appends to one chain for its whole life (threads of a process take
+consecutive chains from a random start, re-drawn after a fork), so a transaction, however many
+subjects it audits (a bulk-ingest batch full of consent lines), takes exactly one chain's head,
+as it took the one head before: picking the chain by subject instead made such transactions
+collect several heads in arbitrary order and deadlock each other (4 ingest processes ran at
+0.11x one). On PostgreSQL each chain is its own lock domain
+(:mod:`personakit.storage._postgres_locks`), so writers append in parallel instead of queueing
+on one head.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
+import os
 import secrets
+import threading
 from typing import Final
 
 __all__ = [
@@ -25,7 +31,7 @@ __all__ = [
     "LEGACY_ENTRIES",
     "LEGACY_HEAD",
     "MAX_CHAINS",
-    "chain_of",
+    "ChainPicker",
     "entry_key",
     "entry_prefix",
     "genesis",
@@ -86,11 +92,28 @@ def parse_entry_key(key: str) -> tuple[int, int | None] | None:
     return chain, seq
 
 
-def chain_of(subject: str | None, chains: int) -> int:
-    """The chain an entry about ``subject`` (a keyed reference, or None) is appended to."""
-    if chains == 1:
-        return 0
-    if subject is None:
-        return secrets.randbelow(chains)
-    digest = hashlib.sha256(subject.encode("utf-8", "surrogatepass")).digest()
-    return int.from_bytes(digest[:8], "big") % chains
+class ChainPicker:
+    """The chain each writer thread appends to: fixed per thread, consecutive per process."""
+
+    def __init__(self, chains: int) -> None:
+        """Pick among ``chains`` chains."""
+        self.chains = chains
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._next = itertools.count(secrets.randbelow(chains))
+
+    def __call__(self) -> int:
+        """This thread's chain (0 when there is one chain)."""
+        if self.chains == 1:
+            return 0
+        pid = os.getpid()
+        mine: tuple[int, int] | None = getattr(self._local, "chain", None)
+        if mine is None or mine[0] != pid:
+            with self._lock:
+                if self._pid != pid:  # a forked child: not the parent's sequence
+                    self._pid = pid
+                    self._next = itertools.count(secrets.randbelow(self.chains))
+                mine = (pid, next(self._next) % self.chains)
+            self._local.chain = mine
+        return mine[1]

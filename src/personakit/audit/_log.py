@@ -15,10 +15,11 @@ Several chains
 --------------
 One chain has one head, so every audited write of every process queues on it. A log may
 instead have ``N`` chains (:mod:`personakit.audit._chains`; the kit uses 16 on PostgreSQL, one
-on the embedded store): an entry about a subject goes to the chain its reference hashes to,
-each chain has its own head (and lock), and audited writes of different subjects append in
-parallel. Every new entry of such a log names its chain and carries a wall-clock stamp ``t``
-(nanoseconds) inside its hashed body; :meth:`AuditLog.entries` merges the chains by ``(at, t)``.
+on the embedded store): each writer thread appends to one chain of its own, so a transaction
+takes one head however many subjects it audits; each chain has its own head (and lock), and
+writers append in parallel. Every new entry of such a log names its chain and carries a
+wall-clock stamp ``t`` (nanoseconds) inside its hashed body; :meth:`AuditLog.entries` merges
+the chains by ``(at, t)``.
 Verification checks every chain as it checks one, plus that each entry sits in the chain it
 names; a checkpoint signs every chain's head at once, so a tail cut from any chain, a whole
 chain deleted, or a chain rewritten is reported. Chain 0 keeps the original layout, so a log
@@ -46,7 +47,7 @@ from personakit.audit._chains import (
     CHAINS_KEY,
     LEGACY_ENTRIES,
     MAX_CHAINS,
-    chain_of,
+    ChainPicker,
     entry_key,
     genesis,
     head_key,
@@ -206,6 +207,7 @@ class AuditLog:
                 if recorded is None:
                     store.put(CHAINS_KEY, canonical_json({"chains": chains}))
         self.chains = chains if recorded is None else _recorded_chains(recorded)
+        self._pick = ChainPicker(self.chains)
 
     def __repr__(self) -> str:
         """Render with the tenant."""
@@ -240,9 +242,9 @@ class AuditLog:
         """Append an entry; call it inside the transaction of the change it records.
 
         ``data`` must be JSON-serialisable and hold no personal data. With several chains the
-        entry goes to the chain of ``subject`` (a random one without a subject).
+        entry goes to this thread's chain (see :mod:`personakit.audit._chains`).
         """
-        chain = chain_of(subject, self.chains)
+        chain = self._pick()
         several = self.chains > 1
         with self.store.transaction():
             seq, prev = self._head(chain)
