@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
@@ -42,7 +43,8 @@ class Personakit:
     It owns no logic of its own: each capability lives in its component and is reached through
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
-    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``), and
+    ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
+    ``kit.personalization``), and
     capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
@@ -57,6 +59,7 @@ class Personakit:
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
+        personalization: PersonalizationConfig | None = None,
     ) -> None:
         """Wire a kit over a data store and a separate key store.
 
@@ -64,7 +67,8 @@ class Personakit:
         path of a JSON file, or None for the default shop manifest. ``key_cache_size`` is how
         many unwrapped data keys the process keeps (least recently used go first; about 300
         bytes each): size it to the customers active at once, since a miss costs a key-store
-        read and an unwrap.
+        read and an unwrap. ``personalization`` configures ``kit.personalization`` (affinity
+        weights and half-life, extra dimensions, segment thresholds).
 
         Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
         keyring already in ``key_store``, :class:`~personakit.exceptions.InvalidManifest` if
@@ -143,6 +147,19 @@ class Personakit:
             traits=self.traits,
             kinds=self.registries.record_kinds,
         )
+        self.personalization = Personalization(
+            store=store,
+            vault=self.vault,
+            clock=self.clock,
+            manifest=self.manifest,
+            identity=self.identity,
+            consent=self.consent,
+            traits=self.traits,
+            events=self.events,
+            registries=self.registries,
+            subjects=self.retention.subjects,
+            config=personalization,
+        )
         self._closed = False
 
     @classmethod
@@ -156,6 +173,7 @@ class Personakit:
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
+        personalization: PersonalizationConfig | None = None,
     ) -> Personakit:
         """Open (creating if needed) a kit.
 
@@ -165,7 +183,7 @@ class Personakit:
         :class:`~personakit.storage.PostgresStore`, namespaced by ``tenant``, and then
         ``key_store`` is required, because keys must not live in the data's database.
         ``keys`` defaults to :meth:`LocalKeyProvider.from_env`; ``manifest`` is as for the
-        constructor, and so is ``key_cache_size``.
+        constructor, and so are ``key_cache_size`` and ``personalization``.
         """
         manifest = Manifest.coerce(manifest)  # before opening anything: a bad one opens nothing
         provider = keys if keys is not None else LocalKeyProvider.from_env()
@@ -208,6 +226,7 @@ class Personakit:
                 tenant=tenant,
                 manifest=manifest,
                 key_cache_size=key_cache_size,
+                personalization=personalization,
             )
         except BaseException:
             data.close()

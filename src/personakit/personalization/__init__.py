@@ -9,3 +9,25 @@ from __future__ import annotations
 from personakit.personalization._facts import MISSING, Facts, Missing
 
 __all__ = ["MISSING", "Facts", "Missing"]
+
+# The state half: aggregates, affinities, segments and the service (kit.personalization).
+from personakit.personalization._config import (
+    LifecycleThresholds,
+    PersonalizationConfig,
+    RfmThresholds,
+)
+from personakit.personalization._segments import Segment
+from personakit.personalization._service import Personalization, RefreshReport
+from personakit.personalization._state import Aggregates
+from personakit.personalization._view import SubjectFacts
+
+__all__ += [
+    "Aggregates",
+    "LifecycleThresholds",
+    "Personalization",
+    "PersonalizationConfig",
+    "RefreshReport",
+    "RfmThresholds",
+    "Segment",
+    "SubjectFacts",
+]
