@@ -23,6 +23,7 @@ from _shared import PRIVACY
 from personakit import Personakit, testing
 from personakit._codec import canonical_json
 from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.personalization import Segment
 from personakit.workflows import RecordKind
 
 _NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -434,6 +435,67 @@ ENTRIES: Final = [
         lambda k: k.registries.hooks.on_merge,
         (lambda c: f"merge{c.serial}", _v(lambda _source, _target: None)),
     ),
+    Entry(
+        "registries.hooks.on_segment_change",
+        lambda k: k.registries.hooks.on_segment_change,
+        (lambda c: f"change{c.serial}", _v(lambda _change: None)),
+    ),
+    Entry(
+        "personalization.aggregates",
+        lambda k: k.personalization.aggregates,
+        (_sub,),
+        (("now", _v(None)),),
+    ),
+    Entry(
+        "personalization.affinities",
+        lambda k: k.personalization.affinities,
+        (_sub, _v("category")),
+        (("k", _v(3)), ("now", _v(None))),
+    ),
+    Entry(
+        "personalization.segments_of",
+        lambda k: k.personalization.segments_of,
+        (_sub,),
+        (("now", _v(None)),),
+    ),
+    Entry(
+        "personalization.member",
+        lambda k: k.personalization.member,
+        (_v("lifecycle.new"), _sub),
+        (("now", _v(None)),),
+    ),
+    Entry("personalization.members", lambda k: k.personalization.members, (_v("lifecycle.new"),)),
+    Entry("personalization.sizes", lambda k: k.personalization.sizes),
+    Entry(
+        "personalization.refresh",
+        lambda k: k.personalization.refresh,
+        (),
+        (("now", _v(None)), ("progress", _v(None))),
+    ),
+    Entry(
+        "personalization.facts",
+        lambda k: k.personalization.facts,
+        (_sub,),
+        (("context", _v({"channel": "web"})), ("now", _v(None))),
+    ),
+    Entry(
+        "personalization.rebuild",
+        lambda k: k.personalization.rebuild,
+        (_sub,),
+        (("now", _v(None)),),
+    ),
+    Entry(
+        "personalization.define",
+        lambda k: k.personalization.define,
+        (lambda c: f"seg-p{c.serial}", _v(lambda _facts: True)),
+        (("reads", _v(("aggregates.order_count",))), ("description", _v("a toy"))),
+    ),
+    Entry(
+        "personalization.add_segment",
+        lambda k: k.personalization.add_segment,
+        (lambda c: Segment(name=f"seg-q{c.serial}", predicate=lambda _facts: False),),
+        (("probe", _v(True)),),
+    ),
 ]
 
 
@@ -575,6 +637,8 @@ NOT_CALLED: Final = {
     "registries.datasets.describe": "no arguments",
     "registries.hooks.events": "runs the registered hooks (the ingest properties drive it)",
     "registries.hooks.merged": "runs the registered hooks (the link tests drive it)",
+    "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
+    "personalization.segments": "no arguments",
 }
 
 
@@ -594,6 +658,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "registries.segments": made.registries.segments,
             "registries.datasets": made.registries.datasets,
             "registries.hooks": made.registries.hooks,
+            "personalization": made.personalization,
         }
         public = {
             f"{prefix}.{name}"

@@ -25,6 +25,7 @@ from personakit.cli import (
     _keys,
     _retention,
     _schema,
+    _segments,
     _store,
     _subject,
 )
@@ -51,6 +52,7 @@ _GROUPS = (
     _erasure,
     _dsr,
     _schema,
+    _segments,
 )
 
 

@@ -17,7 +17,7 @@ from personakit._codec import canonical_json, loads
 from personakit._vault import Vault
 from personakit.consent import ConsentManager, Manifest
 from personakit.events import Event, EventLog
-from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.exceptions import ConfigurationError, InvalidInput, PersonakitError, Problem
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._segments import Segment
 from personakit.personalization._state import Folder, SubjectState
@@ -26,7 +26,7 @@ from personakit.profiles import TraitStore
 from personakit.storage import Store
 from personakit.workflows import ExportRecord
 
-__all__ = ["KIND", "PURPOSE", "RFM_KEY", "StateKeeper"]
+__all__ = ["KIND", "PURPOSE", "RFM_KEY", "StateKeeper", "answer"]
 
 #: The vault record kind of the per-subject state, and its one record's name.
 KIND: Final = "aggregates"
@@ -36,6 +36,26 @@ PURPOSE: Final = "personalization"
 RFM_KEY: Final = "x/personalization/rfm"
 #: How long a process trusts the cut points it read (another process's refresh may change them).
 _CUTS_TTL_S: Final = 60.0
+
+
+def answer(segment: Segment, facts: SubjectFacts) -> bool:
+    """The segment's predicate on ``facts``: a bool, or :class:`ConfigurationError`.
+
+    A predicate is host or compiled code run inside ingest's transaction: anything but a
+    bool or a PersonakitError is a broken definition, reported by type only (its message
+    could hold a value it read).
+    """
+    try:
+        result = segment.predicate(facts)
+    except PersonakitError:
+        raise
+    except Exception as exc:
+        raise ConfigurationError(
+            f"the predicate of segment {segment.name} failed: {type(exc).__name__}"
+        ) from exc
+    if not isinstance(result, bool):
+        raise ConfigurationError(f"the predicate of segment {segment.name} did not answer a bool")
+    return result
 
 
 class StateKeeper:
@@ -158,7 +178,7 @@ class StateKeeper:
             )
         facts.evaluating.append(name)
         try:
-            return bool(segment.predicate(facts))
+            return answer(segment, facts)
         finally:
             facts.evaluating.pop()
 
@@ -282,6 +302,8 @@ class StateKeeper:
                     "segments": sorted(state.segments),
                 }
             )
+        if not sections:
+            return None  # nothing kept: no section (the export's convention)
         return sections[0] if len(sections) == 1 else sections
 
     def sweep(self, subject: str, now: datetime) -> int:

@@ -29,10 +29,10 @@ from personakit._codec import check_value
 from personakit._vault import Vault
 from personakit.consent import ConsentManager, Manifest
 from personakit.events import EventLog
-from personakit.exceptions import InvalidInput, Problem
+from personakit.exceptions import ConfigurationError, InvalidInput, PersonakitError, Problem
 from personakit.personalization._config import PersonalizationConfig
 from personakit.personalization._index import SegmentIndex
-from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper
+from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
 from personakit.personalization._segments import (
     Predicate,
     Segment,
@@ -169,15 +169,17 @@ class Personalization:
         self.registries.hooks.on_events(_OWNER, self.keeper.on_events)
         self.registries.hooks.on_merge(_OWNER, self.keeper.on_merge)
         for segment in builtin_segments(self.config):
-            self.add_segment(segment)
+            self.add_segment(segment, probe=False)
 
     # -- segments ---------------------------------------------------------------------------
 
-    def add_segment(self, segment: Segment) -> None:
+    def add_segment(self, segment: Segment, *, probe: bool = True) -> None:
         """Define ``segment`` and offer it through ``kit.registries.segments``.
 
         Raises :class:`InvalidInput` listing every problem (a bad definition, a taken name):
-        nothing is then defined. Index entries follow at the next change or refresh.
+        nothing is then defined. Index entries follow at the next change or refresh. The
+        predicate is first tried on an unknown and on an empty subject (``probe``): one that
+        raises or answers something else than a bool is refused.
         """
         if not isinstance(segment, Segment):
             raise InvalidInput(
@@ -190,6 +192,8 @@ class Personalization:
             problems.append(Problem(where="name", what="already defined"))
         raise_problems("invalid segment", problems)
         name = segment.name
+        if probe:
+            self._probe(segment)
 
         def provider(subject: str, now: datetime) -> bool:
             return self.member(name, subject, now)
@@ -198,6 +202,22 @@ class Personalization:
             name, provider, owner=_OWNER, description=segment.description or name
         )
         self._segments[name] = segment
+
+    def _probe(self, segment: Segment) -> None:
+        """Refuse a predicate that fails on an unknown or an empty subject (before any ingest)."""
+        moment = self.clock.now()
+        # An unknown subject, then a known one with nothing yet (zeros and MISSING): a
+        # pseudonym nobody has, so nothing real is read.
+        for subject in (None, "sub_" + "a" * 26):
+            facts = self.keeper.facts(subject, SubjectState(), moment, known=subject is not None)
+            try:
+                answer(segment, facts)
+            except ConfigurationError as exc:
+                raise InvalidInput(
+                    "invalid segment", [Problem(where="predicate", what=str(exc))]
+                ) from None
+            except PersonakitError:
+                continue  # e.g. it reads a segment not defined yet: decided when evaluated
 
     def define(
         self, name: str, predicate: Predicate, *, reads: Iterable[str] = (), description: str = ""
