@@ -109,6 +109,8 @@ class PersonalizationConfig:
     """What aggregates keep and how the built-in segments are drawn.
 
     Attributes:
+        enabled: False leaves the service inert: no hooks on ingest, nothing kept, every
+            subject unknown (a kit that does not personalize, or a baseline to measure).
         half_life_days: Affinities halve every this many days without new events.
         weights: Affinity added per event kind (kinds not listed add nothing).
         dimensions: Event properties (beyond category, brand and tags) that get affinities;
@@ -125,6 +127,7 @@ class PersonalizationConfig:
             category must be their first).
     """
 
+    enabled: bool = True
     half_life_days: float = 30.0
     weights: Mapping[str, float] = field(factory=lambda: dict(DEFAULT_WEIGHTS))
     dimensions: tuple[str, ...] = ()
@@ -140,6 +143,9 @@ class PersonalizationConfig:
     def problems(self) -> list[Problem]:
         """Every problem of this configuration (fields may hold anything a caller passed)."""
         problems: list[Problem] = []
+        enabled: object = self.enabled
+        if not isinstance(enabled, bool):
+            problems.append(Problem(where="enabled", what="must be True or False"))
         if not _finite_in(self.half_life_days, 1e-3, 36_500.0):
             problems.append(Problem(where="half_life_days", what="must be from 0.001 to 36500"))
         _check_weights(self.weights, problems)

@@ -99,8 +99,8 @@ class Personalization:
 
         ``subjects`` lists every subject (the retention sweeper's list); ``config`` defaults
         to :class:`PersonalizationConfig` (a bad one: :class:`InvalidInput`, nothing
-        registered). A manifest without a ``personalization`` purpose leaves the service
-        inert: nothing is kept, every subject is unknown.
+        registered). A manifest without a ``personalization`` purpose, or ``enabled=False``,
+        leaves the service inert: nothing is kept, every subject is unknown.
         """
         chosen = config if config is not None else PersonalizationConfig()
         if not isinstance(chosen, PersonalizationConfig):
@@ -113,7 +113,7 @@ class Personalization:
         self.identity = identity
         self.registries = registries
         self._subjects = subjects
-        self.enabled = manifest.get_purpose(PURPOSE) is not None
+        self.enabled = self.config.enabled and manifest.get_purpose(PURPOSE) is not None
         self.folder = Folder(self.config)
         self._segments: dict[str, Segment] = {}
         self.index = SegmentIndex(store, registries.hooks)

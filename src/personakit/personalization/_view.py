@@ -72,6 +72,8 @@ class SubjectFacts:
         self._check_purpose = check_purpose
         self._rfm_cuts = rfm_cuts
         self._rfm: tuple[int, int, int] | bool | None = False  # False: not computed yet
+        # Every segment reads the same few fields at the same ``now``: each is computed once.
+        self._memo: dict[str, object] = {}
         self.evaluating: list[str] = []
 
     def __repr__(self) -> str:
@@ -102,7 +104,10 @@ class SubjectFacts:
                 self._traits = self._traits_loader()
             return self._traits.get(rest, MISSING)
         if head == "aggregates":
-            return self._aggregate(rest)
+            found = self._memo.get(rest, self._memo)
+            if found is self._memo:
+                found = self._memo[rest] = self._aggregate(rest)
+            return found
         return MISSING
 
     def _aggregate(self, name: str) -> object:  # noqa: PLR0911 (one return per field)
