@@ -69,7 +69,7 @@ def _cdnow_lines(path: Path) -> list[str]:
     with path.open(encoding="ascii") as source:
         for row in source:
             parts = row.split()
-            if len(parts) != 4 or not parts[0].isdigit():  # noqa: PLR2004 (id date cds dollars)
+            if len(parts) != 4 or not parts[0].isdigit():
                 continue
             customer, day, cds, dollars = parts
             at = datetime.strptime(day, "%Y%m%d").replace(tzinfo=UTC)
@@ -80,7 +80,8 @@ def _cdnow_lines(path: Path) -> list[str]:
                 grant |= {"status": "given", "at": at.replace(hour=0).isoformat(), **_NOTICE}
                 lines.append(json.dumps(grant))
             props = {"item": f"cds-{cds}", "value_cents": round(float(dollars) * 100)}
-            event = {"kind": "event", "subject": who, "name": "purchase", "channel": "store"}
+            event: dict[str, object] = {"kind": "event", "subject": who, "name": "purchase"}
+            event["channel"] = "store"
             event |= {"properties": props, "at": at.replace(hour=12).isoformat()}
             lines.append(json.dumps(event))
     return lines
