@@ -29,7 +29,13 @@ from personakit._codec import check_value
 from personakit._vault import Vault
 from personakit.consent import ConsentManager, Manifest
 from personakit.events import EventLog
-from personakit.exceptions import ConfigurationError, InvalidInput, PersonakitError, Problem
+from personakit.exceptions import (
+    ConfigurationError,
+    InvalidInput,
+    PersonakitError,
+    Problem,
+    SubjectNotFound,
+)
 from personakit.personalization._config import PersonalizationConfig
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
@@ -296,7 +302,10 @@ class Personalization:
             population = self._quintiles(subjects, at)
         entered = left = 0
         for done, subject in enumerate(subjects, start=1):
-            came, went = self.keeper.refresh_one(subject, at)
+            try:
+                came, went = self.keeper.refresh_one(subject, at)
+            except SubjectNotFound:
+                came = went = 0  # erased or merged away while we refreshed
             entered, left = entered + came, left + went
             if progress is not None:
                 progress(done, len(subjects))
@@ -319,7 +328,10 @@ class Personalization:
             for subject in chunk:
                 if not verdicts[(subject, PURPOSE)]:
                     continue
-                state = self.keeper.load(subject)
+                try:
+                    state = self.keeper.load(subject)
+                except SubjectNotFound:
+                    continue  # erased or merged away meanwhile
                 found = None if state is None else rfm_values(state, at)
                 if found is not None:
                     values.append(found)
@@ -395,7 +407,13 @@ class Personalization:
         if not self.enabled:
             return 0
         if subject is None:
-            return sum(self.keeper.rebuild_one(s, moment) for s in self._subjects())
+            changed = 0
+            for each in self._subjects():
+                try:
+                    changed += self.keeper.rebuild_one(each, moment)
+                except SubjectNotFound:
+                    continue  # erased or merged away meanwhile
+            return changed
         found = self.identity.lookup(subject)
         if found is None:
             return 0
