@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from _shared import PRIVACY
 from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key
-from personakit.exceptions import PersonakitError
+from personakit.exceptions import InvalidInput, PersonakitError
 from personakit.personalization import MISSING, Facts, PersonalizationConfig
 from test_api_totality import ANYTHING
 
@@ -170,3 +170,35 @@ def test_the_facts_methods_are_total(
         facts = made.personalization.facts(target)
         with contextlib.suppress(PersonakitError):
             getattr(facts, method)(*args)
+
+
+_CONFIG_FIELDS = (
+    "enabled",
+    "half_life_days",
+    "weights",
+    "dimensions",
+    "recent_items",
+    "max_affinity_values",
+    "max_cart_changes",
+    "lifecycle",
+    "rfm",
+    "cart_abandoned_after",
+    "enthusiast_categories",
+    "enthusiast_min_score",
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(field=st.sampled_from(_CONFIG_FIELDS), value=ANYTHING)
+def test_any_configuration_opens_a_kit_or_is_invalid_input(field: str, value: Any) -> None:
+    """A configuration field holding anything: the kit opens, or InvalidInput lists why."""
+    config = PersonalizationConfig(**{field: value})
+    if config.problems():
+        with pytest.raises(InvalidInput, match="invalid personalization configuration"):
+            Personakit.open(
+                "memory:", keys=LocalKeyProvider(generate_master_key()), personalization=config
+            )
+    else:
+        Personakit.open(
+            "memory:", keys=LocalKeyProvider(generate_master_key()), personalization=config
+        ).close()
