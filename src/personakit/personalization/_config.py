@@ -215,9 +215,7 @@ def _check_thresholds(lifecycle: object, rfm: object, problems: list[Problem]) -
 
 
 def _finite_in(value: Any, low: float, high: float) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and low <= value <= high
-    )
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    # Compared before math.isfinite, which raises OverflowError for an int beyond floats.
+    return low <= value <= high and math.isfinite(value)
