@@ -17,7 +17,13 @@ from personakit._codec import canonical_json, loads
 from personakit._vault import Vault
 from personakit.consent import ConsentManager, Manifest
 from personakit.events import Event, EventLog
-from personakit.exceptions import ConfigurationError, InvalidInput, PersonakitError, Problem
+from personakit.exceptions import (
+    ConfigurationError,
+    InvalidInput,
+    PersonakitError,
+    Problem,
+    SubjectNotFound,
+)
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._segments import Segment
 from personakit.personalization._state import Folder, SubjectState
@@ -342,7 +348,10 @@ class StateKeeper:
     def refresh_one(self, subject: str, now: datetime) -> tuple[int, int]:
         """Re-evaluate every segment of one subject at ``now``; return (entered, left)."""
         with self.store.transaction():
-            state = self.load(subject)
+            try:
+                state = self.load(subject)
+            except SubjectNotFound:
+                return 0, 0  # erased or merged away meanwhile: nothing to refresh
             known = self.allowed(subject)
             if state is None and not known:
                 return 0, 0

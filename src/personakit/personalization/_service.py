@@ -57,6 +57,8 @@ __all__ = ["Personalization", "RefreshReport"]
 _OWNER: Final = "personalization"
 _INDEX_KIND: Final = "segment-index"
 _CHUNK: Final = 1000
+#: Subjects per refresh transaction.
+_REFRESH_CHUNK: Final = 256
 #: Quintile cut points are values of real customers: below this many, none are computed (a
 #: handful of customers would each be identifiable from them), and RFM needs fixed cut points.
 RFM_MIN_POPULATION: Final = 100
@@ -289,7 +291,7 @@ class Personalization:
         with a purchase (only from ``RFM_MIN_POPULATION`` of them; below, no RFM segment has
         members). Cut points are recomputed by every refresh, so an erased customer's share
         in them is gone after the next one. Drops index entries of segments no longer defined.
-        Each subject is updated in its own transaction; ``progress(done, total)`` after each.
+        Subjects are updated in transactions of 256; ``progress(done, total)`` after each.
         """
         problems: list[Problem] = []
         moment = now if now is None else check_moment(now, "now", problems)
@@ -301,14 +303,16 @@ class Personalization:
         if self.enabled and self.config.rfm is None:
             population = self._quintiles(subjects, at)
         entered = left = 0
-        for done, subject in enumerate(subjects, start=1):
-            try:
-                came, went = self.keeper.refresh_one(subject, at)
-            except SubjectNotFound:
-                came = went = 0  # erased or merged away while we refreshed
-            entered, left = entered + came, left + went
+        for start in range(0, len(subjects), _REFRESH_CHUNK):
+            chunk = subjects[start : start + _REFRESH_CHUNK]
+            # Subjects in groups, one commit (one fsync) per group rather than per subject;
+            # each subject's state and index entries still change in the same transaction.
+            with self.keeper.store.transaction():
+                for subject in chunk:
+                    came, went = self.keeper.refresh_one(subject, at)
+                    entered, left = entered + came, left + went
             if progress is not None:
-                progress(done, len(subjects))
+                progress(start + len(chunk), len(subjects))
         stale = tuple(sorted(set(self.index.names()) - set(self._segments)))
         for name in stale:
             self.index.drop_segment(name)
