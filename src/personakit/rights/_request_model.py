@@ -285,7 +285,7 @@ def _json_parameters(parameters: object, problems: list[Problem]) -> dict[str, A
     params = dict(parameters)
     try:
         canonical_json(params)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):  # RecursionError: nested too deep to encode
         problems.append(Problem(where="parameters", what="must hold JSON values only"))
         return {}
     return params
