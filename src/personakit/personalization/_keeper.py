@@ -207,12 +207,18 @@ class StateKeeper:
         facts = self.facts(subject, state, now, known=True)
         kept = set(state.segments)
         found = []
+        evaluating = facts.evaluating
         for name, segment in list(self.segments.items()):
             if only_event_driven and not segment.event_driven:
                 if name in kept:
                     found.append(name)
-            elif self.in_segment(subject, name, facts):
-                found.append(name)
+                continue
+            evaluating.append(name)  # as in_segment does: a segment reading itself is a cycle
+            try:
+                if answer(segment, facts):
+                    found.append(name)
+            finally:
+                evaluating.pop()
         return sorted(found)
 
     def record(self, subject: str, state: SubjectState, segments: list[str], now: datetime) -> None:

@@ -17,6 +17,7 @@ them all:
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -96,7 +97,12 @@ class Segment:
     @property
     def event_driven(self) -> bool:
         """Whether an event can change membership (it reads more than traits and context)."""
-        return not self.reads or any(not r.startswith(_EVENT_FREE) for r in self.reads)
+        return _event_driven(self.reads)
+
+
+@functools.lru_cache(maxsize=4096)
+def _event_driven(reads: tuple[str, ...]) -> bool:
+    return not reads or any(not r.startswith(_EVENT_FREE) for r in reads)
 
 
 def lifecycle_stage(state: SubjectState, now: datetime, limits: LifecycleThresholds) -> str | None:
