@@ -2,9 +2,9 @@
 
 Built by :meth:`Personalization.facts` after consent and restriction were checked: a subject
 that does not exist, has no current basis for ``personalization`` or is restricted gets the
-view of an unknown subject (``known`` False, every ``traits.*`` and ``aggregates.*`` field
-MISSING, in no segment, no affinity, no consent). ``context.*`` is what the caller passed, for
-every subject alike.
+view of an unknown subject (``known`` False, every field MISSING, ``context.*`` included,
+in no segment, no affinity, no consent), as the :class:`Facts` contract says; for a known
+subject ``context.*`` is what the caller passed.
 
 Fields (besides those the protocol lists): ``aggregates.lifecycle`` (a stage name),
 ``aggregates.rfm_r`` / ``rfm_f`` / ``rfm_m`` (scores 1-5, MISSING without a purchase or cut
@@ -95,10 +95,10 @@ class SubjectFacts:
         if not isinstance(path, str):
             raise InvalidInput("invalid field", [Problem(where="path", what="must be a str")])
         head, _, rest = path.partition(".")
+        if not self._known or not rest:
+            return MISSING  # the contract: an unknown subject's every field, context too
         if head == "context":
             return self._context.get(rest, MISSING)
-        if not self._known or not rest:
-            return MISSING
         if head == "traits":
             if self._traits is None:
                 self._traits = self._traits_loader()
