@@ -28,6 +28,7 @@ from personakit.cli import (
     _retention,
     _rules,
     _schema,
+    _segments,
     _store,
     _subject,
 )
@@ -57,6 +58,7 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _segments,
 )
 
 
