@@ -694,16 +694,8 @@ def _rules(kit: Personakit) -> Rules:
     """The decision half of personalization, wired from the kit's parts (once per kit)."""
     found = _RULES.get(id(kit))
     if found is None:
-        found = Rules(
-            manifest=kit.manifest,
-            audit=kit.audit,
-            keyring=kit.keyring,
-            vault=kit.vault,
-            allowed=kit.consent.allowed,
-            subjects=kit.retention.subjects,
-            segments={"vip": ["purchases"]},
-        )
-        found.register(kit.registries)
+        found = kit.personalization.rules
+        found.add_segments({"vip": ["purchases"]})
         found.load(BAKERY_RULES)
         _RULES[id(kit)] = found
     return found

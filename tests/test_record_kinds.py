@@ -151,15 +151,7 @@ def _expose(kit: Personakit, subject: str, *, keep: bool) -> list[str]:
     """Show the subject an arm of an experiment named by a canary (personalization's exposures)."""
     rules = _RULES.get(id(kit))
     if rules is None:
-        rules = _RULES[id(kit)] = Rules(
-            manifest=kit.manifest,
-            audit=kit.audit,
-            keyring=kit.keyring,
-            vault=kit.vault,
-            allowed=kit.consent.allowed,
-            subjects=kit.retention.subjects,
-        )
-        rules.register(kit.registries)
+        rules = _RULES[id(kit)] = kit.personalization.rules
     experiment = _canary()
     rules.load(
         {

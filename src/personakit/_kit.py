@@ -185,6 +185,8 @@ class Personakit:
             events=self.events,
             registries=self.registries,
             subjects=self.retention.subjects,
+            audit=self.audit,
+            keyring=self.keyring,
             config=personalization,
         )
         self._closed = False

@@ -26,17 +26,8 @@ _BREAD: Final = {"category": ["bread"]}
 
 
 def rules_for(kit: Personakit) -> Rules:
-    """The component wired from a kit's parts (what kit.personalization will hold)."""
-    rules = Rules(
-        manifest=kit.manifest,
-        audit=kit.audit,
-        keyring=kit.keyring,
-        vault=kit.vault,
-        allowed=kit.consent.allowed,
-        subjects=kit.retention.subjects,
-    )
-    rules.register(kit.registries)
-    return rules
+    """The component the kit wires (``kit.personalization.rules``)."""
+    return kit.personalization.rules
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ from personakit._args import check_callable, check_moment, raise_problems
 from personakit._clock import Clock, as_utc
 from personakit._codec import check_value
 from personakit._vault import Vault
+from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, Manifest
+from personakit.crypto import Keyring
 from personakit.events import EventLog
 from personakit.exceptions import (
     ConfigurationError,
@@ -37,6 +39,14 @@ from personakit.exceptions import (
     SubjectNotFound,
 )
 from personakit.personalization._config import PersonalizationConfig
+from personakit.personalization._decide import (
+    aggregate_fields,
+    as_segment,
+    event_categories,
+    segment_categories,
+)
+from personakit.personalization._decider import Rules
+from personakit.personalization._decision import Decision
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
 from personakit.personalization._segments import (
@@ -46,6 +56,7 @@ from personakit.personalization._segments import (
     quintile_cuts,
     rfm_values,
 )
+from personakit.personalization._rules import RuleSet
 from personakit.personalization._state import Aggregates, Folder, SubjectState
 from personakit.personalization._view import SubjectFacts, check_dimension_k
 from personakit.profiles import IdentityIndex, TraitStore
@@ -101,6 +112,8 @@ class Personalization:
         events: EventLog,
         registries: Registries,
         subjects: Callable[[], list[str]],
+        audit: AuditLog,
+        keyring: Keyring,
         config: PersonalizationConfig | None = None,
     ) -> None:
         """Wire the service and register its record kinds, hooks and built-in segments.
@@ -109,6 +122,10 @@ class Personalization:
         to :class:`PersonalizationConfig` (a bad one: :class:`InvalidInput`, nothing
         registered). A manifest without a ``personalization`` purpose, or ``enabled=False``,
         leaves the service inert: nothing is kept, every subject is unknown.
+
+        ``self.rules`` is the decision half (:class:`Rules`), its vocabulary fed from this
+        service: its segments, the other capabilities' ones, the configured affinity
+        dimensions and the aggregates :class:`Facts` documents.
         """
         chosen = config if config is not None else PersonalizationConfig()
         if not isinstance(chosen, PersonalizationConfig):
@@ -139,8 +156,22 @@ class Personalization:
             external=registries.segments.member,
             has_external=registries.segments.__contains__,
         )
+        # Anything not known to read less counts as reading every personalization event.
+        self._every_event = event_categories(manifest)
+        self.rules = Rules(
+            manifest=manifest,
+            audit=audit,
+            keyring=keyring,
+            vault=vault,
+            allowed=consent.allowed,
+            subjects=subjects,
+            dimensions=list(self.config.all_dimensions),
+            aggregates=aggregate_fields(manifest),
+        )
         if self.enabled:
             self._register()
+            self.rules.register(registries)
+        self._sync_segments()
 
     def __repr__(self) -> str:
         """Render with the segment names."""
@@ -189,19 +220,34 @@ class Personalization:
         predicate is first tried on an unknown and on an empty subject (``probe``): one that
         raises or answers something else than a bool is refused.
         """
-        if not isinstance(segment, Segment):
-            raise InvalidInput(
-                "invalid segment", [Problem(where="segment", what="must be a Segment")]
-            )
-        problems = segment.problems()
-        if not problems and (
-            segment.name in self._segments or segment.name in self.registries.segments
-        ):
-            problems.append(Problem(where="name", what="already defined"))
+        self._prepare([segment], probe=probe)
+        self._install(segment)
+
+    def _prepare(self, segments: list[Segment], *, probe: bool) -> None:
+        """Check (and probe) ``segments`` before any is defined: every problem at once."""
+        problems: list[Problem] = []
+        names: set[str] = set()
+        for index, segment in enumerate(segments):
+            where = "" if len(segments) == 1 else f"segments[{index}]."
+            if not isinstance(segment, Segment):
+                problems.append(Problem(where=f"{where}segment", what="must be a Segment"))
+                continue
+            found = segment.problems()
+            if not found and (
+                segment.name in self._segments
+                or segment.name in self.registries.segments
+                or segment.name in names
+            ):
+                found.append(Problem(where="name", what="already defined"))
+            names.add(segment.name)
+            problems.extend(Problem(where=f"{where}{p.where}", what=p.what) for p in found)
         raise_problems("invalid segment", problems)
-        name = segment.name
         if probe:
-            self._probe(segment)
+            for segment in segments:
+                self._probe(segment)
+
+    def _install(self, segment: Segment) -> None:
+        name = segment.name
 
         def provider(subject: str, now: datetime) -> bool:
             return self.member(name, subject, now)
@@ -210,6 +256,10 @@ class Personalization:
             name, provider, owner=_OWNER, description=segment.description or name
         )
         self._segments[name] = segment
+        categories = segment_categories(
+            segment.reads, self.rules.vocabulary, fallback=self._every_event
+        )
+        self.rules.add_segments({name: categories})
 
     def _probe(self, segment: Segment) -> None:
         """Refuse a predicate that fails on an unknown or an empty subject (before any ingest)."""
@@ -422,6 +472,67 @@ class Personalization:
         if found is None:
             return 0
         return int(self.keeper.rebuild_one(found, moment))
+
+    # -- decisions --------------------------------------------------------------------------
+
+    def load_rules(self, document: Any, *, actor: str = "system") -> RuleSet:
+        """Check, compile, audit-log (with its SHA-256) and make current a rule set.
+
+        Rules may name every segment offered now (ours, defined ones, other capabilities'),
+        the configured affinity dimensions and the documented aggregates. An invalid document
+        raises :class:`InvalidInput` listing every problem; nothing is loaded or logged.
+        """
+        self._sync_segments()
+        return self.rules.load(document, actor=actor)
+
+    def decide(  # noqa: PLR0913 (the documented call)
+        self,
+        subject: str,
+        placement: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        unit: str | None = None,
+        explain: bool = False,
+        now: datetime | None = None,
+    ) -> Decision:
+        """Decide ``placement`` for ``subject`` (a pseudonym or a host identifier).
+
+        A subject that does not exist gets exactly the decision of an unknown subject; one
+        without a current ``personalization`` consent, or restricted, gets that same decision
+        (the placement's default, reason ``personalization_off``): nothing of its data is
+        read. ``unit`` is what experiments bucket on (default: the subject's pseudonym);
+        ``explain`` adds the developer trace. Exposures are recorded under the pseudonym. No
+        rule set loaded, an unknown placement or context field: :class:`InvalidInput`.
+        """
+        moment = self._now(now)
+        found, state = self._known(subject)
+        facts = self.keeper.facts(found, state, moment, known=found is not None)
+        return self.rules.decide(
+            facts, placement, context, subject=found, unit=unit, explain=explain
+        )
+
+    def define_segments(self, documents: Any) -> list[Segment]:
+        """Define JSON segment definitions (the shipped schema), all or none.
+
+        Compiles them with the rules' vocabulary, then defines each as :meth:`define` does;
+        :class:`InvalidInput` lists every problem (a bad definition, a taken name) and then
+        nothing is defined.
+        """
+        self._sync_segments()
+        compiled = [as_segment(d) for d in self.rules.compile_segments(documents)]
+        self._prepare(compiled, probe=True)
+        for segment in compiled:
+            self._install(segment)
+        return compiled
+
+    def _sync_segments(self) -> None:
+        """Make segments other capabilities registered since known to the rules."""
+        vocabulary = self.rules.vocabulary
+        missing = [n for n in self.registries.segments.names() if n not in vocabulary.segments]
+        if missing:
+            # Another capability's segment: what it reads is not declared to us, so it
+            # counts as reading every event personalization reads (never less than it may).
+            self.rules.add_segments(dict.fromkeys(missing, self._every_event))
 
     # -- helpers ----------------------------------------------------------------------------
 
