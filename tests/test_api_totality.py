@@ -685,6 +685,36 @@ ENTRIES: Final = [
         (lambda c: Segment(name=f"seg-q{c.serial}", predicate=lambda _facts: False),),
         (("probe", _v(True)),),
     ),
+    Entry(
+        "personalization.load_rules",
+        lambda k: k.personalization.load_rules,
+        (_v(BAKERY_RULES),),
+        (("actor", _v("ops")),),
+    ),
+    Entry(
+        "personalization.decide",
+        lambda k: (_rules(k), k.personalization.decide)[1],
+        (_sub, _v("home_banner")),
+        (
+            ("context", _v({"channel": "web"})),
+            ("unit", _v("cookie-1")),
+            ("explain", _v(True)),
+            ("now", _v(None)),
+        ),
+    ),
+    Entry(
+        "personalization.define_segments",
+        lambda k: k.personalization.define_segments,
+        (
+            lambda c: [
+                {
+                    "name": f"json.seg{c.serial}",
+                    "description": "d",
+                    "condition": {"field": "aggregates.order_count", "gte": 2},
+                }
+            ],
+        ),
+    ),
 ]
 
 _RULES: dict[int, Rules] = {}
@@ -888,6 +918,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "predict": made.predict,
             "predict.channels": made.predict.channels,
             "personalization": made.personalization,
+            "personalization.rules": made.personalization.rules,
         }
         public = {
             f"{prefix}.{name}"
