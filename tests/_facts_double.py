@@ -129,3 +129,46 @@ BAKERY_RULES: Final[dict[str, Any]] = {
         },
     ],
 }
+
+
+#: A home page: regulars first, then bread lovers, then a basket reminder on the web.
+HOME_RULES: Final[dict[str, Any]] = {
+    "placements": {
+        "home": {"default": {"content": "favourites"}},
+        "footer": {"default": {"content": "footer-plain"}},
+    },
+    "rules": [
+        {
+            "id": "regulars",
+            "placement": "home",
+            "priority": 30,
+            "when": {"field": "aggregates.order_count", "gte": 3},
+            "then": {"content": "loyalty-card"},
+        },
+        {
+            "id": "bread-lovers",
+            "placement": "home",
+            "priority": 20,
+            "when": {"affinity_top": {"dimension": "category", "value": "bread", "k": 1}},
+            "then": {"content": "bread-banner"},
+        },
+        {
+            "id": "basket",
+            "placement": "home",
+            "priority": 10,
+            "when": {
+                "all": [
+                    {"field": "aggregates.cart_items", "gt": 0},
+                    {"field": "context.channel", "eq": "web"},
+                ]
+            },
+            "then": {"content": "basket-reminder"},
+        },
+        {
+            "id": "at-risk",
+            "placement": "footer",
+            "when": {"any": [{"segment": "lifecycle.at_risk"}, {"segment": "predictive.at_risk"}]},
+            "then": {"content": "we-miss-you"},
+        },
+    ],
+}

@@ -20,6 +20,7 @@ from personakit.cli import (
     _dp,
     _dsr,
     _erasure,
+    _explain,
     _identity,
     _ingest,
     _keygen,
@@ -59,6 +60,7 @@ _GROUPS = (
     _predict,
     _rules,
     _segments,
+    _explain,
 )
 
 

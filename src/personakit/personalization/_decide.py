@@ -101,4 +101,3 @@ def as_segment(definition: SegmentDefinition) -> Segment:
         reads=definition_reads(definition),
         description=definition.description or definition.name,
     )
-

@@ -17,7 +17,7 @@ made it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -49,6 +49,7 @@ from personakit.personalization._decider import Rules
 from personakit.personalization._decision import Decision
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
+from personakit.personalization._rules import RuleSet
 from personakit.personalization._segments import (
     Predicate,
     Segment,
@@ -56,7 +57,6 @@ from personakit.personalization._segments import (
     quintile_cuts,
     rfm_values,
 )
-from personakit.personalization._rules import RuleSet
 from personakit.personalization._state import Aggregates, Folder, SubjectState
 from personakit.personalization._view import SubjectFacts, check_dimension_k
 from personakit.profiles import IdentityIndex, TraitStore
@@ -223,7 +223,7 @@ class Personalization:
         self._prepare([segment], probe=probe)
         self._install(segment)
 
-    def _prepare(self, segments: list[Segment], *, probe: bool) -> None:
+    def _prepare(self, segments: Sequence[object], *, probe: bool) -> None:
         """Check (and probe) ``segments`` before any is defined: every problem at once."""
         problems: list[Problem] = []
         names: set[str] = set()
@@ -244,6 +244,7 @@ class Personalization:
         raise_problems("invalid segment", problems)
         if probe:
             for segment in segments:
+                assert isinstance(segment, Segment)  # checked above
                 self._probe(segment)
 
     def _install(self, segment: Segment) -> None:
@@ -485,7 +486,7 @@ class Personalization:
         self._sync_segments()
         return self.rules.load(document, actor=actor)
 
-    def decide(  # noqa: PLR0913 (the documented call)
+    def decide(
         self,
         subject: str,
         placement: str,
