@@ -4,9 +4,10 @@
   :class:`~personakit_fastapi.PersonakitMiddleware` (subject cookie checked, ``Sec-GPC`` read)
   whose endpoint makes one personakit call per request, over the median latency of the same
   endpoint on the same FastAPI app without personakit, in the same run (target <= 1.5).
-  The call is a consent check (``bound.allowed("personalization")``, run in the thread pool,
-  as the adapter runs every kit call): ``kit.personalization.decide`` is not on main yet, and
-  becomes the call when it lands.
+  The call is ``bound.decide("home", {"channel": "web"})`` (``kit.personalization.decide``
+  for the request's subject, run in the thread pool as the adapter runs every kit call) over
+  a small home-page rule set (aggregates, affinity, context, a built-in segment), for a
+  visitor with real aggregates (a few events ingested with personalization on).
 * ``adapter_request_us`` / ``adapter_baseline_us`` (informational): the two medians.
 
 Requests go straight into the ASGI app in one event loop (no HTTP client or socket), so the
@@ -31,36 +32,78 @@ from personakit_fastapi import PersonakitMiddleware, current_subject
 
 TARGETS = {"adapter_overhead_ratio": ("<=", 1.5)}
 
+_CONTEXT = {"channel": "web"}
+#: A home page: regulars, bread lovers, a basket reminder on the web, lapsed customers.
+RULES: dict[str, Any] = {
+    "placements": {"home": {"default": {"content": "favourites"}}},
+    "rules": [
+        {
+            "id": "regulars",
+            "placement": "home",
+            "priority": 40,
+            "when": {"field": "aggregates.order_count", "gte": 3},
+            "then": {"content": "loyalty-card"},
+        },
+        {
+            "id": "bread-lovers",
+            "placement": "home",
+            "priority": 30,
+            "when": {"affinity_top": {"dimension": "category", "value": "bread", "k": 1}},
+            "then": {"content": "bread-banner"},
+        },
+        {
+            "id": "basket",
+            "placement": "home",
+            "priority": 20,
+            "when": {
+                "all": [
+                    {"field": "aggregates.cart_items", "gt": 0},
+                    {"field": "context.channel", "eq": "web"},
+                ]
+            },
+            "then": {"content": "basket-reminder"},
+        },
+        {
+            "id": "lapsed",
+            "placement": "home",
+            "priority": 10,
+            "when": {"segment": "lifecycle.lapsed"},
+            "then": {"content": "we-miss-you"},
+        },
+    ],
+}
+
 
 def _baseline_app() -> FastAPI:
     """The same two endpoints with no personakit at all."""
     app = FastAPI()
 
     @app.get("/offers")
-    def offers() -> dict[str, bool]:
-        return {"personalized": False}
+    def offers() -> dict[str, str]:
+        return {"content": "favourites"}
 
     @app.get("/offers-async")
-    async def offers_async() -> dict[str, bool]:
-        return {"personalized": False}
+    async def offers_async() -> dict[str, str]:
+        return {"content": "favourites"}
 
     return app
 
 
 def _personakit_app(front: WebFront) -> FastAPI:
-    """The middleware, and one consent check per request in each endpoint."""
+    """The middleware, and one decision per request in each endpoint."""
     app = FastAPI()
     app.add_middleware(PersonakitMiddleware, front=front)
 
     @app.get("/offers")
-    def offers(request: Request) -> dict[str, bool]:
+    def offers(request: Request) -> dict[str, str]:
         # A sync endpoint: FastAPI already runs it in its thread pool, kit call included.
-        return {"personalized": current_subject(request).allowed("personalization")}
+        return {"content": current_subject(request).decide("home", _CONTEXT).content}
 
     @app.get("/offers-async")
-    async def offers_async(request: Request) -> dict[str, bool]:
+    async def offers_async(request: Request) -> dict[str, str]:
         bound = current_subject(request)
-        return {"personalized": await run_in_threadpool(bound.allowed, "personalization")}
+        decision = await run_in_threadpool(bound.decide, "home", _CONTEXT)
+        return {"content": decision.content}
 
     return app
 
@@ -132,6 +175,14 @@ def figures(ctx: BenchContext) -> dict[str, float]:
             notice_version="2026-01",
         )
         cookie = f"{visit.set_cookie.name}={visit.set_cookie.value}"
+        for item, category in (("rye", "bread"), ("eclair", "cake")):
+            kit.track(
+                visit.identifier,
+                "product_view",
+                channel="web",
+                properties={"item": item, "category": category},
+            )
+        kit.personalization.load_rules(RULES, actor="bench")
         baseline, personakit = _baseline_app(), _personakit_app(front)
         cases = {
             "baseline": (baseline, "/offers"),

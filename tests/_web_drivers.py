@@ -60,6 +60,10 @@ class FlaskDriver:
             bound = flask.g.personakit
             return {"personalized": bound.allowed("personalization")}
 
+        @app.get("/banner")
+        def banner() -> dict[str, object]:
+            return dict(flask.g.personakit.decide("home", {"channel": "web"}).to_json())
+
         self.app = app
         self.client = app.test_client(use_cookies=False)
 
@@ -98,6 +102,13 @@ class FastAPIDriver:
         ) -> dict[str, object]:
             return {"personalized": await run_in_threadpool(bound.allowed, "personalization")}
 
+        @app.get("/banner")
+        async def banner(
+            bound: Annotated[BoundSubject, Depends(current_subject)],
+        ) -> dict[str, object]:
+            decision = await run_in_threadpool(bound.decide, "home", {"channel": "web"})
+            return dict(decision.to_json())
+
         self.app = app
         self.client = TestClient(app)
 
@@ -125,9 +136,13 @@ def _django_setup() -> None:
     def hello(request: Any) -> Any:
         return JsonResponse({"personalized": request.personakit.allowed("personalization")})
 
+    def banner(request: Any) -> Any:
+        return JsonResponse(request.personakit.decide("home", {"channel": "web"}).to_json())
+
     class Urls:  # a hashable stand-in for a urls module
         urlpatterns: ClassVar = [
             path("hello", hello),
+            path("banner", banner),
             path("privacy/", include("personakit_django.urls")),
         ]
 

@@ -139,9 +139,7 @@ class SubjectFacts:
         if name == "monetary_cents":
             return state.monetary_cents
         if name in {"cart_items", "cart_value_cents", "cart_updated_at", "recent_items"}:
-            view = self._folder.view(state)
-            value = getattr(view, name)
-            return MISSING if value is None else value
+            return _from_view(self._folder, state, name)
         return MISSING
 
     def in_segment(self, name: str) -> bool:
@@ -159,3 +157,14 @@ class SubjectFacts:
         """Whether the subject's data may be used for ``purpose`` now (unknown: never)."""
         self._check_purpose(purpose)
         return self._known and self._consent(purpose)
+
+
+def _from_view(folder: Folder, state: SubjectState, name: str) -> object:
+    if name in {"cart_items", "cart_value_cents"}:
+        # The cart's lines alone: the full view (Folder.view) also sorts the recent items.
+        lines = folder.cart_lines(state).values()
+        if name == "cart_items":
+            return sum(quantity for quantity, _ in lines)
+        return sum(q * max(price, 0) for q, price in lines)
+    value = getattr(folder.view(state), name)
+    return MISSING if value is None else value

@@ -9,6 +9,7 @@ from attrs import frozen
 
 from personakit._kit import Personakit
 from personakit.exceptions import InvalidInput, Problem
+from personakit.personalization import Decision
 from personakit.web._center import PrivacyCenter
 from personakit.web._http import WebResponse
 from personakit.web._tokens import SubjectCookies, UnsubscribeTokens
@@ -21,9 +22,8 @@ __all__ = ["BoundSubject", "WebFront"]
 class BoundSubject:
     """The kit bound to one request's subject: what ``request.personakit`` / ``g`` hold.
 
-    ``kit`` is the shared kit, for calls not bound here. Personalization (``decide``) is not
-    bound yet: it arrives with ``kit.personalization``; until then call it as
-    ``bound.kit.personalization.decide(bound.subject, …)`` (the integration point).
+    ``kit`` is the shared kit, for calls not bound here. :meth:`decide` is
+    ``kit.personalization.decide`` for this request's subject.
     """
 
     kit: Personakit
@@ -46,6 +46,23 @@ class BoundSubject:
     def require(self, purpose: str) -> None:
         """Raise :class:`~personakit.exceptions.ConsentRequired` unless ``purpose`` is allowed."""
         self.kit.consent.require(self.visit.subject, purpose)
+
+    def decide(
+        self,
+        placement: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        unit: str | None = None,
+        explain: bool = False,
+    ) -> Decision:
+        """Decide ``placement`` for this subject; see ``kit.personalization.decide``.
+
+        Reads only: a visitor the kit has no subject for yet is not created, and gets the
+        unknown subject's decision (as one without consent does).
+        """
+        return self.kit.personalization.decide(
+            self.visit.identifier, placement, context, unit=unit, explain=explain
+        )
 
     def track(
         self, name: str, *, channel: str = "web", properties: Mapping[str, Any] | None = None
