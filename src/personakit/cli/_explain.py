@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from personakit.cli._common import add_manifest_option, open_kit, print_json
 
-__all__ = ["read_json_file", "register"]
+__all__ = ["RULES_ENV", "read_json_file", "register"]
 
 RULES_ENV: Final = "PERSONAKIT_RULES"
 

@@ -280,4 +280,7 @@ def _rows(stored: Any) -> list[dict[str, Any]]:
 
 
 def _export(_subject: str, records: Sequence[ExportRecord]) -> Any:
-    return [row for record in records for row in _rows(record.json())]
+    # No section for a subject never exposed (as the aggregates' section): every kit has the
+    # kind registered, and an empty list would be noise in every export.
+    rows = [row for record in records for row in _rows(record.json())]
+    return rows or None
