@@ -17,6 +17,7 @@ from typing import TextIO
 from personakit.cli import (
     _audit,
     _consent,
+    _demo,
     _dp,
     _dsr,
     _erasure,
@@ -57,6 +58,7 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _demo,
 )
 
 
