@@ -16,9 +16,9 @@ import pytest
 pytest.importorskip("flask")
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-from personakit import SubjectNotFound
-from personakit.demo import running_shop
-from personakit.web import SubjectCookies
+from personakit import SubjectNotFound  # noqa: E402 (after the importorskips)
+from personakit.web import SubjectCookies  # noqa: E402
+from personakit_demo import running_shop  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
@@ -30,11 +30,14 @@ FLAGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(
-    os.environ.get(
-        "PERSONAKIT_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
+ARTIFACTS = (
+    Path(
+        os.environ.get(
+            "PERSONAKIT_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"
+        )
     )
-) / "demo"
+    / "demo"
+)
 
 if not CHROMIUM.exists():
     if os.environ.get("CI"):

@@ -34,19 +34,21 @@ def register(commands: Any) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from personakit.demo import run_tour  # noqa: PLC0415 (loaded for this command only)
+
+    if args.check and args.port is not None:  # a shop already running: HTTP only, no Flask
+        return 0 if run_tour(f"http://{args.host}:{args.port}", out=sys.stdout) else 1
     if importlib.util.find_spec("flask") is None:
         print("personakit demo needs Flask: pip install 'personakit[demo]'", file=sys.stderr)
         return 1
-    from personakit import demo  # noqa: PLC0415 (Flask is imported only for this command)
+    import personakit_demo as demo  # noqa: PLC0415 (Flask is imported only for this command)
 
-    if args.check and args.port is not None:
-        return 0 if demo.run_tour(f"http://{args.host}:{args.port}", out=sys.stdout) else 1
     if args.check:
         with tempfile.TemporaryDirectory(prefix="personakit-demo-") as scratch:
             where = Path(args.dir) if args.dir else Path(scratch)
             with demo.running_shop(where, host=args.host) as shop:
                 print(f"personakit demo shop (check): {shop.url}/")
-                ok = demo.run_tour(shop.url, out=sys.stdout)
+                ok = run_tour(shop.url, out=sys.stdout)
         print("demo check: OK" if ok else "demo check: FAILED")
         return 0 if ok else 1
     demo.serve(Path(args.dir or demo.DEFAULT_DIR), host=args.host, port=args.port or 8000)

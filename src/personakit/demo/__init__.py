@@ -1,36 +1,27 @@
-"""The demo bakery: a small shop on the Flask adapter that knows its regulars and respects choices.
+"""The demo bakery's framework-free parts: its data, its logic and the ``--check`` tour.
 
-``personakit demo [--port P] [--dir D]`` serves it; ``personakit demo --check`` runs a scripted
-tour over HTTP (:func:`run_tour`). Needs Flask (``pip install 'personakit[demo]'``): this
-package imports it. See ``docs/demo.md``.
+The Flask app that serves it is :mod:`personakit_demo` (next to the Flask adapter: the core
+imports no web framework). ``personakit demo [--port P] [--dir D]`` serves it; ``personakit
+demo --check`` runs :func:`run_tour` over HTTP. See ``docs/demo.md``.
 """
 
-from personakit.demo._app import create_app
-from personakit.demo._check import TourFailed, run_tour
-from personakit.demo._data import CATALOGUE, Product, history_lines
-from personakit.demo._server import (
-    DEFAULT_DIR,
-    RunningShop,
-    open_demo_kit,
-    running_shop,
-    serve,
-)
-from personakit.demo._shop import DP_CAP_EPSILON, NOT_ENABLED, EventFacts, Shop
+from personakit.demo._check import Client, TourFailed, run_tour
+from personakit.demo._data import CATALOGUE, NOTICE, SEED, Product, history_lines, product
+from personakit.demo._shop import DP_CAP_EPSILON, NOT_ENABLED, EventFacts, Shop, choices_body
 
 __all__ = [
     "CATALOGUE",
-    "DEFAULT_DIR",
     "DP_CAP_EPSILON",
+    "NOTICE",
     "NOT_ENABLED",
+    "SEED",
+    "Client",
     "EventFacts",
     "Product",
-    "RunningShop",
     "Shop",
     "TourFailed",
-    "create_app",
+    "choices_body",
     "history_lines",
-    "open_demo_kit",
+    "product",
     "run_tour",
-    "running_shop",
-    "serve",
 ]

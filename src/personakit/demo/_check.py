@@ -119,7 +119,9 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
             _expect(status == 200, f"/product/{item} answered {status}")  # noqa: PLR2004
         status, page = shop.get("/")
         _expect('data-rule="bread-lovers"' in page, "no bread banner after browsing bread")
-        _expect(f"you often buy {_BREAD_REASON}" in page.lower(), "the bread banner gives no reason")
+        _expect(
+            f"you often buy {_BREAD_REASON}" in page.lower(), "the bread banner gives no reason"
+        )
 
     def buy() -> None:
         shop.form("/cart/add", {"item": "croissant"})

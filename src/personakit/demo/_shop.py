@@ -83,7 +83,7 @@ class EventFacts:
         """No stored fields in this view: every path is :data:`MISSING`."""
         return MISSING
 
-    def in_segment(self, name: str) -> bool:
+    def in_segment(self, name: str) -> bool:  # noqa: ARG002 (the protocol's signature)
         """The demo defines no segments: any name is unknown."""
         raise InvalidInput("unknown segment", [Problem(where="segment", what="not defined")])
 

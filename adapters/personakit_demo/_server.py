@@ -18,7 +18,7 @@ from attrs import frozen
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from personakit import LocalKeyProvider, Personakit, generate_master_key
-from personakit.demo._app import create_app
+from personakit_demo._app import create_app
 
 __all__ = ["DEFAULT_DIR", "RunningShop", "open_demo_kit", "running_shop", "serve"]
 
@@ -59,7 +59,9 @@ class RunningShop:
 
 
 @contextmanager
-def running_shop(directory: Path, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[RunningShop]:
+def running_shop(
+    directory: Path, *, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[RunningShop]:
     """Serve the shop in a thread (``port=0``: a free port) until the block ends."""
     kit = open_demo_kit(directory)
     try:

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any, Final
 
 import flask
-from personakit_flask import EXTENSION, PersonakitFlask
+import flask.typing
 
 from personakit import Personakit
 from personakit.demo._data import CATALOGUE, product
 from personakit.demo._shop import Shop, choices_body
 from personakit.exceptions import PersonakitError
 from personakit.web import BoundSubject, WebFront
+from personakit_flask import EXTENSION, PersonakitFlask
 
 __all__ = ["create_app"]
 
@@ -34,7 +35,7 @@ _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 def create_app(kit: Personakit, directory: Path, *, seed: bool = True) -> flask.Flask:
     """The shop app on ``kit`` (its demo files in ``directory``); ``seed`` generates history."""
-    app = flask.Flask("personakit.demo")
+    app = flask.Flask("personakit_demo")
     # The cart lives in Flask's signed session cookie; its key comes from the keyring (never
     # a constant), so each demo store has its own.
     app.secret_key = kit.keyring.derive("mac/demo/session")
@@ -112,7 +113,7 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         return _render("product.html", product=found, panel=panel)
 
     @app.post("/cart/add")
-    def cart_add() -> flask.Response:
+    def cart_add() -> flask.typing.ResponseReturnValue:
         found = product(flask.request.form.get("item", ""))
         if found is None:
             flask.abort(400)
@@ -138,7 +139,9 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         if not lines:
             return _render("cart.html", lines=[], total=0, note=_shop().journeys_note())
         total = sum(p.price_cents for p in lines)
-        items = [{"item": p.id, "category": p.category, "price_cents": p.price_cents} for p in lines]
+        items = [
+            {"item": p.id, "category": p.category, "price_cents": p.price_cents} for p in lines
+        ]
         bound = _bound()
         bound.track("checkout_started", properties={"cart_value_cents": total, "items": items})
         bound.track("purchase", properties={"items": items, "value_cents": total})
@@ -146,7 +149,7 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         return _render("thanks.html", lines=lines, total=total)
 
     @app.post("/choices")
-    def choices() -> flask.Response:
+    def choices() -> flask.typing.ResponseReturnValue:
         form = flask.request.form
         if "choice" in form:  # the banner: accept or refuse everything optional
             body = choices_body(accept=form["choice"] == "accept")
@@ -189,7 +192,7 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         )
 
     @app.get("/erased")
-    def erased() -> flask.Response:
+    def erased() -> flask.typing.ResponseReturnValue:
         request_id = flask.request.args.get("request", "")
         state = "unknown"
         if _REQUEST_ID.fullmatch(request_id):
@@ -209,7 +212,7 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         return _render("operator.html", view=_shop().operator())
 
     @app.get("/healthz")
-    def healthz() -> flask.Response:
+    def healthz() -> flask.typing.ResponseReturnValue:
         return flask.jsonify({"ok": True})
 
     @app.after_request
