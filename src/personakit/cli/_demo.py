@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import tempfile
 from pathlib import Path
@@ -38,10 +37,11 @@ def _demo(args: argparse.Namespace) -> int:
 
     if args.check and args.port is not None:  # a shop already running: HTTP only, no Flask
         return 0 if run_tour(f"http://{args.host}:{args.port}", out=sys.stdout) else 1
-    if importlib.util.find_spec("flask") is None:
+    try:
+        import personakit_demo as demo  # noqa: PLC0415 (Flask is imported only for this command)
+    except ImportError:
         print("personakit demo needs Flask: pip install 'personakit[demo]'", file=sys.stderr)
         return 1
-    import personakit_demo as demo  # noqa: PLC0415 (Flask is imported only for this command)
 
     if args.check:
         with tempfile.TemporaryDirectory(prefix="personakit-demo-") as scratch:
