@@ -151,12 +151,25 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
     @app.post("/choices")
     def choices() -> flask.typing.ResponseReturnValue:
         form = flask.request.form
+        back = form.get("next", "/")
+        back = back if back in {"/", "/privacy-center"} else "/"
         if "choice" in form:  # the banner: accept or refuse everything optional
             body = choices_body(accept=form["choice"] == "accept")
-        else:  # the privacy center's form: each purpose as ticked
+        else:  # the privacy center's form: only the purposes whose box changed
             document = json.loads(choices_body(accept=False))
-            for purpose in document["choices"]:
-                document["choices"][purpose] = form.get(purpose) == "yes"
+            subject = _existing()
+            now = (
+                _shop().kit.consent.allowed_many(subject, list(document["choices"]))
+                if subject is not None
+                else {}
+            )
+            document["choices"] = {
+                purpose: form.get(purpose) == "yes"
+                for purpose in document["choices"]
+                if subject is None or now.get(purpose) != (form.get(purpose) == "yes")
+            }
+            if not document["choices"]:
+                return flask.redirect(back, code=303)  # nothing changed: nothing to record
             body = json.dumps(document).encode("utf-8")
         front: WebFront = flask.current_app.extensions[EXTENSION]
         # Through the privacy center's own operation: the same checks and ledger records.
@@ -169,8 +182,7 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         )
         if answer.status != 200:  # noqa: PLR2004
             flask.abort(answer.status)
-        back = form.get("next", "/")
-        return flask.redirect(back if back in {"/", "/privacy-center"} else "/", code=303)
+        return flask.redirect(back, code=303)
 
     @app.get("/privacy-center")
     def privacy_center() -> str:

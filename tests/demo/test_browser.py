@@ -119,7 +119,17 @@ def test_accept_browse_bread_export_and_delete(shop, page):
     assert download.suggested_filename == "personakit-export.json"
     exported = json.loads(Path(download.path()).read_text(encoding="utf-8"))
     assert [e["properties"]["item"] for e in exported["events"]] == ["sourdough", "baguette", "rye"]
+    assert page.locator("#consent-history li").count() == 2  # personalization, analytics
     shot(page, "06-privacy-center")
+
+    # Change choices: untick personalization; the banner falls back and says why.
+    page.uncheck('#my-choices input[name="personalization"]')
+    page.click("#save-choices")
+    page.wait_for_url(shop.url + "/privacy-center")
+    assert page.locator("#consent-history li").count() == 3
+    page.goto(shop.url + "/")
+    assert page.inner_text("#banner-reason") == "Our favourites: personalization is off"
+    page.goto(shop.url + "/privacy-center")
 
     identifier = "anon:" + _subject_token(page, shop)
     subject = shop.kit.identity.resolve(identifier)
