@@ -3,6 +3,8 @@
 * Whatever a visitor does (accept, refuse, look at products, in any order), the home banner is
   personalized only while they accept, and then on what they looked at since: the rule of their
   most viewed category, with its reason; otherwise the default with "personalization is off".
+  What is held for personalization is exactly what was looked at while accepting (a refusal
+  withdraws it all).
 * Any request to any page, with any form or query values, is answered without a server error.
 * The synthetic history is sealed: no e-mail address of it is in any file of the store.
 """
@@ -90,9 +92,13 @@ def test_the_banner_is_personal_only_while_accepted_and_on_what_was_seen(app, st
             if accepted:
                 seen[CATEGORY[step]] += 1
     rule, reason = _banner(client)
+    held = client.get("/privacy/data").get_json()
+    personal = [e for e in held["events"] if "personalization" in e["purposes"]]
     if not accepted:
         assert (rule, reason) == ("", OFF)
+        assert personal == []  # nothing is kept for personalization without consent
         return
+    assert Counter(CATEGORY[e["properties"]["item"]] for e in personal) == seen
     ranked = seen.most_common()
     top = {c for c, n in ranked if n == ranked[0][1]} if ranked else set()
     won = rule.removesuffix("-lovers")
