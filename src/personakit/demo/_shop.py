@@ -48,8 +48,8 @@ class EventFacts:
     """:class:`~personakit.personalization.Facts` read from one subject's own events.
 
     Used when the kit has no ``kit.personalization`` (the state half): the affinity of a
-    dimension is how many of the subject's purchases, product views and cart additions kept for
-    personalization carry each value. Nothing is stored: the events are read (and decrypted)
+    dimension is how many of the subject's purchases (each basket line), product views and cart
+    additions kept for personalization carry each value. Nothing is stored: the events are read (and decrypted)
     per decision, which is fine for a demo shop's handful of events per visitor.
     """
 
@@ -64,10 +64,13 @@ class EventFacts:
             for event in kit.events.read(subject):
                 if event.kind not in _INTEREST_KINDS or "personalization" not in event.purposes:
                     continue
-                for dimension in ("category", "brand"):
-                    value = event.properties.get(dimension)
-                    if isinstance(value, str):
-                        self._counts.setdefault(dimension, Counter())[value] += 1
+                lines = event.properties.get("items")
+                parts = lines if isinstance(lines, list) else [event.properties]
+                for part in parts:  # a basket's lines, or the event itself
+                    for dimension in ("category", "brand"):
+                        value = part.get(dimension) if isinstance(part, Mapping) else None
+                        if isinstance(value, str):
+                            self._counts.setdefault(dimension, Counter())[value] += 1
 
     @property
     def now(self) -> datetime:
