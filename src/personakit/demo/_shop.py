@@ -49,8 +49,8 @@ class EventFacts:
 
     Used when the kit has no ``kit.personalization`` (the state half): the affinity of a
     dimension is how many of the subject's purchases (each basket line), product views and cart
-    additions kept for personalization carry each value. Nothing is stored: the events are read (and decrypted)
-    per decision, which is fine for a demo shop's handful of events per visitor.
+    additions kept for personalization carry each value. Nothing is stored: the events are read
+    (and decrypted) per decision, which is fine for a demo shop's handful of events per visitor.
     """
 
     def __init__(self, kit: Personakit, subject: str | None) -> None:
