@@ -83,7 +83,7 @@ def _cart() -> list[str]:
 def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per page)
     @app.get("/")
     def home() -> str:
-        decision = _shop().banner(_existing())
+        decision = _shop().banner(_bound().identifier)
         payload = dict(decision.payload or {})
         featured = [p for p in CATALOGUE if p.category == payload.get("category")][:3]
         return _render("home.html", decision=decision, payload=payload, featured=featured)

@@ -7,7 +7,7 @@ demo --check`` runs :func:`run_tour` over HTTP. See ``docs/demo.md``.
 
 from personakit.demo._check import Client, TourFailed, run_tour
 from personakit.demo._data import CATALOGUE, NOTICE, SEED, Product, history_lines, product
-from personakit.demo._shop import DP_CAP_EPSILON, NOT_ENABLED, EventFacts, Shop, choices_body
+from personakit.demo._shop import DP_CAP_EPSILON, NOT_ENABLED, Shop, choices_body
 
 __all__ = [
     "CATALOGUE",
@@ -16,7 +16,6 @@ __all__ = [
     "NOT_ENABLED",
     "SEED",
     "Client",
-    "EventFacts",
     "Product",
     "Shop",
     "TourFailed",

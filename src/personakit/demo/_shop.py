@@ -1,9 +1,8 @@
 """The bakery's logic, framework-free: seeding, the banner decision, panels, the operator view.
 
-The Flask app (:mod:`personakit.demo._app`) only renders what this returns. Personalization
-decides with :class:`personakit.personalization.Rules` and the shipped ``rules.json``; the
-facts come from ``kit.personalization`` when this build has it, else from the visitor's own
-events (:class:`EventFacts`). Recommendations and journeys are shown only when the kit has
+The Flask app (:mod:`personakit_demo`) only renders what this returns. Personalization decides
+with :class:`personakit.personalization.Rules` and the shipped ``rules.json`` on the facts of
+``kit.personalization``. Recommendations and journeys are shown only when the kit has
 ``recommend`` / ``journeys``: otherwise their panels say "not enabled in this build".
 """
 
@@ -11,19 +10,17 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from personakit import Personakit
 from personakit.demo._data import NOTICE, history_lines
-from personakit.exceptions import InvalidInput, PersonakitError, Problem
-from personakit.personalization import MISSING, Decision, Facts, Rules
+from personakit.exceptions import PersonakitError
+from personakit.personalization import Decision, Rules
 
-__all__ = ["DP_CAP_EPSILON", "NOT_ENABLED", "EventFacts", "Shop", "choices_body"]
+__all__ = ["DP_CAP_EPSILON", "NOT_ENABLED", "Shop", "choices_body"]
 
 #: The privacy budget the demo caps its ``orders`` dataset at (the operator page spends it).
 DP_CAP_EPSILON: Final = 3.0
@@ -42,65 +39,6 @@ def choices_body(*, accept: bool) -> bytes:
         "choices": {"personalization": accept, "analytics": accept},
     }
     return json.dumps(document).encode("utf-8")
-
-
-class EventFacts:
-    """:class:`~personakit.personalization.Facts` read from one subject's own events.
-
-    Used when the kit has no ``kit.personalization`` (the state half): the affinity of a
-    dimension is how many of the subject's purchases (each basket line), product views and cart
-    additions kept for personalization carry each value. Nothing is stored: the events are read
-    (and decrypted) per decision, which is fine for a demo shop's handful of events per visitor.
-    """
-
-    def __init__(self, kit: Personakit, subject: str | None) -> None:
-        """Read ``subject``'s events if personalization is allowed (None: an unknown visitor)."""
-        self._kit = kit
-        self._subject = subject
-        self._now = datetime.now(UTC)
-        self._known = subject is not None and kit.consent.allowed(subject, "personalization")
-        self._counts: dict[str, Counter[str]] = {}
-        if self._known and subject is not None:
-            for event in kit.events.read(subject):
-                if event.kind not in _INTEREST_KINDS or "personalization" not in event.purposes:
-                    continue
-                lines = event.properties.get("items")
-                parts = lines if isinstance(lines, list) else [event.properties]
-                for part in parts:  # a basket's lines, or the event itself
-                    for dimension in ("category", "brand"):
-                        value = part.get(dimension) if isinstance(part, Mapping) else None
-                        if isinstance(value, str):
-                            self._counts.setdefault(dimension, Counter())[value] += 1
-
-    @property
-    def now(self) -> datetime:
-        """When the facts were read."""
-        return self._now
-
-    @property
-    def known(self) -> bool:
-        """Whether the visitor exists and allows personalization."""
-        return self._known
-
-    def field(self, path: str) -> object:  # noqa: ARG002 (the demo's rules read no fields)
-        """No stored fields in this view: every path is :data:`MISSING`."""
-        return MISSING
-
-    def in_segment(self, name: str) -> bool:  # noqa: ARG002 (the protocol's signature)
-        """The demo defines no segments: any name is unknown."""
-        raise InvalidInput("unknown segment", [Problem(where="segment", what="not defined")])
-
-    def affinity_top(self, dimension: str, k: int) -> tuple[str, ...]:
-        """The ``k`` most frequent values of ``dimension`` (ties: alphabetical)."""
-        counts = self._counts.get(dimension, Counter())
-        ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-        return tuple(value for value, _ in ranked[: max(0, k)])
-
-    def has_consent(self, purpose: str) -> bool:
-        """The consent guard for ``purpose``."""
-        if self._subject is None:
-            return False
-        return self._kit.consent.allowed(self._subject, purpose)
 
 
 class Shop:
@@ -146,19 +84,14 @@ class Shop:
             return True
         return "personalization" not in self.kit.consent.decisions(subject)
 
-    def banner(self, subject: str | None) -> Decision:
-        """The home banner decided for the visitor (the default when personalization is off)."""
-        facts = self._facts(subject)
-        return self.rules.decide(facts, _BANNER)
+    def banner(self, visitor: str) -> Decision:
+        """The home banner decided for ``visitor`` (an identifier: ``anon:…``, ``customer:…``).
 
-    def _facts(self, subject: str | None) -> Facts:
-        state = getattr(self.kit, "personalization", None)
-        make = getattr(state, "facts", None)
-        if subject is not None and callable(make):
-            facts = make(subject)  # the state half's view: aggregates, affinities, segments
-            if isinstance(facts, Facts):
-                return facts
-        return EventFacts(self.kit, subject)
+        The facts are ``kit.personalization``'s: an identifier that names nobody yet, or a
+        subject without consent, gets the default and "personalization is off". Looking the
+        visitor up creates nothing.
+        """
+        return self.rules.decide(self.kit.personalization.facts(visitor), _BANNER)
 
     def goes_well_with(self, item: str) -> dict[str, Any]:
         """The "goes well with" panel: ``kit.recommend.similar_items`` if this build has it."""
