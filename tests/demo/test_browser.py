@@ -89,6 +89,10 @@ def test_refusing_shows_non_personalized_content(shop, page):
     assert page.get_attribute("#home-banner", "data-rule") == ""
     assert page.inner_text("#banner-reason") == "Our favourites: personalization is off"
     shot(page, "02-refused")
+    page.goto(shop.url + "/operator")
+    assert int(page.inner_text("#dp-orders")) >= 0  # a DP release under the demo's cap
+    assert "verifies" in page.inner_text("#audit")
+    shot(page, "09-operator")
 
 
 def test_accept_browse_bread_export_and_delete(shop, page):
