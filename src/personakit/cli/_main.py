@@ -17,6 +17,7 @@ from typing import TextIO
 from personakit.cli import (
     _audit,
     _consent,
+    _demo,
     _dp,
     _dsr,
     _erasure,
@@ -61,6 +62,7 @@ _GROUPS = (
     _rules,
     _segments,
     _explain,
+    _demo,
 )
 
 
