@@ -893,8 +893,6 @@ NOT_CALLED: Final = {
     "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
     "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
     "personalization.segments": "no arguments",
-    "traits.values": "parses an opened traits record the vault returned (personalization's "
-    "one-read decide); not an entry point",
 }
 
 

@@ -111,14 +111,6 @@ class StateKeeper:
         raw = self.vault.get(subject, KIND, _NAME)
         return None if raw is None else SubjectState.from_bytes(raw)
 
-    def load_with_traits(self, subject: str) -> tuple[SubjectState | None, dict[str, Any]]:
-        """The subject's state and trait values, both records in one store read."""
-        traits = self.traits.RECORD
-        found = self.vault.get_many([(subject, KIND, _NAME), (subject, *traits)])
-        raw = found.get((subject, KIND, _NAME))
-        state = None if raw is None else SubjectState.from_bytes(raw)
-        return state, self.traits.values(found.get((subject, *traits)))
-
     def save(self, subject: str, state: SubjectState) -> None:
         """Seal and store the subject's state."""
         self.vault.put(subject, KIND, _NAME, state.to_bytes())
@@ -137,13 +129,8 @@ class StateKeeper:
         *,
         known: bool,
         context: Mapping[str, Any] | None = None,
-        traits_values: Mapping[str, Any] | None = None,
     ) -> SubjectFacts:
-        """The view of ``subject`` at ``now`` (``known`` decided by the caller).
-
-        ``traits_values`` are the subject's trait values when the caller already read them
-        (:meth:`load_with_traits`); else they are read when a rule first asks for one.
-        """
+        """The view of ``subject`` at ``now`` (``known`` decided by the caller)."""
         real = subject if known and subject is not None else None
 
         def segment(name: str, facts: SubjectFacts) -> bool:
@@ -156,10 +143,9 @@ class StateKeeper:
             if real is None:
                 return {}
             declared = self.traits.declarations
-            values = traits_values if traits_values is not None else self.traits.get(real)
             return {
                 name: value
-                for name, value in values.items()
+                for name, value in self.traits.get(real).items()
                 if name in declared and declared[name].category in self._categories
             }
 

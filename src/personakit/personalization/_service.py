@@ -141,7 +141,6 @@ class Personalization:
         self.enabled = self.config.enabled and manifest.get_purpose(PURPOSE) is not None
         self.folder = Folder(self.config)
         self._segments: dict[str, Segment] = {}
-        self._traits_read: dict[tuple[str, str], bool] = {}
         self.index = SegmentIndex(store, registries.hooks)
         self.keeper = StateKeeper(
             store=store,
@@ -510,11 +509,9 @@ class Personalization:
         found = self.identity.lookup(subject)
         if found is None or not self.enabled or not self.keeper.allowed(found):
             facts = self.keeper.facts(None, None, moment, known=False)
-        elif self._reads_traits(placement):
-            # The aggregates and the traits records in one store read, not one each.
-            state, values = self.keeper.load_with_traits(found)
-            facts = self.keeper.facts(found, state, moment, known=True, traits_values=values)
         else:
+            # Traits are read once, when a rule first names one (most decisions never do):
+            # measured, that beats reading them with the aggregates in one get_many.
             facts = self.keeper.facts(found, self.keeper.load(found), moment, known=True)
         return self.rules.decide(
             facts, placement, context, subject=found, unit=unit, explain=explain
@@ -533,27 +530,6 @@ class Personalization:
         for segment in compiled:
             self._install(segment)
         return compiled
-
-    def _reads_traits(self, placement: object) -> bool:
-        """Whether a rule of ``placement`` (or a segment of ours it names) reads a trait."""
-        rules = self.rules.current
-        if rules is None or not isinstance(placement, str):
-            return False
-        key = (rules.sha256, placement)
-        found = self._traits_read.get(key)
-        if found is None:
-            reads = [rule.reads for rule in rules.by_placement.get(placement, ())]
-            names = {name for read in reads for name in read.segments}
-            found = any(f.startswith("traits.") for read in reads for f in read.fields) or any(
-                r.startswith("traits.")
-                for n in names
-                if n in self._segments
-                for r in self._segments[n].reads
-            )
-            if len(self._traits_read) > 4096:  # noqa: PLR2004 (old rule sets' entries)
-                self._traits_read.clear()
-            self._traits_read[key] = found
-        return found
 
     def _sync_segments(self) -> None:
         """Make segments other capabilities registered since known to the rules."""

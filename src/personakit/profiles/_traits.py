@@ -18,7 +18,6 @@ from attrs import field, frozen
 
 from personakit._args import check_moment, check_str_items, raise_problems
 from personakit._clock import Clock, as_utc
-from personakit._codec import loads
 from personakit._ids import ACTOR_RE
 from personakit._vault import Vault, check_subject
 from personakit.audit import AuditLog
@@ -263,18 +262,6 @@ class TraitStore:
                 self._save(target, current)
             self.vault.delete(source, _KIND, _NAME)
         return moved
-
-    #: The vault ``(kind, name)`` of a subject's traits record, for a caller that reads it
-    #: together with other records in one store read (:meth:`Vault.get_many`).
-    RECORD: Final = (_KIND, _NAME)
-
-    @staticmethod
-    def values(raw: bytes | None) -> dict[str, Any]:
-        """The trait values by name in an opened traits record (:attr:`RECORD`), or {}."""
-        doc = None if raw is None else loads(raw)
-        return (
-            {name: entry["value"] for name, entry in doc.items()} if isinstance(doc, dict) else {}
-        )
 
     def _load(self, subject: str) -> dict[str, dict[str, Any]]:
         doc = self.vault.get_json(subject, _KIND, _NAME)
