@@ -239,7 +239,8 @@ class Personalization:
                 or segment.name in names
             ):
                 found.append(Problem(where="name", what="already defined"))
-            names.add(segment.name)
+            if not found:  # a valid name (a bad one may be anything, even unhashable)
+                names.add(segment.name)
             problems.extend(Problem(where=f"{where}{p.where}", what=p.what) for p in found)
         raise_problems("invalid segment", problems)
         if probe:
