@@ -373,6 +373,10 @@ def _reference_problems(doc: Mapping[str, Any]) -> list[Problem]:
         for index, purpose in enumerate(doc["purposes"])
         if purpose.get("explicit_consent") and purpose["lawful_basis"] != "consent"
     )
+    for index, transfer in enumerate(doc.get("transfers", [])):
+        need("recipient", transfer["recipient"], f"$.transfers[{index}].recipient")
+        for pos, purpose_id in enumerate(transfer.get("purposes", [])):
+            need("purpose", purpose_id, f"$.transfers[{index}].purposes[{pos}]")
     for name, trait in doc.get("traits", {}).items():
         need("category", trait["category"], f"$.traits.{name}.category")
     problems.extend(
