@@ -25,6 +25,7 @@ from personakit.cli import (
     _keygen,
     _keys,
     _predict,
+    _report,
     _retention,
     _rules,
     _schema,
@@ -57,6 +58,7 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _report,
 )
 
 
