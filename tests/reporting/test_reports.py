@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _facts_double import BAKERY_RULES
 
+from _facts_double import BAKERY_RULES
 from personakit import FixedClock, Personakit
 from personakit.cli import _report
 from personakit.consent import Manifest
@@ -228,7 +228,7 @@ def test_inventory_lists_every_registered_record_kind() -> None:
         (lambda r: r.build("ropa", subject="customer:1"), "subject"),
         (lambda r: r.build("consent", k=0), "k"),
         (lambda r: r.build("consent", k=True), "k"),
-        (lambda r: r.add_section("nope", lambda: []), "name"),
+        (lambda r: r.add_section("nope", list), "name"),
         (lambda r: r.add_reads("Bad Owner", dict), "owner"),
         (lambda r: r.add_reads("x", 3), "source"),
     ],

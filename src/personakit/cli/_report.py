@@ -75,5 +75,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
             path = kit.reports.write(args.kind, args.out, format=args.format, subject=args.subject)
             print_json({"report": args.kind, "format": args.format, "path": str(path)})
         else:
-            sys.stdout.write(kit.reports.render(args.kind, format=args.format, subject=args.subject))
+            text = kit.reports.render(args.kind, format=args.format, subject=args.subject)
+            sys.stdout.write(text)
     return 0
