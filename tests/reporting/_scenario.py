@@ -34,11 +34,13 @@ def manifest() -> Manifest:
     return Manifest.from_json(doc)
 
 
-def open_kit(location: str = "memory:", *, clock: FixedClock | None = None) -> Personakit:
-    """A kit on ``location`` with the scenario manifest, at :data:`NOW`."""
+def open_kit(
+    location: str = "memory:", *, clock: FixedClock | None = None, key: str | None = None
+) -> Personakit:
+    """A kit on ``location`` with the scenario manifest, at :data:`NOW` (``key``: a new one)."""
     return Personakit.open(
         location,
-        keys=LocalKeyProvider(generate_master_key()),
+        keys=LocalKeyProvider(key or generate_master_key()),
         clock=clock or FixedClock(NOW),
         manifest=manifest(),
     )
