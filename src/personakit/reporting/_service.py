@@ -107,6 +107,11 @@ class Reports:
         self._sections: dict[str, SectionSource] = {}
         self._reads: dict[str, ReadsSource] = {}
 
+    @property
+    def sources(self) -> ReportSources:
+        """What the reports read, as the facade wired it."""
+        return self._sources
+
     def __repr__(self) -> str:
         """Render with the registered sections and readers."""
         return f"Reports(sections={sorted(self._sections)!r}, reads={sorted(self._reads)!r})"
