@@ -176,7 +176,7 @@ class Reports:
             "dsr": lambda: dsr_report(src, k),
             "budget": lambda: budget_report(src, self._sections.get("budget"), k),
             "inventory": lambda: inventory_report(src, k),
-            "retention": lambda: retention_report(src, k),
+            "retention": lambda: retention_report(src, census, k),
             "journeys": lambda: journeys_report(src, k),
             "minimization": lambda: minimization_report(src, census, self._reads, k),
             "audit": lambda: audit_report(src, k),

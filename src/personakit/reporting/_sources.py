@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from attrs import define, field, frozen
@@ -22,7 +23,7 @@ from personakit.events import EventLog
 from personakit.exceptions import SubjectNotFound
 from personakit.profiles import TraitStore
 from personakit.storage import Store
-from personakit.workflows import Registries
+from personakit.workflows import CategoryRetention, Registries, category_retention
 
 __all__ = ["Census", "ReportSources", "SubjectFacts"]
 
@@ -79,10 +80,24 @@ class SubjectFacts:
 
 @define
 class Census:
-    """One pass over every subject, shared by the reports of one build (read only)."""
+    """One pass over every subject, shared by the reports of one build (read only).
+
+    Besides what each subject holds (names only), the pass counts what the retention sweep
+    would delete now: the sweep's rule applied to every event and trait, nothing deleted.
+    """
 
     sources: ReportSources
+    rules: Mapping[str, CategoryRetention] = field(init=False)
     _facts: list[SubjectFacts] | None = field(default=None, init=False)
+    _due_events: Counter[str] = field(factory=Counter, init=False)
+    _due_traits: Counter[str] = field(factory=Counter, init=False)
+
+    def __attrs_post_init__(self) -> None:
+        """Read the retention rules once."""
+        self.rules = category_retention(
+            (p.data_categories, p.retention_days, p.retention_from)
+            for p in self.sources.manifest.purposes
+        )
 
     def facts(self) -> list[SubjectFacts]:
         """Per subject, what it holds (computed once)."""
@@ -90,15 +105,36 @@ class Census:
             self._facts = list(self._scan())
         return self._facts
 
+    def due(self) -> tuple[Counter[str], Counter[str]]:
+        """Events and traits due for deletion now, per data category."""
+        self.facts()
+        return self._due_events, self._due_traits
+
     def _scan(self) -> Iterator[SubjectFacts]:
         src = self.sources
+        now = src.clock.now()
+        event_category = {e.kind: e.category for e in src.manifest.events}
+        trait_category = {t.name: t.category for t in src.manifest.traits}
         for subject in src.subjects():
             try:
-                traits = frozenset(src.traits.details(subject))
+                details = src.traits.details(subject)
                 events = src.events.read(subject, compact=False)
                 ledger = tuple(src.consent.ledger(subject))
             except SubjectNotFound:
                 continue  # erased while we read: it holds nothing any more
+            traits = frozenset(details)
+            updated = {
+                name: datetime.fromisoformat(detail["updated_at"])
+                for name, detail in details.items()
+            }
+            last = max([e.at for e in events] + list(updated.values()), default=None)
+            for event in events:
+                category = event_category.get(event.kind)
+                if self._expired(now, last, category, event.at):
+                    self._due_events[category or "(undeclared)"] += 1
+            for name, at in updated.items():
+                if name in trait_category and self._expired(now, last, trait_category[name], at):
+                    self._due_traits[trait_category[name]] += 1
             yield SubjectFacts(
                 traits=traits,
                 event_kinds=Counter(event.kind for event in events),
@@ -107,3 +143,14 @@ class Census:
                 ),
                 ledger=ledger,
             )
+
+    def _expired(
+        self, now: datetime, last: datetime | None, category: str | None, collected: datetime
+    ) -> bool:
+        # The sweep's rule (workflows.RetentionSweeper): no rule for the category means no
+        # purpose uses it, so nothing justifies keeping it.
+        rule = self.rules.get(category) if category else None
+        if rule is None:
+            return True
+        anchor = (last if rule.since == "last_activity" else None) or collected
+        return now - anchor > timedelta(days=rule.days)

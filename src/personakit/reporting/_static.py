@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from datetime import datetime, timedelta
 from typing import Any
 
 from personakit.consent import Manifest
-from personakit.exceptions import SubjectNotFound
 from personakit.reporting._doc import Cell, document, table
 from personakit.reporting._sources import Census, ReportSources
 from personakit.workflows import category_retention
@@ -296,44 +294,11 @@ def inventory_report(sources: ReportSources, k: int) -> dict[str, Any]:
     )
 
 
-def retention_report(sources: ReportSources, k: int) -> dict[str, Any]:
+def retention_report(sources: ReportSources, census: Census, k: int) -> dict[str, Any]:
     """What is due for deletion now, per category, and what the last sweeps removed."""
-    manifest = sources.manifest
     now = sources.clock.now()
-    rules = _retention(manifest)
-    event_category = _event_category(manifest)
-    trait_category = {t.name: t.category for t in manifest.traits}
-    due_events: Counter[str] = Counter()
-    due_traits: Counter[str] = Counter()
-    for subject in sources.subjects():
-        try:
-            events = sources.events.read(subject, compact=False)
-            details = sources.traits.details(subject)
-        except SubjectNotFound:
-            continue
-        stamps = [e.at for e in events] + [
-            datetime.fromisoformat(d["updated_at"]) for d in details.values()
-        ]
-        last = max(stamps, default=None)
-
-        def expired(
-            category: str | None, collected: datetime, last: datetime | None = last
-        ) -> bool:
-            rule = rules.get(category) if category else None
-            if rule is None:
-                return True  # as the sweep: no purpose uses the category, nothing keeps it
-            anchor = (last if rule.since == "last_activity" else None) or collected
-            return now - anchor > timedelta(days=rule.days)
-
-        for event in events:
-            category = event_category.get(event.kind)
-            if expired(category, event.at):
-                due_events[category or "(undeclared)"] += 1
-        for name, detail in details.items():
-            if name in trait_category and expired(
-                trait_category[name], datetime.fromisoformat(detail["updated_at"])
-            ):
-                due_traits[trait_category[name]] += 1
+    rules = census.rules
+    due_events, due_traits = census.due()
     categories = sorted({*rules, *due_events, *due_traits})
     sweeps = [e for e in sources.audit.entries() if e.action == "retention.swept"][-10:]
     tables = [
