@@ -40,6 +40,11 @@ _DATA_DIR: Final = "data"
 _KEYS_DIR: Final = "keys"
 
 
+# Audit chains of a new log on PostgreSQL: enough that writers of different subjects rarely
+# meet on one head (docs/architecture.md, PostgreSQL).
+_PG_AUDIT_CHAINS: Final = 16
+
+
 class Personakit:
     """The embedded personalization kit: one instance per store, shared by the whole process.
 
@@ -64,6 +69,7 @@ class Personakit:
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
+        audit_chains: int | None = None,
     ) -> None:
         """Wire a kit over a data store and a separate key store.
 
@@ -71,7 +77,9 @@ class Personakit:
         path of a JSON file, or None for the default shop manifest. ``key_cache_size`` is how
         many unwrapped data keys the process keeps (least recently used go first; about 300
         bytes each): size it to the customers active at once, since a miss costs a key-store
-        read and an unwrap.
+        read and an unwrap. ``audit_chains`` is how many audit chains a new log gets (default:
+        16 on a :class:`~personakit.storage.PostgresStore`, so audited writes of different
+        subjects do not queue on one head; 1 elsewhere); a log keeps the count it was made with.
 
         Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
         keyring already in ``key_store``, :class:`~personakit.exceptions.InvalidManifest` if
@@ -96,6 +104,11 @@ class Personakit:
             tenant=tenant,
             signer=functools.partial(self.keyring.mac, "audit-checkpoint"),
             check_signature=functools.partial(self.keyring.verify_mac, "audit-checkpoint"),
+            chains=audit_chains
+            if audit_chains is not None
+            else _PG_AUDIT_CHAINS
+            if isinstance(store, PostgresStore)
+            else 1,
         )
         self.consent = ConsentManager(
             store=store,
