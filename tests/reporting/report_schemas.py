@@ -303,8 +303,10 @@ REPORTS: dict[str, dict[str, Any]] = {
             "head_seq": "int",
             "head_hash": "str",
             "checkpoint_seq": "int?",
+            "chains": "int",
         },
         "tables": {
+            "chains": {"chain": "int", "head_seq": "int", "head_hash": "str"},
             "problems": {"seq": "int?", "kind": "str", "detail": "str"},
             "actions": {"action": "str", "entries": "int"},
             "packs": {"seq": "int", "at": "str", "manifest_sha256": "str", "files": "int"},

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from _facts_double import BAKERY_RULES
-from personakit import FixedClock, Personakit
+from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key
 from personakit.cli import _report
 from personakit.consent import Manifest
 from personakit.exceptions import InvalidInput, PersonakitError, SubjectNotFound
 from personakit.personalization import Vocabulary, compile_rule_set
 from personakit.reporting import FORMATS, KINDS, report_schema
+from personakit.storage import MemoryStore
 
 from . import report_schemas
 from ._scenario import NOW, apply_consents, dsr_requests, open_kit, releases
@@ -209,6 +210,23 @@ def test_audit_report_verifies_the_chain(populated: Any) -> None:
     assert doc["summary"]["ok"] is True
     assert (doc["summary"]["head_seq"], doc["summary"]["head_hash"]) == (seq, head)
     assert doc["summary"]["entries"] == seq
+    assert tables(doc)["chains"] == [{"chain": 0, "head_seq": seq, "head_hash": head}]
+
+
+def test_audit_report_shows_every_chain() -> None:
+    """A log spread over several chains: one row per chain head, entries their sum."""
+    with Personakit(
+        store=MemoryStore(),
+        key_store=MemoryStore(),
+        keys=LocalKeyProvider(generate_master_key()),
+        audit_chains=4,
+    ) as kit:
+        apply_consents(kit, [("grant", False)] * 5)
+        doc = kit.reports.build("audit")
+        assert kit.reports.validate(doc) == []
+    chains = tables(doc)["chains"]
+    assert [row["chain"] for row in chains] == [0, 1, 2, 3]
+    assert doc["summary"]["entries"] == sum(row["head_seq"] for row in chains)
 
 
 def test_inventory_lists_every_registered_record_kind() -> None:

@@ -161,7 +161,17 @@ def audit_report(sources: ReportSources, k: int) -> dict[str, Any]:
                     "files": int(entry.data.get("files", 0)),
                 }
             )
+    heads = verified.heads or ((verified.head_seq, verified.head_hash),)
     tables = [
+        table(
+            "chains",
+            "Chain heads (entries spread over this many hash chains)",
+            ("chain", "head_seq", "head_hash"),
+            (
+                {"chain": chain, "head_seq": seq, "head_hash": digest}
+                for chain, (seq, digest) in enumerate(heads)
+            ),
+        ),
         table(
             "problems",
             "Problems found",
@@ -187,6 +197,7 @@ def audit_report(sources: ReportSources, k: int) -> dict[str, Any]:
             "head_seq": verified.head_seq,
             "head_hash": verified.head_hash,
             "checkpoint_seq": verified.checkpoint_seq,
+            "chains": len(heads),
         },
         tables=tables,
         notes=["Verified now by recomputing every hash of the chain."],
