@@ -213,6 +213,7 @@ class Personakit:
                 events=self.events,
                 subjects=self.retention.subjects,
                 resolve=self.identity.subject_of,
+                subject_ref=self.keyring.subject_ref,
                 requests=self._request_log,
                 security=self._security_measures,
                 dataset_purpose=purpose or self.manifest.purposes[0].id,

@@ -124,7 +124,7 @@ REPORTS: dict[str, dict[str, Any]] = {
         "charts": ["given_rate"],
     },
     "consent-dossier": {
-        "summary": {"subject": "str", "records": "int"},
+        "summary": {"subject": "str", "records": "int", "receipts": "int"},
         "tables": {
             "records": {
                 "seq": "int",
@@ -143,6 +143,14 @@ REPORTS: dict[str, dict[str, Any]] = {
                 "manifest_sha256": "str",
             },
             "current": {"purpose": "str", "status": "str", "record": "str"},
+            "receipts": {
+                "receipt": "str",
+                "action": "str",
+                "audit_seq": "int",
+                "at": "str",
+                "records": "int",
+                "entry_hash": "str",
+            },
             "notices": {
                 "id": "str",
                 "version": "str",

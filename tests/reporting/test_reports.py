@@ -76,7 +76,12 @@ def test_every_report_validates_on_a_populated_store(populated: Any) -> None:
         assert kit.reports.validate(doc) == [], kind
     dossier = kit.reports.build("consent", subject="customer:6")
     assert kit.reports.validate(dossier) == []
-    assert dossier["summary"] == {"subject": truth["subjects"][6], "records": 2}
+    assert dossier["summary"] == {"subject": truth["subjects"][6], "records": 2, "receipts": 2}
+    ledger = kit.consent.ledger(truth["subjects"][6])
+    receipts = tables(dossier)["receipts"]
+    assert [r["receipt"] for r in receipts] == [r.receipt_id for r in ledger]
+    entries = {e.seq: e.hash for e in kit.audit.entries()}
+    assert all(entries[r["audit_seq"]] == r["entry_hash"] for r in receipts)
 
 
 def test_dsr_report_equals_the_truth(populated: Any) -> None:

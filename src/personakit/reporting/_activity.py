@@ -162,12 +162,26 @@ def dossier(sources: ReportSources, subject: str, k: int) -> dict[str, Any]:
     """The Art. 7(1) proof for one subject asked for by name: every ledger record."""
     ledger = sources.consent.ledger(subject)
     notices = {(r.notice_id, r.notice_version) for r in ledger}
+    ref = sources.subject_ref(subject)
+    receipts = {r.receipt_id for r in ledger}
+    anchored = [
+        {
+            "receipt": str(entry.data.get("receipt")),
+            "action": entry.action,
+            "audit_seq": entry.seq,
+            "at": entry.at.isoformat(),
+            "records": len(entry.data.get("records", ())),
+            "entry_hash": entry.hash,
+        }
+        for entry in sources.audit.entries()
+        if entry.subject == ref and entry.data.get("receipt") in receipts
+    ]
     return document(
         "consent-dossier",
         "Consent proof for one subject (GDPR Art. 7(1))",
         generated_at=sources.clock.now(),
         k=k,
-        summary={"subject": subject, "records": len(ledger)},
+        summary={"subject": subject, "records": len(ledger), "receipts": len(anchored)},
         tables=[
             table(
                 "records",
@@ -216,6 +230,12 @@ def dossier(sources: ReportSources, subject: str, k: int) -> dict[str, Any]:
                     {"purpose": p, "status": r.status, "record": r.id}
                     for p, r in sorted(decide(ledger).items())
                 ),
+            ),
+            table(
+                "receipts",
+                "Receipts, as the audit chain recorded them (each change, hash-chained)",
+                ("receipt", "action", "audit_seq", "at", "records", "entry_hash"),
+                anchored,
             ),
             table(
                 "notices",

@@ -47,6 +47,7 @@ class ReportSources:
         events: The event log (which event kinds and properties a subject holds).
         subjects: Every subject with a data key.
         resolve: An identifier or pseudonym to the subject (for the one-subject dossier).
+        subject_ref: A subject's keyed reference, as audit entries name it (the dossier).
         requests: The data-subject request log (from rights, through the facade).
         security: The security measures of the running configuration.
         dataset_purpose: The purpose reports read registered datasets under.
@@ -63,6 +64,7 @@ class ReportSources:
     events: EventLog
     subjects: Callable[[], list[str]]
     resolve: Callable[[str], str]
+    subject_ref: Callable[[str], str]
     requests: RequestSource
     security: Callable[[], Mapping[str, Any]]
     dataset_purpose: str
