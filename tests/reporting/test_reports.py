@@ -281,6 +281,7 @@ def test_write_refuses_a_non_empty_target(tmp_path: Path) -> None:
         empty.touch()
         kit.reports.write("ropa", empty, format="html")
         assert empty.read_text().startswith("<!DOCTYPE html>")
+        assert empty.stat().st_mode & 0o077 == 0  # owner only: a dossier is personal data
         with pytest.raises(PersonakitError):
             kit.reports.write("ropa", tmp_path / "missing" / "x.json")
 

@@ -130,10 +130,15 @@ def check_target(value: object, where: str, *, directory: bool) -> Path:
 
 
 def write_file(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary sibling and a rename."""
+    """Write ``text`` to ``path`` through a temporary sibling and a rename.
+
+    The file is readable by its owner only: a consent dossier is one subject's personal data.
+    """
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(6)}.partial")
     try:
-        temporary.write_text(text, encoding="utf-8")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode("utf-8"))
         temporary.replace(path)
     except BaseException:
         temporary.unlink(missing_ok=True)
