@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
 from personakit.rights import Rights
@@ -53,9 +54,8 @@ class Personakit:
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
     ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
-    ``kit.analytics``, ``kit.predict``, ``kit.reports``), and capabilities plug into
-    ``kit.registries``.
-    :meth:`track`,
+    ``kit.analytics``, ``kit.predict``, ``kit.personalization``, ``kit.reports``), and
+    capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
@@ -70,6 +70,7 @@ class Personakit:
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
         audit_chains: int | None = None,
+        personalization: PersonalizationConfig | None = None,
     ) -> None:
         """Wire a kit over a data store and a separate key store.
 
@@ -80,6 +81,8 @@ class Personakit:
         read and an unwrap. ``audit_chains`` is how many audit chains a new log gets (default:
         16 on a :class:`~personakit.storage.PostgresStore`, so audited writes of different
         subjects do not queue on one head; 1 elsewhere); a log keeps the count it was made with.
+        ``personalization`` configures ``kit.personalization`` (affinity
+        weights and half-life, extra dimensions, segment thresholds).
 
         Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
         keyring already in ``key_store``, :class:`~personakit.exceptions.InvalidManifest` if
@@ -171,6 +174,19 @@ class Personakit:
             clock=self.clock,
             subjects=self.retention.subjects,
             read_events=self.events.read,
+        )
+        self.personalization = Personalization(
+            store=store,
+            vault=self.vault,
+            clock=self.clock,
+            manifest=self.manifest,
+            identity=self.identity,
+            consent=self.consent,
+            traits=self.traits,
+            events=self.events,
+            registries=self.registries,
+            subjects=self.retention.subjects,
+            config=personalization,
         )
         self._closed = False
 
@@ -268,6 +284,7 @@ class Personakit:
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
+        personalization: PersonalizationConfig | None = None,
     ) -> Personakit:
         """Open (creating if needed) a kit.
 
@@ -277,7 +294,7 @@ class Personakit:
         :class:`~personakit.storage.PostgresStore`, namespaced by ``tenant``, and then
         ``key_store`` is required, because keys must not live in the data's database.
         ``keys`` defaults to :meth:`LocalKeyProvider.from_env`; ``manifest`` is as for the
-        constructor, and so is ``key_cache_size``.
+        constructor, and so are ``key_cache_size`` and ``personalization``.
         """
         manifest = Manifest.coerce(manifest)  # before opening anything: a bad one opens nothing
         provider = keys if keys is not None else LocalKeyProvider.from_env()
@@ -320,6 +337,7 @@ class Personakit:
                 tenant=tenant,
                 manifest=manifest,
                 key_cache_size=key_cache_size,
+                personalization=personalization,
             )
         except BaseException:
             data.close()
