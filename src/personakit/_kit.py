@@ -236,7 +236,21 @@ class Personakit:
             )
         )
         reports.add_section("budget", self._budget_ledger)
+        reports.add_reads("personalization", self._segment_reads)
         return reports
+
+    def _segment_reads(self) -> dict[str, dict[str, list[str]]]:
+        # What each segment reads, with the data categories the vocabulary maps those fields
+        # to (reporting cannot import personalization; the facade may).
+        from personakit.personalization import Vocabulary  # noqa: PLC0415 - on report only
+
+        fields = Vocabulary.from_manifest(self.manifest).fields
+        out: dict[str, dict[str, list[str]]] = {}
+        for segment in self.personalization.segments():
+            reads = sorted(segment.reads)
+            categories = {c for name in reads if name in fields for c in fields[name].categories}
+            out[f"segment.{segment.name}"] = {"fields": reads, "categories": sorted(categories)}
+        return out
 
     def _request_log(self) -> list[dict[str, Any]]:
         # The summary holds no identifier; the report adds when and how each was answered.

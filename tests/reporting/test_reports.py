@@ -181,17 +181,23 @@ def test_minimization_compares_collected_with_what_rules_read(populated: Any) ->
     kit, _, _ = populated
     vocabulary = Vocabulary.from_manifest(kit.manifest, segments={"vip": ["purchases"]})
     rules = compile_rule_set(BAKERY_RULES, vocabulary)
-    kit.reports.add_reads("personalization", rules.reads)
+    kit.reports.add_reads("rules", rules.reads)
     doc = kit.reports.build("minimization")
     assert kit.reports.validate(doc) == []
-    read = set().union(*(set(r["categories"]) for r in rules.reads().values()))
+    segments = kit._segment_reads()
+    assert {f"segment.{s.name}" for s in kit.personalization.segments()} == set(segments)
+    read = set().union(
+        *(set(r["categories"]) for r in [*rules.reads().values(), *segments.values()])
+    )
     categories = {r["category"]: r for r in tables(doc)["categories"]}
     for category, row in categories.items():
         assert row["used"] is (category in read), category
         assert row["justified_by"] == [
             p.id for p in kit.manifest.purposes if category in p.data_categories
         ]
-    assert doc["summary"]["readers"] == ["personalization"]
+    assert doc["summary"]["readers"] == ["personalization", "rules"]
+    traits = {r["trait"]: r for r in tables(doc)["traits"]}
+    assert "personalization:segment.birthday_this_month" in traits["birthday"]["read_by"]
 
 
 def test_retention_report_shows_what_is_due_and_the_last_sweep(populated: Any) -> None:
