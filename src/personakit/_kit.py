@@ -219,7 +219,6 @@ class Personakit:
         reports = Reports(
             ReportSources(
                 manifest=self.manifest,
-                store=self.store,
                 audit=self.audit,
                 clock=self.clock,
                 tenant=self.tenant,

@@ -22,7 +22,6 @@ from personakit.consent import ConsentManager, ConsentRecord, Manifest
 from personakit.events import EventLog
 from personakit.exceptions import SubjectNotFound
 from personakit.profiles import TraitStore
-from personakit.storage import Store
 from personakit.workflows import CategoryRetention, Registries, category_retention
 
 __all__ = ["Census", "ReportSources", "SubjectFacts"]
@@ -37,7 +36,6 @@ class ReportSources:
 
     Attributes:
         manifest: The purposes manifest in force.
-        store: The data store (its type and settings are security measures).
         audit: The audit log (verified by the audit report; packs are recorded in it).
         clock: The kit's clock (``generated_at``, "now" for deadlines and retention).
         tenant: The tenant, shown on every report.
@@ -54,7 +52,6 @@ class ReportSources:
     """
 
     manifest: Manifest
-    store: Store
     audit: AuditLog
     clock: Clock
     tenant: str
