@@ -26,6 +26,7 @@ from personakit.cli import (
     _keygen,
     _keys,
     _predict,
+    _report,
     _retention,
     _rules,
     _schema,
@@ -61,6 +62,7 @@ _GROUPS = (
     _rules,
     _segments,
     _demo,
+    _report,
 )
 
 
