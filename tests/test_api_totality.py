@@ -27,6 +27,7 @@ from personakit._vault import new_subject_id
 from personakit.exceptions import InvalidInput, PersonakitError
 from personakit.personalization import Rules, Segment
 from personakit.profiles import parse_identifier
+from personakit.reporting import Reports
 from personakit.web import WebFront
 from personakit.workflows import RecordKind
 
@@ -715,7 +716,34 @@ ENTRIES: Final = [
             ],
         ),
     ),
+    Entry(
+        "reports.build",
+        lambda k: k.reports.build,
+        (_v("consent"),),
+        (("subject", _ident), ("k", _v(5))),
+    ),
+    Entry("reports.build", lambda k: k.reports.build, (_v("inventory"),), (("k", _v(None)),)),
+    Entry(
+        "reports.render",
+        lambda k: k.reports.render,
+        (_v("inventory"),),
+        (("format", _v("html")), ("subject", _v(None)), ("k", _v(None))),
+    ),
+    Entry("reports.validate", lambda k: k.reports.validate, (_v({"report": "ropa"}),)),
+    Entry("reports.verify_pack", lambda k: k.reports.verify_pack, (_v("/nonexistent-pack"),)),
+    Entry(
+        "reports.add_section",
+        lambda k: _fresh_reports(k).add_section,
+        (_v("budget"), _v(list)),
+    ),
+    Entry("reports.add_reads", lambda k: _fresh_reports(k).add_reads, (_v("rules"), _v(dict))),
 ]
+
+
+def _fresh_reports(kit: Personakit) -> Reports:
+    """A Reports of the kit's sources with nothing registered (registrations stay off the kit)."""
+    return Reports(kit.reports.sources)
+
 
 _RULES: dict[int, Rules] = {}
 
@@ -893,6 +921,8 @@ NOT_CALLED: Final = {
     "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
     "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
     "personalization.segments": "no arguments",
+    "reports.write": "writes a file at any path given: tests/reporting cover bad kinds, formats, paths",
+    "reports.pack": "writes a directory at any path given: tests/reporting/test_pack.py",
 }
 
 
@@ -919,6 +949,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "predict.channels": made.predict.channels,
             "personalization": made.personalization,
             "personalization.rules": made.personalization.rules,
+            "reports": made.reports,
         }
         public = {
             f"{prefix}.{name}"

@@ -27,6 +27,7 @@ from personakit.cli import (
     _keygen,
     _keys,
     _predict,
+    _report,
     _retention,
     _rules,
     _schema,
@@ -63,6 +64,7 @@ _GROUPS = (
     _segments,
     _explain,
     _demo,
+    _report,
 )
 
 
