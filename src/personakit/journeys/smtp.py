@@ -46,8 +46,9 @@ def render(action: Action) -> tuple[str, str]:
     lines = [f"Hello {payload['first_name']}," if "first_name" in payload else "Hello,", ""]
     if "offer" in payload:
         lines.append(f"Your code: {payload['offer']}")
-    for item in payload.get("recommendations", []):
-        lines.append(f"- {item.get('item')}: {item.get('reason')}")
+    lines.extend(
+        f"- {item.get('item')}: {item.get('reason')}" for item in payload.get("recommendations", [])
+    )
     return subject, "\n".join(lines) + "\n"
 
 
