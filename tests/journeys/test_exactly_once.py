@@ -28,7 +28,7 @@ from personakit._clock import FixedClock
 DSN = os.environ.get("PERSONAKIT_TEST_POSTGRES_DSN", "")
 WORKER = Path(__file__).with_name("journey_worker.py")
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-CUSTOMERS = 30
+CUSTOMERS = 40
 ONE_STEP = {
     "id": "nudge",
     "trigger": {"type": "event", "event": "add_to_cart"},
@@ -118,7 +118,7 @@ def test_a_sigkill_halfway_then_a_rerun_produce_each_action_once(
     assert victim.stdin is not None
     victim.stdin.write("go\n")
     victim.stdin.flush()
-    time.sleep(0.4)
+    time.sleep(1.2)  # one group of 16 committed (0.8 s), the next one halfway
     victim.send_signal(signal.SIGKILL)
     victim.wait(timeout=30)
     victim.stdin.close()
