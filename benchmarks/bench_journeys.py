@@ -28,8 +28,6 @@ from personakit.journeys._keys import due_key
 
 TARGETS = {"journeys_action_ratio": ("<=", 4.0), "journeys_idle_scaling": ("<=", 1.5)}
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-NOTICE = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
-PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 _PAYLOAD = b'{"first_name":"Ann","email":"ann@shop.example"}'
 
 
@@ -68,8 +66,20 @@ def _customers(kit: Personakit, group: int, count: int, at: datetime) -> None:
     for n in range(count):
         name = f"g{group}c{n}"
         subject = kit.identity.resolve(f"customer:{name}", create=True)
-        kit.consent.grant(subject, ["marketing.email", "marketing.sms"], **NOTICE)
-        kit.consent.grant(subject, "personalization", **PRIVACY)
+        kit.consent.grant(
+            subject,
+            ["marketing.email", "marketing.sms"],
+            notice="marketing_notice",
+            notice_version="2026-01",
+            source="web",
+        )
+        kit.consent.grant(
+            subject,
+            "personalization",
+            notice="privacy_notice",
+            notice_version="2026-01",
+            source="web",
+        )
         kit.traits.update(subject, {"email": f"{name}@shop.example", "first_name": "Ann"})
         kit.track(f"customer:{name}", "add_to_cart", channel="web", properties={"item": "p1"})
 
