@@ -22,6 +22,7 @@ from personakit.cli import (
     _erasure,
     _identity,
     _ingest,
+    _journeys,
     _keygen,
     _keys,
     _predict,
@@ -57,6 +58,7 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _journeys,
 )
 
 
