@@ -432,6 +432,9 @@ class Journeys:
 
     def on_withdrawal(self, subject: str, purpose: str) -> int:
         """The withdrawal eraser: a withdrawn ``marketing.<channel>`` cancels its actions."""
+        check_subject(subject)
+        if not isinstance(purpose, str):
+            raise InvalidInput("invalid purpose", [Problem(where="purpose", what="must be a str")])
         channel = purpose.removeprefix("marketing.")
         if channel not in CHANNELS or channel == purpose:
             return 0
@@ -439,6 +442,7 @@ class Journeys:
 
     def on_erasure(self, subject: str) -> int:
         """The erasure remover: delete the subject's due and queue entries (counted)."""
+        check_subject(subject)
         return self._unindex(subject, reason="erased")
 
     def _unindex(self, subject: str, *, reason: str) -> int:
@@ -461,6 +465,12 @@ class Journeys:
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The ``journeys`` export section: states, actions and contact times."""
         del subject
+        if not isinstance(records, (list, tuple)) or not all(
+            isinstance(r, ExportRecord) for r in records
+        ):
+            raise InvalidInput(
+                "invalid records", [Problem(where="records", what="must be ExportRecords")]
+            )
         section: dict[str, list[Any]] = {"states": [], "actions": [], "contacts": []}
         for record in records:
             if record.name.startswith("state."):
