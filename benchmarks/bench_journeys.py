@@ -1,7 +1,9 @@
 """Journeys: the cost of a produced action, and ``run_due`` with nothing due at two scales.
 
-* ``journeys_action_us``: ``run_due`` time per produced action (the cart reminder of a real
-  customer with traits and marketing consent, on a kit on disk with the six built-in journeys
+* ``journeys_action_us``: median over 3 rounds of ``run_due`` time per produced action (the
+  welcome and the cart reminder of real customers with traits and marketing consent: 1,200
+  actions in all with --quick, 10,002 without, the issue's 10,000 due), on a kit on disk with
+  the six built-in journeys
   enabled and 100,000 future entries in the due-time index): re-read the due entry, the state,
   the claim, traits, consent, suppression, contact history, then write the claim, the sealed
   action, its two queue entries, the contact history, the state and the counters in one
@@ -87,14 +89,15 @@ def _customers(kit: Personakit, group: int, count: int, at: datetime) -> None:
 def figures(ctx: BenchContext) -> dict[str, float]:
     """The journeys figures (see the module docstring)."""
     runs = 9 if ctx.quick else 25
-    per_round = 200 if ctx.quick else 1000
+    # The issue's scale is 10,000 due; --quick produces 3 x 400 (welcome and cart reminder).
+    per_round = 200 if ctx.quick else 1667
     rounds = 3
     clock = FixedClock(START)
     out: dict[str, float] = {}
     with _open(ctx, "small", clock) as small, _open(ctx, "large", clock) as kit:
         small.journeys.enable_builtin()
         _fill_index(small, 1_000)
-        kit.journeys.enable_builtin(["cart_abandonment"])
+        kit.journeys.enable_builtin()
         _fill_index(kit, 100_000)
         # Alternate the two sides so that machine noise lands on both alike.
         small_runs, large_runs = [], []
@@ -109,8 +112,10 @@ def figures(ctx: BenchContext) -> dict[str, float]:
             started = time.perf_counter()
             summary = kit.journeys.run_due(START + timedelta(hours=4, minutes=10 * group))
             elapsed = time.perf_counter() - started
-            assert summary.produced == per_round, summary
-            action_us.append(elapsed / per_round * 1e6)
+            # each group's cart reminder (deferred: the welcome e-mail 4 hours before uses the
+            # 16-hour e-mail cap), and in the first round every group's welcome too
+            assert summary.produced == (4 if group == 0 else 1) * per_round, summary
+            action_us.append(elapsed / summary.produced * 1e6)
         subject = kit.identity.resolve("customer:g0c0")
         put_us = median_us(
             lambda _: kit.vault.put(subject, "traits", "bench", _PAYLOAD),

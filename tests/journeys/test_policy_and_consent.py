@@ -196,3 +196,27 @@ def test_an_erased_unsubscriber_imported_again_gets_no_marketing(
     assert find_bytes(tmp_path, b"jo@shop.example") == []
     assert kit.consent.manifest.get_purpose("marketing.email") is not None
     assert NOTICE["notice"] == "marketing_notice"
+
+
+def test_caps_and_quiet_hours_across_the_autumn_change(kit: Personakit) -> None:
+    kit.journeys.load([TWO_STEPS])
+    customer(kit, "kay", timezone="Europe/Paris")
+    customer(kit, "lou", timezone="Europe/Paris")
+    _clock(kit).set(datetime(2026, 10, 24, 16, 0, tzinfo=UTC))  # 18:00 CEST
+    _cart(kit, "kay")
+    _clock(kit).set(datetime(2026, 10, 24, 20, 30, tzinfo=UTC))  # 22:30 CEST: quiet
+    _cart(kit, "lou")
+    _clock(kit).set(datetime(2026, 10, 24, 21, 30, tzinfo=UTC))
+    kit.journeys.run_due()
+    late = datetime(2026, 11, 2, tzinfo=UTC)
+    sends = {(a.address, a.step): a.send_after for a in kit.journeys.pending(late, limit=10)}
+    assert sends == {
+        ("kay@shop.example", "first"): datetime(2026, 10, 24, 16, 0, tzinfo=UTC),
+        # capped until 08:00 UTC, 16 hours after the first (09:00 CET: not quiet)
+        ("kay@shop.example", "second"): datetime(2026, 10, 25, 8, 0, tzinfo=UTC),
+        # quiet until 08:00 local, which after the change is 07:00 UTC, not 06:00
+        ("lou@shop.example", "first"): datetime(2026, 10, 25, 7, 0, tzinfo=UTC),
+        # its second step was due at once too: quiet, then capped to 23:00 UTC (midnight,
+        # quiet again), so 08:00 local the day after
+        ("lou@shop.example", "second"): datetime(2026, 10, 26, 7, 0, tzinfo=UTC),
+    }
