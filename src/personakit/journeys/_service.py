@@ -146,15 +146,23 @@ class Journeys:
             subjects=subjects,
         )
         kinds = registries.record_kinds
+        # Kept for the marketing purposes the manifest has: only their withdrawal cancels
+        # (a kind without purposes would join every purpose's cascade and receipt).
+        marketing = tuple(
+            f"marketing.{channel}"
+            for channel in CHANNELS
+            if consent.manifest.get_purpose(f"marketing.{channel}") is not None
+        )
         kinds.register(
             RecordKind(
                 name=KIND,
                 owner="journeys",
                 description="journey state, step claims, outbox actions (channel, template, "
                 "personalized payload, send time, status) and recent contact times",
+                purposes=marketing,
                 section="journeys",
                 exporter=service.export_section,
-                on_withdrawal=service.on_withdrawal,
+                on_withdrawal=service.on_withdrawal if marketing else None,
             )
         )
         kinds.register(
