@@ -237,7 +237,8 @@ def test_contribution_removers_run_once_across_crashes(kit_and_clock, populate, 
     monkeypatch.undo()
     receipt = kit.rights.erase(subject)
     assert calls == [(subject, 1)]
-    assert receipt.contributions == {"popularity": 7}
+    # Every wired shared kind reports its count; only the toy's holds this subject.
+    assert receipt.contributions == {"journeys.index": 0, "popularity": 7}
     assert receipt.to_json()["removed"]["contributions"] == {"popularity": 7}
 
 

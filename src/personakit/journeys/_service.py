@@ -479,6 +479,8 @@ class Journeys:
             raise InvalidInput(
                 "invalid records", [Problem(where="records", what="must be ExportRecords")]
             )
+        if not records:
+            return None  # nothing kept: no section (as for every capability's exporter)
         section: dict[str, list[Any]] = {"states": [], "actions": [], "contacts": []}
         for record in records:
             if record.name.startswith("state."):
