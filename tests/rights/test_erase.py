@@ -239,7 +239,7 @@ def test_contribution_removers_run_once_across_crashes(kit_and_clock, populate, 
     assert calls == [(subject, 1)]
     # Every wired shared kind reports its count; only the toy's holds this subject.
     assert receipt.contributions == {"journeys.index": 0, "popularity": 7}
-    assert receipt.to_json()["removed"]["contributions"] == {"popularity": 7}
+    assert receipt.to_json()["removed"]["contributions"] == {"journeys.index": 0, "popularity": 7}
 
 
 def test_concurrent_erasures_of_one_subject_remove_its_contribution_once(
