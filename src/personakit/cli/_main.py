@@ -17,6 +17,7 @@ from typing import TextIO
 from personakit.cli import (
     _audit,
     _consent,
+    _demo,
     _dp,
     _dsr,
     _erasure,
@@ -29,6 +30,7 @@ from personakit.cli import (
     _retention,
     _rules,
     _schema,
+    _segments,
     _store,
     _subject,
 )
@@ -58,6 +60,8 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _segments,
+    _demo,
     _journeys,
 )
 
