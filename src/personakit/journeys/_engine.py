@@ -1,10 +1,10 @@
 """The journey state machine: entries, exits, trigger watches and due steps.
 
 Everything here runs inside a store transaction owned by the caller: the events hook joins
-the transaction that accepts the events, and ``run_due`` opens one per due entry, in which it
-re-reads the entry, writes the step's claim and its action and deletes the entry. A second
-process finds the entry gone (or the claim present) and does nothing, and a process killed
-halfway leaves the transaction uncommitted, so each step's action is produced exactly once.
+the transaction that accepts the events, and ``run_due`` opens one per group of due entries,
+in which it re-reads each entry, writes the step's claim and its action and deletes the entry.
+A second process finds the entry gone (or the claim present) and does nothing, and a process
+killed halfway leaves its group uncommitted, so each step's action is produced exactly once.
 """
 
 from __future__ import annotations
