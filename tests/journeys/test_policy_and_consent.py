@@ -220,3 +220,16 @@ def test_caps_and_quiet_hours_across_the_autumn_change(kit: Personakit) -> None:
         # quiet again), so 08:00 local the day after
         ("lou@shop.example", "second"): datetime(2026, 10, 26, 7, 0, tzinfo=UTC),
     }
+
+
+def test_a_cancelled_action_does_not_use_up_the_cap(kit: Personakit) -> None:
+    kit.journeys.load([TWO_STEPS])
+    subject = customer(kit, "max", timezone="Europe/Paris")
+    _cart(kit, "max")
+    kit.journeys.run_due()
+    kit.consent.withdraw(subject, "marketing.email", source="web")  # cancels the first
+    kit.consent.grant(subject, "marketing.email", **NOTICE)
+    _clock(kit).advance(hours=1)
+    assert kit.journeys.run_due().deferred == 0
+    (action,) = kit.journeys.pending()
+    assert (action.step, action.send_after) == ("second", START + timedelta(hours=1))

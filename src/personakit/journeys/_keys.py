@@ -14,6 +14,7 @@ from typing import Final
 
 __all__ = [
     "ACTION",
+    "CONTACTS",
     "COUNT",
     "DEFINITIONS",
     "DUE",

@@ -18,7 +18,7 @@ from personakit._clock import from_micros, to_micros
 from personakit._codec import canonical_json, loads
 from personakit._vault import Vault
 from personakit.journeys._engine import ADDRESS_TRAITS, Engine
-from personakit.journeys._keys import KIND, OUTQ, action_key, outbox_name, outq_key
+from personakit.journeys._keys import CONTACTS, KIND, OUTQ, action_key, outbox_name, outq_key
 from personakit.journeys._model import Action
 from personakit.journeys._tokens import DEFAULT_TOKEN_TTL, UnsubscribeTokens
 from personakit.storage import Store
@@ -120,8 +120,20 @@ class Outbox:
         self.store.delete(action_key(record["id"]))
         record["status"], record["reason"] = status, reason
         self.vault.put(subject, KIND, outbox_name(record["id"]), canonical_json(record))
+        if status == "cancelled":
+            self._forget_contact(subject, record["channel"], record["send_after"])
         metric = status if reason is None else f"{status}.{reason}"
         self.engine.count(record["journey"], record["step"], metric)
+
+    def _forget_contact(self, subject: str, channel: str, micros: int) -> None:
+        # A cancelled action never reaches the subject: it must not use up a frequency cap.
+        raw = self.vault.get(subject, KIND, CONTACTS)
+        if raw is None:
+            return
+        contacts = list(loads(raw))
+        if [channel, micros] in contacts:
+            contacts.remove([channel, micros])
+            self.vault.put(subject, KIND, CONTACTS, canonical_json(contacts))
 
     def mark_sent(self, action: str) -> bool:
         """Record a delivery; False if the action is not pending (already sent, cancelled)."""
