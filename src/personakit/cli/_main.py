@@ -23,6 +23,7 @@ from personakit.cli import (
     _erasure,
     _identity,
     _ingest,
+    _journeys,
     _keygen,
     _keys,
     _predict,
@@ -63,6 +64,7 @@ _GROUPS = (
     _segments,
     _demo,
     _report,
+    _journeys,
 )
 
 
