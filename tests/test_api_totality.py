@@ -32,6 +32,11 @@ from personakit.web import WebFront
 from personakit.workflows import RecordKind
 
 _NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+_JOURNEY: Final = {
+    "id": "nudge",
+    "trigger": {"type": "event", "event": "add_to_cart"},
+    "steps": [{"id": "one", "template": "cart_abandonment", "delay": {"hours": 1}}],
+}
 
 
 def _deep(depth: int) -> Any:
@@ -737,6 +742,34 @@ ENTRIES: Final = [
         (_v("budget"), _v(list)),
     ),
     Entry("reports.add_reads", lambda k: _fresh_reports(k).add_reads, (_v("rules"), _v(dict))),
+    Entry("journeys.load", lambda k: k.journeys.load, (_v([_JOURNEY]),)),
+    Entry("journeys.enable_builtin", lambda k: k.journeys.enable_builtin, (_v(["welcome"]),)),
+    Entry("journeys.refresh", lambda k: k.journeys.refresh, (_sub,), (("now", _v(None)),)),
+    Entry(
+        "journeys.run_due",
+        lambda k: k.journeys.run_due,
+        (_v(_NOW),),
+        (("limit", _v(10)), ("progress", _v(None))),
+    ),
+    Entry("journeys.pending", lambda k: k.journeys.pending, (_v(_NOW),), (("limit", _v(5)),)),
+    Entry("journeys.mark_sent", lambda k: k.journeys.mark_sent, (_v("0" * 24),)),
+    Entry(
+        "journeys.mark_failed",
+        lambda k: k.journeys.mark_failed,
+        (_v("0" * 24),),
+        (("permanent", _v(False)),),
+    ),
+    Entry("journeys.redeem", lambda k: k.journeys.redeem, (_v("e30.AAAA"),)),
+    Entry("journeys.is_suppressed", lambda k: k.journeys.is_suppressed, (_v("email"), _v("a@b.c"))),
+    Entry("journeys.suppress", lambda k: k.journeys.suppress, (_v("sms"), _v("+33600000000"))),
+    Entry(
+        "journeys.on_withdrawal",
+        lambda k: k.journeys.on_withdrawal,
+        (_sub, _v("marketing.email")),
+    ),
+    Entry("journeys.on_erasure", lambda k: k.journeys.on_erasure, (_sub,)),
+    Entry("journeys.export_section", lambda k: k.journeys.export_section, (_sub, _v([]))),
+    Entry("journeys.dataset", lambda k: k.journeys.dataset, (_v("analytics"),)),
 ]
 
 
@@ -923,6 +956,11 @@ NOT_CALLED: Final = {
     "personalization.segments": "no arguments",
     "reports.write": "writes a file at any path given: tests/reporting cover bad kinds, formats, paths",
     "reports.pack": "writes a directory at any path given: tests/reporting/test_pack.py",
+    "journeys.build": "wiring from a kit's parts, called once by the facade",
+    "journeys.definitions": "no arguments",
+    "journeys.report": "no arguments",
+    "journeys.on_events": "an events hook: ingest calls it with stored Events (tests/journeys)",
+    "journeys.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
 }
 
 
@@ -950,6 +988,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "personalization": made.personalization,
             "personalization.rules": made.personalization.rules,
             "reports": made.reports,
+            "journeys": made.journeys,
         }
         public = {
             f"{prefix}.{name}"

@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.journeys import Journeys
 from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
@@ -54,7 +55,8 @@ class Personakit:
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
     ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
-    ``kit.analytics``, ``kit.predict``, ``kit.personalization``, ``kit.reports``), and
+    ``kit.analytics``, ``kit.predict``, ``kit.personalization``, ``kit.journeys``,
+    ``kit.reports``), and
     capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
@@ -189,6 +191,19 @@ class Personakit:
             audit=self.audit,
             keyring=self.keyring,
             config=personalization,
+        )
+        self.journeys = Journeys.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            consent=self.consent,
+            clock=self.clock,
+            traits=self.traits.get,
+            trait_names=[trait.name for trait in self.manifest.traits],
+            event_kinds=self.catalog.kinds,
+            mac=self.keyring.mac,
+            verify_mac=self.keyring.verify_mac,
+            subjects=self.retention.subjects,
         )
         self._closed = False
 

@@ -263,12 +263,15 @@ REPORTS: dict[str, dict[str, Any]] = {
         "charts": [],
     },
     "journeys": {
-        "summary": {"enabled": "bool", "actions": "count"},
+        "summary": {"enabled": "bool", "actions": "count", "holdout": "count"},
         "tables": {
             "channels": {
                 "channel": "str",
                 "produced": "count",
                 "deferred": "count",
+                "pending": "count",
+                "sent": "count",
+                "failed": "count",
                 "cancelled": "count",
                 "unsubscribed": "count",
                 "other": "count",

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from _facts_double import BAKERY_RULES
@@ -57,15 +58,15 @@ def test_cli_lists_the_same_kinds_and_formats() -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_report_validates_on_an_empty_store(kind: str) -> None:
-    """An empty store gives valid, empty reports (journeys: "not enabled")."""
+    """An empty store gives valid, empty reports (journeys: enabled, nothing produced)."""
     with open_kit() as kit:
         doc = kit.reports.build(kind)
         assert kit.reports.validate(doc) == []
         for fmt in FORMATS:
             assert kit.reports.render(kind, format=fmt)
-    if kind == "journeys":
-        assert doc["summary"]["enabled"] is False
-        assert any("journeys not enabled" in note for note in doc["notes"])
+    if kind == "journeys":  # kit.journeys offers its actions: enabled, with nothing to count
+        assert doc["summary"]["enabled"] is True
+        assert doc["summary"]["actions"] == 0
 
 
 def test_every_report_validates_on_a_populated_store(populated: Any) -> None:
@@ -150,29 +151,45 @@ def test_ropa_lists_transfers_and_the_running_security_settings(tmp_path: Path) 
     assert "store.secure_delete" not in memory
 
 
-def test_journeys_report_counts_a_registered_actions_dataset() -> None:
-    """With a journeys.actions dataset, actions per channel and status; small cells marked."""
-    rows = [("email", "produced", None)] * 7 + [("email", "cancelled", "quiet_hours")] * 2
-    rows += [("sms", "deferred", None)] * 5
-
-    def actions(purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        assert purpose == "analytics"
-        for n, (channel, status, reason) in enumerate(rows):
-            yield f"sub_{n}", {"channel": channel, "status": status, "reason": reason}
-
+def test_journeys_report_counts_the_journeys_actions_dataset() -> None:
+    """Actions per channel: produced, deferred, each outbox status, unsubscribes; holdout apart;
+    small cells marked. Rows are the outbox records journeys keeps (its dataset reads them)."""
+    rows: list[tuple[str, str, str | None, bool]] = [("email", "sent", None, False)] * 6
+    rows += [("email", "pending", None, True)] * 6
+    rows += [("email", "cancelled", "unsubscribed", False)] * 2
+    rows += [("sms", "pending", None, True)] * 5
     with open_kit() as kit:
-        kit.registries.datasets.register(
-            "journeys.actions", actions, owner="journeys", description="journey actions"
+        actions = iter(rows)
+        holdout = 0
+
+        def fake(purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
+            assert purpose == "analytics"
+            for n, (channel, status, reason, deferred) in enumerate(actions):
+                row = {"channel": channel, "status": status, "reason": reason}
+                yield f"sub_{n}", row | {"journey": "j", "step": "s", "deferred": deferred}
+            for n in range(holdout):
+                yield f"hold_{n}", {"channel": None, "status": "holdout", "reason": None}
+
+        holdout = 7
+        # The dataset kit.journeys registers is replaced by rows of known truth (same shape).
+        kit.registries.datasets._entries["journeys.actions"] = attrs.evolve(
+            kit.registries.datasets._entries["journeys.actions"],
+            provider=fake,
         )
         doc = kit.reports.build("journeys")
         assert kit.reports.validate(doc) == []
     channels = {r["channel"]: r for r in tables(doc)["channels"]}
-    assert channels["email"]["produced"] == 7
+    assert channels["email"]["produced"] == 14
+    assert channels["email"]["sent"] == 6
+    assert channels["email"]["deferred"] == 6
     assert channels["email"]["cancelled"] == {"suppressed": True}
-    assert channels["sms"]["deferred"] == 5
-    assert channels["sms"]["produced"] == 0
+    assert channels["email"]["unsubscribed"] == {"suppressed": True}
+    assert channels["sms"]["pending"] == 5
+    assert channels["sms"]["sent"] == 0
+    assert doc["summary"]["actions"] == 19
+    assert doc["summary"]["holdout"] == 7
     assert tables(doc)["cancellations"] == [
-        {"channel": "email", "reason": "quiet_hours", "actions": {"suppressed": True}}
+        {"channel": "email", "reason": "unsubscribed", "actions": {"suppressed": True}}
     ]
 
 

@@ -24,6 +24,7 @@ from personakit.cli import (
     _explain,
     _identity,
     _ingest,
+    _journeys,
     _keygen,
     _keys,
     _predict,
@@ -65,6 +66,7 @@ _GROUPS = (
     _explain,
     _demo,
     _report,
+    _journeys,
 )
 
 

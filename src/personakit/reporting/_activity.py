@@ -28,10 +28,13 @@ __all__ = [
     "journeys_report",
 ]
 
-#: The dataset journeys offers its actions as (one row per action: channel, status, reason).
+#: The dataset journeys offers its actions as: one row per produced action (channel, status
+#: pending / sent / failed / cancelled, reason, deferred) and one per holdout entry.
 JOURNEYS_DATASET: Final = "journeys.actions"
-#: The action statuses the journeys report counts, in column order.
-JOURNEY_STATUSES: Final = ("produced", "deferred", "cancelled", "unsubscribed")
+#: The outbox statuses the journeys report counts, in column order.
+JOURNEY_STATUSES: Final = ("pending", "sent", "failed", "cancelled")
+#: The journeys report's per-channel columns.
+JOURNEY_COLUMNS: Final = ("produced", "deferred", *JOURNEY_STATUSES, "unsubscribed", "other")
 _DECISIONS: Final = ("given", "refused", "withdrawn", "expired")
 
 #: A section another capability provides through the facade (e.g. the budget ledger).
@@ -463,13 +466,22 @@ def journeys_report(sources: ReportSources, k: int) -> dict[str, Any]:
     enabled = JOURNEYS_DATASET in datasets
     per_channel: dict[str, Counter[str]] = defaultdict(Counter)
     cancelled: Counter[tuple[str, str]] = Counter()
+    holdout = 0
     if enabled:
         for _subject, row in datasets.rows(JOURNEYS_DATASET, sources.dataset_purpose):
-            channel = str(row.get("channel"))
             status = str(row.get("status"))
-            per_channel[channel][status if status in JOURNEY_STATUSES else "other"] += 1
+            if status == "holdout":
+                holdout += 1
+                continue
+            channel = str(row.get("channel"))
+            counts = per_channel[channel]
+            counts["produced"] += 1
+            counts["deferred"] += row.get("deferred") is True
+            counts[status if status in JOURNEY_STATUSES else "other"] += 1
             if status == "cancelled":
-                cancelled[(channel, str(row.get("reason")))] += 1
+                reason = str(row.get("reason"))
+                cancelled[(channel, reason)] += 1
+                counts["unsubscribed"] += reason == "unsubscribed"
     return document(
         "journeys",
         "Journeys: messages per channel",
@@ -477,15 +489,16 @@ def journeys_report(sources: ReportSources, k: int) -> dict[str, Any]:
         k=k,
         summary={
             "enabled": enabled,
-            "actions": small(sum(sum(c.values()) for c in per_channel.values()), k),
+            "actions": small(sum(c["produced"] for c in per_channel.values()), k),
+            "holdout": small(holdout, k),
         },
         tables=[
             table(
                 "channels",
                 "Actions per channel and status",
-                ("channel", *JOURNEY_STATUSES, "other"),
+                ("channel", *JOURNEY_COLUMNS),
                 (
-                    {"channel": ch, **{s: small(c[s], k) for s in (*JOURNEY_STATUSES, "other")}}
+                    {"channel": ch, **{s: small(c[s], k) for s in JOURNEY_COLUMNS}}
                     for ch, c in sorted(per_channel.items())
                 ),
             ),

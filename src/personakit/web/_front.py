@@ -94,6 +94,7 @@ class WebFront:
             consent=kit.consent,
             tokens=UnsubscribeTokens(kit.keyring),
             config=self.config,
+            journeys=kit.journeys,
         )
 
     def __repr__(self) -> str:
