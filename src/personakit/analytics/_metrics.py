@@ -19,7 +19,9 @@ if TYPE_CHECKING:
 
 __all__ = ["METRICS", "conversion", "keyed_sums", "metric"]
 
-METRICS: Final = ("aov", "clv_by_cohort", "repeat_rate")
+METRICS: Final = ("aov", "clv_by_cohort", "repeat_rate", "segment_sizes")
+#: The dataset personalization offers its segment memberships through.
+SEGMENTS_DATASET: Final = "personalization.segments"
 _Z95: Final = 1.959963984540054
 
 
@@ -77,12 +79,22 @@ def metric(
     upper: object,
     cohorts: object,
     spend: Mapping[str, Any],
+    segments: object = None,
 ) -> DPResult:
-    """``aov``, ``repeat_rate`` or ``clv_by_cohort`` (see :meth:`Analytics.metric`)."""
+    """``aov``, ``repeat_rate``, ``clv_by_cohort`` or ``segment_sizes`` (see Analytics.metric)."""
     if name == "aov":
         return analytics.mean("orders", "value_cents", bounds=(0, upper_bound(upper)), **spend)
     if name == "repeat_rate":
         return analytics.mean("customers", "repeat", bounds=(0, 1), **spend)
+    if name == "segment_sizes":
+        if not isinstance(segments, (list, tuple)):
+            raise InvalidInput(
+                "segment_sizes needs segments",
+                [Problem(where="segments", what="required: segment names (public keys)")],
+            )
+        # counts per public key: a customer is in several segments, so the dataset's row
+        # bound (rows per subject) is the sensitivity the group-by already uses
+        return analytics.groupby(SEGMENTS_DATASET, "segment", keys=list(segments), **spend)
     if name == "clv_by_cohort":
         if not isinstance(cohorts, (list, tuple)):
             raise InvalidInput(

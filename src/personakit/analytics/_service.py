@@ -410,15 +410,18 @@ class Analytics:
         *,
         upper: int | None = None,
         cohorts: Sequence[int] | None = None,
+        segments: Sequence[str] | None = None,
         **spend: Any,
     ) -> DPResult:
         """A named shop metric (see :func:`personakit.analytics._metrics.metric`).
 
         ``aov`` (average order value, orders within [0, ``upper``] cents), ``repeat_rate``
         (share of buying customers with two orders or more), ``clv_by_cohort`` (mean customer
-        value within [0, ``upper``] per first-order month in ``cohorts``, ``yyyymm``).
+        value within [0, ``upper``] per first-order month in ``cohorts``, ``yyyymm``),
+        ``segment_sizes`` (members per segment named in ``segments``, over the
+        ``personalization.segments`` dataset).
         """
-        return metric(self, name, upper=upper, cohorts=cohorts, spend=spend)
+        return metric(self, name, upper=upper, cohorts=cohorts, spend=spend, segments=segments)
 
     def conversion(
         self,

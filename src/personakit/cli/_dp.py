@@ -62,10 +62,13 @@ def register(subcommands: Any) -> None:
     groupby.add_argument("--sum", dest="column", help="sum this column (needs --keys)")
     groupby.add_argument("--lower", type=float, help="clamp bound for --sum")
     groupby.add_argument("--upper", type=float, help="clamp bound for --sum")
-    metric = add_command(commands, "metric", _cmd_query, "aov, repeat_rate, clv_by_cohort")
-    metric.add_argument("metric", choices=("aov", "repeat_rate", "clv_by_cohort"))
+    metric = add_command(commands, "metric", _cmd_query, "aov, repeat_rate, clv_by_cohort, ...")
+    metric.add_argument(
+        "metric", choices=("aov", "repeat_rate", "clv_by_cohort", "segment_sizes")
+    )
     metric.add_argument("--upper", type=int, help="largest value counted, in cents")
     metric.add_argument("--cohorts", help="months as a JSON list: [202601,202602]")
+    metric.add_argument("--segments", help='segment_sizes: names as a JSON list: ["vip"]')
     for each in (count, *_commands(commands), quantile, histogram, groupby, metric):
         _privacy(each)
     budget = add_command(commands, "budget", _cmd_budget, "cap, spent, remaining, releases")
@@ -138,7 +141,10 @@ def _cmd_query(args: argparse.Namespace) -> int:
             )
         else:
             cohorts = _json_list(args.cohorts, "--cohorts")
-            result = analytics.metric(args.metric, upper=args.upper, cohorts=cohorts, **spend)
+            segments = _json_list(args.segments, "--segments")
+            result = analytics.metric(
+                args.metric, upper=args.upper, cohorts=cohorts, segments=segments, **spend
+            )
         print_json(result.to_json())
     return 0
 

@@ -8,7 +8,9 @@ The service registers with the workflows layer and imports no other capability:
   subject's vault; export section ``journeys``; a withdrawal of ``marketing.<channel>``
   cancels that channel's pending actions) and the shared kind ``journeys.index`` (due-time
   index, outbox queue, action pointers; erasure removes the subject's entries);
-* the dataset ``journeys.actions`` (one row per produced action and per holdout entry).
+* the dataset ``journeys.actions`` (one row per produced action and per holdout entry) and
+  the dataset ``journeys.entries`` (one row per journey entry: arm holdout / treated and
+  whether the entry converted, for conversion with uplift against the holdout).
 """
 
 from __future__ import annotations
@@ -181,6 +183,12 @@ class Journeys:
             service.dataset,
             owner="journeys",
             description="per journey action: journey, step, channel, status; holdout entries",
+        )
+        registries.datasets.register(
+            "journeys.entries",
+            service.entries,
+            owner="journeys",
+            description="per journey entry: journey, arm (holdout or treated), converted 0/1",
         )
         return service
 
@@ -539,6 +547,31 @@ class Journeys:
                             "deferred": False,
                         },
                     )
+
+    def entries(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The ``journeys.entries`` dataset: a row per journey entry of subjects with a basis.
+
+        ``converted`` is 1 when the latest entry saw a purchase within the conversion window
+        (the rule of the report's converted counts).
+        """
+        for subject in self._subjects():
+            if not self.consent.allowed(subject, purpose):
+                continue
+            for _kind, name, raw in self.vault.scan(subject, KIND):
+                if not name.startswith("state."):
+                    continue
+                doc = loads(raw)
+                occurrence = doc.get("occ")
+                if not occurrence:  # watched but never entered
+                    continue
+                yield (
+                    subject,
+                    {
+                        "journey": name[6:],
+                        "arm": "holdout" if doc.get("holdout") else "treated",
+                        "converted": int(doc.get("converted") == occurrence),
+                    },
+                )
 
     def _now(self, now: datetime | None) -> datetime:
         if now is None:

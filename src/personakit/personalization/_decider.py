@@ -60,13 +60,15 @@ class Rules:
         dimensions: Mapping[str, Iterable[str]] | Iterable[str] | None = None,
         aggregates: Mapping[str, FieldInfo] | None = None,
         context: Iterable[str] = DEFAULT_CONTEXT,
+        last_purchase: Callable[[str], datetime | None] = lambda _subject: None,
     ) -> None:
         """Wire the component.
 
         ``allowed(subject, purpose)`` is the consent guard (``kit.consent.allowed``) and
         ``subjects()`` lists every subject (``kit.retention.subjects``), for the exposures
         dataset. ``segments`` maps each segment the state half offers to the data categories
-        it reads; ``dimensions`` names the affinity dimensions (or maps them to categories).
+        it reads; ``dimensions`` names the affinity dimensions (or maps them to categories);
+        ``last_purchase(subject)`` feeds the exposures dataset's ``converted`` column.
         """
         self.vocabulary = Vocabulary.from_manifest(
             manifest,
@@ -80,7 +82,11 @@ class Rules:
         # the cost per decision.
         self._mac = bucket_mac(keyring.derive(f"mac/{BUCKET_LABEL}"))
         self.exposures = ExposureLog(
-            vault, allowed=allowed, subjects=subjects, exists=keyring.has_subject_key
+            vault,
+            allowed=allowed,
+            subjects=subjects,
+            exists=keyring.has_subject_key,
+            last_purchase=last_purchase,
         )
         self._current: RuleSet | None = None
         self._lock = threading.Lock()

@@ -160,13 +160,17 @@ class ExposureLog:
         allowed: Callable[[str, str], bool],
         subjects: Callable[[], Iterable[str]],
         exists: Callable[[str], bool],
+        last_purchase: Callable[[str], datetime | None] = lambda _subject: None,
     ) -> None:
         """``allowed(subject, purpose)`` is the consent guard; ``subjects()`` lists subjects.
 
         ``exists(subject)`` says whether the subject is live: exposures are never recorded
-        for a pseudonym that has no data key (erased, or never created).
+        for a pseudonym that has no data key (erased, or never created). ``last_purchase``
+        reads the subject's latest purchase from its aggregates (no event scan), for the
+        dataset's ``converted`` column.
         """
         self._vault = vault
+        self._last_purchase = last_purchase
         self._exists = exists
         self._allowed = allowed
         self._subjects = subjects
@@ -195,7 +199,8 @@ class ExposureLog:
             EXPOSURE_DATASET,
             self.rows,
             owner="personalization",
-            description="one row per subject and experiment: the arm shown and first exposure",
+            description="one row per subject and experiment: the arm shown, and converted 0/1 "
+            "(a purchase at or after the first exposure)",
         )
 
     def record(self, subject: str, experiment: str, arm: str, now: datetime) -> None:
@@ -245,12 +250,30 @@ class ExposureLog:
         return _rows(stored)
 
     def rows(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Dataset rows, only of subjects whose data may be used for ``purpose`` now."""
+        """Dataset rows, only of subjects whose data may be used for ``purpose`` now.
+
+        ``converted`` is 1 when the subject's latest purchase is at or after its first
+        exposure to the experiment (so some purchase followed the exposure).
+        """
         for subject in self._subjects():
             if not self._allowed(subject, purpose):
                 continue
-            for row in self.of(subject):
-                yield subject, {"experiment": row["experiment"], "arm": row["arm"]}
+            exposures = self.of(subject)
+            bought = self._last_purchase(subject) if exposures else None
+            for row in exposures:
+                converted = bought is not None and _after(bought, row["first_at"])
+                yield subject, {
+                    "experiment": row["experiment"],
+                    "arm": row["arm"],
+                    "converted": int(converted),
+                }
+
+
+def _after(moment: datetime, first_at: object) -> bool:
+    try:
+        return isinstance(first_at, str) and moment >= datetime.fromisoformat(first_at)
+    except (ValueError, TypeError):  # a malformed or naive stored time converts nothing
+        return False
 
 
 def _record_problems(

@@ -11,7 +11,7 @@ of one subject are serial.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Final
 
@@ -67,6 +67,12 @@ class SegmentIndex:
         """The subjects with an entry in ``segment``, in key order (decrypts nothing)."""
         prefix = f"{INDEX_PREFIX}{segment}/"
         return [key[len(prefix) :] for key, _ in self.store.scan(prefix)]
+
+    def entries(self) -> Iterator[tuple[str, str]]:
+        """Every (segment, subject) entry, in key order (one scan of the index)."""
+        for key, _ in self.store.scan(INDEX_PREFIX):
+            segment, _, subject = key[len(INDEX_PREFIX) :].partition("/")
+            yield segment, subject
 
     def names(self) -> dict[str, int]:
         """Every segment with entries, and how many (one scan of the index)."""

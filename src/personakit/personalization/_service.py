@@ -17,14 +17,14 @@ made it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
 from attrs import field, frozen
 
 from personakit._args import check_callable, check_moment, raise_problems
-from personakit._clock import Clock, as_utc
+from personakit._clock import Clock, as_utc, from_micros
 from personakit._codec import check_value
 from personakit._vault import Vault
 from personakit.audit import AuditLog
@@ -67,6 +67,7 @@ __all__ = ["Personalization", "RefreshReport"]
 
 _OWNER: Final = "personalization"
 _INDEX_KIND: Final = "segment-index"
+_SEGMENTS_DATASET: Final = "personalization.segments"
 _CHUNK: Final = 1000
 #: Subjects per refresh transaction.
 _REFRESH_CHUNK: Final = 256
@@ -167,6 +168,7 @@ class Personalization:
             subjects=subjects,
             dimensions=list(self.config.all_dimensions),
             aggregates=aggregate_fields(manifest),
+            last_purchase=self._last_purchase,
         )
         if self.enabled:
             self._register()
@@ -204,6 +206,12 @@ class Personalization:
                 shared=True,
                 on_erasure=self.keeper.erase_contribution,
             )
+        )
+        self.registries.datasets.register(
+            _SEGMENTS_DATASET,
+            self.segment_rows,
+            owner=_OWNER,
+            description="one row per segment membership in the index: segment (for sizes)",
         )
         self.registries.hooks.on_events(_OWNER, self.keeper.on_events)
         self.registries.hooks.on_merge(_OWNER, self.keeper.on_merge)
@@ -330,6 +338,22 @@ class Personalization:
         """Index entries per defined segment (as of the last change or refresh)."""
         counts = self.index.names()
         return {name: counts.get(name, 0) for name in sorted(self._segments)}
+
+    def segment_rows(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """The ``personalization.segments`` dataset: a row per membership in the index.
+
+        Only members whose data may be used for ``purpose`` now; the index is as of the last
+        change or :meth:`refresh`. Segment sizes are a group-by count over public keys.
+        """
+        allowed = self.keeper.consent.allowed
+        for segment, subject in self.index.entries():
+            if allowed(subject, purpose):
+                yield subject, {"segment": segment}
+
+    def _last_purchase(self, subject: str) -> datetime | None:
+        state = self.keeper.load(subject)
+        stamp = None if state is None else state.last_purchase
+        return None if stamp is None else from_micros(stamp)
 
     def refresh(
         self,
