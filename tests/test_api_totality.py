@@ -543,6 +543,12 @@ ENTRIES: Final = [
         (_v("clv_by_cohort"),),
         (("upper", _v(20_000)), ("cohorts", _v([202601])), *_DP_KW),
     ),
+    Entry(
+        "analytics.metric",
+        lambda k: k.analytics.metric,
+        (_v("segment_sizes"),),
+        (("segments", _v(["lifecycle.new"])), *_DP_KW),
+    ),
     Entry("predict.stats", lambda k: k.predict.stats, (_sub,)),
     Entry(
         "predict.score",
@@ -952,6 +958,8 @@ NOT_CALLED: Final = {
     "personalization.exposures.register": "wiring, once per kit (tests/personalization)",
     "personalization.exposures.forget": "drops an in-process memo; takes only a subject",
     "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
+    "personalization.segment_rows": "the dataset provider: the registries' rows() call it",
+    "journeys.entries": "the dataset provider: the registries' rows() call it",
     "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
     "personalization.segments": "no arguments",
     "reports.write": "writes a file at any path given: tests/reporting cover bad kinds, formats, paths",

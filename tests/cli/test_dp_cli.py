@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
+from _shared import PRIVACY
 from analytics.conftest import shop
 from personakit import LocalKeyProvider, Personakit
 from personakit.cli import main
@@ -97,3 +99,26 @@ def test_refusals_are_one_line_errors(env: Path, capsys: pytest.CaptureFixture[s
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 5
     assert all(line.startswith("personakit: ") for line in errors)
+
+
+def test_segment_sizes_metric(env: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``dp metric segment_sizes --segments``: counts per named segment; without: exit 1."""
+    with Personakit.open(env, keys=LocalKeyProvider(os.environ["PERSONAKIT_MASTER_KEY"])) as kit:
+        subject = kit.identity.resolve("customer:c5")
+        assert subject is not None
+        kit.consent.grant(subject, "personalization", **PRIVACY)
+        kit.track(
+            "customer:c5",
+            "purchase",
+            channel="web",
+            properties={"order_id": "o9", "item": "bread", "value_cents": 900},
+        )
+        assert kit.personalization.segments_of(subject)
+    cap = ["dp", "budget", "--dataset", "personalization.segments", "--cap-epsilon", "2"]
+    assert main(cap) == 0
+    capsys.readouterr()
+    sizes = ["dp", "metric", "segment_sizes", "--segments", '["lifecycle.new"]', "--epsilon", "1"]
+    assert main(sizes) == 0
+    result = _json(capsys)
+    assert set(result["value"]) == {"lifecycle.new"}  # type: ignore[index]
+    assert main(["dp", "metric", "segment_sizes", "--epsilon", "1"]) == 1

@@ -69,4 +69,6 @@ def test_segment_rows_are_the_index_entries_of_consenting_members(tmp_path: Path
         sizes = kit.personalization.sizes()
         for segment in {row["segment"] for _, row in rows}:
             counted = sum(row["segment"] == segment for _, row in rows)
-            assert counted == sizes[segment] - (subjects[0] in kit.personalization.index.members(segment))
+            assert counted == sizes[segment] - (
+                subjects[0] in kit.personalization.index.members(segment)
+            )

@@ -63,9 +63,7 @@ def register(subcommands: Any) -> None:
     groupby.add_argument("--lower", type=float, help="clamp bound for --sum")
     groupby.add_argument("--upper", type=float, help="clamp bound for --sum")
     metric = add_command(commands, "metric", _cmd_query, "aov, repeat_rate, clv_by_cohort, ...")
-    metric.add_argument(
-        "metric", choices=("aov", "repeat_rate", "clv_by_cohort", "segment_sizes")
-    )
+    metric.add_argument("metric", choices=("aov", "repeat_rate", "clv_by_cohort", "segment_sizes"))
     metric.add_argument("--upper", type=int, help="largest value counted, in cents")
     metric.add_argument("--cohorts", help="months as a JSON list: [202601,202602]")
     metric.add_argument("--segments", help='segment_sizes: names as a JSON list: ["vip"]')

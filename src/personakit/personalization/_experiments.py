@@ -262,11 +262,14 @@ class ExposureLog:
             bought = self._last_purchase(subject) if exposures else None
             for row in exposures:
                 converted = bought is not None and _after(bought, row["first_at"])
-                yield subject, {
-                    "experiment": row["experiment"],
-                    "arm": row["arm"],
-                    "converted": int(converted),
-                }
+                yield (
+                    subject,
+                    {
+                        "experiment": row["experiment"],
+                        "arm": row["arm"],
+                        "converted": int(converted),
+                    },
+                )
 
 
 def _after(moment: datetime, first_at: object) -> bool:

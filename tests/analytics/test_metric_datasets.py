@@ -1,0 +1,96 @@
+"""Named metrics over datasets other capabilities register, on a real kit on disk.
+
+A journey with a holdout, then purchases: conversion over ``journeys.entries`` gives rates,
+an uplift against the holdout with an interval, and ledger releases; segment sizes come from
+``personalization.segments`` through the ``segment_sizes`` metric.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from _journey_kit import customer
+from _shared import PRIVACY
+from personakit import LocalKeyProvider, Personakit, generate_master_key
+from personakit._clock import FixedClock
+
+START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+HELD = {
+    "id": "held",
+    "trigger": {"type": "event", "event": "add_to_cart"},
+    "steps": [{"id": "only", "template": "cart_abandonment"}],
+    "holdout": 0.5,
+}
+
+
+@pytest.fixture
+def kit(tmp_path: Path) -> Iterator[Personakit]:
+    with Personakit.open(
+        tmp_path / "store", keys=LocalKeyProvider(generate_master_key()), clock=FixedClock(START)
+    ) as opened:
+        yield opened
+
+
+def test_journey_conversion_uplift_and_segment_sizes(kit: Personakit) -> None:
+    kit.journeys.load([HELD])
+    subjects = []
+    for n in range(40):
+        subject = customer(kit, f"m{n}")
+        kit.consent.grant(subject, "analytics", **PRIVACY)
+        kit.track(f"customer:m{n}", "add_to_cart", channel="web", properties={"item": "p"})
+        subjects.append(subject)
+    kit.journeys.run_due()
+    entries = dict(kit.registries.datasets.rows("journeys.entries", "analytics"))
+    assert set(entries) == set(subjects)
+    arms = Counter(row["arm"] for row in entries.values())
+    assert arms["holdout"] == kit.journeys.report()["held"]["-"]["holdout"]
+    assert 0 < arms["holdout"] < 40
+    # every treated customer buys, one holdout customer in two: true uplift about 0.5
+    names = {s: f"customer:m{n}" for n, s in enumerate(subjects)}
+    buyers = [s for i, s in enumerate(subjects) if entries[s]["arm"] == "treated" or i % 2 == 0]
+    for i, subject in enumerate(buyers):
+        kit.track(
+            names[subject],
+            "purchase",
+            channel="web",
+            properties={"order_id": f"o{i}", "item": "p", "value_cents": 900},
+        )
+    entries = dict(kit.registries.datasets.rows("journeys.entries", "analytics"))
+    assert {s for s, row in entries.items() if row["converted"]} == set(buyers)
+
+    kit.analytics.set_budget("journeys.entries", epsilon=400.0)
+    result = kit.analytics.conversion(
+        "journeys.entries",
+        "arm",
+        "converted",
+        treatment="treated",
+        holdout="holdout",
+        epsilon=200.0,
+    )
+    truth = (
+        1.0
+        - sum(entries[s]["converted"] for s in entries if entries[s]["arm"] == "holdout")
+        / arms["holdout"]
+    )
+    rates, uplift = result.value["rates"], result.value["uplift"]
+    assert set(rates) == {"treated", "holdout"}
+    low, high = result.interval
+    assert low <= uplift <= high
+    assert abs(uplift - truth) < 0.25  # noise scale 0.2 per count at epsilon 100 a half
+    releases = kit.analytics.ledger.releases("journeys.entries")
+    assert len(releases) == 2
+    assert kit.analytics.budget("journeys.entries").releases == 2
+
+    sizes = {k: v for k, v in kit.personalization.sizes().items() if v}
+    assert sizes
+    kit.analytics.set_budget("personalization.segments", epsilon=200.0)
+    counted = kit.analytics.metric("segment_sizes", segments=sorted(sizes), epsilon=100.0)
+    assert set(counted.value) == set(sizes)
+    for segment, size in sizes.items():
+        assert abs(counted.value[segment] - size) < 5  # noise scale 0.2 (20 rows a customer)
+    assert kit.analytics.budget("personalization.segments").releases == 1
