@@ -29,6 +29,7 @@ from personakit._vault import Vault, check_subject
 from personakit.consent import ConsentManager
 from personakit.events import Event
 from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
+from personakit.journeys._datasets import action_rows, entry_rows
 from personakit.journeys._definition import CHANNELS, Journey, Known, parse_journey
 from personakit.journeys._engine import ADDRESS_TRAITS, Engine
 from personakit.journeys._keys import (
@@ -518,60 +519,14 @@ class Journeys:
 
     def dataset(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
         """The ``journeys.actions`` dataset: rows of subjects with a basis for ``purpose``."""
-        for subject in self._subjects():
-            if not self.consent.allowed(subject, purpose):
-                continue
-            for _kind, name, raw in self.vault.scan(subject, KIND):
-                doc = loads(raw)
-                if name.startswith("outbox."):
-                    yield (
-                        subject,
-                        {
-                            "journey": doc["journey"],
-                            "step": doc["step"],
-                            "channel": doc["channel"],
-                            "status": doc["status"],
-                            "reason": doc["reason"],
-                            "deferred": bool(doc.get("deferred", False)),
-                        },
-                    )
-                elif name.startswith("state.") and doc.get("holdout"):
-                    yield (
-                        subject,
-                        {
-                            "journey": name[6:],
-                            "step": None,
-                            "channel": None,
-                            "status": "holdout",
-                            "reason": None,
-                            "deferred": False,
-                        },
-                    )
+        return action_rows(self.vault, self._readable(purpose))
 
     def entries(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The ``journeys.entries`` dataset: a row per journey entry of subjects with a basis.
+        """The ``journeys.entries`` dataset: a row per journey entry (see ``_datasets``)."""
+        return entry_rows(self.vault, self._readable(purpose))
 
-        ``converted`` is 1 when the latest entry saw a purchase within the conversion window
-        (the rule of the report's converted counts).
-        """
-        for subject in self._subjects():
-            if not self.consent.allowed(subject, purpose):
-                continue
-            for _kind, name, raw in self.vault.scan(subject, KIND):
-                if not name.startswith("state."):
-                    continue
-                doc = loads(raw)
-                occurrence = doc.get("occ")
-                if not occurrence:  # watched but never entered
-                    continue
-                yield (
-                    subject,
-                    {
-                        "journey": name[6:],
-                        "arm": "holdout" if doc.get("holdout") else "treated",
-                        "converted": int(doc.get("converted") == occurrence),
-                    },
-                )
+    def _readable(self, purpose: str) -> Iterator[str]:
+        return (s for s in self._subjects() if self.consent.allowed(s, purpose))
 
     def _now(self, now: datetime | None) -> datetime:
         if now is None:
