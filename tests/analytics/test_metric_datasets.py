@@ -13,10 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from _journey_kit import customer
 from _shared import PRIVACY
-from personakit import LocalKeyProvider, Personakit, generate_master_key
+from personakit import LocalKeyProvider, Personakit, generate_master_key, testing
 from personakit._clock import FixedClock
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -94,3 +96,32 @@ def test_journey_conversion_uplift_and_segment_sizes(kit: Personakit) -> None:
     for segment, size in sizes.items():
         assert abs(counted.value[segment] - size) < 5  # noise scale 0.2 (20 rows a customer)
     assert kit.analytics.budget("personalization.segments").releases == 1
+
+
+@settings(max_examples=8, deadline=None)
+@given(consents=st.lists(st.booleans(), min_size=1, max_size=5))
+def test_offered_rows_are_only_of_customers_with_a_basis_for_analytics(
+    consents: list[bool],
+) -> None:
+    """Any mix of consents: journeys.entries and personalization.segments read only consenters."""
+    kit, _ = testing.memory_kit(clock=FixedClock(START))
+    with kit:
+        kit.journeys.load([HELD])
+        allowed = set()
+        for n, consent in enumerate(consents):
+            subject = customer(kit, f"p{n}")
+            if consent:
+                kit.consent.grant(subject, "analytics", **PRIVACY)
+                allowed.add(subject)
+            kit.track(f"customer:p{n}", "add_to_cart", channel="web", properties={"item": "p"})
+            kit.track(
+                f"customer:p{n}",
+                "purchase",
+                channel="web",
+                properties={"order_id": f"o{n}", "item": "p", "value_cents": 100},
+            )
+        kit.journeys.run_due()
+        entries = list(kit.registries.datasets.rows("journeys.entries", "analytics"))
+        assert sorted(s for s, _ in entries) == sorted(allowed)
+        segments = list(kit.registries.datasets.rows("personalization.segments", "analytics"))
+        assert {s for s, _ in segments} == allowed
