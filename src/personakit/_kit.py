@@ -19,6 +19,7 @@ from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
+from personakit.recommendations import Recommender
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 from personakit.workflows import (
@@ -149,6 +150,15 @@ class Personakit:
             kinds=self.registries.record_kinds,
         )
         self.predict = Predictive.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            basis=self.basis,
+            clock=self.clock,
+            subjects=self.retention.subjects,
+            read_events=self.events.read,
+        )
+        self.recommend = Recommender.build(
             registries=self.registries,
             store=store,
             vault=self.vault,
