@@ -624,6 +624,21 @@ ENTRIES: Final = [
         (_sub, _v("personalization")),
     ),
     Entry("personalization.exposures.of", lambda k: _rules(k).exposures.of, (_sub,)),
+    Entry(
+        "recommend.recommend",
+        lambda k: k.recommend.recommend,
+        (_sub,),
+        (("k", _v(10)), ("context", _v({"exclude": ["rye"]})), ("where", _v(None))),
+    ),
+    Entry("recommend.similar_items", lambda k: k.recommend.similar_items, (_v("sourdough"),)),
+    Entry("recommend.use_catalogue", lambda k: k.recommend.use_catalogue, (_v(None),)),
+    Entry("recommend.rebuild", lambda k: k.recommend.rebuild, (), (("progress", _v(None)),)),
+    Entry("recommend.has_history", lambda k: k.recommend.has_history, (_sub, _v(_NOW))),
+    Entry("recommend.dataset", lambda k: k.recommend.dataset, (_v("personalization"),)),
+    Entry("recommend.export_section", lambda k: k.recommend.export_section, (_sub, _v([]))),
+    Entry("recommend.forget", lambda k: k.recommend.forget, (_sub, _v("personalization"))),
+    Entry("recommend.remove", lambda k: k.recommend.remove, (_sub,)),
+    Entry("recommend.sweep", lambda k: k.recommend.sweep, (_sub, _v(_NOW))),
 ]
 
 _RULES: dict[int, Rules] = {}
@@ -808,6 +823,10 @@ NOT_CALLED: Final = {
     "personalization.exposures.register": "wiring, once per kit (tests/personalization)",
     "personalization.exposures.forget": "drops an in-process memo; takes only a subject",
     "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
+    "recommend.build": "wiring from a kit's parts, called once by the facade",
+    "recommend.model": "no arguments",
+    "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",
+    "recommend.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
 }
 
 
@@ -832,6 +851,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "analytics.plans": made.analytics.plans,
             "predict": made.predict,
             "predict.channels": made.predict.channels,
+            "recommend": made.recommend,
         }
         public = {
             f"{prefix}.{name}"

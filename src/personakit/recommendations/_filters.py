@@ -185,7 +185,12 @@ def check_context(
             return False
         if listed is not None and not _passes(listed.get(item), category, low, high, stock):
             return False
-        return test is None or test(item) is True
+        if test is None:
+            return True
+        try:
+            return test(item) is True
+        except Exception as exc:  # the host's filter: any failure of it is bad input to us
+            raise InvalidInput("the where filter failed", [_p("where", "raised")]) from exc
 
     return Filter(keep=keep, exclude_bought=ctx.get("exclude_bought", True), category=category)
 
