@@ -25,6 +25,7 @@ from personakit.cli import (
     _keygen,
     _keys,
     _predict,
+    _recommend,
     _retention,
     _rules,
     _schema,
@@ -57,12 +58,15 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _recommend,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = Parser(prog="personakit", description=__doc__.splitlines()[0])
+    # No abbreviations of the global options: `recommend --k` would otherwise be taken as an
+    # ambiguous prefix of --keys-dir / --key-file before the subcommand sees it.
+    parser = Parser(prog="personakit", description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument(
         "--store", help=f"store directory or postgresql:// URL (default: ${STORE_ENV})"
     )

@@ -9,12 +9,13 @@ erasure and retention; :meth:`Recommender.rebuild` recomputes it for repair. See
 
 from personakit.recommendations._answers import RebuildSummary, Recommendation, Recommendations
 from personakit.recommendations._filters import CatalogueItem
-from personakit.recommendations._model import Params
+from personakit.recommendations._model import ItemModel, Params
 from personakit.recommendations._service import MAX_K, Recommender
 
 __all__ = [
     "MAX_K",
     "CatalogueItem",
+    "ItemModel",
     "Params",
     "RebuildSummary",
     "Recommendation",

@@ -31,8 +31,10 @@ from personakit.recommendations._model import (
 __all__ = [
     "HOLDOUT",
     "Quality",
+    "Rating",
     "Split",
     "evaluate",
+    "model_popularity",
     "movielens_100k",
     "popularity_baseline",
     "temporal_split",
@@ -41,7 +43,8 @@ __all__ = [
 #: The held-out share of each user's interactions.
 HOLDOUT = 0.2
 
-Rating = tuple[str, str, int]  # (user, item, epoch seconds)
+#: One interaction: (user, item, epoch seconds).
+Rating = tuple[str, str, int]
 
 
 @frozen
