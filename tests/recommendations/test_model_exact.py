@@ -14,9 +14,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _rec_worker import rebuilt
 from personakit import Personakit, testing
-from personakit.recommendations._model import ItemModel, ItemRow
-from personakit.recommendations._shared import load_rows, record_from_events
+from personakit.recommendations._shared import load_rows
 
 NOTICE = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -35,16 +35,6 @@ act = st.tuples(
     st.integers(0, CUSTOMERS - 1),
 )
 OPS = st.lists(st.one_of(track, track, act), min_size=1, max_size=25)
-
-
-def rebuilt(kit: Personakit) -> dict[str, ItemRow]:
-    """The model summed from scratch over subjects with a basis, from their stored events."""
-    records = [
-        record_from_events(kit.events.read(subject))
-        for subject in kit.retention.subjects()
-        if kit.basis.purposes_with_basis(subject, ("personalization",))
-    ]
-    return ItemModel.from_contributions(records).rows
 
 
 def _track(kit: Personakit, ident: str, kind: str, items: list[str], at: datetime) -> None:
