@@ -153,6 +153,8 @@ class ItemModel:
     rows: dict[str, ItemRow]
     params: Params = field(factory=Params)
     _neighbours: dict[str, list[tuple[float, str]]] = field(factory=dict, init=False)
+    _lookup: dict[str, dict[str, float]] = field(factory=dict, init=False)
+    _ranked: dict[int | None, list[tuple[int, str]]] = field(factory=dict, init=False)
 
     @classmethod
     def from_contributions(
@@ -189,16 +191,31 @@ class ItemModel:
         self._neighbours[item] = found
         return found
 
+    def similarity(self, item: str, other: str) -> float:
+        """``other``'s similarity in ``item``'s neighbour list (0 when not in it)."""
+        found = self._lookup.get(item)
+        if found is None:
+            found = self._lookup[item] = {o: sim for sim, o in self.neighbours(item)}
+        return found.get(other, 0.0)
+
     def popularity(self) -> list[tuple[int, str]]:
-        """Items by subjects who interacted, most first."""
-        return sorted(((r.n, i) for i, r in self.rows.items() if r.n > 0), key=_desc)
+        """Items by subjects who interacted, most first (computed once per model)."""
+        found = self._ranked.get(None)
+        if found is None:
+            ranked = ((r.n, i) for i, r in self.rows.items() if r.n > 0)
+            found = self._ranked[None] = sorted(ranked, key=_desc)
+        return found
 
     def recent(self, since_day: int) -> list[tuple[int, str]]:
-        """Items by subjects whose last interaction was on or after ``since_day``."""
-        counts = (
-            (sum(v for d, v in r.days.items() if d >= since_day), i) for i, r in self.rows.items()
-        )
-        return sorted((c for c in counts if c[0] > 0), key=_desc)
+        """Items by subjects whose last interaction was on or after ``since_day`` (cached)."""
+        found = self._ranked.get(since_day)
+        if found is None:
+            counts = (
+                (sum(v for d, v in r.days.items() if d >= since_day), i)
+                for i, r in self.rows.items()
+            )
+            found = self._ranked[since_day] = sorted((c for c in counts if c[0] > 0), key=_desc)
+        return found
 
 
 def _desc(entry: tuple[int, str]) -> tuple[int, str]:
@@ -220,19 +237,15 @@ def history_weights(record: Mapping[str, Interaction], half_life_s: float) -> di
     }
 
 
-def score_items(
-    model: ItemModel, weights: Mapping[str, float]
-) -> dict[str, tuple[float, dict[str, float]]]:
-    """Candidate items with their score and what each history item contributed to it."""
-    scores: dict[str, tuple[float, dict[str, float]]] = {}
+def score_items(model: ItemModel, weights: Mapping[str, float]) -> dict[str, float]:
+    """Candidate items with their score: the weighted sum of their similarity to the history."""
+    scores: dict[str, float] = {}
+    get = scores.get
     for item, weight in weights.items():
         if weight <= 0:
             continue
         for sim, other in model.neighbours(item):
-            part = weight * sim
-            total, parts = scores.get(other, (0.0, {}))
-            parts[item] = part
-            scores[other] = (total + part, parts)
+            scores[other] = get(other, 0.0) + weight * sim
     return scores
 
 
@@ -243,11 +256,21 @@ def rank(
     *,
     keep: Callable[[str], bool],
 ) -> list[tuple[str, float, dict[str, float]]]:
-    """The ``k`` best-scored candidates that ``keep`` accepts: (item, score, contributions)."""
+    """The ``k`` best-scored candidates that ``keep`` accepts: (item, score, contributions).
+
+    The contributions (what each history item added to the score) are worked out for the
+    ``k`` chosen items only, from the same neighbour lists.
+    """
     scored = score_items(model, weights)
     best = heapq.nlargest(
-        k,
-        ((s, item, parts) for item, (s, parts) in scored.items() if keep(item)),
-        key=lambda t: (t[0], t[1]),
+        k, ((s, item) for item, s in scored.items() if keep(item)), key=lambda t: t
     )
-    return [(item, s, parts) for s, item, parts in best]
+    out: list[tuple[str, float, dict[str, float]]] = []
+    for s, item in best:
+        parts = {}
+        for hist, weight in weights.items():
+            sim = model.similarity(hist, item)
+            if weight > 0 and sim:
+                parts[hist] = weight * sim
+        out.append((item, s, parts))
+    return out

@@ -270,7 +270,9 @@ class Recommender:
 
     def model(self) -> ItemModel:
         """The current model (re-read when the store changed since the last call)."""
-        token = change_token(self.store)
+        # The method directly: change_token()'s runtime Protocol check costs more than a read.
+        tokens = getattr(self.store, "change_token", None)
+        token = tokens() if callable(tokens) else change_token(self.store)
         cached = self._cached
         if token is not None and cached is not None and cached[0] == token:
             return cached[1]

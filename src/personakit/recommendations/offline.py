@@ -33,11 +33,13 @@ __all__ = [
     "Quality",
     "Rating",
     "Split",
+    "choose",
     "evaluate",
     "model_popularity",
     "movielens_100k",
     "popularity_baseline",
     "temporal_split",
+    "validation_split",
 ]
 
 #: The held-out share of each user's interactions.
@@ -183,3 +185,27 @@ def _unseen(record: Mapping[str, Interaction]) -> Callable[[str], bool]:
 def model_popularity(model: ItemModel) -> list[str]:
     """The model's items by popularity (what the fallback uses)."""
     return [item for _, item in model.popularity()]
+
+
+def validation_split(split: Split, holdout: float = HOLDOUT) -> Split:
+    """The same rule applied to the training part only (for choosing hyper-parameters)."""
+    ratings = [
+        (user, item, interaction.last)
+        for user, record in split.train.items()
+        for item, interaction in record.items()
+        for _ in range(interaction.count)
+    ]
+    return temporal_split(ratings, holdout)
+
+
+def choose(split: Split, grid: Iterable[Params], k: int = 10) -> tuple[Params, Quality]:
+    """The parameters of ``grid`` with the best NDCG@k on ``split`` (pass a validation split)."""
+    best: tuple[Params, Quality] | None = None
+    for params in grid:
+        quality = evaluate(split, params, k)
+        if best is None or quality.ndcg > best[1].ndcg:
+            best = (params, quality)
+    if best is None:
+        msg = "empty grid"
+        raise ValueError(msg)
+    return best
