@@ -274,7 +274,12 @@ class Recommender:
         tokens = getattr(self.store, "change_token", None)
         token = tokens() if callable(tokens) else change_token(self.store)
         cached = self._cached
-        if token is not None and cached is not None and cached[0] == token:
+        if (
+            token is not None
+            and cached is not None
+            and cached[0] == token
+            and cached[1].params == self.params  # new parameters: new neighbour lists
+        ):
             return cached[1]
         model = ItemModel(load_rows(self.store), self.params)
         if token is not None:
