@@ -188,7 +188,8 @@ def _ingest(ctx: BenchContext) -> dict[str, float]:
     from personakit import FixedClock, LocalKeyProvider, Personakit  # noqa: PLC0415
 
     customers = 300 if ctx.quick else 1000
-    on, off = [], []
+    on: list[float] = []
+    off: list[float] = []
     for run in range(3 if ctx.quick else 5):
         for hooked, results in ((True, on), (False, off)):
             lines = _lines(customers, 5000, seed=1000 + run)

@@ -13,6 +13,7 @@ from personakit.cli._common import (
     progress_printer,
 )
 from personakit.exceptions import Problem, SubjectNotFound, UsageError
+from personakit.recommendations import RebuildSummary, Recommendations
 
 __all__ = ["register"]
 
@@ -37,6 +38,7 @@ def register(subcommands: Any) -> None:
 
 def _cmd_recommend(args: argparse.Namespace) -> int:
     words: list[str] = args.words
+    result: RebuildSummary | Recommendations
     with open_kit(args) as kit:
         if words == ["rebuild"]:
             result = kit.recommend.rebuild(progress=progress_printer("subjects", with_total=True))
