@@ -25,7 +25,7 @@ from personakit import Personakit, testing
 from personakit._codec import canonical_json
 from personakit._vault import new_subject_id
 from personakit.exceptions import InvalidInput, PersonakitError
-from personakit.personalization import Rules
+from personakit.personalization import Rules, Segment
 from personakit.profiles import parse_identifier
 from personakit.web import WebFront
 from personakit.workflows import RecordKind
@@ -625,6 +625,66 @@ ENTRIES: Final = [
     ),
     Entry("personalization.exposures.of", lambda k: _rules(k).exposures.of, (_sub,)),
     Entry(
+        "registries.hooks.on_segment_change",
+        lambda k: k.registries.hooks.on_segment_change,
+        (lambda c: f"change{c.serial}", _v(lambda _change: None)),
+    ),
+    Entry(
+        "personalization.aggregates",
+        lambda k: k.personalization.aggregates,
+        (_sub,),
+        (("now", _v(None)),),
+    ),
+    Entry(
+        "personalization.affinities",
+        lambda k: k.personalization.affinities,
+        (_sub, _v("category")),
+        (("k", _v(3)), ("now", _v(None))),
+    ),
+    Entry(
+        "personalization.segments_of",
+        lambda k: k.personalization.segments_of,
+        (_sub,),
+        (("now", _v(None)),),
+    ),
+    Entry(
+        "personalization.member",
+        lambda k: k.personalization.member,
+        (_v("lifecycle.new"), _sub),
+        (("now", _v(None)),),
+    ),
+    Entry("personalization.members", lambda k: k.personalization.members, (_v("lifecycle.new"),)),
+    Entry("personalization.sizes", lambda k: k.personalization.sizes),
+    Entry(
+        "personalization.refresh",
+        lambda k: k.personalization.refresh,
+        (),
+        (("now", _v(None)), ("progress", _v(None))),
+    ),
+    Entry(
+        "personalization.facts",
+        lambda k: k.personalization.facts,
+        (_sub,),
+        (("context", _v({"channel": "web"})), ("now", _v(None))),
+    ),
+    Entry(
+        "personalization.rebuild",
+        lambda k: k.personalization.rebuild,
+        (_sub,),
+        (("now", _v(None)),),
+    ),
+    Entry(
+        "personalization.define",
+        lambda k: k.personalization.define,
+        (lambda c: f"seg-p{c.serial}", _v(lambda _facts: True)),
+        (("reads", _v(("aggregates.order_count",))), ("description", _v("a toy"))),
+    ),
+    Entry(
+        "personalization.add_segment",
+        lambda k: k.personalization.add_segment,
+        (lambda c: Segment(name=f"seg-q{c.serial}", predicate=lambda _facts: False),),
+        (("probe", _v(True)),),
+    ),
         "recommend.recommend",
         lambda k: k.recommend.recommend,
         (_sub,),
@@ -823,6 +883,8 @@ NOT_CALLED: Final = {
     "personalization.exposures.register": "wiring, once per kit (tests/personalization)",
     "personalization.exposures.forget": "drops an in-process memo; takes only a subject",
     "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
+    "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
+    "personalization.segments": "no arguments",
     "recommend.build": "wiring from a kit's parts, called once by the facade",
     "recommend.model": "no arguments",
     "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",
@@ -851,6 +913,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "analytics.plans": made.analytics.plans,
             "predict": made.predict,
             "predict.channels": made.predict.channels,
+            "personalization": made.personalization,
             "recommend": made.recommend,
         }
         public = {

@@ -44,6 +44,7 @@ OPERATIONS = (
     "request",
     "experiment",
     "withdraw",
+    "personalize",
 )
 
 
@@ -198,6 +199,13 @@ def _run(kit: Personakit, number: int, ops: set[str]) -> tuple[str, list[str]]:
         url = f"https://shop.example/{_canary()}"
         kit.track(ident, "page_view", channel="web", properties={"url": url})
         canaries.append(url)
+    if "personalize" in ops:  # personalization's aggregates (per subject) and segment index
+        kit.consent.grant(subject, ["personalization"], **NOTICE)
+        item, category = _canary(), _canary()
+        properties = {"item": item, "category": category, "price_cents": 300}
+        kit.track(ident, "add_to_cart", channel="web", properties=properties)
+        if "withdraw" not in ops:
+            canaries += [item, category]
     if "link" in ops:
         cookie = _canary()
         kit.link(f"anon:{cookie}", ident)
@@ -238,6 +246,9 @@ def test_every_record_kind_is_registered_exported_and_erased(
                 kit.rights.erase(subject, reason="property test")
                 assert kit.identity.identifiers(subject) == []
             assert toy._counts() == {}
+            erased = {subject for subject, _ in written}
+            index = [key for key, _ in kit.store.scan("x/personalization/segments/")]
+            assert [key for key in index if key.rsplit("/", 1)[-1] in erased] == []
             assert stored_kinds(kit) <= {"dsr"}  # requests are kept by their own holder
         for _, canaries in written:
             for canary in canaries:

@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
 from personakit.recommendations import Recommender
@@ -40,6 +41,11 @@ _DATA_DIR: Final = "data"
 _KEYS_DIR: Final = "keys"
 
 
+# Audit chains of a new log on PostgreSQL: enough that writers of different subjects rarely
+# meet on one head (docs/architecture.md, PostgreSQL).
+_PG_AUDIT_CHAINS: Final = 16
+
+
 class Personakit:
     """The embedded personalization kit: one instance per store, shared by the whole process.
 
@@ -48,8 +54,8 @@ class Personakit:
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
     ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
-    ``kit.analytics``, ``kit.predict``), and capabilities plug into ``kit.registries``.
-    :meth:`track`,
+    ``kit.analytics``, ``kit.predict``, ``kit.personalization``), and capabilities plug into
+    ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
@@ -63,6 +69,8 @@ class Personakit:
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
+        audit_chains: int | None = None,
+        personalization: PersonalizationConfig | None = None,
     ) -> None:
         """Wire a kit over a data store and a separate key store.
 
@@ -70,7 +78,11 @@ class Personakit:
         path of a JSON file, or None for the default shop manifest. ``key_cache_size`` is how
         many unwrapped data keys the process keeps (least recently used go first; about 300
         bytes each): size it to the customers active at once, since a miss costs a key-store
-        read and an unwrap.
+        read and an unwrap. ``audit_chains`` is how many audit chains a new log gets (default:
+        16 on a :class:`~personakit.storage.PostgresStore`, so audited writes of different
+        subjects do not queue on one head; 1 elsewhere); a log keeps the count it was made with.
+        ``personalization`` configures ``kit.personalization`` (affinity
+        weights and half-life, extra dimensions, segment thresholds).
 
         Raises :class:`~personakit.exceptions.MasterKeyMismatch` if ``keys`` cannot open the
         keyring already in ``key_store``, :class:`~personakit.exceptions.InvalidManifest` if
@@ -95,6 +107,11 @@ class Personakit:
             tenant=tenant,
             signer=functools.partial(self.keyring.mac, "audit-checkpoint"),
             check_signature=functools.partial(self.keyring.verify_mac, "audit-checkpoint"),
+            chains=audit_chains
+            if audit_chains is not None
+            else _PG_AUDIT_CHAINS
+            if isinstance(store, PostgresStore)
+            else 1,
         )
         self.consent = ConsentManager(
             store=store,
@@ -158,6 +175,19 @@ class Personakit:
             subjects=self.retention.subjects,
             read_events=self.events.read,
         )
+        self.personalization = Personalization(
+            store=store,
+            vault=self.vault,
+            clock=self.clock,
+            manifest=self.manifest,
+            identity=self.identity,
+            consent=self.consent,
+            traits=self.traits,
+            events=self.events,
+            registries=self.registries,
+            subjects=self.retention.subjects,
+            config=personalization,
+        )
         self.recommend = Recommender.build(
             registries=self.registries,
             store=store,
@@ -196,6 +226,7 @@ class Personakit:
         tenant: str = "default",
         manifest: Manifest | str | os.PathLike[str] | None = None,
         key_cache_size: int = DEFAULT_KEY_CACHE,
+        personalization: PersonalizationConfig | None = None,
     ) -> Personakit:
         """Open (creating if needed) a kit.
 
@@ -205,7 +236,7 @@ class Personakit:
         :class:`~personakit.storage.PostgresStore`, namespaced by ``tenant``, and then
         ``key_store`` is required, because keys must not live in the data's database.
         ``keys`` defaults to :meth:`LocalKeyProvider.from_env`; ``manifest`` is as for the
-        constructor, and so is ``key_cache_size``.
+        constructor, and so are ``key_cache_size`` and ``personalization``.
         """
         manifest = Manifest.coerce(manifest)  # before opening anything: a bad one opens nothing
         provider = keys if keys is not None else LocalKeyProvider.from_env()
@@ -248,6 +279,7 @@ class Personakit:
                 tenant=tenant,
                 manifest=manifest,
                 key_cache_size=key_cache_size,
+                personalization=personalization,
             )
         except BaseException:
             data.close()

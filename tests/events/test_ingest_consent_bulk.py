@@ -251,3 +251,23 @@ def test_create_many_creates_what_resolve_creates_and_keeps_existing_subjects() 
             kit.identity.create_many([(new, "not-a-pseudonym")])
         with pytest.raises(InvalidInput):
             kit.identity.create_many([(new, made[new]), (again, made[new])])  # one pseudonym twice
+
+
+def test_a_new_subjects_second_decision_after_a_mid_batch_flush_sees_the_first() -> None:
+    """The batch flushes pending ledger writes mid-batch (here: the shape hypothesis found, with
+    the kit's events hooks registered); a subject the batch created must then be read from the
+    store (it was answered from nothing: its second grant was a second record with seq 1)."""
+    kit, _ = memory_kit()
+    with kit:
+        _seed(kit)
+        grant = {"kind": "consent", "subject": "customer:b0", "purpose": "personalization"}
+        grant |= {"status": "given", "source": "web", "at": _at(1)} | NOTICE
+        new = grant | {"subject": "customer:b2"}
+        event = {"kind": "event", "subject": "customer:b0", "name": "product_view"}
+        event |= {"channel": "web", "at": _at(1), "properties": {"item": "sku-1"}}
+        lines = [event, grant, event, grant, grant, new, event, *[grant] * 7, new, event]
+        summary = kit.ingest([json.dumps(doc) for doc in lines], batch_size=16)
+        assert summary.rejected == 0
+        subject = kit.identity.lookup("customer:b2")
+        assert subject is not None
+        assert [record.seq for record in kit.consent.ledger(subject)] == [1, 2]

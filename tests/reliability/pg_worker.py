@@ -1,7 +1,9 @@
 """A process of the multi-process PostgreSQL tests (tests/reliability/test_postgres_processes.py).
 
 ``ingest DSN TENANT KEYS MASTER_KEY FILE``: bulk-ingest FILE into the shared kit, print the
-summary. ``hold DSN TABLE NAMESPACE``: take subject sub_held's lock in a transaction, print
+summary. ``track DSN TENANT KEYS MASTER_KEY PSEUDONYM COUNT``: alternate ``track()`` by
+identifier (customer:victim) and a consent grant by pseudonym, COUNT calls, printing one JSON list of outcomes
+(the subject written, or "gone" for SubjectNotFound). ``hold DSN TABLE NAMESPACE``: take subject sub_held's lock in a transaction, print
 "locked" and wait to be killed.
 """
 
@@ -12,8 +14,11 @@ import sys
 import time
 from pathlib import Path
 
-from personakit import LocalKeyProvider, Personakit
+from personakit import LocalKeyProvider, Personakit, SubjectNotFound
 from personakit.storage import PostgresStore
+
+_PRIVACY = {"notice": "privacy_notice", "notice_version": "2026-01", "source": "web"}
+_BREAD = {"item": "bread"}
 
 
 def main() -> None:
@@ -30,6 +35,27 @@ def main() -> None:
             sys.stdin.readline()
             summary = kit.ingest(handle, batch_size=20)
         print(json.dumps(summary.to_json()), flush=True)
+    elif mode == "track":
+        tenant, keys, master_key, pseudonym, count = sys.argv[3:8]
+        with Personakit.open(
+            dsn, tenant=tenant, key_store=keys, keys=LocalKeyProvider(master_key)
+        ) as kit:
+            print("ready", flush=True)
+            sys.stdin.readline()
+            outcomes: list[str] = []
+            for n in range(int(count)):
+                try:
+                    if n % 2:
+                        kit.consent.grant(pseudonym, "personalization", **_PRIVACY)
+                        outcomes.append(pseudonym)
+                    else:
+                        result = kit.track(
+                            "customer:victim", "purchase", channel="store", properties=_BREAD
+                        )
+                        outcomes.append(str(result.subject))
+                except SubjectNotFound:
+                    outcomes.append("gone")
+        print(json.dumps(outcomes), flush=True)
     else:
         table, namespace = sys.argv[3:5]
         store = PostgresStore(dsn, table=table, namespace=namespace)

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from personakit import ErasureIncomplete, LocalKeyProvider, Personakit, StorageError
+from personakit import LocalKeyProvider, Personakit, StorageError
 from personakit.storage import PostgresStore
 
 DSN = os.environ.get("PERSONAKIT_TEST_POSTGRES_DSN", "")
@@ -154,18 +155,9 @@ def test_an_erasure_racing_ingest_of_its_subject_leaves_nothing_of_it(
         files.append(path)
     with _ingesters(files, tenant, keys, master_key) as workers:
         with Personakit.open(DSN, **options) as kit:
-            for _ in range(3):
-                try:
-                    receipt = kit.rights.erase(victim)
-                    break
-                except ErasureIncomplete:
-                    # A batch that resolved the victim before the erasure shredded its key can
-                    # still seal events (making a fresh key in the key store) before the
-                    # erasure's last transaction takes the subject; the erasure then refuses
-                    # to call itself done, and running it again finishes (documented).
-                    continue
-            else:
-                pytest.fail("erasure never completed")
+            # One run: the erasure holds the subject from its removers to its COMMIT, so no
+            # batch can seal events for it in between (it used to need a re-run here).
+            receipt = kit.rights.erase(victim)
             with psycopg.connect(DSN) as conn:
                 # Right after the erasure commits: no row of the subject, no index entry to it.
                 rows = conn.execute(
@@ -216,3 +208,86 @@ def test_a_killed_process_leaves_no_lock_behind() -> None:
         finally:
             patient.delete_prefix("s/sub_held/")
             patient.close()
+
+
+def _namespace_rows_naming(tenant: str, needle: bytes) -> list[str]:
+    """A byte scan of every row of the tenant (keys and values): the keys whose row holds it."""
+    with psycopg.connect(DSN) as conn:
+        rows = conn.execute(
+            "SELECT key, value FROM personakit_kv WHERE namespace = %s", (tenant,)
+        ).fetchall()
+    return [str(key) for key, value in rows if needle in str(key).encode() or needle in value]
+
+
+def test_an_erasure_racing_tracked_writes_finishes_in_one_run_and_leaves_no_byte(
+    tmp_path: Path, master_key: str, tenant: str
+) -> None:
+    """3 processes write the subject (track by identifier, consent by pseudonym) during erasure.
+
+    The erasure holds the subject across removers, shred and delete, so it completes in one
+    run; right after it returns no row of the tenant and no key-store entry holds the
+    pseudonym; writes that arrive later either make a fresh subject (by identifier) or get
+    SubjectNotFound (by pseudonym), and none ever lands on the erased one again.
+    """
+    keys = tmp_path / "keys"
+    options = {"tenant": tenant, "key_store": keys, "keys": LocalKeyProvider(master_key)}
+    with Personakit.open(DSN, **options) as kit:
+        victim = kit.track(
+            "customer:victim", "purchase", channel="store", properties={"item": "bread"}
+        ).subject
+    assert victim is not None
+    with contextlib.ExitStack() as stack:
+        workers = [
+            stack.enter_context(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        str(WORKER),
+                        "track",
+                        DSN,
+                        tenant,
+                        str(keys),
+                        master_key,
+                        victim,
+                        "120",
+                    ],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            for _ in range(3)
+        ]
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready"
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.close()
+        with Personakit.open(DSN, **options) as kit:
+            deadline = time.monotonic() + 60
+            while len(kit.events.read(victim)) < 12:  # the writers are well under way
+                assert time.monotonic() < deadline, "the writers never started"
+                time.sleep(0.01)
+            kit.rights.erase(victim)  # one run: no ErasureIncomplete
+            assert _namespace_rows_naming(tenant, victim.encode()) == []
+            assert not kit.keyring.has_subject_key(victim)
+            assert [key for key, _ in kit.key_store.scan("") if victim in key] == []
+        outcomes = []
+        for worker in workers:
+            assert worker.stdout is not None
+            outcomes.append(json.loads(worker.stdout.read().strip().splitlines()[-1]))
+            worker.wait(timeout=300)
+        assert [worker.returncode for worker in workers] == [0, 0, 0]
+    for seen in outcomes:
+        # Once a writer saw the erasure, it never wrote to the erased subject again: by
+        # pseudonym it gets SubjectNotFound, by identifier a fresh subject.
+        first = next((n for n, outcome in enumerate(seen) if outcome != victim), len(seen))
+        for n, outcome in enumerate(seen[first:], start=first):
+            assert outcome == "gone" if n % 2 else outcome not in (victim, "gone"), (n, seen)
+    assert _namespace_rows_naming(tenant, victim.encode()) == []
+    with Personakit.open(DSN, **options) as kit:
+        assert not kit.keyring.has_subject_key(victim)
+        assert kit.identity.lookup("customer:victim") not in (None, victim)
+        assert kit.audit.verify().ok

@@ -163,10 +163,14 @@ def test_erasing_a_random_subset_leaves_the_others_intact(populate, sizes, data)
         assert kit.audit.verify().ok
 
 
-def test_crash_after_the_key_shred_is_finished_by_erasing_again(
+def test_a_crash_inside_the_erasure_transaction_rolls_it_back_and_erasing_again_finishes(
     kit_and_clock, populate, monkeypatch
 ):
-    """If deletion fails after the shred, erase() again completes and the receipt adds up."""
+    """Deletion failing inside the erasure's transaction undoes it all, key kept; re-run ends it.
+
+    (Before the subject was held across removers, shred and delete, the key was shredded
+    before deletion and this test checked the half-erased state that left.)
+    """
     kit, _ = kit_and_clock
     subject = populate(kit, "customer:c1", email="alice@example.com", first_name="Alice")
     counts = kit.vault.count(subject)
@@ -182,10 +186,8 @@ def test_crash_after_the_key_shred_is_finished_by_erasing_again(
     monkeypatch.setattr(kit.vault, "delete_subject", crash_once)
     with pytest.raises(RuntimeError, match="simulated crash"):
         kit.rights.erase("customer:c1")
-    assert not kit.keyring.has_subject_key(subject)
-    left = kit.vault.count(subject)
-    assert left.pop("erasure") == 1  # the progress marker, deleted with the rest
-    assert left == counts
+    assert kit.keyring.has_subject_key(subject)
+    assert kit.vault.count(subject) == counts  # rolled back whole: nothing half-erased
     assert [e.status for e in kit.rights.erasure_log()] == ["in_progress"]
     receipt = kit.rights.erase(subject)
     assert receipt.recovered
@@ -195,6 +197,28 @@ def test_crash_after_the_key_shred_is_finished_by_erasing_again(
     assert receipt.scrub_status == "done"
     _unreadable(kit, subject, ["customer:c1", "email:alice@example.com"])
     assert [e.status for e in kit.rights.erasure_log()] == ["completed"]
+    assert kit.audit.verify().ok
+
+
+def test_a_crash_between_commit_and_shred_is_finished_by_erasing_again(
+    kit_and_clock, populate, monkeypatch
+):
+    """The shred failing after COMMIT leaves only the key; the re-run shreds it."""
+    kit, _ = kit_and_clock
+    subject = populate(kit, "customer:c1", email="alice@example.com", first_name="Alice")
+    counts = kit.vault.count(subject)
+    monkeypatch.setattr(kit.keyring, "shred", _raise)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        kit.rights.erase(subject)
+    monkeypatch.undo()
+    assert kit.keyring.has_subject_key(subject)
+    assert kit.vault.count(subject) == {}
+    assert kit.identity.lookup("customer:c1") is None
+    receipt = kit.rights.erase(subject)
+    assert receipt.recovered
+    assert receipt.records == counts
+    assert receipt.data_key == 1
+    _unreadable(kit, subject, ["customer:c1", "email:alice@example.com"])
     assert kit.audit.verify().ok
 
 
@@ -237,14 +261,19 @@ def test_contribution_removers_run_once_across_crashes(kit_and_clock, populate, 
     monkeypatch.undo()
     receipt = kit.rights.erase(subject)
     assert calls == [(subject, 1)]
-    assert receipt.contributions == {"popularity": 7}
-    assert receipt.to_json()["removed"]["contributions"] == {"popularity": 7}
+    # every kit also has personalization's segment index (nothing of this subject in it)
+    assert receipt.contributions == {"popularity": 7, "segment-index": 0}
+    assert receipt.to_json()["removed"]["contributions"] == {"popularity": 7, "segment-index": 0}
 
 
 def test_concurrent_erasures_of_one_subject_remove_its_contribution_once(
     kit_and_clock, populate, monkeypatch
 ) -> None:
-    """An erasure that waited for the lock while another ran the removers does not rerun them."""
+    """An erasure that waited for the subject while another erased it does not rerun removers.
+
+    (The other erasure runs whole while this one waits: removers and deletion commit
+    together, so there is no state where only the removers ran.)
+    """
     kit, _ = kit_and_clock
     subject = populate(kit, "customer:1", email="ann@example.com", first_name="Ann")
     calls: list[str] = []
@@ -254,7 +283,6 @@ def test_concurrent_erasures_of_one_subject_remove_its_contribution_once(
         return 1
 
     kit.rights.registry.register_remover("shared_counts", remover)
-    eraser = kit.rights.eraser
     original = kit.store.transaction
     raced = False
 
@@ -262,16 +290,18 @@ def test_concurrent_erasures_of_one_subject_remove_its_contribution_once(
     def transaction() -> Iterator[None]:
         nonlocal raced
         if not raced:
-            # Another process runs the same erasure's removers and commits its progress marker
-            # while this one waits for the store's write lock.
+            # Another process erases the same subject while this one waits for its lock.
             raced = True
-            eraser._prepare(subject)
+            kit.rights.erase(subject)
         with original():
             yield
 
     monkeypatch.setattr(kit.store, "transaction", transaction)
-    kit.rights.erase(subject)
+    receipt = kit.rights.erase(subject)
     assert calls == [subject]
+    # other shared kinds every kit registers (personalization's segment index) changed nothing
+    assert {name: n for name, n in receipt.contributions.items() if n} == {"shared_counts": 1}
+    _unreadable(kit, subject, ["customer:1", "email:ann@example.com"])
 
 
 def test_anything_left_behind_raises_and_keeps_the_erasure_open(

@@ -695,3 +695,35 @@ def test_close_drains_the_pool_leaving_no_session_on_the_server() -> None:
     while sessions() and time.monotonic() < deadline:
         time.sleep(0.05)  # the server notices closed sockets asynchronously
     assert sessions() == 0
+
+
+@needs_postgres
+def test_scrub_of_a_partitioned_table_counts_dead_rows_in_every_partition() -> None:
+    """A parent has no rows of its own: scrub() is pending while a partition keeps dead rows."""
+    table = f"personakit_part_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        conn.execute(_PARTITIONED.format(table=table))
+        for remainder in range(4):
+            conn.execute(
+                f"CREATE TABLE {table}_p{remainder} PARTITION OF {table}"
+                f" FOR VALUES WITH (MODULUS 4, REMAINDER {remainder})"
+            )
+    store = PostgresStore(DSN, table=table, namespace="shop")
+    try:
+        store.put("s/sub_a/x", b"secret")
+        with psycopg.connect(DSN) as reader:
+            reader.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            reader.execute(f"SELECT count(*) FROM {table}")
+            store.delete("s/sub_a/x")
+            pending = store.scrub(attempts=1)
+            reader.rollback()
+        assert pending.status == "pending", pending.detail
+        assert "open transaction" in pending.detail
+        assert store.scrub().done
+    finally:
+        store.close()
+        with psycopg.connect(DSN, autocommit=True) as conn:
+            conn.execute(f"DROP TABLE {table}")
+            conn.execute(
+                "DELETE FROM personakit_migrations WHERE table_name = %s", (f"public.{table}",)
+            )

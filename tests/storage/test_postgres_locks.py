@@ -27,6 +27,7 @@ _keys = st.one_of(
     st.builds(lambda s, t: f"s/{s}/{t}", _names, _tails),
     st.builds(lambda t: f"a/e/{t}", _tails),
     st.just("a/head"),
+    st.builds(lambda c, t: f"a/c/{c}/{t}", st.sampled_from(["0001", "0002", "0015"]), _tails),
     st.text(st.characters(blacklist_characters="\x00"), min_size=1, max_size=16),
 )
 
@@ -42,11 +43,13 @@ def test_keys_of_one_subject_share_its_domain(subject: str, one: str, two: str) 
 def test_keys_share_a_domain_only_when_they_share_a_subject_or_are_the_audit_chain(
     one: str, two: str
 ) -> None:
-    """Two keys share a domain iff they are one key, one subject's, or both the audit chain."""
+    """Two keys share a domain iff they are one key, one subject's, or one audit chain's."""
 
     def owner(key: str) -> str:
         if key.startswith("s/") and key.find("/", 2) > 2:
             return "s:" + key[2 : key.find("/", 2)]
+        if key.startswith("a/c/") and key.find("/", 4) > 4:  # chain <c>: a/c/<c>/...
+            return "audit:" + key[4 : key.find("/", 4)]
         return "audit" if key == "a/head" or key.startswith("a/e/") else "k:" + key
 
     assert (domain_of(one) == domain_of(two)) == (owner(one) == owner(two))

@@ -11,6 +11,20 @@ kept outside the store) closes both gaps: :meth:`AuditLog.verify` with a checkpo
 chain shorter than the checkpoint (truncation) and a different hash at the checkpoint's
 sequence (rewrite).
 
+Several chains
+--------------
+One chain has one head, so every audited write of every process queues on it. A log may
+instead have ``N`` chains (:mod:`personakit.audit._chains`; the kit uses 16 on PostgreSQL, one
+on the embedded store): each writer thread appends to one chain of its own, so a transaction
+takes one head however many subjects it audits; each chain has its own head (and lock), and
+writers append in parallel. Every new entry of such a log names its chain and carries a
+wall-clock stamp ``t`` (nanoseconds) inside its hashed body; :meth:`AuditLog.entries` merges
+the chains by ``(at, t)``.
+Verification checks every chain as it checks one, plus that each entry sits in the chain it
+names; a checkpoint signs every chain's head at once, so a tail cut from any chain, a whole
+chain deleted, or a chain rewritten is reported. Chain 0 keeps the original layout, so a log
+written before chains existed verifies unchanged and simply continues as chain 0.
+
 Audit entries are not encrypted (an auditor must be able to read them), so they must never hold
 personal data: subjects appear as opaque references, never as identifiers or trait values.
 """
@@ -19,23 +33,33 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any, Final, Literal
 
-from attrs import field, frozen
+from attrs import evolve, field, frozen
 
 from personakit._clock import Clock
 from personakit._codec import canonical_json, loads
-from personakit.exceptions import AuditChainBroken, InvalidInput, Problem
+from personakit.audit._chains import (
+    CHAIN_PREFIX,
+    CHAINS_KEY,
+    LEGACY_ENTRIES,
+    MAX_CHAINS,
+    ChainPicker,
+    entry_key,
+    genesis,
+    head_key,
+    parse_entry_key,
+)
+from personakit.audit._checkpoint import Checkpoint
+from personakit.exceptions import AuditChainBroken, ConfigurationError
 from personakit.storage import Store
 
 __all__ = ["AuditEntry", "AuditLog", "AuditProblem", "Checkpoint", "VerifyReport"]
 
-_HEAD: Final = "a/head"
-_ENTRY_PREFIX: Final = "a/e/"
-_GENESIS: Final = "00" * 32
-_SEQ_WIDTH: Final = 16
+_GENESIS: Final = genesis(0)
 
 ProblemKind = Literal[
     "malformed",
@@ -47,6 +71,7 @@ ProblemKind = Literal[
     "truncated",
     "rewritten",
     "checkpoint-invalid",
+    "wrong-chain",
 ]
 
 
@@ -62,10 +87,14 @@ class AuditEntry:
     data: Mapping[str, Any] = field(factory=dict)
     prev: str
     hash: str
+    #: The chain the entry names (None: an entry of a one-chain log, or written before chains).
+    chain: int | None = None
+    #: Wall-clock nanoseconds at append, to order entries across chains (None with ``chain``).
+    t: int | None = None
 
     def body(self) -> dict[str, Any]:
         """The hashed part of the entry, as it is canonicalised."""
-        return {
+        body = {
             "seq": self.seq,
             "at": self.at.isoformat(),
             "action": self.action,
@@ -73,6 +102,10 @@ class AuditEntry:
             "subject": self.subject,
             "data": dict(self.data),
         }
+        if self.chain is not None:
+            body["chain"] = self.chain
+            body["t"] = self.t
+        return body
 
     def to_json(self) -> dict[str, Any]:
         """The entry as stored and exported."""
@@ -86,11 +119,21 @@ class AuditProblem:
     seq: int | None
     kind: ProblemKind
     detail: str
+    chain: int = 0
 
     def __str__(self) -> str:
-        """Render as ``#seq kind: detail``."""
+        """Render as ``#seq kind: detail`` (``chain c #seq …`` beyond chain 0)."""
         where = "head" if self.seq is None else f"#{self.seq}"
+        if self.chain:
+            where = f"chain {self.chain} {where}"
         return f"{where} {self.kind}: {self.detail}"
+
+    def to_json(self) -> dict[str, Any]:
+        """As listed in a report (``chain`` only beyond chain 0)."""
+        found: dict[str, Any] = {"seq": self.seq, "kind": self.kind, "detail": self.detail}
+        if self.chain:
+            found["chain"] = self.chain
+        return found
 
 
 @frozen(kw_only=True)
@@ -102,6 +145,8 @@ class VerifyReport:
     head_hash: str
     checkpoint_seq: int | None
     problems: tuple[AuditProblem, ...]
+    #: ``(seq, hash)`` of every chain's head, chain 0 first (``head_seq``, ``head_hash``).
+    heads: tuple[tuple[int, str], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -110,13 +155,16 @@ class VerifyReport:
 
     def to_json(self) -> dict[str, Any]:
         """Machine-readable report (the CLI prints this)."""
-        return {
+        report: dict[str, Any] = {
             "ok": self.ok,
             "entries": self.entries,
             "head": {"seq": self.head_seq, "hash": self.head_hash},
             "checkpoint_seq": self.checkpoint_seq,
-            "problems": [{"seq": p.seq, "kind": p.kind, "detail": p.detail} for p in self.problems],
+            "problems": [problem.to_json() for problem in self.problems],
         }
+        if len(self.heads) > 1:
+            report["chains"] = [{"seq": seq, "hash": digest} for seq, digest in self.heads]
+        return report
 
     def __str__(self) -> str:
         """One line: ok, or the problems."""
@@ -125,61 +173,13 @@ class VerifyReport:
         return "; ".join(str(p) for p in self.problems)
 
 
-@frozen(kw_only=True)
-class Checkpoint:
-    """A signed statement of the chain head at some point: keep it outside the store."""
-
-    tenant: str
-    seq: int
-    hash: str
-    at: datetime
-    mac: str
-
-    def signed_body(self) -> bytes:
-        """The bytes the MAC covers."""
-        return canonical_json(
-            {"tenant": self.tenant, "seq": self.seq, "hash": self.hash, "at": self.at.isoformat()}
-        )
-
-    def to_json(self) -> dict[str, Any]:
-        """The checkpoint as written to a file."""
-        return {
-            "tenant": self.tenant,
-            "seq": self.seq,
-            "hash": self.hash,
-            "at": self.at.isoformat(),
-            "mac": self.mac,
-        }
-
-    @classmethod
-    def from_json(cls, data: Any) -> Checkpoint:
-        """Parse a checkpoint file's JSON; :class:`InvalidInput` names every bad field."""
-        problems: list[Problem] = []
-        if not isinstance(data, dict):
-            raise InvalidInput("invalid checkpoint", [Problem(where="$", what="not an object")])
-        for name, kind in (("tenant", str), ("seq", int), ("hash", str), ("at", str), ("mac", str)):
-            if not isinstance(data.get(name), kind) or isinstance(data.get(name), bool):
-                problems.append(
-                    Problem(where=f"$.{name}", what=f"missing or not a {kind.__name__}")
-                )
-        at: datetime | None = None
-        if isinstance(data.get("at"), str):
-            try:
-                at = datetime.fromisoformat(data["at"])
-            except ValueError:
-                problems.append(Problem(where="$.at", what="not an ISO 8601 timestamp"))
-        if problems or at is None:
-            raise InvalidInput("invalid checkpoint", problems)
-        return cls(
-            tenant=data["tenant"], seq=data["seq"], hash=data["hash"], at=at, mac=data["mac"]
-        )
-
-
 class AuditLog:
     """Append-only, hash-chained log of every consequential change, in the data store.
 
     ``signer`` / ``check_signature`` MAC checkpoints (the kit passes keyring-derived ones), so a
     checkpoint file cannot be forged by someone who can write the store but holds no keys.
+    ``chains`` (1 to 256) is how many chains a new log gets; a log records its count on first
+    open with more than one, and that record wins over ``chains`` from then on.
     """
 
     def __init__(
@@ -190,23 +190,44 @@ class AuditLog:
         tenant: str,
         signer: Callable[[bytes], bytes],
         check_signature: Callable[[bytes, bytes], bool],
+        chains: int = 1,
     ) -> None:
-        """Bind the log to its store, clock and checkpoint signer."""
+        """Bind the log to its store, clock and checkpoint signer; read or record ``chains``."""
+        if type(chains) is not int or not 0 < chains <= MAX_CHAINS:
+            raise ConfigurationError(f"audit chains must be an int from 1 to {MAX_CHAINS}")
         self.store = store
         self.clock = clock
         self.tenant = tenant
         self._sign = signer
         self._check = check_signature
+        recorded = store.get(CHAINS_KEY)
+        if recorded is None and chains > 1:
+            with store.transaction():  # check-and-create: two first openers agree
+                recorded = store.get(CHAINS_KEY)
+                if recorded is None:
+                    store.put(CHAINS_KEY, canonical_json({"chains": chains}))
+        self.chains = chains if recorded is None else _recorded_chains(recorded)
+        self._pick = ChainPicker(self.chains)
 
     def __repr__(self) -> str:
         """Render with the tenant."""
         return f"AuditLog(tenant={self.tenant!r})"
 
     def head(self) -> tuple[int, str]:
-        """The sequence number and hash of the last entry (``(0, genesis)`` when empty)."""
-        raw = self.store.get(_HEAD)
+        """Chain 0's last sequence number and hash (``(0, genesis)`` when empty).
+
+        With one chain, that is the log's head; :meth:`heads` gives every chain's.
+        """
+        return self._head(0)
+
+    def heads(self) -> list[tuple[int, str]]:
+        """``(seq, hash)`` of every chain's head, chain 0 first."""
+        return [self._head(chain) for chain in range(self.chains)]
+
+    def _head(self, chain: int) -> tuple[int, str]:
+        raw = self.store.get(head_key(chain))
         if raw is None:
-            return 0, _GENESIS
+            return 0, genesis(chain)
         head = loads(raw)
         return int(head["seq"]), str(head["hash"])
 
@@ -220,10 +241,13 @@ class AuditLog:
     ) -> AuditEntry:
         """Append an entry; call it inside the transaction of the change it records.
 
-        ``data`` must be JSON-serialisable and hold no personal data.
+        ``data`` must be JSON-serialisable and hold no personal data. With several chains the
+        entry goes to this thread's chain (see :mod:`personakit.audit._chains`).
         """
+        chain = self._pick()
+        several = self.chains > 1
         with self.store.transaction():
-            seq, prev = self.head()
+            seq, prev = self._head(chain)
             entry = _make_entry(
                 seq=seq + 1,
                 at=self.clock.now(),
@@ -232,23 +256,45 @@ class AuditLog:
                 subject=subject,
                 data=dict(data or {}),
                 prev=prev,
+                chain=chain if several else None,
+                t=time.time_ns() if several else None,
             )
-            self.store.put(_entry_key(entry.seq), canonical_json(entry.to_json()))
-            self.store.put(_HEAD, canonical_json({"seq": entry.seq, "hash": entry.hash}))
+            self.store.put(entry_key(chain, entry.seq), canonical_json(entry.to_json()))
+            self.store.put(head_key(chain), canonical_json({"seq": entry.seq, "hash": entry.hash}))
         return entry
 
     def entries(self, *, after: int = 0) -> Iterator[AuditEntry]:
-        """Yield entries in sequence order (those with ``seq > after``); skips malformed ones."""
-        for _, raw in self.store.scan(_ENTRY_PREFIX):
-            entry = _parse_entry(raw)
-            if entry is not None and entry.seq > after:
-                yield entry
+        """Yield entries in order (those with ``seq > after`` in their chain); skips malformed.
+
+        With one chain, in sequence order, streamed; with several, every chain merged by
+        ``(at, t)`` (loaded at once: export the log with one chain per call if it is huge).
+        """
+        if self.chains == 1:
+            for _, raw in self.store.scan(LEGACY_ENTRIES):
+                entry = _parse_entry(raw)
+                if entry is not None and entry.seq > after:
+                    yield entry
+            return
+        found = [
+            entry
+            for prefix in (LEGACY_ENTRIES, CHAIN_PREFIX)
+            for _, raw in self.store.scan(prefix)
+            if (entry := _parse_entry(raw)) is not None and entry.seq > after
+        ]
+        found.sort(key=lambda e: (e.at, e.t or 0, e.chain or 0, e.seq))
+        yield from found
 
     def checkpoint(self) -> Checkpoint:
-        """A signed checkpoint of the current head, to store somewhere the store's writers can't."""
-        seq, head_hash = self.head()
+        """A signed checkpoint of every chain's head, to keep where the store's writers can't."""
+        heads = self.heads()
+        seq, head_hash = heads[0]
         unsigned = Checkpoint(
-            tenant=self.tenant, seq=seq, hash=head_hash, at=self.clock.now(), mac=""
+            tenant=self.tenant,
+            seq=seq,
+            hash=head_hash,
+            at=self.clock.now(),
+            mac="",
+            heads=tuple(heads[1:]),
         )
         return Checkpoint(
             tenant=self.tenant,
@@ -256,65 +302,78 @@ class AuditLog:
             hash=head_hash,
             at=unsigned.at,
             mac=self._sign(unsigned.signed_body()).hex(),
+            heads=unsigned.heads,
         )
 
     def verify(self, checkpoint: Checkpoint | None = None, *, strict: bool = False) -> VerifyReport:
-        """Recompute the whole chain; report every edit, deletion, reordering and gap.
+        """Recompute every chain; report every edit, deletion, reordering and gap.
 
-        With ``checkpoint``, also report truncation (the chain ends before the checkpoint) and
-        rewriting (the hash at the checkpoint's sequence differs). ``strict`` raises
-        :class:`AuditChainBroken` instead of returning a failing report.
+        With ``checkpoint``, also report truncation (a chain ends before the checkpoint's head
+        of it, or is gone) and rewriting (the hash at the checkpoint's sequence differs).
+        ``strict`` raises :class:`AuditChainBroken` instead of returning a failing report.
         """
-        # The head is read before and after the scan: entries appended concurrently while we
-        # scan are fine, a head that disagrees with the chain is not.
-        head_before, _ = self.head()
-        problems: list[AuditProblem] = []
-        expected_seq = 1
-        prev = _GENESIS
-        count = 0
-        checkpoint_hash: str | None = None
-        for key, raw in self.store.scan(_ENTRY_PREFIX):
-            count += 1
-            key_seq = _seq_of_key(key)
-            entry = _parse_entry(raw)
-            if entry is None or key_seq is None:
-                problems.append(
-                    AuditProblem(seq=key_seq, kind="malformed", detail="unreadable entry")
-                )
-                continue
-            problems.extend(_check_entry(key_seq, entry, expected_seq, prev))
-            if checkpoint is not None and key_seq == checkpoint.seq:
-                checkpoint_hash = entry.hash
-            prev = entry.hash
-            expected_seq = key_seq + 1
-        head_seq, head_hash = self.head()
-        last_seq = expected_seq - 1
-        head_ahead = head_before > last_seq  # entries missing at the end, head not updated
-        head_behind = head_seq < last_seq  # head rolled back under existing entries
-        head_differs = head_seq == last_seq and not hmac.compare_digest(head_hash, prev)
-        if head_ahead or head_behind or head_differs:
-            problems.append(
-                AuditProblem(
-                    seq=None,
-                    kind="head-mismatch",
-                    detail=f"head says #{head_seq}, chain ends at #{last_seq}",
-                )
-            )
+        chains = max(self.chains, 1 + (len(checkpoint.heads) if checkpoint is not None else 0))
+        # Heads are read before and after the scan: entries appended concurrently while we
+        # scan are fine, a head that disagrees with its chain is not.
+        before = {chain: self._head(chain)[0] for chain in range(chains)}
+        grouped = self._scan_chains()
+        chains = max(chains, 1 + max(grouped, default=0))
+        wanted: dict[int, int] = {}
         if checkpoint is not None:
-            problems.extend(self._check_checkpoint(checkpoint, last_seq, checkpoint_hash))
+            wanted = {0: checkpoint.seq}
+            wanted.update({n + 1: head[0] for n, head in enumerate(checkpoint.heads)})
+        problems: list[AuditProblem] = []
+        count = 0
+        heads: list[tuple[int, str]] = []
+        ends: dict[int, tuple[int, str | None]] = {}
+        for chain in range(chains):
+            walk = _Walk(chain, wanted.get(chain))
+            for key_seq, raw in grouped.get(chain, []):
+                walk.step(key_seq, raw)
+            count += walk.count
+            problems.extend(walk.problems)
+            head_seq, head_hash = self._head(chain)
+            heads.append((head_seq, head_hash))
+            last_seq = walk.expected - 1
+            head_ahead = before.get(chain, 0) > last_seq  # tail entries gone, head kept
+            head_behind = head_seq < last_seq  # head rolled back under existing entries
+            differs = head_seq == last_seq and not hmac.compare_digest(head_hash, walk.prev)
+            if head_ahead or head_behind or differs:
+                problems.append(
+                    AuditProblem(
+                        seq=None,
+                        kind="head-mismatch",
+                        detail=f"head says #{head_seq}, chain ends at #{last_seq}",
+                        chain=chain,
+                    )
+                )
+            ends[chain] = (last_seq, walk.hash_at_wanted)
+        if checkpoint is not None:
+            problems.extend(self._check_checkpoint(checkpoint, ends))
         report = VerifyReport(
             entries=count,
-            head_seq=head_seq,
-            head_hash=head_hash,
+            head_seq=heads[0][0],
+            head_hash=heads[0][1],
             checkpoint_seq=None if checkpoint is None else checkpoint.seq,
             problems=tuple(problems),
+            heads=tuple(heads),
         )
         if strict and not report.ok:
             raise AuditChainBroken(report)
         return report
 
+    def _scan_chains(self) -> dict[int, list[tuple[int | None, bytes]]]:
+        """Every entry row, ``(seq from its key, raw)`` grouped by chain, in key order."""
+        grouped: dict[int, list[tuple[int | None, bytes]]] = {}
+        for prefix in (LEGACY_ENTRIES, CHAIN_PREFIX):
+            for key, raw in self.store.scan(prefix):
+                where = parse_entry_key(key)
+                if where is not None and where[0] < MAX_CHAINS:
+                    grouped.setdefault(where[0], []).append((where[1], raw))
+        return grouped
+
     def _check_checkpoint(
-        self, checkpoint: Checkpoint, last_seq: int, hash_at_checkpoint: str | None
+        self, checkpoint: Checkpoint, ends: Mapping[int, tuple[int, str | None]]
     ) -> list[AuditProblem]:
         try:
             mac = bytes.fromhex(checkpoint.mac)
@@ -328,25 +387,71 @@ class AuditLog:
                     detail="checkpoint signature does not verify for this keyring and tenant",
                 )
             ]
-        if checkpoint.seq == 0:
-            return []
-        if last_seq < checkpoint.seq or hash_at_checkpoint is None:
-            return [
-                AuditProblem(
-                    seq=checkpoint.seq,
-                    kind="truncated",
-                    detail=f"checkpoint is at #{checkpoint.seq} but the chain ends at #{last_seq}",
+        problems: list[AuditProblem] = []
+        signed = [(checkpoint.seq, checkpoint.hash), *checkpoint.heads]
+        for chain, (seq, digest) in enumerate(signed):
+            last_seq, hash_at = ends.get(chain, (0, None))
+            if seq == 0:
+                continue
+            if last_seq < seq or hash_at is None:
+                problems.append(
+                    AuditProblem(
+                        seq=seq,
+                        kind="truncated",
+                        detail=f"checkpoint is at #{seq} but the chain ends at #{last_seq}",
+                        chain=chain,
+                    )
                 )
-            ]
-        if not hmac.compare_digest(hash_at_checkpoint, checkpoint.hash):
-            return [
-                AuditProblem(
-                    seq=checkpoint.seq,
-                    kind="rewritten",
-                    detail="hash at the checkpoint differs: the chain was rewritten",
+            elif not hmac.compare_digest(hash_at, digest):
+                problems.append(
+                    AuditProblem(
+                        seq=seq,
+                        kind="rewritten",
+                        detail="hash at the checkpoint differs: the chain was rewritten",
+                        chain=chain,
+                    )
                 )
-            ]
-        return []
+        return problems
+
+
+class _Walk:
+    """One chain's verification, entry by entry in key order."""
+
+    def __init__(self, chain: int, wanted: int | None) -> None:
+        self.chain = chain
+        self.wanted = wanted  # the checkpoint's sequence number in this chain
+        self.expected = 1
+        self.prev = genesis(chain)
+        self.count = 0
+        self.hash_at_wanted: str | None = None
+        self.problems: list[AuditProblem] = []
+
+    def step(self, key_seq: int | None, raw: bytes) -> None:
+        self.count += 1
+        entry = _parse_entry(raw)
+        if entry is None or key_seq is None:
+            self.problems.append(
+                AuditProblem(
+                    seq=key_seq, kind="malformed", detail="unreadable entry", chain=self.chain
+                )
+            )
+            return
+        found = _check_entry(key_seq, entry, self.expected, self.prev)
+        # An entry of a log with several chains names its chain; one without a name belongs to
+        # chain 0 (written by a one-chain log). Moved anywhere else, it is reported.
+        if (entry.chain if entry.chain is not None else 0) != self.chain:
+            found.append(
+                AuditProblem(
+                    seq=key_seq,
+                    kind="wrong-chain",
+                    detail=f"stored in chain {self.chain} but names chain {entry.chain or 0}",
+                )
+            )
+        self.problems.extend(evolve(problem, chain=self.chain) for problem in found)
+        if key_seq == self.wanted:
+            self.hash_at_wanted = entry.hash
+        self.prev = entry.hash
+        self.expected = key_seq + 1
 
 
 def _check_entry(
@@ -380,13 +485,14 @@ def _check_entry(
     return problems
 
 
-def _entry_key(seq: int) -> str:
-    return f"{_ENTRY_PREFIX}{seq:0{_SEQ_WIDTH}d}"
-
-
-def _seq_of_key(key: str) -> int | None:
-    tail = key[len(_ENTRY_PREFIX) :]
-    return int(tail) if tail.isdigit() and len(tail) == _SEQ_WIDTH else None
+def _recorded_chains(raw: bytes) -> int:
+    try:
+        chains = loads(raw)["chains"]
+    except (ValueError, KeyError, TypeError):
+        chains = None
+    if type(chains) is not int or not 0 < chains <= MAX_CHAINS:
+        raise ConfigurationError("the audit log's chain count record is unreadable")
+    return chains
 
 
 def _chain_hash(prev: str, body: Mapping[str, Any]) -> str:
@@ -406,11 +512,10 @@ def _make_entry(
     subject: str | None,
     data: dict[str, Any],
     prev: str,
+    chain: int | None,
+    t: int | None,
 ) -> AuditEntry:
     draft = AuditEntry(
-        seq=seq, at=at, action=action, actor=actor, subject=subject, data=data, prev=prev, hash=""
-    )
-    return AuditEntry(
         seq=seq,
         at=at,
         action=action,
@@ -418,13 +523,19 @@ def _make_entry(
         subject=subject,
         data=data,
         prev=prev,
-        hash=_chain_hash(prev, draft.body()),
+        hash="",
+        chain=chain,
+        t=t,
     )
+    return evolve(draft, hash=_chain_hash(prev, draft.body()))
 
 
 def _parse_entry(raw: bytes) -> AuditEntry | None:
     try:
         doc = loads(raw)
+        chain, t = doc.get("chain"), doc.get("t")
+        if chain is not None and (type(chain) is not int or (t is not None and type(t) is not int)):
+            return None
         return AuditEntry(
             seq=int(doc["seq"]),
             at=datetime.fromisoformat(doc["at"]),
@@ -434,6 +545,8 @@ def _parse_entry(raw: bytes) -> AuditEntry | None:
             data=doc["data"],
             prev=str(doc["prev"]),
             hash=str(doc["hash"]),
+            chain=chain,
+            t=t if chain is not None else None,
         )
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None

@@ -29,6 +29,7 @@ from personakit.cli import (
     _retention,
     _rules,
     _schema,
+    _segments,
     _store,
     _subject,
 )
@@ -58,6 +59,7 @@ _GROUPS = (
     _dp,
     _predict,
     _rules,
+    _segments,
     _recommend,
 )
 

@@ -139,6 +139,9 @@ class BatchLedger(Ledger):
         ]
         if records:
             self.vault.put_many(records)
+        # What was flushed is in the store now: a fresh subject's next read must go there (an
+        # events hook flushes mid-batch, and a second decision then has to see the first).
+        self.fresh.difference_update(chosen)
 
 
 class BulkDecisions:

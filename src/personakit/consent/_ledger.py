@@ -46,6 +46,7 @@ from personakit.consent._state import (
     decode_state,
     restriction_exists,
 )
+from personakit.exceptions import SubjectNotFound
 from personakit.storage import Store
 
 __all__ = [
@@ -150,6 +151,10 @@ class Ledger:
     manifest: Manifest
     cascade: CascadeRegistry
     subject_ref: Callable[[str], str]
+    # Re-checked inside every append's transaction (under the subject's lock on PostgreSQL):
+    # an erasure that committed after the caller's up-front check must win, or the append
+    # would bring records of the erased subject back.
+    subject_exists: Callable[[str], bool] | None = None
     storage_locations: tuple[str, ...] = field(init=False)
     withdrawal_method: str = field(init=False)
 
@@ -228,6 +233,8 @@ class Ledger:
             if not drafts and not probe.head_changed:
                 return self.empty_receipt(subject, action, unchanged)
         with self.store.transaction():
+            if self.subject_exists is not None and not self.subject_exists(subject):
+                raise SubjectNotFound("subject")
             transaction = Transaction(self, subject, actor)
             drafts, unchanged = plan(transaction)
             for draft in drafts:

@@ -147,6 +147,7 @@ class ConsentManager:
             manifest=manifest,
             cascade=self.cascade,
             subject_ref=subject_ref,
+            subject_exists=subject_exists,
         )
 
     def __repr__(self) -> str:

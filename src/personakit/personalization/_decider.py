@@ -23,7 +23,7 @@ from personakit.personalization._decision import ContextFacts, Decision, decide_
 from personakit.personalization._experiments import BUCKET_LABEL, ExposureLog, bucket_mac
 from personakit.personalization._facts import Facts
 from personakit.personalization._rules import RuleSet, compile_rule_set
-from personakit.personalization._segments import SegmentDefinition, compile_segments
+from personakit.personalization._segment_docs import SegmentDefinition, compile_segments
 from personakit.personalization._vocabulary import (
     DEFAULT_CONTEXT,
     FieldInfo,

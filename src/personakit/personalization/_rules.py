@@ -25,7 +25,7 @@ from personakit.personalization._experiments import (
     parse_experiment,
 )
 from personakit.personalization._facts import Facts
-from personakit.personalization._segments import json_problems, special_problems
+from personakit.personalization._segment_docs import json_problems, special_problems
 from personakit.personalization._vocabulary import Reads, Vocabulary
 
 __all__ = ["Outcome", "Rule", "RuleSet", "compile_rule_set"]

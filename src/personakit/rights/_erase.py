@@ -6,16 +6,21 @@ The order of an erasure, and why:
    under ``e/<tombstone>`` (the tombstone is ``kit.subject_ref(subject)``, a keyed hash). The
    key store is backed up separately from the data store, so the log survives the restore of
    an older data backup and ``replay`` can erase the subject again.
-2. **Prepare** (only while the data key exists, because it reads the subject's records): read
-   the subject's identifiers to know its index entries, and run every registered
-   :class:`~personakit.rights.ContributionRemover` in one data-store transaction that also
-   writes a progress marker under the subject's prefix, so a re-run never removes a
-   contribution twice.
-3. **Shred** the subject's data key. From here on every copy of the subject's records,
-   including copies in data backups, is unreadable.
-4. **Delete**, in one data-store transaction: the subject's identity index entries, every
-   record under ``s/<subject>/`` (identifiers, traits, events, consent ledger and state,
-   derived data, the progress marker), and append the ``rights.erasure`` audit entry.
+2. **Remove and delete**, in one data-store transaction whose first read takes the subject
+   (its advisory lock on PostgreSQL, the write lock on SQLite) and holds it to COMMIT: read
+   the subject's identifiers to know its index entries, run every registered
+   :class:`~personakit.rights.ContributionRemover` (only while the data key exists, because
+   they read the subject's records), delete the identity index entries and every record under
+   ``s/<subject>/`` (identifiers, traits, events, consent ledger and state, derived data), and
+   append the ``rights.erasure`` audit entry. A write racing the erasure either commits before
+   it takes the subject (and is erased with the rest) or waits, then finds the subject gone:
+   track and consent writes re-check the subject under that lock, so by identifier they make
+   a fresh subject and by pseudonym they get :class:`~personakit.exceptions.SubjectNotFound`.
+3. **Shred** the subject's data key, right after COMMIT. From here on every copy of the
+   subject's records, including copies in data backups, is unreadable. (Shredding before
+   COMMIT would, if COMMIT failed, leave records whose removers can no longer run.)
+4. A crash between COMMIT and shred leaves the key and nothing else: the re-run finds no
+   records, so it knows the removers ran (they committed with the deletion) and only shreds.
 5. **Verify**: no data key, no record under the prefix, no index entry pointing at the subject;
    otherwise :class:`~personakit.exceptions.ErasureIncomplete` (the log entry stays open).
 6. **Complete** the log entry (dropping the pseudonym it held while open), then **scrub**
@@ -263,30 +268,40 @@ class Eraser:
             self.log.put(tombstone, entry)
         removed: dict[str, Any] = dict(entry["removed"])
 
-        index_keys: list[str] | None = None
-        if has_key:
-            index_keys, contributions = self._prepare(subject)
-            removed["contributions"] = contributions
-            self.log.put(tombstone, {**entry, "removed": removed})
-
-        self.keyring.shred(subject)
-
-        if index_keys is None:
-            index_keys = self._scan_index(subject)  # recovery: the identifiers are unreadable
-        doomed_index = [key for key in index_keys if self._points_at(key, subject)]
-        records = {
-            kind: count
-            for kind, count in self.vault.count(subject).items()
-            if kind != _PROGRESS_KIND
-        }
-        removed["records"] = _max_merge(removed.get("records", {}), records)
-        removed["identity_index"] = max(removed.get("identity_index", 0), len(doomed_index))
-        self.log.put(tombstone, {**entry, "removed": removed})
-
+        # One data-store transaction from the first read to the audit entry: its first read
+        # takes the subject (its advisory lock on PostgreSQL, the write lock on SQLite) and
+        # holds it through removers, deletion and audit, so a write racing the erasure either
+        # commits before it (and is erased with the rest) or starts after it and finds the
+        # subject gone (writers re-check under the same lock). The key is shredded right after
+        # COMMIT: shredding inside the transaction would, on a failed COMMIT, leave records
+        # whose removers can no longer run (they need the key to read them).
         with self.store.transaction():
+            # The first read takes the subject's lock; what it and the key store say is then
+            # final until COMMIT. Removers run only while both the key and the records exist:
+            # records gone with the key still there means an erasure's transaction committed
+            # (its removers with it) and its shred did not happen yet, or another erasure of
+            # the subject finished while this one waited for the lock.
+            if self._has_records(subject) and self.keyring.has_subject_key(subject):
+                index_keys, contributions = self._prepare(subject)
+                removed["contributions"] = contributions
+            else:
+                index_keys = self._scan_index(subject)  # identifiers are unreadable or gone
+                if "contributions" not in removed:
+                    done = self.log.get(tombstone) or {}
+                    removed["contributions"] = dict(
+                        done.get("removed", {}).get("contributions", {})
+                    )
+            doomed_index = [key for key in index_keys if self._points_at(key, subject)]
+            records = {
+                kind: count
+                for kind, count in self.vault.count(subject).items()
+                if kind != _PROGRESS_KIND
+            }
+            removed["records"] = _max_merge(removed.get("records", {}), records)
+            removed["identity_index"] = max(removed.get("identity_index", 0), len(doomed_index))
+            self.log.put(tombstone, {**entry, "removed": removed})
             for key in doomed_index:
-                if self._points_at(key, subject):
-                    self.store.delete(key)
+                self.store.delete(key)
             self.vault.delete_subject(subject)
             self.audit.append(
                 "rights.erasure",
@@ -299,6 +314,7 @@ class Eraser:
                     "reason": reason,
                 },
             )
+        self.keyring.shred(subject)
         self.keyring.forget_cached(subject)
 
         leftovers = self._leftovers(subject, index_keys)
@@ -342,25 +358,23 @@ class Eraser:
         return receipts
 
     def _prepare(self, subject: str) -> tuple[list[str], dict[str, int]]:
+        """Run the contribution removers once; called inside the erasure's transaction."""
+        # Read first, in the transaction: this takes the subject's lock before anything else.
+        # A marker means an earlier run (of an older version, which committed the removers in
+        # a transaction of their own) already ran them: they must not run twice.
+        marker = self.vault.get_json(subject, _PROGRESS_KIND, _PROGRESS_NAME)
         index_keys = sorted(
             self.identity.index_key(ident) for ident in self.identity.identifiers(subject)
         )
+        if isinstance(marker, dict):
+            return index_keys, dict(marker.get("contributions", {}))
         contributions: dict[str, int] = {}
-        with self.store.transaction():
-            # Read under the write lock: a concurrent erasure of the same subject that ran the
-            # removers first has committed its marker by now, and they must not run twice.
-            marker = self.vault.get_json(subject, _PROGRESS_KIND, _PROGRESS_NAME)
-            if isinstance(marker, dict):
-                return index_keys, dict(marker.get("contributions", {}))
-            for name, remover in self.registry.removers():
-                count = remover(subject)
-                if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-                    msg = f"contribution remover {name!r} must return a count"
-                    raise TypeError(msg)
-                contributions[name] = count
-            self.vault.put_json(
-                subject, _PROGRESS_KIND, _PROGRESS_NAME, {"contributions": contributions}
-            )
+        for name, remover in self.registry.removers():
+            count = remover(subject)
+            if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+                msg = f"contribution remover {name!r} must return a count"
+                raise TypeError(msg)
+            contributions[name] = count
         return index_keys, contributions
 
     def _has_records(self, subject: str) -> bool:

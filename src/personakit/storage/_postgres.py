@@ -66,7 +66,8 @@ Scrub
 A deleted row stays in the table file as a dead tuple until VACUUM. :meth:`PostgresStore.scrub`
 runs ``VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON)`` on the table (and so its TOAST table and index),
 then asks the statistics whether any dead row versions remain (an open snapshot, a prepared
-transaction or a replication slot can keep them). The check covers the whole table, so other
+transaction or a replication slot can keep them), in every partition of a partitioned table
+(``pg_partition_tree``). The check covers the whole table, so other
 namespaces' fresh deletes can make it ``pending`` for a moment. Beyond VACUUM's reach are free
 space inside pages (PostgreSQL does not zero it), WAL segments, replicas and backups: there,
 erased values stay unreadable because erasure shreds their subject's key (crypto-shredding),
@@ -129,8 +130,7 @@ _RETRYABLE: Final = frozenset({"40001", "40P01"})
 _DEADLOCK: Final = "40P01"
 _RETRIES: Final = 5
 _BACKOFF_SECONDS: Final = 0.02
-# Rounds of "read an index entry, lock what it points to" before giving up (each round means
-# another writer repointed the entry in between: rare, and bounded).
+# Rounds of "read an index entry, lock what it points to" (each: the entry moved meanwhile).
 _INDEX_ROUNDS: Final = 8
 
 _T = TypeVar("_T")
@@ -290,17 +290,21 @@ class PostgresStore:
         guarded = bool(session.held) or len(wanted) > 1
         for attempt in range(_RETRIES):
             try:
+                # prepare=False: a deadlock makes the pipeline skip Parses that psycopg still
+                # records as done, so the retry would name an unknown prepared statement.
                 with conn.pipeline():
                     if guarded:
-                        conn.execute(b"SAVEPOINT personakit_lock")
-                    conn.execute(self._sql.lock, (wanted,))
+                        conn.execute(b"SAVEPOINT personakit_lock", prepare=False)
+                    conn.execute(self._sql.lock, (wanted,), prepare=False)
                     cursor = (
-                        conn.execute(self._sql.get_many, (self.namespace, read), binary=True)
+                        conn.execute(
+                            self._sql.get_many, (self.namespace, read), binary=True, prepare=False
+                        )
                         if read
                         else None
                     )
                     if guarded:
-                        conn.execute(b"RELEASE SAVEPOINT personakit_lock")
+                        conn.execute(b"RELEASE SAVEPOINT personakit_lock", prepare=False)
             except self._error as exc:
                 if not guarded or exc.sqlstate != _DEADLOCK or attempt + 1 == _RETRIES:
                     raise

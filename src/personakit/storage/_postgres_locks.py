@@ -7,8 +7,10 @@ every read-modify-write of one subject, or of one global key, stays serial. A ke
 
 * ``s/<subject>/…``: the subject. Its events, consent ledger and state, traits, identity
   records and meta record share one lock, so "check the subject, then write it" is serial.
-* ``a/head`` and ``a/e/…``: the audit chain, one lock. Appends come last in the transactions
-  that make them, so the chain's head is held only from the append to COMMIT.
+* ``a/head`` and ``a/e/…``: audit chain 0, one lock; ``a/c/<chain>/…``: audit chain
+  ``<chain>``, one lock each (:mod:`personakit.audit._chains`), so audited writes that land in
+  different chains append in parallel. Appends come last in the transactions that make them,
+  so a chain's head is held only from the append to COMMIT.
 * ``i/…`` (identity index): the subject the entry points to, or, while it points nowhere, the
   entry itself. An erasure holding its subject therefore owns the subject's index entries, and
   two creators of one identifier queue on the absent entry (see
@@ -33,6 +35,7 @@ INDEX_PREFIX: Final = "i/"
 _AUDIT_HEAD: Final = "a/head"
 _AUDIT_ENTRIES: Final = "a/e/"
 _AUDIT: Final = "audit"
+_AUDIT_CHAINS: Final = "a/c/"
 
 
 def domain_of(key: str) -> str:
@@ -42,6 +45,9 @@ def domain_of(key: str) -> str:
         return "s\x00" + subject
     if key == _AUDIT_HEAD or key.startswith(_AUDIT_ENTRIES):
         return _AUDIT
+    chain = _audit_chain(key)
+    if chain is not None:
+        return chain
     return "k\x00" + key
 
 
@@ -61,6 +67,15 @@ def domain_of_prefix(prefix: str) -> str | None:
         return "s\x00" + subject
     if prefix.startswith(_AUDIT_ENTRIES):
         return _AUDIT
+    return _audit_chain(prefix)
+
+
+def _audit_chain(key: str) -> str | None:
+    """The domain of audit chain ``<chain>`` for keys (or prefixes) ``a/c/<chain>/…``."""
+    if key.startswith(_AUDIT_CHAINS):
+        chain, sep, _ = key[len(_AUDIT_CHAINS) :].partition("/")
+        if sep and chain:
+            return _AUDIT + "\x00" + chain
     return None
 
 

@@ -272,9 +272,13 @@ def render(conn: psycopg.Connection[tuple[Any, ...]], table: sql.Identifier) -> 
         lock=b"SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k",
         vacuum=render("VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON) {table}"),
         dead_tuples=render(
+            # The table and every relation of its partition tree (pg_partition_tree has no
+            # row for a plain table): a partitioned parent holds no rows, so its own
+            # statistics would always say 0 dead rows.
             "SELECT current_setting('track_counts'), coalesce(sum(s.n_dead_tup), 0)"
             " FROM pg_class c JOIN pg_stat_all_tables s ON s.relid IN (c.oid, c.reltoastrelid)"
-            " WHERE c.oid = {name}::regclass",
+            " WHERE c.oid = {name}::regclass"
+            " OR c.oid IN (SELECT relid FROM pg_partition_tree({name}::regclass))",
             name=sql.Literal(table.as_string(conn)),
         ),
         scan=scan,

@@ -193,12 +193,16 @@ class Ingestor:
             raw["at"] = at
         event = self.catalog.build(raw, now=self.clock.now())
         kind = self.catalog.get(event.kind)
-        subject = self.identity.lookup(ident)
-        purposes = self.basis.purposes_with_basis(subject, kind.purposes)
-        if not purposes:
-            return TrackResult(outcome="dropped_no_basis", subject=subject, event=None)
-        stored = evolve(event, purposes=purposes)
         with self.store.transaction():
+            # Looked up inside the transaction that writes: the read locks the subject the
+            # identifier names (PostgreSQL) or the store (SQLite), so a link or an erasure
+            # that commits first is seen (the identifier then names the link's target, or
+            # nothing and a fresh subject is made) and one that comes later waits for us.
+            subject = self.identity.lookup(ident)
+            purposes = self.basis.purposes_with_basis(subject, kind.purposes)
+            if not purposes:
+                return TrackResult(outcome="dropped_no_basis", subject=subject, event=None)
+            stored = evolve(event, purposes=purposes)
             if subject is None:
                 subject = self.identity.resolve(ident, create=True)
             self._store_events(subject, [stored])

@@ -46,6 +46,8 @@ __all__ = [
     "RecordKinds",
     "Registries",
     "RetentionSweep",
+    "SegmentChange",
+    "SegmentChangeHook",
     "SegmentProvider",
     "SegmentRegistry",
     "WithdrawalEraser",
@@ -59,8 +61,23 @@ _SECTION_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 EventsHook = Callable[[str, Sequence[Event]], None]
 #: Called with (source, target) when ``source`` is merged into ``target`` (same transaction).
 MergeHook = Callable[[str, str], None]
+#: Called with each change of a segment's members, in the transaction that made it.
+SegmentChangeHook = Callable[["SegmentChange"], None]
 #: Deletes what of one record kind has outlived its retention: (subject, now) -> items removed.
 RetentionSweep = Callable[[str, datetime], int]
+
+
+@frozen(kw_only=True)
+class SegmentChange:
+    """A subject entered or left a segment (journeys trigger on these).
+
+    ``at`` is when the change was recorded (the ingest, refresh or withdrawal that made it).
+    """
+
+    subject: str
+    segment: str
+    change: str  # "entered" or "left"
+    at: datetime
 
 
 @frozen(kw_only=True)
@@ -316,10 +333,14 @@ class Hooks:
         """Start with no hooks."""
         self._events: dict[str, EventsHook] = {}
         self._merge: dict[str, MergeHook] = {}
+        self._segment_changes: dict[str, SegmentChangeHook] = {}
 
     def __repr__(self) -> str:
         """Render with the registered names."""
-        return f"Hooks(events={list(self._events)!r}, merge={list(self._merge)!r})"
+        return (
+            f"Hooks(events={list(self._events)!r}, merge={list(self._merge)!r}, "
+            f"segment_changes={list(self._segment_changes)!r})"
+        )
 
     def on_events(self, name: str, hook: EventsHook) -> None:
         """Call ``hook(subject, events)`` whenever events are stored (``track``, ``ingest``)."""
@@ -338,6 +359,19 @@ class Hooks:
         """Run every merge hook (registration order)."""
         for hook in self._merge.values():
             hook(source, target)
+
+    def on_segment_change(self, name: str, hook: SegmentChangeHook) -> None:
+        """Call ``hook(change)`` whenever a subject enters or leaves a segment.
+
+        It runs in the store transaction that recorded the change (so an outbox written by
+        the hook commits or rolls back with it); it must not raise for a change it ignores.
+        """
+        _register(self._segment_changes, "segment change hook", name, hook)
+
+    def segment_changed(self, change: SegmentChange) -> None:
+        """Run every segment change hook (registration order)."""
+        for hook in self._segment_changes.values():
+            hook(change)
 
     @property
     def has_events_hooks(self) -> bool:

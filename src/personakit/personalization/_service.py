@@ -1,0 +1,451 @@
+"""``kit.personalization``: per-subject aggregates, affinities and segments of one kit.
+
+State is kept on ingest (see :mod:`personakit.personalization._state` and ``_keeper``) and
+read in O(1) per subject. Arguments named ``subject`` take a pseudonym (``sub_…``) or a host
+identifier (``customer:42``); a subject that does not exist, has no current basis for the
+``personalization`` purpose, or is restricted is answered as unknown (None, empty, no
+segments), never with an error. ``now`` defaults to the kit's clock.
+
+Time-driven transitions (a customer lapses after N days, a cart is abandoned after an hour,
+a birthday month begins, RFM quintiles move) change :meth:`Personalization.segments_of` at
+once, and the membership index at the next :meth:`Personalization.refresh` (run it daily:
+``personakit segments refresh``, from cron). Every entered / left change of the index is
+reported to the ``kit.registries.hooks.on_segment_change`` hooks, in the transaction that
+made it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from attrs import field, frozen
+
+from personakit._args import check_callable, check_moment, raise_problems
+from personakit._clock import Clock, as_utc
+from personakit._codec import check_value
+from personakit._vault import Vault
+from personakit.consent import ConsentManager, Manifest
+from personakit.events import EventLog
+from personakit.exceptions import (
+    ConfigurationError,
+    InvalidInput,
+    PersonakitError,
+    Problem,
+    SubjectNotFound,
+)
+from personakit.personalization._config import PersonalizationConfig
+from personakit.personalization._index import SegmentIndex
+from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
+from personakit.personalization._segments import (
+    Predicate,
+    Segment,
+    builtin_segments,
+    quintile_cuts,
+    rfm_values,
+)
+from personakit.personalization._state import Aggregates, Folder, SubjectState
+from personakit.personalization._view import SubjectFacts, check_dimension_k
+from personakit.profiles import IdentityIndex, TraitStore
+from personakit.storage import Store
+from personakit.workflows import RecordKind, Registries
+
+__all__ = ["Personalization", "RefreshReport"]
+
+_OWNER: Final = "personalization"
+_INDEX_KIND: Final = "segment-index"
+_CHUNK: Final = 1000
+#: Subjects per refresh transaction.
+_REFRESH_CHUNK: Final = 256
+#: Quintile cut points are values of real customers: below this many, none are computed (a
+#: handful of customers would each be identifiable from them), and RFM needs fixed cut points.
+RFM_MIN_POPULATION: Final = 100
+
+
+@frozen(kw_only=True)
+class RefreshReport:
+    """What :meth:`Personalization.refresh` did."""
+
+    subjects: int
+    entered: int
+    left: int
+    rfm_population: int | None = None
+    dropped_segments: tuple[str, ...] = field(factory=tuple)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON form."""
+        return {
+            "subjects": self.subjects,
+            "entered": self.entered,
+            "left": self.left,
+            "rfm_population": self.rfm_population,
+            "dropped_segments": list(self.dropped_segments),
+        }
+
+
+class Personalization:
+    """The personalization service of one kit (``kit.personalization``); see the module doc."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        vault: Vault,
+        clock: Clock,
+        manifest: Manifest,
+        identity: IdentityIndex,
+        consent: ConsentManager,
+        traits: TraitStore,
+        events: EventLog,
+        registries: Registries,
+        subjects: Callable[[], list[str]],
+        config: PersonalizationConfig | None = None,
+    ) -> None:
+        """Wire the service and register its record kinds, hooks and built-in segments.
+
+        ``subjects`` lists every subject (the retention sweeper's list); ``config`` defaults
+        to :class:`PersonalizationConfig` (a bad one: :class:`InvalidInput`, nothing
+        registered). A manifest without a ``personalization`` purpose, or ``enabled=False``,
+        leaves the service inert: nothing is kept, every subject is unknown.
+        """
+        chosen = config if config is not None else PersonalizationConfig()
+        if not isinstance(chosen, PersonalizationConfig):
+            raise InvalidInput(
+                "invalid personalization configuration",
+                [Problem(where="config", what="must be a PersonalizationConfig")],
+            )
+        self.config = chosen.checked()
+        self.clock = clock
+        self.identity = identity
+        self.registries = registries
+        self._subjects = subjects
+        self.enabled = self.config.enabled and manifest.get_purpose(PURPOSE) is not None
+        self.folder = Folder(self.config)
+        self._segments: dict[str, Segment] = {}
+        self.index = SegmentIndex(store, registries.hooks)
+        self.keeper = StateKeeper(
+            store=store,
+            vault=vault,
+            clock=clock,
+            manifest=manifest,
+            consent=consent,
+            traits=traits,
+            events=events,
+            folder=self.folder,
+            index=self.index,
+            segments=self._segments,
+            external=registries.segments.member,
+            has_external=registries.segments.__contains__,
+        )
+        if self.enabled:
+            self._register()
+
+    def __repr__(self) -> str:
+        """Render with the segment names."""
+        return f"Personalization(segments={len(self._segments)})"
+
+    def _register(self) -> None:
+        kinds = self.registries.record_kinds
+        kinds.register(
+            RecordKind(
+                name=KIND,
+                owner=_OWNER,
+                description=(
+                    "aggregates derived from consented events: first / last seen, orders, "
+                    "spend, open cart, recent items, decaying affinities, segments"
+                ),
+                purposes=(PURPOSE,),
+                section="personalization",
+                exporter=self.keeper.export,
+                retention=self.keeper.sweep,
+                on_withdrawal=self.keeper.withdraw,
+                cascade=_OWNER,
+            )
+        )
+        kinds.register(
+            RecordKind(
+                name=_INDEX_KIND,
+                owner=_OWNER,
+                description="segment members by pseudonym (shared index, nothing decrypted)",
+                purposes=(PURPOSE,),
+                shared=True,
+                on_erasure=self.keeper.erase_contribution,
+            )
+        )
+        self.registries.hooks.on_events(_OWNER, self.keeper.on_events)
+        self.registries.hooks.on_merge(_OWNER, self.keeper.on_merge)
+        for segment in builtin_segments(self.config):
+            self.add_segment(segment, probe=False)
+
+    # -- segments ---------------------------------------------------------------------------
+
+    def add_segment(self, segment: Segment, *, probe: bool = True) -> None:
+        """Define ``segment`` and offer it through ``kit.registries.segments``.
+
+        Raises :class:`InvalidInput` listing every problem (a bad definition, a taken name):
+        nothing is then defined. Index entries follow at the next change or refresh. The
+        predicate is first tried on an unknown and on an empty subject (``probe``): one that
+        raises or answers something else than a bool is refused.
+        """
+        if not isinstance(segment, Segment):
+            raise InvalidInput(
+                "invalid segment", [Problem(where="segment", what="must be a Segment")]
+            )
+        problems = segment.problems()
+        if not problems and (
+            segment.name in self._segments or segment.name in self.registries.segments
+        ):
+            problems.append(Problem(where="name", what="already defined"))
+        raise_problems("invalid segment", problems)
+        name = segment.name
+        if probe:
+            self._probe(segment)
+
+        def provider(subject: str, now: datetime) -> bool:
+            return self.member(name, subject, now)
+
+        self.registries.segments.register(
+            name, provider, owner=_OWNER, description=segment.description or name
+        )
+        self._segments[name] = segment
+
+    def _probe(self, segment: Segment) -> None:
+        """Refuse a predicate that fails on an unknown or an empty subject (before any ingest)."""
+        moment = self.clock.now()
+        # An unknown subject, then a known one with nothing yet (zeros and MISSING): a
+        # pseudonym nobody has, so nothing real is read.
+        for subject in (None, "sub_" + "a" * 26):
+            facts = self.keeper.facts(subject, SubjectState(), moment, known=subject is not None)
+            try:
+                answer(segment, facts)
+            except ConfigurationError as exc:
+                raise InvalidInput(
+                    "invalid segment", [Problem(where="predicate", what=str(exc))]
+                ) from None
+            except PersonakitError:
+                continue  # e.g. it reads a segment not defined yet: decided when evaluated
+
+    def define(
+        self, name: str, predicate: Predicate, *, reads: Iterable[str] = (), description: str = ""
+    ) -> Segment:
+        """Define a segment from a predicate over :class:`Facts`; see :meth:`add_segment`."""
+        listed: object = reads
+        if isinstance(listed, (str, bytes)) or not isinstance(listed, Iterable):
+            raise InvalidInput(
+                "invalid segment", [Problem(where="reads", what="must be a list of field paths")]
+            )
+        segment = Segment(
+            name=name, predicate=predicate, reads=tuple(listed), description=description
+        )
+        self.add_segment(segment)
+        return segment
+
+    def segments(self) -> list[Segment]:
+        """Every segment this service defines, by name."""
+        return [self._segments[name] for name in sorted(self._segments)]
+
+    def member(self, segment: str, subject: str, now: datetime | None = None) -> bool:
+        """Whether ``subject`` is in ``segment`` at ``now`` (computed, not read from the index)."""
+        facts = self.facts(subject, now=now)
+        return facts.in_segment(segment)
+
+    def segments_of(self, subject: str, now: datetime | None = None) -> list[str]:
+        """The segments ``subject`` is in at ``now``: O(1) reads, then one predicate each."""
+        moment = self._now(now)
+        found, state = self._known(subject)
+        if found is None:
+            return []
+        return self.keeper.memberships(found, state or SubjectState(), moment, known=True)
+
+    def members(self, segment: str) -> list[str]:
+        """The pseudonyms in ``segment``'s index whose data may be used now, sorted.
+
+        Reads the index (nothing decrypted) and the members' consent verdicts; the index is
+        as of the last change or :meth:`refresh`.
+        """
+        self._check_segment(segment)
+        listed = self.index.members(segment)
+        allowed: list[str] = []
+        for start in range(0, len(listed), _CHUNK):
+            chunk = listed[start : start + _CHUNK]
+            verdicts = self.keeper.consent.verdicts_many(chunk, [PURPOSE])
+            allowed.extend(s for s in chunk if verdicts[(s, PURPOSE)])
+        return sorted(allowed)
+
+    def sizes(self) -> dict[str, int]:
+        """Index entries per defined segment (as of the last change or refresh)."""
+        counts = self.index.names()
+        return {name: counts.get(name, 0) for name in sorted(self._segments)}
+
+    def refresh(
+        self,
+        now: datetime | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RefreshReport:
+        """Apply time-driven transitions to the index: every subject, every segment, at ``now``.
+
+        Without fixed RFM cut points, first computes quintiles over the consenting customers
+        with a purchase (only from ``RFM_MIN_POPULATION`` of them; below, no RFM segment has
+        members). Cut points are recomputed by every refresh, so an erased customer's share
+        in them is gone after the next one. Drops index entries of segments no longer defined.
+        Subjects are updated in transactions of 256; ``progress(done, total)`` after each.
+        """
+        problems: list[Problem] = []
+        moment = now if now is None else check_moment(now, "now", problems)
+        check_callable(progress, "progress", problems)
+        raise_problems("invalid refresh", problems)
+        at = self._now(moment)
+        subjects = self._subjects() if self.enabled else []
+        population = None
+        if self.enabled and self.config.rfm is None:
+            population = self._quintiles(subjects, at)
+        entered = left = 0
+        for start in range(0, len(subjects), _REFRESH_CHUNK):
+            chunk = subjects[start : start + _REFRESH_CHUNK]
+            # Subjects in groups, one commit (one fsync) per group rather than per subject;
+            # each subject's state and index entries still change in the same transaction.
+            with self.keeper.store.transaction():
+                for subject in chunk:
+                    came, went = self.keeper.refresh_one(subject, at)
+                    entered, left = entered + came, left + went
+            if progress is not None:
+                progress(start + len(chunk), len(subjects))
+        stale = tuple(sorted(set(self.index.names()) - set(self._segments)))
+        for name in stale:
+            self.index.drop_segment(name)
+        return RefreshReport(
+            subjects=len(subjects),
+            entered=entered,
+            left=left,
+            rfm_population=population,
+            dropped_segments=stale,
+        )
+
+    def _quintiles(self, subjects: list[str], at: datetime) -> int:
+        values: list[tuple[int, int, int]] = []
+        for start in range(0, len(subjects), _CHUNK):
+            chunk = subjects[start : start + _CHUNK]
+            verdicts = self.keeper.consent.verdicts_many(chunk, [PURPOSE])
+            for subject in chunk:
+                if not verdicts[(subject, PURPOSE)]:
+                    continue
+                try:
+                    state = self.keeper.load(subject)
+                except SubjectNotFound:
+                    continue  # erased or merged away meanwhile
+                found = None if state is None else rfm_values(state, at)
+                if found is not None:
+                    values.append(found)
+        if len(values) < RFM_MIN_POPULATION:
+            self.keeper.set_cuts(None, len(values))
+            return len(values)
+        cuts = {
+            "r": quintile_cuts([v[0] for v in values]),
+            "f": quintile_cuts([v[1] for v in values]),
+            "m": quintile_cuts([v[2] for v in values]),
+        }
+        self.keeper.set_cuts(cuts, len(values))
+        return len(values)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    def aggregates(self, subject: str, now: datetime | None = None) -> Aggregates | None:
+        """The subject's aggregates, or None for an unknown subject (see the module doc)."""
+        self._now(now)
+        found, state = self._known(subject)
+        if found is None:
+            return None
+        return self.folder.view(state or SubjectState())
+
+    def affinities(
+        self, subject: str, dimension: str, k: int = 10, now: datetime | None = None
+    ) -> list[tuple[str, float]]:
+        """The ``k`` best values of ``dimension`` with their decayed scores at ``now``."""
+        check_dimension_k(self.config.all_dimensions, dimension, k)
+        moment = self._now(now)
+        found, state = self._known(subject)
+        if found is None or state is None:
+            return []
+        return [
+            (value, score)
+            for value, score in self.folder.top(state, dimension, k, moment)
+            if math.isfinite(score)
+        ]
+
+    def facts(
+        self,
+        subject: str,
+        context: Mapping[str, Any] | None = None,
+        now: datetime | None = None,
+    ) -> SubjectFacts:
+        """The :class:`Facts` of ``subject`` at ``now`` with the caller's ``context``.
+
+        ``context`` is a mapping of names to JSON values (channel, page, locale...).
+        """
+        problems: list[Problem] = []
+        if context is not None:
+            if not isinstance(context, Mapping) or not all(
+                isinstance(key, str) and key.isprintable() and 0 < len(key) <= 64  # noqa: PLR2004
+                for key in context
+            ):
+                problems.append(Problem(where="context", what="must map short names to values"))
+            else:
+                try:
+                    check_value(dict(context), where="context")
+                except InvalidInput as exc:
+                    problems.extend(exc.problems)
+        raise_problems("invalid facts query", problems)
+        moment = self._now(now)
+        found, state = self._known(subject)
+        return self.keeper.facts(found, state, moment, known=found is not None, context=context)
+
+    def rebuild(self, subject: str | None = None, now: datetime | None = None) -> int:
+        """Recompute state and memberships from the stored consented events (a repair).
+
+        One subject, or every subject when ``subject`` is None; returns how many changed.
+        """
+        moment = self._now(now)
+        if not self.enabled:
+            return 0
+        if subject is None:
+            changed = 0
+            for each in self._subjects():
+                try:
+                    changed += self.keeper.rebuild_one(each, moment)
+                except SubjectNotFound:
+                    continue  # erased or merged away meanwhile
+            return changed
+        found = self.identity.lookup(subject)
+        if found is None:
+            return 0
+        return int(self.keeper.rebuild_one(found, moment))
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _now(self, now: datetime | None) -> datetime:
+        if now is None:
+            return self.clock.now()
+        problems: list[Problem] = []
+        moment = check_moment(now, "now", problems)
+        raise_problems("invalid time", problems)
+        assert moment is not None
+        try:
+            return as_utc(moment)
+        except OverflowError:
+            raise InvalidInput(
+                "invalid time", [Problem(where="now", what="outside the supported range")]
+            ) from None
+
+    def _known(self, subject: str) -> tuple[str | None, SubjectState | None]:
+        """(pseudonym, state) of a subject whose data may be used now, else (None, None)."""
+        found = self.identity.lookup(subject)
+        if found is None or not self.enabled or not self.keeper.allowed(found):
+            return None, None
+        return found, self.keeper.load(found)
+
+    def _check_segment(self, segment: object) -> None:
+        if not isinstance(segment, str) or segment not in self._segments:
+            raise InvalidInput("unknown segment", [Problem(where="segment", what="not defined")])
