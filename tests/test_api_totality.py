@@ -685,6 +685,7 @@ ENTRIES: Final = [
         (lambda c: Segment(name=f"seg-q{c.serial}", predicate=lambda _facts: False),),
         (("probe", _v(True)),),
     ),
+    Entry(
         "recommend.recommend",
         lambda k: k.recommend.recommend,
         (_sub,),
