@@ -262,9 +262,11 @@ def rank(
     ``k`` chosen items only, from the same neighbour lists.
     """
     scored = score_items(model, weights)
-    best = heapq.nlargest(
-        k, ((s, item) for item, s in scored.items() if keep(item)), key=lambda t: t
-    )
+    # Most candidates pass the filter: test the best 4k first, every candidate only if needed.
+    ranked = heapq.nlargest(4 * k, ((s, item) for item, s in scored.items()))
+    best = [entry for entry in ranked if keep(entry[1])][:k]
+    if len(best) < k < len(scored) and len(ranked) < len(scored):
+        best = heapq.nlargest(k, ((s, item) for item, s in scored.items() if keep(item)))
     out: list[tuple[str, float, dict[str, float]]] = []
     for s, item in best:
         parts = {}
