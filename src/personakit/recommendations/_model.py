@@ -142,7 +142,7 @@ class Params:
     alpha: float = 0.5
     shrink: float = 10.0
     half_life_s: float = 30 * DAY_S
-    neighbours: int = 100
+    neighbours: int = 50
     min_support: int = 5
 
 
