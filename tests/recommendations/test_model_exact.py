@@ -107,3 +107,21 @@ def test_a_subject_without_consent_gets_the_unknown_subjects_answer(
             if not kit.basis.purposes_with_basis(subject, ("personalization",)):
                 assert answer == unknown
                 assert not answer.personalized
+
+
+def test_what_the_sweep_took_out_a_rebuild_does_not_bring_back() -> None:
+    kit, clock = testing.memory_kit()
+    with kit:
+        subject = kit.identity.resolve("customer:1", create=True)
+        kit.consent.grant(subject, ["personalization"], **NOTICE)
+        kit.track("customer:1", "purchase", channel="web", properties={"item": "a"})
+        clock.advance(timedelta(days=800))
+        kit.consent.grant(subject, ["personalization"], **NOTICE)  # renewed: consents expire
+        kit.track("customer:1", "purchase", channel="web", properties={"item": "b"})
+        kit.retention.sweep(clock.now())
+        # the first purchase stays (kept 10 years for the order), but not in the model
+        assert len(kit.events.read(subject)) == 2
+        swept = load_rows(kit.store)
+        assert set(swept) == {"b"}
+        kit.recommend.rebuild()
+        assert load_rows(kit.store) == swept

@@ -225,11 +225,10 @@ class Recommender:
         moment = check_moment(now, "now", problems)
         raise_problems("invalid sweep", problems)
         assert moment is not None
-        purpose = self.basis.manifest.get_purpose(PURPOSE)
         record = read_record(self.vault, check_subject(subject))
-        if purpose is None or not record:
+        if not record:
             return 0
-        oldest = int(moment.timestamp()) - purpose.retention_days * DAY_S
+        oldest = self._oldest(moment)
         kept = {item: i for item, i in record.items() if i.last >= oldest}
         if len(kept) == len(record):
             return 0
@@ -251,11 +250,17 @@ class Recommender:
         subjects = self._subjects()
         rows: dict[str, ItemRow] = {}
         used = 0
+        oldest = self._oldest(self.clock.now())
         with self.store.transaction():
             for done, subject in enumerate(subjects, 1):
                 record: dict[str, Interaction] = {}
                 if self._allowed(subject):
-                    record = record_from_events(self._read_events(subject))
+                    # Events outlive personalization's period when another purpose keeps them
+                    # (a purchase, 10 years): what the sweep took out must stay out.
+                    events = self._read_events(subject)
+                    record = {
+                        i: x for i, x in record_from_events(events).items() if x.last >= oldest
+                    }
                 write_record(self.vault, subject, record)
                 used += bool(record)
                 for item, delta in row_deltas({}, record).items():
@@ -364,6 +369,13 @@ class Recommender:
             },
             "logic": _LOGIC,
         }
+
+    def _oldest(self, now: datetime) -> int:
+        """The earliest last-interaction time personalization's retention period keeps."""
+        purpose = self.basis.manifest.get_purpose(PURPOSE)
+        if purpose is None:
+            return -(2**62)
+        return int(now.timestamp()) - purpose.retention_days * DAY_S
 
     def _allowed(self, subject: str) -> bool:
         try:
