@@ -128,3 +128,14 @@ def test_bad_input_is_a_typed_error(kit: Personakit, call: object, where: str) -
     with pytest.raises(InvalidInput) as raised:
         call(kit, me)  # type: ignore[operator]
     assert where in [p.where for p in raised.value.problems]
+
+
+def test_the_dataset_yields_subjects_with_a_basis_and_no_item_ids(kit: Personakit) -> None:
+    (without,) = _shop(kit, [["butter"]], consent=False)
+    rows = dict(kit.registries.datasets.rows("recommendations.interactions", "personalization"))
+    assert len(rows) == 10
+    assert without not in rows
+    assert all(set(row) == {"items", "interactions", "bought"} for row in rows.values())
+    assert {row["items"] for row in rows.values()} == {3}
+    with pytest.raises(InvalidInput):
+        list(kit.recommend.dataset("no-such-purpose"))

@@ -10,7 +10,8 @@ The service registers with the workflows layer and imports no other capability:
   ``recommendations.model``: withdrawal or objection of ``personalization``, erasure and the
   retention sweep subtract the subject's contribution, so the model equals one rebuilt from
   the remaining consented data;
-* the segment ``recommendations.has_history`` and the dataset ``recommendations.popularity``.
+* the segment ``recommendations.has_history`` and the dataset
+  ``recommendations.interactions``.
 """
 
 from __future__ import annotations
@@ -155,10 +156,10 @@ class Recommender:
             description="customers with personal recommendations (enough history, consent)",
         )
         registries.datasets.register(
-            "recommendations.popularity",
+            "recommendations.interactions",
             service.dataset,
             owner="recommendations",
-            description="per item: customers who interacted (pairs and history not included)",
+            description="per customer: distinct items, interactions, purchases (no item ids)",
         )
         return service
 
@@ -351,11 +352,26 @@ class Recommender:
         return self._allowed(subject) and bool(read_record(self.vault, subject))
 
     def dataset(self, purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-        """The dataset: one row per item with its customer count (only for ``personalization``)."""
-        if purpose != PURPOSE:
-            return
-        for count, item in self.model().popularity():
-            yield item, {"customers": count}
+        """The dataset: per subject with a record and a basis for ``purpose``, their counts.
+
+        ``(subject, {"items", "interactions", "bought"})``; analytics bounds each subject's
+        contribution. Item ids are not included.
+        """
+        if not isinstance(purpose, str) or self.basis.manifest.get_purpose(purpose) is None:
+            raise InvalidInput("invalid purpose", [Problem(where="purpose", what="unknown")])
+        for subject in self._subjects():
+            if not self._basis_for(subject, purpose):
+                continue
+            record = read_record(self.vault, subject)
+            if record:
+                yield (
+                    subject,
+                    {
+                        "items": len(record),
+                        "interactions": sum(i.count for i in record.values()),
+                        "bought": sum(i.bought for i in record.values()),
+                    },
+                )
 
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The export section: the record and the logic involved (Art 15(1)(h))."""
@@ -378,8 +394,11 @@ class Recommender:
         return int(now.timestamp()) - purpose.retention_days * DAY_S
 
     def _allowed(self, subject: str) -> bool:
+        return self._basis_for(subject, PURPOSE)
+
+    def _basis_for(self, subject: str, purpose: str) -> bool:
         try:
-            return bool(self.basis.purposes_with_basis(subject, (PURPOSE,)))
+            return bool(self.basis.purposes_with_basis(subject, (purpose,)))
         except PersonakitError:
             return False
 
