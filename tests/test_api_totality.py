@@ -27,10 +27,16 @@ from personakit._vault import new_subject_id
 from personakit.exceptions import InvalidInput, PersonakitError
 from personakit.personalization import Rules, Segment
 from personakit.profiles import parse_identifier
+from personakit.reporting import Reports
 from personakit.web import WebFront
 from personakit.workflows import RecordKind
 
 _NOW: Final = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+_JOURNEY: Final = {
+    "id": "nudge",
+    "trigger": {"type": "event", "event": "add_to_cart"},
+    "steps": [{"id": "one", "template": "cart_abandonment", "delay": {"hours": 1}}],
+}
 
 
 def _deep(depth: int) -> Any:
@@ -686,6 +692,55 @@ ENTRIES: Final = [
         (("probe", _v(True)),),
     ),
     Entry(
+        "reports.build",
+        lambda k: k.reports.build,
+        (_v("consent"),),
+        (("subject", _ident), ("k", _v(5))),
+    ),
+    Entry("reports.build", lambda k: k.reports.build, (_v("inventory"),), (("k", _v(None)),)),
+    Entry(
+        "reports.render",
+        lambda k: k.reports.render,
+        (_v("inventory"),),
+        (("format", _v("html")), ("subject", _v(None)), ("k", _v(None))),
+    ),
+    Entry("reports.validate", lambda k: k.reports.validate, (_v({"report": "ropa"}),)),
+    Entry("reports.verify_pack", lambda k: k.reports.verify_pack, (_v("/nonexistent-pack"),)),
+    Entry(
+        "reports.add_section",
+        lambda k: _fresh_reports(k).add_section,
+        (_v("budget"), _v(list)),
+    ),
+    Entry("reports.add_reads", lambda k: _fresh_reports(k).add_reads, (_v("rules"), _v(dict))),
+    Entry("journeys.load", lambda k: k.journeys.load, (_v([_JOURNEY]),)),
+    Entry("journeys.enable_builtin", lambda k: k.journeys.enable_builtin, (_v(["welcome"]),)),
+    Entry("journeys.refresh", lambda k: k.journeys.refresh, (_sub,), (("now", _v(None)),)),
+    Entry(
+        "journeys.run_due",
+        lambda k: k.journeys.run_due,
+        (_v(_NOW),),
+        (("limit", _v(10)), ("progress", _v(None))),
+    ),
+    Entry("journeys.pending", lambda k: k.journeys.pending, (_v(_NOW),), (("limit", _v(5)),)),
+    Entry("journeys.mark_sent", lambda k: k.journeys.mark_sent, (_v("0" * 24),)),
+    Entry(
+        "journeys.mark_failed",
+        lambda k: k.journeys.mark_failed,
+        (_v("0" * 24),),
+        (("permanent", _v(False)),),
+    ),
+    Entry("journeys.redeem", lambda k: k.journeys.redeem, (_v("e30.AAAA"),)),
+    Entry("journeys.is_suppressed", lambda k: k.journeys.is_suppressed, (_v("email"), _v("a@b.c"))),
+    Entry("journeys.suppress", lambda k: k.journeys.suppress, (_v("sms"), _v("+33600000000"))),
+    Entry(
+        "journeys.on_withdrawal",
+        lambda k: k.journeys.on_withdrawal,
+        (_sub, _v("marketing.email")),
+    ),
+    Entry("journeys.on_erasure", lambda k: k.journeys.on_erasure, (_sub,)),
+    Entry("journeys.export_section", lambda k: k.journeys.export_section, (_sub, _v([]))),
+    Entry("journeys.dataset", lambda k: k.journeys.dataset, (_v("analytics"),)),
+    Entry(
         "recommend.recommend",
         lambda k: k.recommend.recommend,
         (_sub,),
@@ -701,6 +756,12 @@ ENTRIES: Final = [
     Entry("recommend.remove", lambda k: k.recommend.remove, (_sub,)),
     Entry("recommend.sweep", lambda k: k.recommend.sweep, (_sub, _v(_NOW))),
 ]
+
+
+def _fresh_reports(kit: Personakit) -> Reports:
+    """A Reports of the kit's sources with nothing registered (registrations stay off the kit)."""
+    return Reports(kit.reports.sources)
+
 
 _RULES: dict[int, Rules] = {}
 
@@ -886,6 +947,13 @@ NOT_CALLED: Final = {
     "personalization.exposures.rows": "the dataset provider: the registries' rows() call it",
     "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
     "personalization.segments": "no arguments",
+    "reports.write": "writes a file at any path given: tests/reporting cover bad kinds, formats, paths",
+    "reports.pack": "writes a directory at any path given: tests/reporting/test_pack.py",
+    "journeys.build": "wiring from a kit's parts, called once by the facade",
+    "journeys.definitions": "no arguments",
+    "journeys.report": "no arguments",
+    "journeys.on_events": "an events hook: ingest calls it with stored Events (tests/journeys)",
+    "journeys.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
     "recommend.build": "wiring from a kit's parts, called once by the facade",
     "recommend.model": "no arguments",
     "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",
@@ -915,6 +983,8 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "predict": made.predict,
             "predict.channels": made.predict.channels,
             "personalization": made.personalization,
+            "reports": made.reports,
+            "journeys": made.journeys,
             "recommend": made.recommend,
         }
         public = {

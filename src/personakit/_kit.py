@@ -17,6 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
+from personakit.journeys import Journeys
 from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
@@ -34,6 +35,7 @@ from personakit.workflows import (
 
 if TYPE_CHECKING:
     from personakit.analytics import Analytics
+    from personakit.reporting import Reports
 
 __all__ = ["Personakit"]
 
@@ -54,8 +56,9 @@ class Personakit:
     an attribute (``kit.identity``, ``kit.audit``, ``kit.vault``, ``kit.keyring``,
     ``kit.manifest``, ``kit.consent``, ``kit.basis``, ``kit.traits``, ``kit.events``,
     ``kit.catalog``, ``kit.ingestor``, ``kit.linker``, ``kit.retention``, ``kit.rights``,
-    ``kit.analytics``, ``kit.predict``, ``kit.personalization``), and capabilities plug into
-    ``kit.registries``. :meth:`track`,
+    ``kit.analytics``, ``kit.predict``, ``kit.personalization``, ``kit.journeys``,
+    ``kit.reports``), and
+    capabilities plug into ``kit.registries``. :meth:`track`,
     :meth:`ingest` and :meth:`link` are shortcuts for the calls a shop backend makes most.
     """
 
@@ -188,6 +191,19 @@ class Personakit:
             subjects=self.retention.subjects,
             config=personalization,
         )
+        self.journeys = Journeys.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            consent=self.consent,
+            clock=self.clock,
+            traits=self.traits.get,
+            trait_names=[trait.name for trait in self.manifest.traits],
+            event_kinds=self.catalog.kinds,
+            mac=self.keyring.mac,
+            verify_mac=self.keyring.verify_mac,
+            subjects=self.retention.subjects,
+        )
         self.recommend = Recommender.build(
             registries=self.registries,
             store=store,
@@ -214,6 +230,86 @@ class Personakit:
             basis=self.basis,
             events=self.events,
         )
+
+    @functools.cached_property
+    def reports(self) -> Reports:
+        """Audit reports and packs (:mod:`personakit.reporting`), built on first use.
+
+        Reporting imports no other capability: the request log (rights), the budget ledger
+        (analytics) and the security measures of this configuration are handed over here.
+        """
+        from personakit.reporting import Reports, ReportSources  # noqa: PLC0415 - lazily
+
+        purpose = "analytics" if self.manifest.get_purpose("analytics") else None
+        reports = Reports(
+            ReportSources(
+                manifest=self.manifest,
+                audit=self.audit,
+                clock=self.clock,
+                tenant=self.tenant,
+                registries=self.registries,
+                consent=self.consent,
+                traits=self.traits,
+                events=self.events,
+                subjects=self.retention.subjects,
+                resolve=self.identity.subject_of,
+                subject_ref=self.keyring.subject_ref,
+                requests=self._request_log,
+                security=self._security_measures,
+                dataset_purpose=purpose or self.manifest.purposes[0].id,
+            )
+        )
+        reports.add_section("budget", self._budget_ledger)
+        reports.add_reads("personalization", self._segment_reads)
+        return reports
+
+    def _segment_reads(self) -> dict[str, dict[str, list[str]]]:
+        # What each segment reads, with the data categories the vocabulary maps those fields
+        # to (reporting cannot import personalization; the facade may).
+        from personakit.personalization import Vocabulary  # noqa: PLC0415 - on report only
+
+        fields = Vocabulary.from_manifest(self.manifest).fields
+        out: dict[str, dict[str, list[str]]] = {}
+        for segment in self.personalization.segments():
+            reads = sorted(segment.reads)
+            categories = {c for name in reads if name in fields for c in fields[name].categories}
+            out[f"segment.{segment.name}"] = {"fields": reads, "categories": sorted(categories)}
+        return out
+
+    def _request_log(self) -> list[dict[str, Any]]:
+        # The summary holds no identifier; the report adds when and how each was answered.
+        return [
+            {
+                **request.summary(),
+                "answered_at": None
+                if request.answered_at is None
+                else request.answered_at.isoformat(),
+                "denial_basis": request.denial_basis,
+            }
+            for request in self.rights.requests.list()
+        ]
+
+    def _budget_ledger(self) -> list[dict[str, Any]]:
+        ledger = self.analytics.ledger
+        out = []
+        for name in ledger.datasets():
+            budget = ledger.budget(name).to_json()
+            out.append({**budget, "releases": ledger.releases(name)})
+        return out
+
+    def _security_measures(self) -> dict[str, Any]:
+        measures: dict[str, Any] = {
+            "encryption": "AES-256-GCM, one data key per subject (erasure crypto-shreds it)",
+            "key_provider": type(self.keyring.provider).__name__,
+            "key_store": type(self.key_store).__name__ + " (separate from the data store)",
+            "data_store": type(self.store).__name__,
+            "identifiers": "keyed HMAC blind indexes (no identifier in storage keys)",
+            "audit_log": "SHA-256 hash chain with HMAC-signed checkpoints",
+        }
+        settings = getattr(self.store, "settings", None)
+        if callable(settings):
+            measures.update({f"store.{k}": v for k, v in sorted(settings().items())})
+        return measures
 
     @classmethod
     def open(

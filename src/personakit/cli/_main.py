@@ -17,15 +17,18 @@ from typing import TextIO
 from personakit.cli import (
     _audit,
     _consent,
+    _demo,
     _dp,
     _dsr,
     _erasure,
     _identity,
     _ingest,
+    _journeys,
     _keygen,
     _keys,
     _predict,
     _recommend,
+    _report,
     _retention,
     _rules,
     _schema,
@@ -60,6 +63,9 @@ _GROUPS = (
     _predict,
     _rules,
     _segments,
+    _demo,
+    _report,
+    _journeys,
     _recommend,
 )
 

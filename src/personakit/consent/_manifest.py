@@ -373,6 +373,7 @@ def _reference_problems(doc: Mapping[str, Any]) -> list[Problem]:
         for index, purpose in enumerate(doc["purposes"])
         if purpose.get("explicit_consent") and purpose["lawful_basis"] != "consent"
     )
+    problems.extend(_transfer_problems(doc, declared))
     for name, trait in doc.get("traits", {}).items():
         need("category", trait["category"], f"$.traits.{name}.category")
     problems.extend(
@@ -384,6 +385,22 @@ def _reference_problems(doc: Mapping[str, Any]) -> list[Problem]:
         need("category", event["category"], f"$.events.{kind}.category")
         for pos, purpose_id in enumerate(event["purposes"]):
             need("purpose", purpose_id, f"$.events.{kind}.purposes[{pos}]")
+    return problems
+
+
+def _transfer_problems(doc: Mapping[str, Any], declared: Mapping[str, set[str]]) -> list[Problem]:
+    """Each transfer names a declared recipient and declared purposes."""
+    problems = []
+    for index, transfer in enumerate(doc.get("transfers", [])):
+        if transfer["recipient"] not in declared["recipient"]:
+            problems.append(
+                Problem(where=f"$.transfers[{index}].recipient", what="undeclared recipient")
+            )
+        problems.extend(
+            Problem(where=f"$.transfers[{index}].purposes[{pos}]", what="undeclared purpose")
+            for pos, purpose_id in enumerate(transfer.get("purposes", []))
+            if purpose_id not in declared["purpose"]
+        )
     return problems
 
 

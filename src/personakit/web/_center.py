@@ -22,6 +22,7 @@ from attrs import evolve, frozen
 
 from personakit.consent import ConsentContext, ConsentManager
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
+from personakit.journeys import InvalidToken, Journeys
 from personakit.rights import Rights, VerificationResult
 from personakit.web._http import AccessDenied, MalformedRequest, WebResponse, error_response
 from personakit.web._http import json_response as _json
@@ -155,12 +156,14 @@ class PrivacyCenter:
         consent: ConsentManager,
         tokens: UnsubscribeTokens,
         config: WebConfig,
+        journeys: Journeys | None = None,
     ) -> None:
-        """Wire to the kit's components."""
+        """Wire to the kit's components (``journeys`` also redeems its expiring tokens)."""
         self.rights = rights
         self.consent = consent
         self.tokens = tokens
         self.config = config
+        self.journeys = journeys
         self._operations: dict[tuple[str, str], Callable[..., WebResponse]] = {
             ("data", "GET"): self._data,
             ("export", "GET"): self._export,
@@ -401,7 +404,7 @@ class PrivacyCenter:
             return error_response(MalformedRequest("bad request", [problem]))
         found = self.tokens.read(token)
         if found is None:
-            return error_response(AccessDenied("invalid unsubscribe link"))
+            return self._journeys_unsubscribe(token)
         subject, purpose = found
         if not self.rights.identity.exists(subject):
             return _json(200, {"unsubscribed": True, "changed": False})  # erased: nothing held
@@ -409,6 +412,17 @@ class PrivacyCenter:
             subject, purpose, source="email_link", method="one_click", actor=self.config.actor
         )
         return _json(200, {"unsubscribed": True, "changed": receipt.changed})
+
+    def _journeys_unsubscribe(self, token: object) -> WebResponse:
+        # A journeys action's token (expiring, one channel): journeys withdraws the channel's
+        # consent and suppresses the address. Any bad token gets the same 403.
+        if self.journeys is None:
+            return error_response(AccessDenied("invalid unsubscribe link"))
+        try:
+            redeemed = self.journeys.redeem(token)
+        except InvalidToken:
+            return error_response(AccessDenied("invalid unsubscribe link"))
+        return _json(200, {"unsubscribed": True, "changed": redeemed.withdrawn})
 
 
 @frozen

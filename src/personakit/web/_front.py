@@ -77,6 +77,7 @@ class WebFront:
             consent=kit.consent,
             tokens=UnsubscribeTokens(kit.keyring),
             config=self.config,
+            journeys=kit.journeys,
         )
 
     def __repr__(self) -> str:

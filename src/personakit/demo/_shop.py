@@ -1,0 +1,164 @@
+"""The bakery's logic, framework-free: seeding, the banner decision, panels, the operator view.
+
+The Flask app (:mod:`personakit_demo`) only renders what this returns. Personalization decides
+with :class:`personakit.personalization.Rules` and the shipped ``rules.json`` on the facts of
+``kit.personalization``. Recommendations and journeys are shown only when the kit has
+``recommend`` / ``journeys``: otherwise their panels say "not enabled in this build".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+from personakit import Personakit
+from personakit.demo._data import NOTICE, history_lines
+from personakit.exceptions import PersonakitError
+from personakit.personalization import Decision, Rules
+
+__all__ = ["DP_CAP_EPSILON", "NOT_ENABLED", "Shop", "choices_body"]
+
+#: The privacy budget the demo caps its ``orders`` dataset at (the operator page spends it).
+DP_CAP_EPSILON: Final = 3.0
+#: What a panel says when the capability behind it is not in this build.
+NOT_ENABLED: Final = "not enabled in this build"
+_BANNER: Final = "home.banner"
+_MARKER: Final = "demo-seeded"  # a file in the demo directory: the history is generated once
+_DP_EPSILON: Final = 0.5
+_INTEREST_KINDS: Final = frozenset({"purchase", "product_view", "add_to_cart"})
+
+
+def choices_body(*, accept: bool) -> bytes:
+    """The privacy center's ``POST /consent`` body for the banner's accept / refuse."""
+    document = {
+        **NOTICE,
+        "choices": {"personalization": accept, "analytics": accept},
+    }
+    return json.dumps(document).encode("utf-8")
+
+
+class Shop:
+    """The demo shop's state around one kit: the rule set and the demo directory."""
+
+    def __init__(self, kit: Personakit, directory: Path) -> None:
+        """Load the shipped rule set (audit-logged) for ``kit``."""
+        self.kit = kit
+        self.directory = directory
+        self.rules = Rules(
+            manifest=kit.manifest,
+            audit=kit.audit,
+            keyring=kit.keyring,
+            vault=kit.vault,
+            allowed=kit.consent.allowed,
+            subjects=kit.retention.subjects,
+        )
+        document = json.loads(
+            resources.files("personakit.demo").joinpath("rules.json").read_text("utf-8")
+        )
+        self.rules.load(document, actor="demo")
+        self._lock = threading.Lock()
+
+    # -- first start ------------------------------------------------------------------------
+
+    def seed(self, *, customers: int = 40) -> bool:
+        """Generate the synthetic history once per directory; True when it was generated now."""
+        marker = self.directory / _MARKER
+        if marker.exists():
+            return False
+        self.kit.ingest(list(history_lines(customers=customers)))
+        self.kit.analytics.set_budget(
+            "orders", epsilon=DP_CAP_EPSILON, actor="demo", reason="demo shop budget"
+        )
+        marker.write_text("1\n", encoding="utf-8")
+        return True
+
+    # -- the visitor's pages ----------------------------------------------------------------
+
+    def needs_choice(self, subject: str | None) -> bool:
+        """Whether the banner asks: no decision on personalization recorded yet."""
+        if subject is None:
+            return True
+        return "personalization" not in self.kit.consent.decisions(subject)
+
+    def banner(self, visitor: str) -> Decision:
+        """The home banner decided for ``visitor`` (an identifier: ``anon:…``, ``customer:…``).
+
+        The facts are ``kit.personalization``'s: an identifier that names nobody yet, or a
+        subject without consent, gets the default and "personalization is off". Looking the
+        visitor up creates nothing.
+        """
+        return self.rules.decide(self.kit.personalization.facts(visitor), _BANNER)
+
+    def goes_well_with(self, item: str) -> dict[str, Any]:
+        """The "goes well with" panel: ``kit.recommend.similar_items`` if this build has it."""
+        similar = getattr(getattr(self.kit, "recommend", None), "similar_items", None)
+        if not callable(similar):
+            return {"enabled": False, "note": NOT_ENABLED, "items": []}
+        try:
+            found = similar(item, 4)
+        except PersonakitError as exc:
+            return {"enabled": True, "note": type(exc).__name__, "items": []}
+        # kit.recommend answers a Recommendations whose .items carry .item (the id to show)
+        listed = getattr(found, "items", found)
+        items = [getattr(r, "item", r) for r in listed] if isinstance(listed, list | tuple) else []
+        return {"enabled": True, "note": "", "items": items}
+
+    def journeys_note(self) -> str:
+        """What the cart's events do for the cart-abandonment journey in this build."""
+        if getattr(self.kit, "journeys", None) is None:
+            return f"cart-abandonment journey: {NOT_ENABLED}"
+        # Journeys trigger in the transaction that accepts the event: nothing to call here.
+        return "cart-abandonment journey: triggered by these cart events (see the operator page)"
+
+    # -- the operator page ------------------------------------------------------------------
+
+    def operator(self) -> dict[str, Any]:
+        """DP figures, the audit chain, the journeys' outbox and the audit pack if present."""
+        with self._lock:  # one release at a time: the ledger is shared by all threads
+            figures = self._dp_figures()
+        report = self.kit.audit.verify()
+        journeys = getattr(self.kit, "journeys", None)
+        outbox = getattr(journeys, "pending", None)
+        reporting = getattr(self.kit, "reporting", None)
+        return {
+            "dp": figures,
+            "audit": {"ok": report.ok, "entries": report.entries, "head_seq": report.head_seq},
+            "rules_sha256": self.rules.current.sha256 if self.rules.current else None,
+            "journeys": NOT_ENABLED if journeys is None else _listing(outbox),
+            "reporting": NOT_ENABLED if reporting is None else "available: personakit report",
+        }
+
+    def _dp_figures(self) -> dict[str, Any]:
+        analytics = self.kit.analytics
+        out: dict[str, Any] = {}
+        try:
+            result = analytics.count(
+                "orders", epsilon=_DP_EPSILON, reason="demo operator page: orders"
+            )
+            out["orders"] = {
+                "value": result.value,
+                "interval": result.interval,
+                "mechanism": result.mechanism,
+                "spent_now": result.spent_now,
+            }
+        except PersonakitError as exc:
+            out["orders"] = {"error": type(exc).__name__}
+        budget = analytics.budget("orders").to_json()
+        out["budget"] = budget
+        return out
+
+
+def _listing(outbox: Any) -> Any:
+    if outbox is None:
+        return []
+    items = outbox() if callable(outbox) else outbox
+    if isinstance(items, Mapping):
+        return dict(items)
+    try:
+        return [str(item) for item in list(items)[:50]]
+    except TypeError:
+        return str(items)
