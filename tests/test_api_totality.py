@@ -755,6 +755,7 @@ ENTRIES: Final = [
     Entry("recommend.forget", lambda k: k.recommend.forget, (_sub, _v("personalization"))),
     Entry("recommend.remove", lambda k: k.recommend.remove, (_sub,)),
     Entry("recommend.sweep", lambda k: k.recommend.sweep, (_sub, _v(_NOW))),
+    Entry("recommend.goes_with", lambda k: k.recommend.goes_with, (_sub, _v(["sourdough"]))),
 ]
 
 

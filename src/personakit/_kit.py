@@ -191,6 +191,15 @@ class Personakit:
             subjects=self.retention.subjects,
             config=personalization,
         )
+        self.recommend = Recommender.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            basis=self.basis,
+            clock=self.clock,
+            subjects=self.retention.subjects,
+            read_events=self.events.read,
+        )
         self.journeys = Journeys.build(
             registries=self.registries,
             store=store,
@@ -203,15 +212,7 @@ class Personakit:
             mac=self.keyring.mac,
             verify_mac=self.keyring.verify_mac,
             subjects=self.retention.subjects,
-        )
-        self.recommend = Recommender.build(
-            registries=self.registries,
-            store=store,
-            vault=self.vault,
-            basis=self.basis,
-            clock=self.clock,
-            subjects=self.retention.subjects,
-            read_events=self.events.read,
+            recommend=self.recommend.goes_with,
         )
         self._closed = False
 

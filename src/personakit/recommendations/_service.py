@@ -70,6 +70,7 @@ __all__ = ["Recommender"]
 
 SHARED_KIND: Final = "recommendations.model"
 MAX_K: Final = 1000
+_MESSAGE_ITEMS: Final = 4
 _LOGIC: Final = (
     "Items are scored by how often customers who agreed to personalization interacted with "
     "them together with the items in your history (co-occurrence normalised by both items' "
@@ -329,6 +330,17 @@ class Recommender:
         ranked = rank(model, weights, k, keep=keep)
         answer = explain(ranked, record, self.catalogue)
         return popular_answer(model, k, filt, now_day, why="", first=answer, skip=seen)
+
+    def goes_with(self, subject: str, items: Sequence[str]) -> list[dict[str, Any]]:
+        """Journeys' recommendations provider: up to 4 items for a message after an order.
+
+        :meth:`recommend` with the order's ``items`` excluded (so a subject without consent
+        gets the popular items everyone gets), as ``[{"item", "reason"}]``.
+        """
+        if not isinstance(items, list | tuple) or len(items) > MAX_K:
+            raise InvalidInput("invalid items", [Problem(where="items", what="a list of ids")])
+        answer = self.recommend(subject, _MESSAGE_ITEMS, {"exclude": list(items)})
+        return [{"item": r.item, "reason": r.explanation} for r in answer.items]
 
     def similar_items(self, item: str, k: int = 10) -> Recommendations:
         """Items most often chosen with ``item`` (pairs with at least min_support customers).
