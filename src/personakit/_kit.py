@@ -21,6 +21,7 @@ from personakit.journeys import Journeys
 from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
+from personakit.recommendations import Recommender
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 from personakit.workflows import (
@@ -192,6 +193,15 @@ class Personakit:
             keyring=self.keyring,
             config=personalization,
         )
+        self.recommend = Recommender.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            basis=self.basis,
+            clock=self.clock,
+            subjects=self.retention.subjects,
+            read_events=self.events.read,
+        )
         self.journeys = Journeys.build(
             registries=self.registries,
             store=store,
@@ -204,6 +214,7 @@ class Personakit:
             mac=self.keyring.mac,
             verify_mac=self.keyring.verify_mac,
             subjects=self.retention.subjects,
+            recommend=self.recommend.goes_with,
         )
         self._closed = False
 
