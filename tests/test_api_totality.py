@@ -961,6 +961,9 @@ NOT_CALLED: Final = {
     "journeys.report": "no arguments",
     "journeys.on_events": "an events hook: ingest calls it with stored Events (tests/journeys)",
     "journeys.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "journeys.reads": "no arguments",
+    "analytics.reads": "no arguments",
+    "predict.reads": "no arguments",
 }
 
 
