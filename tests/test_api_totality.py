@@ -981,6 +981,9 @@ NOT_CALLED: Final = {
     "recommend.model": "no arguments",
     "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",
     "recommend.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "journeys.reads": "no arguments",
+    "analytics.reads": "no arguments",
+    "predict.reads": "no arguments",
 }
 
 

@@ -264,6 +264,9 @@ class Personakit:
         )
         reports.add_section("budget", self._budget_ledger)
         reports.add_reads("personalization", self._segment_reads)
+        reports.add_reads("journeys", self.journeys.reads)
+        reports.add_reads("analytics", self._analytics_reads)
+        reports.add_reads("predictive", self.predict.reads)
         return reports
 
     def _segment_reads(self) -> dict[str, dict[str, list[str]]]:
@@ -278,6 +281,9 @@ class Personakit:
             categories = {c for name in reads if name in fields for c in fields[name].categories}
             out[f"segment.{segment.name}"] = {"fields": reads, "categories": sorted(categories)}
         return out
+
+    def _analytics_reads(self) -> dict[str, dict[str, list[str]]]:
+        return self.analytics.reads()  # a method, so the report builds analytics only on use
 
     def _request_log(self) -> list[dict[str, Any]]:
         # The summary holds no identifier; the report adds when and how each was answered.
