@@ -776,6 +776,22 @@ ENTRIES: Final = [
     Entry("journeys.on_erasure", lambda k: k.journeys.on_erasure, (_sub,)),
     Entry("journeys.export_section", lambda k: k.journeys.export_section, (_sub, _v([]))),
     Entry("journeys.dataset", lambda k: k.journeys.dataset, (_v("analytics"),)),
+    Entry(
+        "recommend.recommend",
+        lambda k: k.recommend.recommend,
+        (_sub,),
+        (("k", _v(10)), ("context", _v({"exclude": ["rye"]})), ("where", _v(None))),
+    ),
+    Entry("recommend.similar_items", lambda k: k.recommend.similar_items, (_v("sourdough"),)),
+    Entry("recommend.use_catalogue", lambda k: k.recommend.use_catalogue, (_v(None),)),
+    Entry("recommend.rebuild", lambda k: k.recommend.rebuild, (), (("progress", _v(None)),)),
+    Entry("recommend.has_history", lambda k: k.recommend.has_history, (_sub, _v(_NOW))),
+    Entry("recommend.dataset", lambda k: k.recommend.dataset, (_v("personalization"),)),
+    Entry("recommend.export_section", lambda k: k.recommend.export_section, (_sub, _v([]))),
+    Entry("recommend.forget", lambda k: k.recommend.forget, (_sub, _v("personalization"))),
+    Entry("recommend.remove", lambda k: k.recommend.remove, (_sub,)),
+    Entry("recommend.sweep", lambda k: k.recommend.sweep, (_sub, _v(_NOW))),
+    Entry("recommend.goes_with", lambda k: k.recommend.goes_with, (_sub, _v(["sourdough"]))),
 ]
 
 
@@ -969,6 +985,13 @@ NOT_CALLED: Final = {
     "journeys.report": "no arguments",
     "journeys.on_events": "an events hook: ingest calls it with stored Events (tests/journeys)",
     "journeys.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "recommend.build": "wiring from a kit's parts, called once by the facade",
+    "recommend.model": "no arguments",
+    "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",
+    "recommend.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "journeys.reads": "no arguments",
+    "analytics.reads": "no arguments",
+    "predict.reads": "no arguments",
 }
 
 
@@ -997,6 +1020,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "personalization.rules": made.personalization.rules,
             "reports": made.reports,
             "journeys": made.journeys,
+            "recommend": made.recommend,
         }
         public = {
             f"{prefix}.{name}"

@@ -21,6 +21,7 @@ from personakit.journeys import Journeys
 from personakit.personalization import Personalization, PersonalizationConfig
 from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
+from personakit.recommendations import Recommender
 from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 from personakit.workflows import (
@@ -192,6 +193,15 @@ class Personakit:
             keyring=self.keyring,
             config=personalization,
         )
+        self.recommend = Recommender.build(
+            registries=self.registries,
+            store=store,
+            vault=self.vault,
+            basis=self.basis,
+            clock=self.clock,
+            subjects=self.retention.subjects,
+            read_events=self.events.read,
+        )
         self.journeys = Journeys.build(
             registries=self.registries,
             store=store,
@@ -204,6 +214,7 @@ class Personakit:
             mac=self.keyring.mac,
             verify_mac=self.keyring.verify_mac,
             subjects=self.retention.subjects,
+            recommend=self.recommend.goes_with,
         )
         self._closed = False
 
@@ -253,6 +264,9 @@ class Personakit:
         )
         reports.add_section("budget", self._budget_ledger)
         reports.add_reads("personalization", self._segment_reads)
+        reports.add_reads("journeys", self.journeys.reads)
+        reports.add_reads("analytics", self._analytics_reads)
+        reports.add_reads("predictive", self.predict.reads)
         return reports
 
     def _segment_reads(self) -> dict[str, dict[str, list[str]]]:
@@ -267,6 +281,9 @@ class Personakit:
             categories = {c for name in reads if name in fields for c in fields[name].categories}
             out[f"segment.{segment.name}"] = {"fields": reads, "categories": sorted(categories)}
         return out
+
+    def _analytics_reads(self) -> dict[str, dict[str, list[str]]]:
+        return self.analytics.reads()  # a method, so the report builds analytics only on use
 
     def _request_log(self) -> list[dict[str, Any]]:
         # The summary holds no identifier; the report adds when and how each was answered.

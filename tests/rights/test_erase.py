@@ -261,14 +261,16 @@ def test_contribution_removers_run_once_across_crashes(kit_and_clock, populate, 
     monkeypatch.undo()
     receipt = kit.rights.erase(subject)
     assert calls == [(subject, 1)]
-    # every kit also has personalization's segment index and journeys' due/outbox index
-    # (nothing of this subject in either)
-    assert receipt.contributions == {"journeys.index": 0, "popularity": 7, "segment-index": 0}
-    assert receipt.to_json()["removed"]["contributions"] == {
+    # every kit also has personalization's segment index, journeys' due/outbox index and
+    # recommendations' item model (nothing of this subject in any)
+    expected = {
         "journeys.index": 0,
         "popularity": 7,
+        "recommendations.model": 0,
         "segment-index": 0,
     }
+    assert receipt.contributions == expected
+    assert receipt.to_json()["removed"]["contributions"] == expected
 
 
 def test_concurrent_erasures_of_one_subject_remove_its_contribution_once(

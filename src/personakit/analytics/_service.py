@@ -118,6 +118,22 @@ class Analytics:
         """The names a query can use: built-in, registered and offered."""
         return sorted({*BUILTIN, *self._registry.names(), *self._datasets})
 
+    def reads(self) -> dict[str, dict[str, list[str]]]:
+        """What the built-in datasets read, in the shape ``kit.reports.add_reads`` takes.
+
+        ``orders`` and ``customers`` read each purchase's time, channel and value
+        (``value_cents``, or the ``items`` lines when absent); ``events`` reads every event's
+        kind, channel and time (``events.*``) and no property. Only events collected for the
+        analytics purpose are read; the categories are left to the manifest.
+        """
+        purchase = ["events.purchase", "events.purchase.items", "events.purchase.value_cents"]
+        only = [PURPOSE]
+        return {
+            "dataset.orders": {"fields": purchase, "categories": [], "event_purposes": only},
+            "dataset.customers": {"fields": purchase, "categories": [], "event_purposes": only},
+            "dataset.events": {"fields": ["events.*"], "categories": [], "event_purposes": only},
+        }
+
     def dataset(self, name: str) -> Dataset:
         """The dataset ``name``, built once (see :meth:`refresh`); unknown: InvalidInput."""
         check_name(name)

@@ -28,6 +28,7 @@ from personakit.cli import (
     _keygen,
     _keys,
     _predict,
+    _recommend,
     _report,
     _retention,
     _rules,
@@ -67,12 +68,15 @@ _GROUPS = (
     _demo,
     _report,
     _journeys,
+    _recommend,
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
-    parser = Parser(prog="personakit", description=__doc__.splitlines()[0])
+    # No abbreviations of the global options: `recommend --k` would otherwise be taken as an
+    # ambiguous prefix of --keys-dir / --key-file before the subcommand sees it.
+    parser = Parser(prog="personakit", description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument(
         "--store", help=f"store directory or postgresql:// URL (default: ${STORE_ENV})"
     )

@@ -102,7 +102,9 @@ class Shop:
             found = similar(item, 4)
         except PersonakitError as exc:
             return {"enabled": True, "note": type(exc).__name__, "items": []}
-        items = list(found) if isinstance(found, list | tuple) else []
+        # kit.recommend answers a Recommendations whose .items carry .item (the id to show)
+        listed = getattr(found, "items", found)
+        items = [getattr(r, "item", r) for r in listed] if isinstance(listed, list | tuple) else []
         return {"enabled": True, "note": "", "items": items}
 
     def journeys_note(self) -> str:

@@ -42,6 +42,7 @@ from personakit.journeys._keys import (
 from personakit.journeys._model import Action, Redeemed, RunSummary
 from personakit.journeys._outbox import Outbox
 from personakit.journeys._policy import ContactPolicy
+from personakit.journeys._reads import journey_reads
 from personakit.journeys._templates import (
     BUILTIN_JOURNEYS,
     TEMPLATES,
@@ -248,6 +249,10 @@ class Journeys:
     def definitions(self) -> list[dict[str, Any]]:
         """The active journeys' JSON documents."""
         return [dict(j.doc) for j in self._active()]
+
+    def reads(self) -> dict[str, dict[str, list[str]]]:
+        """What each active journey reads (``journey.<id>``), for ``kit.reports.add_reads``."""
+        return {f"journey.{j.id}": journey_reads(j) for j in self._active()}
 
     def _active(self) -> tuple[Journey, ...]:
         raw = self.store.get(DEFINITIONS)

@@ -36,6 +36,7 @@ from personakit.predictive._attribution import (
     attribute,
     suppress_small_cells,
 )
+from personakit.predictive._channels import ENGAGEMENTS
 from personakit.predictive._options import ScoreOptions, check_now, check_progress
 from personakit.predictive._params import (
     BgNbdParams,
@@ -279,6 +280,24 @@ class Predictive:
         self.store.put(_MODEL_KEY, canonical_json(summary.as_dict()))
         self.channels.refresh(subjects)
         return summary
+
+    def reads(self) -> dict[str, dict[str, list[str]]]:
+        """What predictive analytics reads, in the shape ``kit.reports.add_reads`` takes.
+
+        The purchase model reads each purchase's time and value (``value_cents``, or the
+        ``items`` lines when absent); channel responsiveness reads the marketing engagement
+        events and the purchases after them; attribution reads every event's channel and time.
+        """
+        purchase = ["events.purchase", "events.purchase.items", "events.purchase.value_cents"]
+        engagements = [f"events.{kind}" for kind in sorted(ENGAGEMENTS)]
+        return {
+            "predictive.purchases": {"fields": purchase, "categories": []},
+            "predictive.responsiveness": {
+                "fields": sorted({"events.purchase", *engagements}),
+                "categories": [],
+            },
+            "predictive.attribution": {"fields": ["events.*"], "categories": []},
+        }
 
     def model(self) -> FitSummary | None:
         """The last fitted model, or None."""

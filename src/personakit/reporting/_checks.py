@@ -15,15 +15,52 @@ __all__ = ["ReadsSource", "audit_report", "minimization_report"]
 ReadsSource = Callable[[], Mapping[str, Mapping[str, Any]]]
 
 
-def _reads(sources: Mapping[str, ReadsSource]) -> dict[str, tuple[set[str], set[str]]]:
-    """``owner:definition -> (fields, categories)`` over every registered reads source."""
+def _reads(
+    sources: Mapping[str, ReadsSource],
+    trait_category: Mapping[str, str],
+    event_category: Mapping[str, str],
+    event_purposes: Mapping[str, set[str]],
+) -> dict[str, tuple[set[str], set[str]]]:
+    """``owner:definition -> (fields, categories)`` over every registered reads source.
+
+    A reader may leave the categories to the manifest: a field ``traits.<name>`` reads the
+    trait's category, ``events.<kind>`` and ``events.<kind>.<property>`` the event's, and
+    ``events.*`` (every event's kind and time, no property) every event category, or only
+    those of the kinds collected for one of ``event_purposes`` when the reader lists them.
+    """
     out: dict[str, tuple[set[str], set[str]]] = {}
     for owner, source in sorted(sources.items()):
         for definition, reads in sorted(source().items()):
             fields = {str(f) for f in reads.get("fields", ())}
             categories = {str(c) for c in reads.get("categories", ())}
+            only = {str(p) for p in reads.get("event_purposes", ())}
+            every = {
+                category
+                for kind, category in event_category.items()
+                if not only or only & event_purposes[kind]
+            }
+            for name in fields:
+                head, _, rest = name.partition(".")
+                if head == "traits" and rest in trait_category:
+                    categories.add(trait_category[rest])
+                elif head == "events" and rest == "*":
+                    categories.update(every)
+                elif head == "events" and rest.partition(".")[0] in event_category:
+                    categories.add(event_category[rest.partition(".")[0]])
             out[f"{owner}:{definition}"] = (fields, categories)
     return out
+
+
+def _reads_property(fields: set[str], kind: str, prop: str) -> bool:
+    # Event-qualified fields name one kind's property; any other field names a property by
+    # its name alone (as personalization's vocabulary does).
+    for name in fields:
+        if name.startswith("events."):
+            if name == f"events.{kind}.{prop}":
+                return True
+        elif name == prop or name.endswith("." + prop):
+            return True
+    return False
 
 
 def minimization_report(
@@ -31,18 +68,26 @@ def minimization_report(
 ) -> dict[str, Any]:
     """What the manifest lets the shop collect against what registered definitions read."""
     manifest = sources.manifest
-    definitions = _reads(reads)
+    trait_category = {t.name: t.category for t in manifest.traits}
+    event_category = {e.kind: e.category for e in manifest.events}
+    event_purposes = {e.kind: set(e.purposes) for e in manifest.events}
+    definitions = _reads(reads, trait_category, event_category, event_purposes)
     special = {c.id for c in manifest.data_categories if c.special}
 
     def purposes(category: str) -> list[str]:
         return [p.id for p in manifest.purposes if category in p.data_categories]
 
-    def read_by(*, field: str | None = None, prop: str | None = None, category: str) -> list[str]:
+    def read_by(
+        *,
+        field: str | None = None,
+        prop: tuple[str, str] | None = None,
+        category: str,
+    ) -> list[str]:
         found = []
         for name, (fields, categories) in definitions.items():
             if (
                 (field is not None and field in fields)
-                or (prop is not None and any(f == prop or f.endswith("." + prop) for f in fields))
+                or (prop is not None and _reads_property(fields, *prop))
                 or (field is None and prop is None and category in categories)
             ):
                 found.append(name)
@@ -51,8 +96,6 @@ def minimization_report(
     trait_holders: Counter[str] = Counter()
     property_holders: Counter[tuple[str, str]] = Counter()
     category_holders: Counter[str] = Counter()
-    trait_category = {t.name: t.category for t in manifest.traits}
-    event_category = {e.kind: e.category for e in manifest.events}
     for facts in census.facts():
         trait_holders.update(facts.traits)
         property_holders.update(facts.event_properties)
@@ -90,7 +133,7 @@ def minimization_report(
     for e in manifest.events:
         declared = e.schema.get("properties", {}) if isinstance(e.schema, Mapping) else {}
         for prop in sorted(declared):
-            users = read_by(prop=prop, category=e.category)
+            users = read_by(prop=(e.kind, prop), category=e.category)
             property_rows.append(
                 {
                     "event": e.kind,
