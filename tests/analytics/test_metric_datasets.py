@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from _journey_kit import customer
 from _shared import PRIVACY
-from personakit import LocalKeyProvider, Personakit, generate_master_key, testing
+from personakit import InvalidInput, LocalKeyProvider, Personakit, generate_master_key, testing
 from personakit._clock import FixedClock
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -125,3 +125,25 @@ def test_offered_rows_are_only_of_customers_with_a_basis_for_analytics(
         assert sorted(s for s, _ in entries) == sorted(allowed)
         segments = list(kit.registries.datasets.rows("personalization.segments", "analytics"))
         assert {s for s, _ in segments} == allowed
+
+
+def test_conversion_with_a_tiny_epsilon_answers_without_an_interval_and_refuses_no_outcome() -> (
+    None
+):
+    """The noise of epsilon 1e-300 has no finite variance: the answer stands without an
+    interval (it raised OverflowError after spending); a missing outcome is refused first."""
+    kit, _ = testing.memory_kit()
+    with kit:
+        subject = kit.identity.resolve("customer:tiny", create=True)
+        kit.consent.grant(subject, ["analytics"], **PRIVACY)
+        kit.track(
+            "customer:tiny", "purchase", channel="web", properties={"item": "b", "value_cents": 450}
+        )
+        kit.analytics.set_budget("orders", epsilon=50)
+        keys = {"treatment": "web", "holdout": "store", "actor": "system"}
+        result = kit.analytics.conversion("orders", "channel", "month", epsilon=1e-300, **keys)
+        assert result.interval is None
+        spent = kit.analytics.budget("orders")
+        with pytest.raises(InvalidInput):
+            kit.analytics.conversion("orders", "channel", None, epsilon=1.0, **keys)  # type: ignore[arg-type]
+        assert kit.analytics.budget("orders") == spent

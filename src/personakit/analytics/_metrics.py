@@ -137,6 +137,12 @@ def conversion(
     ``sigma^2`` for Gaussian), to first order; it is an approximation, said so in the
     mechanism.
     """
+    if not isinstance(outcome, str):
+        # groupby reads column=None as "count": the outcome must name a column, checked before
+        # anything is spent.
+        raise InvalidInput(
+            "invalid conversion", [Problem(where="outcome", what="must name a 0/1 column")]
+        )
     half = halves(spend)
     keys = list(arms)
     count = analytics.groupby(dataset, arm, keys=keys, **half)
@@ -160,7 +166,7 @@ def conversion(
     uplift = None if treated is None or held is None else treated - held
     interval = (
         None
-        if uplift is None
+        if uplift is None or not math.isfinite(variance)
         else [uplift - _Z95 * math.sqrt(variance), uplift + _Z95 * math.sqrt(variance)]
     )
     value = {"rates": rates, "uplift": uplift}
@@ -170,9 +176,12 @@ def conversion(
 def _noise_variance(result: DPResult) -> float:
     # the stored interval is the 95% half-width: b ln 20 (Laplace) or 1.96 sigma (Gaussian)
     width = float(result.interval or 0.0)
-    if "gaussian" in result.mechanism:
-        return (width / _Z95) ** 2
-    return 2 * (width / math.log(20)) ** 2
+    try:
+        if "gaussian" in result.mechanism:
+            return (width / _Z95) ** 2
+        return 2 * (width / math.log(20)) ** 2
+    except OverflowError:  # a tiny epsilon's noise: no finite interval (the answer stands)
+        return math.inf
 
 
 def keyed_sums(
