@@ -86,7 +86,14 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         decision = _shop().banner(_bound().identifier)
         payload = dict(decision.payload or {})
         featured = [p for p in CATALOGUE if p.category == payload.get("category")][:3]
-        return _render("home.html", decision=decision, payload=payload, featured=featured)
+        recommended = _shop().recommended(_existing())
+        return _render(
+            "home.html",
+            decision=decision,
+            payload=payload,
+            featured=featured,
+            recommended=recommended,
+        )
 
     @app.get("/catalogue")
     def catalogue() -> str:

@@ -105,15 +105,26 @@ def test_accept_browse_bread_export_and_delete(shop, page):
         page.click(f'a[href="/product/{item}"]')
         page.wait_for_selector("#product-name")
         if item == "sourdough":
-            # Recommendations are another capability: shown only when the build has it.
-            panel = page.inner_text("#goes-well-with")
-            has = hasattr(shop.kit, "recommend")
-            assert has or "not enabled in this build" in panel
+            # kit.recommend.similar_items: pairs supported by enough consenting customers.
+            goes = page.locator("#goes-well-with li")
+            assert goes.count() >= 1
+            for n in range(goes.count()):
+                assert goes.nth(n).locator(".reason").inner_text() == (
+                    "Often chosen with Sourdough loaf"
+                )
             shot(page, "04-product")
         page.go_back()
     page.goto(shop.url + "/")
     assert page.get_attribute("#home-banner", "data-rule") == "bread-lovers"
     assert page.inner_text("#banner-reason") == "Because you often buy bread"
+    # kit.recommend for this visitor: bread first, each with its reason from the answer.
+    recommended = page.locator("#recommended li")
+    assert recommended.count() >= 1
+    items = [recommended.nth(n).get_attribute("data-item") for n in range(recommended.count())]
+    assert set(items) & {"sourdough", "baguette", "rye"}
+    viewed = {"Because you viewed " + name for name in ("Sourdough loaf", "Baguette", "Rye bread")}
+    for n in range(recommended.count()):
+        assert recommended.nth(n).locator(".reason").inner_text() in viewed
     shot(page, "05-bread-personalized")
 
     page.goto(shop.url + "/privacy-center")

@@ -1,8 +1,9 @@
 """``personakit demo --check``: a scripted tour of a running shop over HTTP (standard library).
 
 The tour is what a newcomer would click: refuse the banner and see the default banner; accept,
-look at three loaves and see the bread banner with its reason; buy; download the export; read
-the consent history; delete the account and find nothing held any more; open the operator page.
+look at three loaves and see the bread banner and bread recommendations, each with its reason;
+buy; download the export; read the consent history; delete the account and find nothing held
+any more; open the operator page.
 Each step prints one line; the tour stops at the first failure. Cookies are kept by hand: the
 subject cookie is ``Secure``, which ``http.cookiejar`` would never send to ``http://127.0.0.1``
 (browsers treat localhost as a secure context and do).
@@ -97,6 +98,20 @@ def _expect(ok: bool, what: str) -> None:  # noqa: FBT001 (reads as an assertion
         raise TourFailed(what)
 
 
+def _bread_recommended(page: str) -> None:
+    """The home page's recommendations panel lists bread, each item with its reason."""
+    panel = page.partition('id="recommended"')[2].partition("</section>")[0]
+    _expect("<li" in panel, "no recommendations after browsing bread")
+    _expect(
+        any(f'data-item="{item}"' in panel for item in ("sourdough", "baguette", "rye")),
+        "no bread among the recommendations",
+    )
+    _expect(
+        panel.count('class="why reason">Because you viewed ') == panel.count("<li"),
+        "a recommendation without its reason",
+    )
+
+
 def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 (one closure per step)
     state: dict[str, Any] = {}
 
@@ -122,6 +137,7 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
         _expect(
             f"you often buy {_BREAD_REASON}" in page.lower(), "the bread banner gives no reason"
         )
+        _bread_recommended(page)
 
     def buy() -> None:
         shop.form("/cart/add", {"item": "croissant"})
@@ -165,7 +181,7 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
     return [
         ("the banner asks on the first visit", banner_asks),
         ("refuse: the default banner, personalization off", refuse),
-        ("accept and browse bread: the bread banner with its reason", accept_and_browse),
+        ("accept, browse bread: bread banner, recommendations with reasons", accept_and_browse),
         ("add to cart and check out", buy),
         ("download my data (JSON)", export),
         ("consent history", history),

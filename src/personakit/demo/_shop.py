@@ -2,8 +2,8 @@
 
 The Flask app (:mod:`personakit_demo`) only renders what this returns. Personalization decides
 with :class:`personakit.personalization.Rules` and the shipped ``rules.json`` on the facts of
-``kit.personalization``. Recommendations and journeys are shown only when the kit has
-``recommend`` / ``journeys``: otherwise their panels say "not enabled in this build".
+``kit.personalization``. Recommendations are ``kit.recommend``'s, each shown with the
+explanation of its answer; the cart's events trigger ``kit.journeys``' cart abandonment.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from personakit import Personakit
-from personakit.demo._data import NOTICE, history_lines
+from personakit.demo._data import CATALOGUE, NOTICE, history_lines, product
 from personakit.exceptions import PersonakitError
 from personakit.personalization import Decision, Rules
+from personakit.recommendations import Recommendations
 
 __all__ = ["DP_CAP_EPSILON", "NOT_ENABLED", "Shop", "choices_body"]
 
@@ -60,6 +61,13 @@ class Shop:
             resources.files("personakit.demo").joinpath("rules.json").read_text("utf-8")
         )
         self.rules.load(document, actor="demo")
+        # Names and categories for the recommendations' reasons ("Because you viewed Rye bread").
+        kit.recommend.use_catalogue(
+            {
+                p.id: {"name": p.name, "category": p.category, "price_cents": p.price_cents}
+                for p in CATALOGUE
+            }
+        )
         self._lock = threading.Lock()
 
     # -- first start ------------------------------------------------------------------------
@@ -94,18 +102,26 @@ class Shop:
         return self.rules.decide(self.kit.personalization.facts(visitor), _BANNER)
 
     def goes_well_with(self, item: str) -> dict[str, Any]:
-        """The "goes well with" panel: ``kit.recommend.similar_items`` if this build has it."""
-        similar = getattr(getattr(self.kit, "recommend", None), "similar_items", None)
-        if not callable(similar):
-            return {"enabled": False, "note": NOT_ENABLED, "items": []}
+        """The "goes well with" panel: ``kit.recommend.similar_items``, each with its reason."""
         try:
-            found = similar(item, 4)
+            found = self.kit.recommend.similar_items(item, 4)
         except PersonakitError as exc:
             return {"enabled": True, "note": type(exc).__name__, "items": []}
-        # kit.recommend answers a Recommendations whose .items carry .item (the id to show)
-        listed = getattr(found, "items", found)
-        items = [getattr(r, "item", r) for r in listed] if isinstance(listed, list | tuple) else []
-        return {"enabled": True, "note": "", "items": items}
+        return {"enabled": True, "note": "", "items": _shown(found)}
+
+    def recommended(self, subject: str | None) -> dict[str, Any]:
+        """The home page's recommendations for ``subject`` (``kit.recommend``), with reasons.
+
+        ``None`` (a visitor the shop holds nothing about) gets the note and no items: looking
+        a visitor up creates nothing.
+        """
+        if subject is None:
+            return {"enabled": True, "note": "personalization is off", "items": []}
+        try:
+            found = self.kit.recommend.recommend(subject, 4)
+        except PersonakitError as exc:
+            return {"enabled": True, "note": type(exc).__name__, "items": []}
+        return {"enabled": True, "note": "", "items": _shown(found)}
 
     def journeys_note(self) -> str:
         """What the cart's events do for the cart-abandonment journey in this build."""
@@ -150,6 +166,15 @@ class Shop:
         budget = analytics.budget("orders").to_json()
         out["budget"] = budget
         return out
+
+
+def _shown(found: Recommendations) -> list[dict[str, str]]:
+    rows: list[dict[str, str]] = []
+    for r in found.items:
+        known = product(r.item)
+        name = known.name if known is not None else r.item
+        rows.append({"item": r.item, "name": name, "reason": r.explanation})
+    return rows
 
 
 def _listing(outbox: Any) -> Any:
