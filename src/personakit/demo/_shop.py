@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping
+from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
@@ -30,6 +30,9 @@ NOT_ENABLED: Final = "not enabled in this build"
 _BANNER: Final = "home.banner"
 _MARKER: Final = "demo-seeded"  # a file in the demo directory: the history is generated once
 _DP_EPSILON: Final = 0.5
+_JOURNEY: Final = "cart_abandonment"
+#: How far ahead the operator page's outbox looks (the reminder's delay is 4 hours).
+OUTBOX_AHEAD: Final = timedelta(days=1)
 _INTEREST_KINDS: Final = frozenset({"purchase", "product_view", "add_to_cart"})
 
 
@@ -61,6 +64,9 @@ class Shop:
             resources.files("personakit.demo").joinpath("rules.json").read_text("utf-8")
         )
         self.rules.load(document, actor="demo")
+        # The cart's add_to_cart events enter this journey (its exit: a purchase).
+        if _JOURNEY not in {d["id"] for d in kit.journeys.definitions()}:
+            kit.journeys.enable_builtin([_JOURNEY])
         # Names and categories for the recommendations' reasons ("Because you viewed Rye bread").
         kit.recommend.use_catalogue(
             {
@@ -124,9 +130,7 @@ class Shop:
         return {"enabled": True, "note": "", "items": _shown(found)}
 
     def journeys_note(self) -> str:
-        """What the cart's events do for the cart-abandonment journey in this build."""
-        if getattr(self.kit, "journeys", None) is None:
-            return f"cart-abandonment journey: {NOT_ENABLED}"
+        """What the cart's events do for the cart-abandonment journey."""
         # Journeys trigger in the transaction that accepts the event: nothing to call here.
         return "cart-abandonment journey: triggered by these cart events (see the operator page)"
 
@@ -137,16 +141,23 @@ class Shop:
         with self._lock:  # one release at a time: the ledger is shared by all threads
             figures = self._dp_figures()
         report = self.kit.audit.verify()
-        journeys = getattr(self.kit, "journeys", None)
-        outbox = getattr(journeys, "pending", None)
         reporting = getattr(self.kit, "reporting", None)
         return {
             "dp": figures,
             "audit": {"ok": report.ok, "entries": report.entries, "head_seq": report.head_seq},
             "rules_sha256": self.rules.current.sha256 if self.rules.current else None,
-            "journeys": NOT_ENABLED if journeys is None else _listing(outbox),
+            "journeys": self._outbox(),
             "reporting": NOT_ENABLED if reporting is None else "available: personakit report",
         }
+
+    def _outbox(self) -> list[str]:
+        """The journeys' actions due to send within :data:`OUTBOX_AHEAD` (no addresses shown)."""
+        ahead = self.kit.clock.now() + OUTBOX_AHEAD
+        return [
+            f"{a.journey}/{a.step} by {a.channel} ({a.template}), "
+            f"send after {a.send_after.isoformat(timespec='minutes')}"
+            for a in self.kit.journeys.pending(ahead, limit=50)
+        ]
 
     def _dp_figures(self) -> dict[str, Any]:
         analytics = self.kit.analytics
@@ -175,15 +186,3 @@ def _shown(found: Recommendations) -> list[dict[str, str]]:
         name = known.name if known is not None else r.item
         rows.append({"item": r.item, "name": name, "reason": r.explanation})
     return rows
-
-
-def _listing(outbox: Any) -> Any:
-    if outbox is None:
-        return []
-    items = outbox() if callable(outbox) else outbox
-    if isinstance(items, Mapping):
-        return dict(items)
-    try:
-        return [str(item) for item in list(items)[:50]]
-    except TypeError:
-        return str(items)
