@@ -1,9 +1,9 @@
 """The bakery's logic, framework-free: seeding, the banner decision, panels, the operator view.
 
-The Flask app (:mod:`personakit_demo`) only renders what this returns. Personalization decides
-with :class:`personakit.personalization.Rules` and the shipped ``rules.json`` on the facts of
-``kit.personalization``. Recommendations are ``kit.recommend``'s, each shown with the
-explanation of its answer; the cart's events trigger ``kit.journeys``' cart abandonment.
+The Flask app (:mod:`personakit_demo`) only renders what this returns. The home banner is
+``kit.personalization.decide`` on the shipped ``rules.json`` (loaded with ``load_rules``).
+Recommendations are ``kit.recommend``'s, each shown with the explanation of its answer; the
+cart's events trigger ``kit.journeys``' cart abandonment.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Final
 from personakit import Personakit
 from personakit.demo._data import CATALOGUE, NOTICE, history_lines, product
 from personakit.exceptions import PersonakitError
-from personakit.personalization import Decision, Rules
+from personakit.personalization import Decision
 from personakit.recommendations import Recommendations
 
 __all__ = ["DP_CAP_EPSILON", "NOT_ENABLED", "Shop", "choices_body"]
@@ -46,24 +46,16 @@ def choices_body(*, accept: bool) -> bytes:
 
 
 class Shop:
-    """The demo shop's state around one kit: the rule set and the demo directory."""
+    """The demo shop's state around one kit and its demo directory."""
 
     def __init__(self, kit: Personakit, directory: Path) -> None:
-        """Load the shipped rule set (audit-logged) for ``kit``."""
+        """Load the shipped rule set (audit-logged), the cart journey and the catalogue."""
         self.kit = kit
         self.directory = directory
-        self.rules = Rules(
-            manifest=kit.manifest,
-            audit=kit.audit,
-            keyring=kit.keyring,
-            vault=kit.vault,
-            allowed=kit.consent.allowed,
-            subjects=kit.retention.subjects,
-        )
         document = json.loads(
             resources.files("personakit.demo").joinpath("rules.json").read_text("utf-8")
         )
-        self.rules.load(document, actor="demo")
+        kit.personalization.load_rules(document, actor="demo")
         # The cart's add_to_cart events enter this journey (its exit: a purchase).
         if _JOURNEY not in {d["id"] for d in kit.journeys.definitions()}:
             kit.journeys.enable_builtin([_JOURNEY])
@@ -101,11 +93,11 @@ class Shop:
     def banner(self, visitor: str) -> Decision:
         """The home banner decided for ``visitor`` (an identifier: ``anon:…``, ``customer:…``).
 
-        The facts are ``kit.personalization``'s: an identifier that names nobody yet, or a
-        subject without consent, gets the default and "personalization is off". Looking the
-        visitor up creates nothing.
+        ``kit.personalization.decide``: an identifier that names nobody yet, or a subject
+        without consent, gets the default and "personalization is off". Looking the visitor up
+        creates nothing.
         """
-        return self.rules.decide(self.kit.personalization.facts(visitor), _BANNER)
+        return self.kit.personalization.decide(visitor, _BANNER)
 
     def goes_well_with(self, item: str) -> dict[str, Any]:
         """The "goes well with" panel: ``kit.recommend.similar_items``, each with its reason."""
@@ -145,10 +137,14 @@ class Shop:
         return {
             "dp": figures,
             "audit": {"ok": report.ok, "entries": report.entries, "head_seq": report.head_seq},
-            "rules_sha256": self.rules.current.sha256 if self.rules.current else None,
+            "rules_sha256": self._rules_sha256(),
             "journeys": self._outbox(),
             "reporting": NOT_ENABLED if reporting is None else "available: personakit report",
         }
+
+    def _rules_sha256(self) -> str | None:
+        current = self.kit.personalization.rules.current
+        return current.sha256 if current is not None else None
 
     def _outbox(self) -> list[str]:
         """The journeys' actions due to send within :data:`OUTBOX_AHEAD` (no addresses shown)."""
