@@ -192,6 +192,7 @@ class Journeys:
             owner="journeys",
             description="per journey entry: journey, arm (holdout or treated), converted 0/1",
         )
+        service._reload()  # outside any transaction: see _active
         return service
 
     # -- definitions -----------------------------------------------------------------------
@@ -228,7 +229,9 @@ class Journeys:
             if journey_id in ids[:i]
         )
         raise_problems("invalid journeys", problems)
-        self.store.put(DEFINITIONS, canonical_json([dict(j.doc) for j in parsed]))
+        raw = canonical_json([dict(j.doc) for j in parsed])
+        self.store.put(DEFINITIONS, raw)
+        self._parsed = (raw, tuple(parsed))
         return ids
 
     def enable_builtin(self, names: object = None) -> list[str]:
@@ -242,21 +245,37 @@ class Journeys:
             if not isinstance(name, str) or name not in BUILTIN_JOURNEYS
         ]
         raise_problems("invalid names", problems)
-        current = {j.id: dict(j.doc) for j in self._active()}
+        current = {j.id: dict(j.doc) for j in self._reload()}
         current.update({name: dict(BUILTIN_JOURNEYS[name]) for name in wanted})
         return self.load(list(current.values()))
 
     def definitions(self) -> list[dict[str, Any]]:
         """The active journeys' JSON documents."""
-        return [dict(j.doc) for j in self._active()]
+        return [dict(j.doc) for j in self._reload()]
 
     def reads(self) -> dict[str, dict[str, list[str]]]:
         """What each active journey reads (``journey.<id>``), for ``kit.reports.add_reads``."""
-        return {f"journey.{j.id}": journey_reads(j) for j in self._active()}
+        return {f"journey.{j.id}": journey_reads(j) for j in self._reload()}
 
     def _active(self) -> tuple[Journey, ...]:
+        """The active journeys as this process last read them, without reading the store.
+
+        The events hook runs inside every write transaction. Reading the shared definitions
+        there would lock that one global key in each of them (on PostgreSQL: one advisory
+        lock every writer queues on, and deadlocks with the per-subject locks, seen in the
+        several-writers test). So the definitions are read outside transactions: when the
+        kit is built, by ``load`` / ``enable_builtin`` in this process, and at the start of
+        ``run_due``, ``refresh``, ``definitions`` and ``reads``. Journeys loaded by another
+        process start triggering on this process's events after its next such call.
+        """
+        if self._parsed is None:
+            return self._reload()
+        return self._parsed[1]
+
+    def _reload(self) -> tuple[Journey, ...]:
         raw = self.store.get(DEFINITIONS)
         if raw is None:
+            self._parsed = (b"", ())
             return ()
         if self._parsed is not None and self._parsed[0] == raw:
             return self._parsed[1]
@@ -295,8 +314,9 @@ class Journeys:
         """
         moment = self._now(now)
         check_subject(subject)
+        journeys = self._reload()
         with self.store.transaction():
-            return self.engine.refresh(subject, self._active(), moment)
+            return self.engine.refresh(subject, journeys, moment)
 
     # -- running ---------------------------------------------------------------------------
 
@@ -322,6 +342,7 @@ class Journeys:
             problems.append(Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}"))
         check_callable(progress, "progress", problems)
         raise_problems("invalid run", problems)
+        self._reload()
         journeys = self._by_id()
         totals: dict[str, int] = {}
         cap = limit or _MAX_LIMIT
