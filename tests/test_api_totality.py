@@ -992,6 +992,7 @@ NOT_CALLED: Final = {
     "journeys.reads": "no arguments",
     "analytics.reads": "no arguments",
     "predict.reads": "no arguments",
+    "recommend.reads": "no arguments",
 }
 
 

@@ -267,6 +267,7 @@ class Personakit:
         reports.add_reads("journeys", self.journeys.reads)
         reports.add_reads("analytics", self._analytics_reads)
         reports.add_reads("predictive", self.predict.reads)
+        reports.add_reads("recommendations", self.recommend.reads)
         return reports
 
     def _segment_reads(self) -> dict[str, dict[str, list[str]]]:

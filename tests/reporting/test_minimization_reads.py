@@ -8,7 +8,7 @@ from typing import Any
 from personakit import FixedClock, LocalKeyProvider, Personakit, generate_master_key
 from personakit.consent import Manifest
 
-from ._scenario import NOW, manifest
+from ._scenario import NOW, manifest, open_kit
 
 #: Declared event properties: some read (purchase value and lines), some read by no one.
 PURCHASE = {
@@ -72,6 +72,7 @@ def test_minimization_lists_what_journeys_analytics_and_predictive_read() -> Non
             "journeys",
             "personalization",
             "predictive",
+            "recommendations",
         ]
         assert set(kit.journeys.reads()) == {
             f"journey.{j['id']}" for j in kit.journeys.definitions()
@@ -106,3 +107,11 @@ def test_minimization_lists_what_journeys_analytics_and_predictive_read() -> Non
         # The analytics datasets read only events collected for analytics: not engagement.
         assert not {r for r in engagement if r.startswith("analytics:")}
         assert doc["summary"]["properties_unused"] == 2
+
+
+def test_the_recommendation_model_is_a_reader_of_the_interaction_items() -> None:
+    """kit.recommend declares the interaction events and their items it reads."""
+    with open_kit() as kit:
+        doc = kit.reports.build("minimization")
+        assert kit.reports.validate(doc) == []
+    assert "recommendations" in doc["summary"]["readers"]

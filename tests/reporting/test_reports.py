@@ -221,6 +221,7 @@ def test_minimization_compares_collected_with_what_rules_read(populated: Any) ->
         "journeys",
         "personalization",
         "predictive",
+        "recommendations",
         "rules",
     ]
     traits = {r["trait"]: r for r in tables(doc)["traits"]}

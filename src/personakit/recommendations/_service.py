@@ -52,6 +52,7 @@ from personakit.recommendations._model import (
     row_deltas,
 )
 from personakit.recommendations._shared import (
+    INTERACTIONS,
     KIND,
     PURPOSE,
     ROWS,
@@ -341,6 +342,16 @@ class Recommender:
             raise InvalidInput("invalid items", [Problem(where="items", what="a list of ids")])
         answer = self.recommend(subject, _MESSAGE_ITEMS, {"exclude": list(items)})
         return [{"item": r.item, "reason": r.explanation} for r in answer.items]
+
+    def reads(self) -> dict[str, dict[str, list[str]]]:
+        """What the item model reads, in the shape ``kit.reports.add_reads`` takes.
+
+        The interaction events' time and item (``item``; a purchase's ``items`` lines too),
+        for events collected for personalization (see ``_shared.update_record``).
+        """
+        fields = {f"events.{kind}" for kind in INTERACTIONS}
+        fields |= {f"events.{kind}.item" for kind in INTERACTIONS} | {"events.purchase.items"}
+        return {"recommendations.model": {"fields": sorted(fields), "categories": []}}
 
     def similar_items(self, item: str, k: int = 10) -> Recommendations:
         """Items most often chosen with ``item`` (pairs with at least min_support customers).
