@@ -197,70 +197,8 @@ def _build(shape: Shape) -> Plan:  # noqa: PLR0911 (one return per query kind)
     def then_noise(scale: float) -> Any:
         return dp.m.then_gaussian(scale) if model == "zcdp" else dp.m.then_laplace(scale)
 
-    if shape.kind == "count":
-        make = lambda s: space >> dp.t.then_count() >> then_noise(s)  # noqa: E731
-        noise = "gaussian" if model == "zcdp" else "discrete laplace"
-        measurement, scale, loss = _resolve(
-            make, shape.d_in, _scale(shape, sensitivity), shape, model
-        )
-        return Plan(
-            shape=shape,
-            measurement=measurement,
-            d_in=shape.d_in,
-            loss=loss,
-            scale=scale,
-            half_width=_half_width(scale, model),
-            mechanism=noise,
-        )
-    if shape.kind == "sum":
-        bounds = (
-            (int(shape.lower), int(shape.upper))
-            if shape.dtype == "int"
-            else (shape.lower, shape.upper)
-        )
-        make = lambda s: space >> dp.t.then_clamp(bounds) >> dp.t.then_sum() >> then_noise(s)  # noqa: E731
-        measurement, scale, loss = _resolve(
-            make, shape.d_in, _scale(shape, sensitivity), shape, model
-        )
-        return Plan(
-            shape=shape,
-            measurement=measurement,
-            d_in=shape.d_in,
-            loss=loss,
-            scale=scale,
-            half_width=_half_width(scale, model),
-            mechanism=noise,
-        )
-    if shape.kind in {"histogram", "groupby_count"}:
-        int_space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.symmetric_distance()
-        categories = list(range(shape.size))
-        mo = "L2Distance<int>" if model == "zcdp" else "L1Distance<int>"
-        make = lambda s: (  # noqa: E731
-            int_space
-            >> dp.t.then_count_by_categories(categories=categories, null_category=True, MO=mo)
-            >> then_noise(s)
-        )
-        noise = "gaussian" if model == "zcdp" else "discrete laplace"
-        measurement, scale, loss = _resolve(
-            make, shape.d_in, _scale(shape, sensitivity), shape, model
-        )
-        return Plan(
-            shape=shape,
-            measurement=measurement,
-            d_in=shape.d_in,
-            loss=loss,
-            scale=scale,
-            half_width=_half_width(scale, model),
-            mechanism=noise,
-        )
-    if shape.kind == "groupby_sum":
-        vector_atom = (
-            dp.atom_domain(T=T) if shape.dtype == "int" else dp.atom_domain(T=float, nan=False)
-        )
-        vector_space = dp.vector_domain(vector_atom, size=shape.size)
-        metric = (dp.l2_distance if model == "zcdp" else dp.l1_distance)(T=T)
-        make = lambda s: (vector_space, metric) >> then_noise(s)  # noqa: E731
-        d_in: Any = int(sensitivity) if shape.dtype == "int" else sensitivity
+    def planned(make: Callable[[float], Any], mechanism: str, d_in: Any = shape.d_in) -> Plan:
+        # every noisy-vector query: resolve the scale against the loss, then one Plan
         measurement, scale, loss = _resolve(make, d_in, _scale(shape, sensitivity), shape, model)
         return Plan(
             shape=shape,
@@ -269,8 +207,41 @@ def _build(shape: Shape) -> Plan:  # noqa: PLR0911 (one return per query kind)
             loss=loss,
             scale=scale,
             half_width=_half_width(scale, model),
-            mechanism=noise,
+            mechanism=mechanism,
         )
+
+    counted_noise = "gaussian" if model == "zcdp" else "discrete laplace"
+    if shape.kind == "count":
+        return planned(lambda s: space >> dp.t.then_count() >> then_noise(s), counted_noise)
+    if shape.kind == "sum":
+        bounds = (
+            (int(shape.lower), int(shape.upper))
+            if shape.dtype == "int"
+            else (shape.lower, shape.upper)
+        )
+        return planned(
+            lambda s: space >> dp.t.then_clamp(bounds) >> dp.t.then_sum() >> then_noise(s), noise
+        )
+    if shape.kind in {"histogram", "groupby_count"}:
+        int_space = dp.vector_domain(dp.atom_domain(T=dp.i64)), dp.symmetric_distance()
+        categories = list(range(shape.size))
+        mo = "L2Distance<int>" if model == "zcdp" else "L1Distance<int>"
+        return planned(
+            lambda s: (
+                int_space
+                >> dp.t.then_count_by_categories(categories=categories, null_category=True, MO=mo)
+                >> then_noise(s)
+            ),
+            counted_noise,
+        )
+    if shape.kind == "groupby_sum":
+        vector_atom = (
+            dp.atom_domain(T=T) if shape.dtype == "int" else dp.atom_domain(T=float, nan=False)
+        )
+        vector_space = dp.vector_domain(vector_atom, size=shape.size)
+        metric = (dp.l2_distance if model == "zcdp" else dp.l1_distance)(T=T)
+        d_in: Any = int(sensitivity) if shape.dtype == "int" else sensitivity
+        return planned(lambda s: (vector_space, metric) >> then_noise(s), noise, d_in)
     if shape.kind == "keys_count":
         return _keys_count(dp, shape, sensitivity)
     if shape.kind == "quantile":
