@@ -193,13 +193,28 @@ class Ingestor:
             raw["at"] = at
         event = self.catalog.build(raw, now=self.clock.now())
         kind = self.catalog.get(event.kind)
+        for attempt in range(_CONFLICT_ATTEMPTS):
+            try:
+                return self._track_once(ident, event, kind.purposes)
+            except StorageConflict:
+                # A lost deadlock rolled the whole transaction back (PostgreSQL: per-key
+                # locks taken in different orders by concurrent writers): run it again, as
+                # bulk ingest reruns a batch.
+                if attempt + 1 == _CONFLICT_ATTEMPTS:
+                    raise
+                time.sleep(_CONFLICT_PAUSE * 2**attempt * (1 + random.random()))  # noqa: S311
+        raise AssertionError  # pragma: no cover (the loop returns or raises)
+
+    def _track_once(
+        self, ident: Identifier, event: Event, kind_purposes: Sequence[str]
+    ) -> TrackResult:
         with self.store.transaction():
             # Looked up inside the transaction that writes: the read locks the subject the
             # identifier names (PostgreSQL) or the store (SQLite), so a link or an erasure
             # that commits first is seen (the identifier then names the link's target, or
             # nothing and a fresh subject is made) and one that comes later waits for us.
             subject = self.identity.lookup(ident)
-            purposes = self.basis.purposes_with_basis(subject, kind.purposes)
+            purposes = self.basis.purposes_with_basis(subject, kind_purposes)
             if not purposes:
                 return TrackResult(outcome="dropped_no_basis", subject=subject, event=None)
             stored = evolve(event, purposes=purposes)
