@@ -229,7 +229,7 @@ class PrivacyCenter:
         given_body: object = body
         content_type = given_type if isinstance(given_type, str) else None
         body = given_body if isinstance(given_body, bytes) else b""
-        if operation in ENGAGEMENT:
+        if isinstance(operation, str) and operation in ENGAGEMENT:
             return EngagementEndpoints(self.journeys).handle(operation, method, queried.get("t"))
         if operation == "unsubscribe":
             fields = _text_fields(form) if form is not None else _form(body, content_type)

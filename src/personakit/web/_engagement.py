@@ -40,7 +40,7 @@ class EngagementEndpoints:
 
     def handle(self, operation: str, method: object, token: object) -> WebResponse:
         """Answer ``open`` or ``click`` (GET or HEAD; 405 for anything else)."""
-        if method not in {"GET", "HEAD"}:
+        if method not in ("GET", "HEAD"):
             return json_response(405, {"error": "method_not_allowed"}, dict(_HEADERS))
         if operation == "open":
             return self.open(token)
