@@ -143,6 +143,11 @@ def test_an_open_and_a_click_of_a_sent_mail_become_events_and_attribute_a_purcha
         assert web.handle("click", visit, query={}).status == 404
         assert web.handle("open", visit, query={"t": forged}).status == 200  # the same GIF
         assert web.handle("click", visit, method="POST", query={"t": _token(cart)}).status == 405
+        kit.consent.withdraw(subject, "marketing.email", source="web")
+        section = kit.rights.export(subject)["derived_data"]["journeys"]
+        assert not [a for a in section["actions"] if {"opened", "clicked"} & set(a)]
+        assert all(state["last_click"] is None for state in section["states"])
+        assert _kinds(kit, subject) == []  # withdrawal removes the engagement it allowed
         clock.advance(days=61)
         assert web.handle("click", visit, query={"t": _token(cart)}).status == 404  # expired
 

@@ -1,4 +1,4 @@
-"""What happens to a subject's journeys records when it is erased or merged into another."""
+"""What happens to a subject's journeys records when it is erased, merged or withdraws."""
 
 from __future__ import annotations
 
@@ -8,7 +8,11 @@ from personakit.journeys._keys import CONTACTS, KIND, action_key, outq_key, trac
 from personakit.journeys._outbox import Outbox, queued_at
 from personakit.storage import Store
 
-__all__ = ["move_outbox", "unindex"]
+__all__ = ["forget_engagement", "move_outbox", "unindex"]
+
+#: The engagement fields of an action record, and of a journey state (the latest click).
+_ACTION_FIELDS = ("opened", "clicked", "delivery")
+_STATE_FIELDS = ("click", "click_converted")
 
 
 def unindex(vault: Vault, outbox: Outbox, subject: str, *, reason: str) -> int:
@@ -66,3 +70,30 @@ def move_outbox(store: Store, vault: Vault, source: str, target: str) -> int:
         merged = contacts + ([] if existing is None else list(loads(existing)))
         vault.put(target, KIND, CONTACTS, canonical_json(sorted(merged, key=lambda c: c[1])))
     return moved
+
+
+def forget_engagement(vault: Vault, subject: str, channel: str) -> int:
+    """On a withdrawal of ``marketing.<channel>``: drop what opens and clicks left behind.
+
+    The events themselves go with the purpose's events cascade; this removes their traces in
+    the channel's action records and the journey states' latest click. Returns how many
+    records changed.
+    """
+    changed = 0
+    for _kind, name, raw in list(vault.scan(subject, KIND)):
+        if not name.startswith(("outbox.", "state.")):
+            continue
+        record = loads(raw)
+        if not isinstance(record, dict):
+            continue
+        if name.startswith("outbox.") and record.get("channel") != channel:
+            continue
+        fields = _ACTION_FIELDS if name.startswith("outbox.") else _STATE_FIELDS
+        if channel != "email" and name.startswith("state."):
+            continue  # clicks are tracked on e-mail only
+        if any(field in record for field in fields):
+            for field in fields:
+                record.pop(field, None)
+            vault.put(subject, KIND, name, canonical_json(record))
+            changed += 1
+    return changed

@@ -35,7 +35,7 @@ from personakit.journeys._definition import CHANNELS, Journey, Known, parse_jour
 from personakit.journeys._engagement import Engagement, RecordEvent
 from personakit.journeys._engine import ADDRESS_TRAITS, Engine
 from personakit.journeys._keys import COUNT, DEFINITIONS, DUE, KIND, parse_due
-from personakit.journeys._merge import move_outbox, unindex
+from personakit.journeys._merge import forget_engagement, move_outbox, unindex
 from personakit.journeys._model import Action, Redeemed, RunSummary
 from personakit.journeys._outbox import DEFAULT_LEASE, Outbox
 from personakit.journeys._policy import ContactPolicy
@@ -557,6 +557,7 @@ class Journeys:
         channel = purpose.removeprefix("marketing.")
         if channel not in CHANNELS or channel == purpose:
             return 0
+        forget_engagement(self.vault, subject, channel)
         return self.outbox.cancel_channel(subject, channel, "withdrawn")
 
     def on_erasure(self, subject: str) -> int:
