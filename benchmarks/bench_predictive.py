@@ -16,7 +16,8 @@ without them the module notes it and reports nothing.
   ``clv_capture_margin`` = model - best rule (the issue's target: >= 0.02);
   ``bgnbd_top10_capture``: BG/NBD's expected purchases alone.
 * ``*_val_margin``: capture minus the repeat-count rule's on the validation windows (mean of
-  three, calibration period only) for the chosen blend, BG/NBD, Pareto/NBD and MBG/NBD; the
+  three, calibration period only) for the chosen blend, BG/NBD, Pareto/NBD, MBG/NBD and BG/NBD
+  with the log of the first day's spend as a covariate on the purchase rate; the
   ``*_master`` ones on the 21,213 customers of the CDNOW master who are not in the sample
   (the same windows; ``clv_val_best_margin_master`` is the best blend weight's margin there).
 * ``clv_fit_s``: fitting both models on the full CDNOW master (23,570 customers), the
@@ -214,6 +215,7 @@ def figures(ctx: BenchContext) -> dict[str, float]:
         "bgnbd_val_margin": chosen.models["bgnbd"],
         "pareto_nbd_val_margin": chosen.models["pareto_nbd"],
         "mbgnbd_val_margin": chosen.models["mbgnbd"],
+        "bgnbd_first_spend_val_margin": chosen.models["bgnbd_first_spend"],
         "clv_val_margin_master": others.margins[chosen.weight],
         "clv_val_best_margin_master": others.margins[others.weight],
         "clv_val_best_weight_master": others.weight,

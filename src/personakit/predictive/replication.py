@@ -16,6 +16,8 @@ from attrs import frozen
 from numpy.typing import NDArray
 
 from personakit.predictive._alternatives import (
+    bgnbd_covariate_expected,
+    fit_bgnbd_covariate,
     fit_mbgnbd,
     fit_pareto_nbd,
     mbgnbd_expected,
@@ -169,13 +171,21 @@ class Validation:
     """What the validation windows carved from the calibration period chose, and why.
 
     ``margins`` maps each blend weight to its capture minus the repeat-count rule's, averaged
-    over the windows; ``models`` does the same for plain BG/NBD, Pareto/NBD and MBG/NBD
-    expected purchases; ``weight`` is the best blend weight (the smallest on a tie).
+    over the windows; ``models`` does the same for the expected purchases of plain BG/NBD,
+    Pareto/NBD, MBG/NBD and BG/NBD with the first day's spend as a covariate; ``weight`` is
+    the best blend weight (the smallest on a tie).
     """
 
     weight: float
     margins: dict[float, float]
     models: dict[str, float]
+
+
+def _first_spend(data: Columns) -> _Floats:
+    """The log of each customer's first-day spend, standardized: the covariate tried."""
+    first = np.log1p(np.maximum(data.spend - data.mean_value * data.x, 0.0))
+    spread = float(first.std()) or 1.0
+    return np.asarray((first - first.mean()) / spread, dtype=np.float64)
 
 
 def validate(
@@ -186,7 +196,7 @@ def validate(
     ``alternatives=False`` skips fitting Pareto/NBD and MBG/NBD (``models`` then has BG/NBD only).
     """
     margins = dict.fromkeys(BLEND_WEIGHTS, 0.0)
-    names = ("bgnbd", "pareto_nbd", "mbgnbd") if alternatives else ("bgnbd",)
+    names = ("bgnbd", "pareto_nbd", "mbgnbd", "bgnbd_first_spend") if alternatives else ("bgnbd",)
     models = dict.fromkeys(names, 0.0)
     share = 1 / len(VALIDATION_ENDS)
     for cut in VALIDATION_ENDS:
@@ -204,9 +214,13 @@ def validate(
             continue
         pareto = fit_pareto_nbd(data.x, data.t_x, data.big_t).values
         mbg = fit_mbgnbd(data.x, data.t_x, data.big_t).values
+        z = _first_spend(data)
+        covariate = fit_bgnbd_covariate(data.x, data.t_x, data.big_t, z)
+        stats = (data.x, data.t_x, data.big_t)
         for name, score in (
-            ("pareto_nbd", pareto_nbd_expected(pareto, weeks, data.x, data.t_x, data.big_t)),
-            ("mbgnbd", mbgnbd_expected(mbg, weeks, data.x, data.t_x, data.big_t)),
+            ("pareto_nbd", pareto_nbd_expected(pareto, weeks, *stats)),
+            ("mbgnbd", mbgnbd_expected(mbg, weeks, *stats)),
+            ("bgnbd_first_spend", bgnbd_covariate_expected(covariate, weeks, stats, z)),
         ):
             models[name] += (top_capture(score, data.holdout) - base) * share
     # round so that a difference in the 12th decimal does not pick a weight
