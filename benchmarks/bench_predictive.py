@@ -15,6 +15,9 @@ without them the module notes it and reports nothing.
   (repeat count with recency breaking ties, past spend, RFM quintile sum), ties pro rata;
   ``clv_capture_margin`` = model - best rule (the issue's target: >= 0.02);
   ``bgnbd_top10_capture``: BG/NBD's expected purchases alone.
+* ``pareto_nbd_param_max_rel_err`` (informational): Pareto/NBD on the same calibration
+  against r = 0.553, alpha = 10.578, s = 0.606, beta = 11.669 (Fader, Hardie and Lee 2005).
+* ``rule_rfm_top10_capture``, ``rule_spend_top10_capture``: the two other rules' captures.
 * ``*_val_margin``: capture minus the repeat-count rule's on the validation windows (mean of
   three, calibration period only) for the chosen blend, BG/NBD, Pareto/NBD, MBG/NBD and BG/NBD
   with the log of the first day's spend as a covariate on the purchase rate; the
@@ -68,6 +71,22 @@ def _fit_naive(x: Any, t_x: Any, big_t: Any) -> float:
         bounds=[(-12.0, 12.0)] * 4,
     )
     return time.perf_counter() - started
+
+
+def _pareto_error() -> float:
+    """Pareto/NBD on the sample's calibration against Fader, Hardie and Lee (2005)."""
+    from personakit.predictive._alternatives import fit_pareto_nbd  # noqa: PLC0415
+    from personakit.predictive._summary import cdnow_path, read_cdnow  # noqa: PLC0415
+    from personakit.predictive.replication import (  # noqa: PLC0415
+        CALIBRATION_END,
+        HOLDOUT_END,
+        columns,
+    )
+
+    data = columns(read_cdnow(cdnow_path("CDNOW_sample.txt")), CALIBRATION_END, HOLDOUT_END)
+    fitted = fit_pareto_nbd(data.x, data.t_x, data.big_t).as_dict()
+    published = {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669}
+    return max(abs(fitted[name] / value - 1) for name, value in published.items())
 
 
 def _shop_lines(customers: int) -> list[str]:
@@ -209,6 +228,8 @@ def figures(ctx: BenchContext) -> dict[str, float]:
         "clv_top10_capture": replication.clv_top10_capture,
         "bgnbd_top10_capture": replication.bgnbd_top10_capture,
         "rule_top10_capture": best_rule,
+        "rule_rfm_top10_capture": replication.rule_top10_capture["rfm_quintile_sum"],
+        "rule_spend_top10_capture": replication.rule_top10_capture["past_spend"],
         "clv_capture_margin": replication.clv_top10_capture - best_rule,
         "clv_blend_weight": chosen.weight,
         "clv_val_margin": chosen.margins[chosen.weight],
@@ -216,6 +237,7 @@ def figures(ctx: BenchContext) -> dict[str, float]:
         "pareto_nbd_val_margin": chosen.models["pareto_nbd"],
         "mbgnbd_val_margin": chosen.models["mbgnbd"],
         "bgnbd_first_spend_val_margin": chosen.models["bgnbd_first_spend"],
+        "pareto_nbd_param_max_rel_err": _pareto_error(),
         "clv_val_margin_master": others.margins[chosen.weight],
         "clv_val_best_margin_master": others.margins[others.weight],
         "clv_val_best_weight_master": others.weight,
