@@ -20,7 +20,8 @@ without them the module notes it and reports nothing.
 * ``rule_rfm_top10_capture``, ``rule_spend_top10_capture``: the two other rules' captures.
 * ``*_val_margin``: capture minus the repeat-count rule's on the validation windows (mean of
   three, calibration period only) for the chosen blend, BG/NBD, Pareto/NBD, MBG/NBD and BG/NBD
-  with the log of the first day's spend as a covariate on the purchase rate; the
+  with the log of the first day's spend as a covariate on the purchase rate (its mean
+  coefficient: ``bgnbd_first_spend_coefficient``); the
   ``*_master`` ones on the 21,213 customers of the CDNOW master who are not in the sample
   (the same windows; ``clv_val_best_margin_master`` is the best blend weight's margin there).
 * ``clv_fit_s``: fitting both models on the full CDNOW master (23,570 customers), the
@@ -237,6 +238,7 @@ def figures(ctx: BenchContext) -> dict[str, float]:
         "pareto_nbd_val_margin": chosen.models["pareto_nbd"],
         "mbgnbd_val_margin": chosen.models["mbgnbd"],
         "bgnbd_first_spend_val_margin": chosen.models["bgnbd_first_spend"],
+        "bgnbd_first_spend_coefficient": chosen.covariate_coefficient,
         "pareto_nbd_param_max_rel_err": _pareto_error(),
         "clv_val_margin_master": others.margins[chosen.weight],
         "clv_val_best_margin_master": others.margins[others.weight],

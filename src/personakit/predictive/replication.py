@@ -179,6 +179,8 @@ class Validation:
     weight: float
     margins: dict[float, float]
     models: dict[str, float]
+    #: The covariate model's coefficient, averaged over the windows (0 without alternatives).
+    covariate_coefficient: float = 0.0
 
 
 def _first_spend(data: Columns) -> _Floats:
@@ -198,6 +200,7 @@ def validate(
     margins = dict.fromkeys(BLEND_WEIGHTS, 0.0)
     names = ("bgnbd", "pareto_nbd", "mbgnbd", "bgnbd_first_spend") if alternatives else ("bgnbd",)
     models = dict.fromkeys(names, 0.0)
+    coefficient = 0.0
     share = 1 / len(VALIDATION_ENDS)
     for cut in VALIDATION_ENDS:
         data = columns(purchases, cut, end)
@@ -216,6 +219,7 @@ def validate(
         mbg = fit_mbgnbd(data.x, data.t_x, data.big_t).values
         z = _first_spend(data)
         covariate = fit_bgnbd_covariate(data.x, data.t_x, data.big_t, z)
+        coefficient += covariate.coefficient * share
         stats = (data.x, data.t_x, data.big_t)
         for name, score in (
             ("pareto_nbd", pareto_nbd_expected(pareto, weeks, *stats)),
@@ -225,7 +229,9 @@ def validate(
             models[name] += (top_capture(score, data.holdout) - base) * share
     # round so that a difference in the 12th decimal does not pick a weight
     best = max(BLEND_WEIGHTS, key=lambda weight: (round(margins[weight], 9), -weight))
-    return Validation(weight=best, margins=margins, models=models)
+    return Validation(
+        weight=best, margins=margins, models=models, covariate_coefficient=coefficient
+    )
 
 
 @frozen(kw_only=True)
