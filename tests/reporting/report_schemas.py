@@ -263,8 +263,24 @@ REPORTS: dict[str, dict[str, Any]] = {
         "charts": [],
     },
     "journeys": {
-        "summary": {"enabled": "bool", "actions": "count", "holdout": "count"},
+        "summary": {
+            "enabled": "bool",
+            "actions": "count",
+            "holdout": "count",
+            "unsubscribes": "count",
+        },
         "tables": {
+            "journeys": {
+                "journey": "str",
+                "produced": "count",
+                "deferred": "count",
+                "pending": "count",
+                "sent": "count",
+                "failed": "count",
+                "cancelled": "count",
+                "other": "count",
+                "holdout": "count",
+            },
             "channels": {
                 "channel": "str",
                 "produced": "count",
@@ -273,8 +289,8 @@ REPORTS: dict[str, dict[str, Any]] = {
                 "sent": "count",
                 "failed": "count",
                 "cancelled": "count",
-                "unsubscribed": "count",
                 "other": "count",
+                "unsubscribes": "count",
             },
             "cancellations": {"channel": "str", "reason": "str", "actions": "count"},
         },

@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from _facts_double import BAKERY_RULES
@@ -149,48 +148,6 @@ def test_ropa_lists_transfers_and_the_running_security_settings(tmp_path: Path) 
         memory = {r["measure"]: r["value"] for r in tables(kit.reports.build("ropa"))["security"]}
     assert memory["data_store"] == "MemoryStore"
     assert "store.secure_delete" not in memory
-
-
-def test_journeys_report_counts_the_journeys_actions_dataset() -> None:
-    """Actions per channel: produced, deferred, each outbox status, unsubscribes; holdout apart;
-    small cells marked. Rows are the outbox records journeys keeps (its dataset reads them)."""
-    rows: list[tuple[str, str, str | None, bool]] = [("email", "sent", None, False)] * 6
-    rows += [("email", "pending", None, True)] * 6
-    rows += [("email", "cancelled", "unsubscribed", False)] * 2
-    rows += [("sms", "pending", None, True)] * 5
-    with open_kit() as kit:
-        actions = iter(rows)
-        holdout = 0
-
-        def fake(purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-            assert purpose == "analytics"
-            for n, (channel, status, reason, deferred) in enumerate(actions):
-                row = {"channel": channel, "status": status, "reason": reason}
-                yield f"sub_{n}", row | {"journey": "j", "step": "s", "deferred": deferred}
-            for n in range(holdout):
-                yield f"hold_{n}", {"channel": None, "status": "holdout", "reason": None}
-
-        holdout = 7
-        # The dataset kit.journeys registers is replaced by rows of known truth (same shape).
-        kit.registries.datasets._entries["journeys.actions"] = attrs.evolve(
-            kit.registries.datasets._entries["journeys.actions"],
-            provider=fake,
-        )
-        doc = kit.reports.build("journeys")
-        assert kit.reports.validate(doc) == []
-    channels = {r["channel"]: r for r in tables(doc)["channels"]}
-    assert channels["email"]["produced"] == 14
-    assert channels["email"]["sent"] == 6
-    assert channels["email"]["deferred"] == 6
-    assert channels["email"]["cancelled"] == {"suppressed": True}
-    assert channels["email"]["unsubscribed"] == {"suppressed": True}
-    assert channels["sms"]["pending"] == 5
-    assert channels["sms"]["sent"] == 0
-    assert doc["summary"]["actions"] == 19
-    assert doc["summary"]["holdout"] == 7
-    assert tables(doc)["cancellations"] == [
-        {"channel": "email", "reason": "unsubscribed", "actions": {"suppressed": True}}
-    ]
 
 
 def test_minimization_compares_collected_with_what_rules_read(populated: Any) -> None:

@@ -1,4 +1,4 @@
-"""The reports over what happened: consent (and the dossier), dsr, budget, journeys.
+"""The reports over what happened: consent (and the dossier), dsr, budget.
 
 Figures are exact counts over the store's own records; the consent and journeys reports
 suppress counts from 1 to k - 1 (see :mod:`personakit.reporting._doc`). The budget report reads
@@ -18,23 +18,13 @@ from personakit.reporting._doc import chart, document, rate, small, table
 from personakit.reporting._sources import Census, ReportSources
 
 __all__ = [
-    "JOURNEYS_DATASET",
-    "JOURNEY_STATUSES",
     "SectionSource",
     "budget_report",
     "consent_report",
     "dossier",
     "dsr_report",
-    "journeys_report",
 ]
 
-#: The dataset journeys offers its actions as: one row per produced action (channel, status
-#: pending / sent / failed / cancelled, reason, deferred) and one per holdout entry.
-JOURNEYS_DATASET: Final = "journeys.actions"
-#: The outbox statuses the journeys report counts, in column order.
-JOURNEY_STATUSES: Final = ("pending", "sent", "failed", "cancelled")
-#: The journeys report's per-channel columns.
-JOURNEY_COLUMNS: Final = ("produced", "deferred", *JOURNEY_STATUSES, "unsubscribed", "other")
 _DECISIONS: Final = ("given", "refused", "withdrawn", "expired")
 
 #: A section another capability provides through the facade (e.g. the budget ledger).
@@ -457,65 +447,4 @@ def budget_report(sources: ReportSources, provider: SectionSource | None, k: int
             )
         ]
         + ([] if provider is not None else ["analytics not enabled"]),
-    )
-
-
-def journeys_report(sources: ReportSources, k: int) -> dict[str, Any]:
-    """Journey actions per channel and status, cancellations by reason (if journeys offers them)."""
-    datasets = sources.registries.datasets
-    enabled = JOURNEYS_DATASET in datasets
-    per_channel: dict[str, Counter[str]] = defaultdict(Counter)
-    cancelled: Counter[tuple[str, str]] = Counter()
-    holdout = 0
-    if enabled:
-        for _subject, row in datasets.rows(JOURNEYS_DATASET, sources.dataset_purpose):
-            status = str(row.get("status"))
-            if status == "holdout":
-                holdout += 1
-                continue
-            channel = str(row.get("channel"))
-            counts = per_channel[channel]
-            counts["produced"] += 1
-            counts["deferred"] += row.get("deferred") is True
-            counts[status if status in JOURNEY_STATUSES else "other"] += 1
-            if status == "cancelled":
-                reason = str(row.get("reason"))
-                cancelled[(channel, reason)] += 1
-                counts["unsubscribed"] += reason == "unsubscribed"
-    return document(
-        "journeys",
-        "Journeys: messages per channel",
-        generated_at=sources.clock.now(),
-        k=k,
-        summary={
-            "enabled": enabled,
-            "actions": small(sum(c["produced"] for c in per_channel.values()), k),
-            "holdout": small(holdout, k),
-        },
-        tables=[
-            table(
-                "channels",
-                "Actions per channel and status",
-                ("channel", *JOURNEY_COLUMNS),
-                (
-                    {"channel": ch, **{s: small(c[s], k) for s in JOURNEY_COLUMNS}}
-                    for ch, c in sorted(per_channel.items())
-                ),
-            ),
-            table(
-                "cancellations",
-                "Cancelled actions by reason",
-                ("channel", "reason", "actions"),
-                (
-                    {"channel": ch, "reason": reason, "actions": small(n, k)}
-                    for (ch, reason), n in sorted(cancelled.items())
-                ),
-            ),
-        ],
-        notes=[
-            "journeys enabled"
-            if enabled
-            else "journeys not enabled: no journeys.actions dataset is registered",
-            f"Counts from 1 to {k - 1} are suppressed.",
-        ],
     )
