@@ -118,6 +118,7 @@ REPORTS: dict[str, dict[str, Any]] = {
                 "refused": "count",
                 "withdrawn": "count",
                 "expired": "count",
+                "decisions": "count",
                 "given_rate": "rate",
             },
         },

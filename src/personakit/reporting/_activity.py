@@ -16,6 +16,7 @@ from typing import Any, Final
 from personakit.consent import decide
 from personakit.reporting._doc import chart, document, rate, small, table
 from personakit.reporting._sources import Census, ReportSources
+from personakit.reporting._suppress import protect_rows, shown_rate
 
 __all__ = [
     "SectionSource",
@@ -41,32 +42,49 @@ def consent_report(sources: ReportSources, census: Census, k: int) -> dict[str, 
     now = sources.clock.now()
     purposes = [p.id for p in manifest.consent_purposes()]
     current, monthly, (with_ledger, gpc, tcf) = _consent_counts(sources, census, purposes)
+    # Each row publishes its total (subjects; the decisions a month's grant share divides by),
+    # so its small cells are protected with complementary suppression.
     state_rows = [
-        {
-            "purpose": purpose,
-            "notice_version": version,
-            "subjects": small(counts["subjects"], k),
-            **{s: small(counts[s], k) for s in (*_DECISIONS, "stale")},
-            "given_rate": rate(counts["given"], counts["subjects"], k),
-        }
-        for (purpose, version), counts in sorted(current.items())
+        {**row, "given_rate": shown_rate(row, "given", "subjects")}
+        for row in protect_rows(
+            [
+                {
+                    "purpose": purpose,
+                    "notice_version": version,
+                    "subjects": counts["subjects"],
+                    **{s: counts[s] for s in (*_DECISIONS, "stale")},
+                }
+                for (purpose, version), counts in sorted(current.items())
+            ],
+            ("subjects", *_DECISIONS, "stale"),
+            [(_DECISIONS, "subjects")],
+            k,
+        )
     ]
     month_rows = [
-        {
-            "month": month,
-            "purpose": purpose,
-            **{s: small(counts[s], k) for s in _DECISIONS},
-            "given_rate": rate(counts["given"], sum(counts.values()), k),
-        }
-        for (month, purpose), counts in sorted(monthly.items())
+        {**row, "given_rate": shown_rate(row, "given", "decisions")}
+        for row in protect_rows(
+            [
+                {
+                    "month": month,
+                    "purpose": purpose,
+                    **{s: counts[s] for s in _DECISIONS},
+                    "decisions": sum(counts.values()),
+                }
+                for (month, purpose), counts in sorted(monthly.items())
+            ],
+            (*_DECISIONS, "decisions"),
+            [(_DECISIONS, "decisions")],
+            k,
+        )
     ]
     months = sorted({month for month, _ in monthly})
+    shares = {(r["month"], r["purpose"]): r["given_rate"] for r in month_rows}
     series: dict[str, list[float | None]] = {}
     for purpose in purposes:
         values: list[float | None] = []
         for month in months:
-            counts = monthly.get((month, purpose), Counter())
-            value = rate(counts["given"], sum(counts.values()), k)
+            value = shares.get((month, purpose))
             values.append(value if isinstance(value, float) else None)
         if any(v is not None for v in values):
             series[purpose] = values
@@ -93,7 +111,7 @@ def consent_report(sources: ReportSources, census: Census, k: int) -> dict[str, 
             table(
                 "decisions_by_month",
                 "Decisions recorded per month (ledger records)",
-                ("month", "purpose", *_DECISIONS, "given_rate"),
+                ("month", "purpose", *_DECISIONS, "decisions", "given_rate"),
                 month_rows,
             ),
         ],
@@ -110,7 +128,11 @@ def consent_report(sources: ReportSources, census: Census, k: int) -> dict[str, 
         notes=[
             "stale: given under a notice version that is no longer current.",
             "GPC and TCF shares: subjects with a ledger who sent that signal at least once.",
-            f"Counts from 1 to {k - 1} are suppressed, and so are rates computed from them.",
+            (
+                f"Counts from 1 to {k - 1} are suppressed, and so are the cells that would let "
+                "a row's total give them away (complementary suppression) and the rates "
+                "computed from any of them."
+            ),
         ],
     )
 

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from fractions import Fraction
+from typing import Any
 
 from attrs import frozen
 
-__all__ = ["Group", "derivable", "pinned", "protect"]
+from personakit.reporting._doc import SUPPRESSED, is_suppressed
+
+__all__ = ["Group", "derivable", "pinned", "protect", "protect_rows", "shown_rate"]
 
 
 @frozen
@@ -171,3 +174,31 @@ def _complement(values: Mapping[Hashable, int], group: Group, hidden: set[Hashab
     if group.total not in hidden:
         return group.total
     return shown[0]  # every shown member is zero and the total is hidden: any will do
+
+
+def protect_rows(
+    rows: Sequence[Mapping[str, Any]],
+    counts: Sequence[str],
+    sums: Sequence[tuple[Sequence[str], str]],
+    k: int,
+) -> list[dict[str, Any]]:
+    """Rows with their ``counts`` columns protected; ``sums`` (members, total) hold in each row.
+
+    Each row is protected on its own (its sums are the only ones that cover its cells); a
+    hidden count is replaced by :data:`SUPPRESSED`.
+    """
+    out = []
+    for row in rows:
+        values: dict[Hashable, int] = {column: int(row[column]) for column in counts}
+        hidden = protect(values, [Group(tuple(m), t) for m, t in sums], k)
+        out.append({c: dict(SUPPRESSED) if c in hidden else v for c, v in row.items()})
+    return out
+
+
+def shown_rate(row: Mapping[str, Any], part: str, whole: str) -> float | Mapping[str, bool] | None:
+    """``row[part] / row[whole]`` to 4 places; suppressed if either is; None if whole is 0."""
+    if is_suppressed(row[part]) or is_suppressed(row[whole]):
+        return dict(SUPPRESSED)
+    if row[whole] == 0:
+        return None
+    return round(int(row[part]) / int(row[whole]), 4)
