@@ -73,7 +73,13 @@ REPORTS: dict[str, dict[str, Any]] = {
                 "retention_from": "str",
                 "notice": "str?",
             },
-            "subjects": {"category": "str", "description": "str", "subjects_held": "int"},
+            "subjects": {
+                "category": "str",
+                "description": "str",
+                "purposes": "list",
+                "source": "str",
+                "subjects_held": "int?",
+            },
             "data_categories": {
                 "id": "str",
                 "name": "str",

@@ -20,7 +20,7 @@ from personakit.reporting import FORMATS, KINDS, report_schema
 from personakit.storage import MemoryStore
 
 from . import report_schemas
-from ._scenario import NOW, apply_consents, dsr_requests, open_kit, releases
+from ._scenario import NOW, apply_consents, dsr_requests, manifest, open_kit, releases
 
 PEOPLE = [("grant", False)] * 6 + [("refuse", True)] * 2 + [("withdraw", False)] * 5
 
@@ -294,3 +294,68 @@ def test_manifest_rejects_a_transfer_to_an_undeclared_recipient() -> None:
     with pytest.raises(InvalidInput) as caught:
         Manifest.from_json(doc)
     assert [p.where for p in caught.value.problems] == ["$.transfers[0].recipient"]
+
+
+def test_ropa_derives_the_categories_of_data_subjects_from_the_purposes() -> None:
+    """Default manifest: customers, visitors and subscribers, each with the purposes that
+    concern them, and the subjects the store holds in each (exact)."""
+    with open_kit() as kit:
+        shown = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
+        buyer = kit.identity.resolve("customer:buyer", create=True)
+        kit.track("customer:buyer", "purchase", channel="web", properties={"item": "p1"})
+        kit.consent.grant(buyer, "marketing.email", **shown)
+        browser = kit.identity.resolve("customer:browser", create=True)
+        # browsing is kept only when a purpose that reads it is allowed
+        kit.consent.grant(browser, "personalization", **{**shown, "notice": "privacy_notice"})
+        kit.track("customer:browser", "page_view", channel="web", properties={})
+        quitter = kit.identity.resolve("customer:quitter", create=True)
+        kit.consent.grant(quitter, "marketing.sms", **shown)
+        kit.consent.withdraw(quitter, "marketing.sms", source="email_link")
+        kit.identity.resolve("customer:idle", create=True)
+        doc = kit.reports.build("ropa")
+        assert kit.reports.validate(doc) == []
+        purposes = {p.id: p for p in kit.manifest.purposes}
+    rows = {r["category"]: r for r in tables(doc)["subjects"]}
+    assert set(rows) == {"customers", "visitors", "subscribers"}
+    assert rows["subscribers"]["purposes"] == [p for p in purposes if p.startswith("marketing.")]
+    assert rows["customers"]["purposes"] == [
+        "essential",
+        "personalization",
+        "analytics",
+        "sale_sharing",
+    ]
+    assert rows["visitors"]["purposes"] == rows["customers"]["purposes"]
+    assert {r["source"] for r in rows.values()} == {"derived"}
+    # buyer: purchases; browser: browsing; buyer allows marketing e-mail, quitter withdrew
+    held = {c: r["subjects_held"] for c, r in rows.items()}
+    assert held == {"customers": 1, "visitors": 1, "subscribers": 1}
+    assert doc["summary"]["subjects_held"] == 4
+
+
+def test_ropa_lists_the_categories_a_purpose_declares() -> None:
+    """``data_subject_categories`` on a purpose replaces the derived ones for that purpose; a
+    category only declared is listed with no count; a bad name is rejected with the manifest."""
+    doc = manifest().to_json()
+    for purpose in doc["purposes"]:
+        if purpose["id"] == "marketing.email":
+            purpose["data_subject_categories"] = ["subscribers", "prospects"]
+        if purpose["id"] == "essential":
+            purpose["data_subject_categories"] = ["customers", "employees"]
+    custom = Manifest.from_json(doc)
+    with Personakit.open(
+        "memory:", keys=LocalKeyProvider(generate_master_key()), manifest=custom
+    ) as kit:
+        report = kit.reports.build("ropa")
+        assert kit.reports.validate(report) == []
+    rows = {r["category"]: r for r in tables(report)["subjects"]}
+    assert rows["prospects"]["purposes"] == ["marketing.email"]
+    assert rows["prospects"]["subjects_held"] is None
+    assert rows["employees"]["description"] == "employees: declared in the manifest"
+    assert rows["employees"]["source"] == "declared"
+    assert rows["customers"]["source"] == "declared and derived"
+    assert rows["subscribers"]["purposes"] == ["marketing.email", "marketing.sms", "marketing.push"]
+    for bad in (["Bad Name"], [], ["x", "x"], "customers"):
+        purpose = next(p for p in doc["purposes"] if p["id"] == "analytics")
+        purpose["data_subject_categories"] = bad
+        with pytest.raises(InvalidInput):
+            Manifest.from_json(doc)
