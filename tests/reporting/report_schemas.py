@@ -172,6 +172,7 @@ REPORTS: dict[str, dict[str, Any]] = {
         "summary": {
             "received": "int",
             "complied": "int",
+            "complied_in_part": "int",
             "denied": "int",
             "open": "int",
             "median_days": "num?",
@@ -199,6 +200,7 @@ REPORTS: dict[str, dict[str, Any]] = {
                 "kind": "str",
                 "received": "int",
                 "complied": "int",
+                "complied_in_part": "int",
                 "denied": "int",
                 "open": "int",
                 "median_days": "num?",

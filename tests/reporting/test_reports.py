@@ -17,6 +17,7 @@ from personakit.consent import Manifest
 from personakit.exceptions import InvalidInput, PersonakitError, SubjectNotFound
 from personakit.personalization import Vocabulary, compile_rule_set
 from personakit.reporting import FORMATS, KINDS, report_schema
+from personakit.rights import OperatorAttestation
 from personakit.storage import MemoryStore
 
 from . import report_schemas
@@ -359,3 +360,35 @@ def test_ropa_lists_the_categories_a_purpose_declares() -> None:
         purpose["data_subject_categories"] = bad
         with pytest.raises(InvalidInput):
             Manifest.from_json(doc)
+
+
+def test_dsr_report_counts_requests_complied_with_in_part() -> None:
+    """A request completed with a result naming what was withheld is complied with in part:
+    counted in ``complied`` (the CCPA figure) and apart in ``complied_in_part``."""
+    clock = FixedClock(NOW)
+    with open_kit(clock=clock) as kit:
+        book = kit.rights.requests
+        verifier = OperatorAttestation(method="test")
+        made = [
+            book.open("access", f"email:{n}@example.com", jurisdiction="ccpa", channel="email")
+            for n in range(3)
+        ]
+        results = [
+            {"note": "sent"},
+            {"withheld": ["trade secrets in the scoring model"]},
+            {"withheld": ["orders under a legal hold until 2027"], "note": "rest erased"},
+        ]
+        for request, result in zip(made, results, strict=True):
+            book.verify(request.id, verifier=verifier)
+            book.start(request.id)
+            book.complete(request.id, result)
+        doc = kit.reports.build("dsr")
+        assert kit.reports.validate(doc) == []
+    outcomes = {r["id"]: r["outcome"] for r in tables(doc)["requests"]}
+    assert [outcomes[r.id] for r in made] == ["complied", "complied_in_part", "complied_in_part"]
+    assert (doc["summary"]["complied"], doc["summary"]["complied_in_part"]) == (3, 2)
+    (yearly,) = tables(doc)["yearly"]
+    assert (yearly["complied"], yearly["complied_in_part"], yearly["denied"]) == (3, 2, 0)
+    text = json.dumps(doc)
+    assert "trade secrets" not in text
+    assert "legal hold" not in text

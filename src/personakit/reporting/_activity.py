@@ -288,6 +288,8 @@ def dsr_report(sources: ReportSources, k: int) -> dict[str, Any]:
         answered = None if answered_raw is None else datetime.fromisoformat(answered_raw)
         state = request["state"]
         outcome = {"completed": "complied", "denied": "denied"}.get(state, "open")
+        if outcome == "complied" and request.get("withheld") is True:
+            outcome = "complied_in_part"
         log.append(
             {
                 "id": request["id"],
@@ -354,6 +356,7 @@ def dsr_report(sources: ReportSources, k: int) -> dict[str, Any]:
                     "kind",
                     "received",
                     "complied",
+                    "complied_in_part",
                     "denied",
                     "open",
                     "median_days",
@@ -372,8 +375,9 @@ def dsr_report(sources: ReportSources, k: int) -> dict[str, Any]:
         charts=[chart("timeliness", "Requests per month received", "bar", months, timeliness)],
         notes=[
             (
-                "complied: completed in whole or in part; days are calendar days from receipt to "
-                "the answer (UTC dates)."
+                "complied: completed in whole or in part (the CCPA section 7102 figure); "
+                "complied_in_part: of those, completed with a result naming what was withheld; "
+                "days are calendar days from receipt to the answer (UTC dates)."
             )
         ],
     )
@@ -384,7 +388,8 @@ def _metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     answered = [r for r in rows if r["on_time"] is not None]
     return {
         "received": len(rows),
-        "complied": sum(1 for r in rows if r["outcome"] == "complied"),
+        "complied": sum(1 for r in rows if r["outcome"] in {"complied", "complied_in_part"}),
+        "complied_in_part": sum(1 for r in rows if r["outcome"] == "complied_in_part"),
         "denied": sum(1 for r in rows if r["outcome"] == "denied"),
         "open": sum(1 for r in rows if r["outcome"] == "open"),
         "median_days": float(statistics.median(days)) if days else None,
