@@ -1,8 +1,8 @@
 """The reports over what happened: consent (and the dossier), dsr, budget.
 
-Figures are exact counts over the store's own records; the consent and journeys reports
-suppress counts from 1 to k - 1 (see :mod:`personakit.reporting._doc`). The budget report reads
-the ledger and never spends: an auditor may run it at will.
+Figures are exact counts over the store's own records; the consent report suppresses counts
+from 1 to k - 1 and the cells by which a row's total would give them back (:mod:`._suppress`).
+The budget report reads the ledger and never spends: an auditor may run it at will.
 """
 
 from __future__ import annotations
