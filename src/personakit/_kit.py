@@ -295,6 +295,9 @@ class Personakit:
                 if request.answered_at is None
                 else request.answered_at.isoformat(),
                 "denial_basis": request.denial_basis,
+                # A result that names what was withheld (by an operator completing the request
+                # by hand: an exemption, a legal hold) was complied with in part.
+                "withheld": bool(request.result and request.result.get("withheld")),
             }
             for request in self.rights.requests.list()
         ]
