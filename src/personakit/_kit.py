@@ -215,6 +215,12 @@ class Personakit:
             verify_mac=self.keyring.verify_mac,
             subjects=self.retention.subjects,
             recommend=self.recommend.goes_with,
+            # Opens, clicks and delivery reports come back as catalogue events of the
+            # message's channel, stored under the purposes with a basis now (or not at all).
+            record_event=lambda subject, kind, properties, at: self.ingestor.track_subject(
+                subject, kind, channel=kind.partition("_")[0], properties=properties, at=at
+            ),
+            may_record=self.ingestor.has_basis,
         )
         self._closed = False
 

@@ -10,7 +10,7 @@ was last set. Rectification (GDPR Art 16) is an update recorded as such in the a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -127,6 +127,9 @@ class TraitStore:
         self.declarations = dict(declarations)
         self._ref = subject_ref
         self._may_store = may_store
+        #: ``on_change(subject, names)``, called in the write transaction of every update
+        #: (the workflows layer sets it to run its traits hooks).
+        self.on_change: Callable[[str, Sequence[str]], None] | None = None
 
     def __repr__(self) -> str:
         """Render with the declared trait names."""
@@ -205,6 +208,8 @@ class TraitStore:
                 actor=actor,
                 data={"set": list(update.set), "removed": list(update.removed), "source": source},
             )
+            if self.on_change is not None:
+                self.on_change(subject, (*update.set, *update.removed))
         return update
 
     def _check_basis(self, subject: str, values: Mapping[str, Any]) -> None:
