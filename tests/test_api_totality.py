@@ -476,6 +476,11 @@ ENTRIES: Final = [
         lambda k: WebFront(k).unsubscribe_token,
         (_sub, _v("marketing.email")),
     ),
+    Entry(
+        "web.login",
+        lambda k: WebFront(k).login,
+        (lambda c: WebFront(c.kit).visit(), _ident),
+    ),
     Entry("analytics.dataset", lambda k: k.analytics.dataset, (_v("orders"),)),
     Entry("analytics.refresh", lambda k: k.analytics.refresh, (_v("orders"),)),
     Entry("analytics.offer", lambda k: k.analytics.offer, (_v(None),)),

@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 
-from personakit.web import ROUTES, BoundSubject, WebFront, WebResponse
+from personakit.web import ROUTES, BoundSubject, Login, WebFront, WebResponse
 
 __all__ = [
     "SCOPE_KEY",
@@ -44,6 +44,7 @@ __all__ = [
     "ProblemReport",
     "UnsubscribeResult",
     "current_subject",
+    "login",
     "privacy_router",
     "require_consent",
 ]
@@ -108,9 +109,11 @@ class PersonakitMiddleware:
         scope[_FRONT_KEY] = self.front
         scope["personakit.gpc"] = visit.gpc
         scope.setdefault("state", {})[SCOPE_KEY] = bound
-        cookie = visit.set_cookie
 
         async def send_with_cookie(message: Message) -> None:
+            # Read at send time: a login during the request rebinds the scope to a new visit.
+            current = scope.get(SCOPE_KEY)
+            cookie = current.visit.set_cookie if isinstance(current, BoundSubject) else None
             if message["type"] == "http.response.start" and cookie is not None:
                 headers = list(message.get("headers", ()))
                 headers.append((b"set-cookie", cookie.header().encode("latin-1")))
@@ -126,6 +129,20 @@ def current_subject(request: Request) -> BoundSubject:
     if not isinstance(bound, BoundSubject):
         raise RuntimeError("personakit_fastapi: add PersonakitMiddleware to the app")  # noqa: TRY004 (a setup mistake)
     return bound
+
+
+async def login(request: Request, user: str) -> Login:
+    """Link this request's anonymous visitor to the account ``user``, after the host's login.
+
+    Runs in the thread pool. The request is bound to the account from here on
+    (``request.state.personakit``), and the response carries a fresh subject cookie (the old
+    value names nobody any more); see :meth:`WebFront.login`.
+    """
+    bound = current_subject(request)
+    rebound, done = await run_in_threadpool(bound.login, user)
+    request.scope[SCOPE_KEY] = rebound
+    request.scope.setdefault("state", {})[SCOPE_KEY] = rebound
+    return done
 
 
 def require_consent(purpose: str) -> Callable[..., Awaitable[BoundSubject]]:

@@ -17,6 +17,7 @@ from personakit.web._http import (
     error_response,
     json_response,
 )
+from personakit.web._login import Login
 from personakit.web._tokens import (
     COOKIE_LABEL,
     UNSUBSCRIBE_LABEL,
@@ -33,6 +34,7 @@ __all__ = [
     "AccessDenied",
     "BoundSubject",
     "Choices",
+    "Login",
     "MalformedRequest",
     "PrivacyCenter",
     "Route",
