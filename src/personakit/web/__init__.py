@@ -21,6 +21,7 @@ from personakit.web._login import Login
 from personakit.web._tokens import (
     COOKIE_LABEL,
     UNSUBSCRIBE_LABEL,
+    UNSUBSCRIBE_TTL,
     SetCookie,
     SubjectCookies,
     UnsubscribeTokens,
@@ -31,6 +32,7 @@ __all__ = [
     "COOKIE_LABEL",
     "ROUTES",
     "UNSUBSCRIBE_LABEL",
+    "UNSUBSCRIBE_TTL",
     "AccessDenied",
     "BoundSubject",
     "Choices",

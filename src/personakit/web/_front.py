@@ -107,7 +107,7 @@ class WebFront:
         self.center = PrivacyCenter(
             rights=kit.rights,
             consent=kit.consent,
-            tokens=UnsubscribeTokens(kit.keyring),
+            tokens=UnsubscribeTokens(kit.keyring, clock=kit.clock, ttl=self.config.unsubscribe_ttl),
             config=self.config,
             journeys=kit.journeys,
         )
