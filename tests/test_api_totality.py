@@ -476,6 +476,7 @@ ENTRIES: Final = [
         lambda k: WebFront(k).unsubscribe_token,
         (_sub, _v("marketing.email")),
     ),
+    Entry("journeys.queued", lambda k: k.journeys.queued, (), (("limit", _v(10)),)),
     Entry(
         "web.login",
         lambda k: WebFront(k).login,

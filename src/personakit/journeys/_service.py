@@ -409,11 +409,16 @@ class Journeys:
         action that may no longer go is cancelled with the reason and not returned.
         """
         moment = self._now(now)
-        if type(limit) is not int or not 1 <= limit <= _MAX_LIMIT:
-            raise InvalidInput(
-                "invalid limit", [Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}")]
-            )
+        _check_limit(limit)
         return self.outbox.pending(moment, limit)
+
+    def queued(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Actions waiting in the outbox, soonest first, without addresses: for operator views.
+
+        Read only: unlike :meth:`pending`, nothing is re-checked or cancelled, no token issued.
+        """
+        _check_limit(limit)
+        return self.outbox.queued(limit)
 
     def mark_sent(self, action_id: str) -> bool:
         """Record that ``action_id`` was delivered; False if it was not pending (idempotent)."""
@@ -600,3 +605,10 @@ def _check_channel_address(channel: object, address: object) -> None:
         except UnicodeEncodeError:
             problems.append(Problem(where="address", what="is not Unicode text"))
     raise_problems("invalid address", problems)
+
+
+def _check_limit(limit: object) -> None:
+    if type(limit) is not int or not 1 <= limit <= _MAX_LIMIT:
+        raise InvalidInput(
+            "invalid limit", [Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}")]
+        )
