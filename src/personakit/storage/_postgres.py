@@ -54,6 +54,12 @@ transaction are one statement that takes their key's lock while it runs. Plain r
 transaction take no lock and never wait. READ COMMITTED is deliberate: each statement sees
 everything committed before it, including the previous lock holder's commit.
 
+A transaction remembers what it read under its locks and what it wrote (nobody else can change
+those until COMMIT) and sends its writes pipelined with COMMIT, or before a scan or range
+delete of its own; the second time a record name misses for a held subject, it is read for
+every held subject at once; a blind write outside subjects takes its lock with the flush that
+sends it (:mod:`personakit.storage._postgres_reads`).
+
 One call's domains are locked in ascending order inside a savepoint. A deadlock (two
 transactions growing their lock sets in opposite orders) rolls back to it, releasing just that
 call's locks so the other transaction finishes, and the call retries with backoff; deadlocks
