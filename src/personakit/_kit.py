@@ -135,6 +135,7 @@ class Personakit:
             compile_manifest_traits(self.manifest.traits),
             subject_ref=self.keyring.subject_ref,
             may_store=self.basis.may_store_category,
+            subject_exists=self.identity.exists,
         )
         workflows = Workflows.build(
             store=store,
