@@ -476,6 +476,12 @@ ENTRIES: Final = [
         lambda k: WebFront(k).unsubscribe_token,
         (_sub, _v("marketing.email")),
     ),
+    Entry("journeys.queued", lambda k: k.journeys.queued, (), (("limit", _v(10)),)),
+    Entry(
+        "web.login",
+        lambda k: WebFront(k).login,
+        (lambda c: WebFront(c.kit).visit(), _ident),
+    ),
     Entry("analytics.dataset", lambda k: k.analytics.dataset, (_v("orders"),)),
     Entry("analytics.refresh", lambda k: k.analytics.refresh, (_v("orders"),)),
     Entry("analytics.offer", lambda k: k.analytics.offer, (_v(None),)),

@@ -107,6 +107,26 @@ class Outbox:
                 actions.append(handed)
         return actions
 
+    def queued(self, limit: int) -> list[dict[str, Any]]:
+        """Waiting actions, soonest first: journey, step, channel, template, send_after."""
+        rows: list[dict[str, Any]] = []
+        for key, value in self.store.scan(OUTQ):
+            if len(rows) >= limit:
+                break
+            action = key[len(OUTQ) :].partition("/")[2]
+            record = self.record(value.decode("ascii"), action)
+            if record is not None and record["status"] == "pending":
+                rows.append(
+                    {
+                        "journey": record["journey"],
+                        "step": record["step"],
+                        "channel": record["channel"],
+                        "template": record["template"],
+                        "send_after": from_micros(record["send_after"]),
+                    }
+                )
+        return rows
+
     def _hand_out(
         self, subject: str, action: str, now: datetime, lease: timedelta
     ) -> Action | None:

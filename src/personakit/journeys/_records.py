@@ -24,6 +24,8 @@ __all__ = [
 
 _ACTION_ID: Final = re.compile(r"[0-9a-f]{24}")
 _MAX_LEASE: Final = timedelta(days=1)
+# The largest page a listing of the outbox or of journey states hands out.
+MAX_LIMIT: Final = 1_000_000
 
 
 def export_section(records: Sequence[ExportRecord]) -> Any:
@@ -88,6 +90,14 @@ def check_lease(lease: object) -> None:
     if not isinstance(lease, timedelta) or not timedelta(seconds=1) <= lease <= _MAX_LEASE:
         raise InvalidInput(
             "invalid lease", [Problem(where="lease", what="must be a timedelta of 1 s to 1 day")]
+        )
+
+
+def check_limit(limit: object) -> None:
+    """:class:`InvalidInput` unless ``limit`` is an int from 1 to the outbox's largest page."""
+    if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
+        raise InvalidInput(
+            "invalid limit", [Problem(where="limit", what=f"must be an int in 1..{MAX_LIMIT}")]
         )
 
 

@@ -41,10 +41,12 @@ from personakit.journeys._outbox import DEFAULT_LEASE, Outbox
 from personakit.journeys._policy import ContactPolicy
 from personakit.journeys._reads import journey_reads
 from personakit.journeys._records import (
+    MAX_LIMIT,
     check_action_id,
     check_channel_address,
     check_delivery,
     check_lease,
+    check_limit,
     export_section,
 )
 from personakit.journeys._templates import (
@@ -68,7 +70,6 @@ __all__ = ["Journeys"]
 _MAX_JOURNEYS: Final = 50
 _BATCH: Final = 256
 _PER_COMMIT: Final = 16
-_MAX_LIMIT: Final = 1_000_000
 
 
 @define
@@ -380,14 +381,14 @@ class Journeys:
         """
         moment = self._now(now)
         problems: list[Problem] = []
-        if limit is not None and (type(limit) is not int or not 1 <= limit <= _MAX_LIMIT):
-            problems.append(Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}"))
+        if limit is not None and (type(limit) is not int or not 1 <= limit <= MAX_LIMIT):
+            problems.append(Problem(where="limit", what=f"must be an int in 1..{MAX_LIMIT}"))
         check_callable(progress, "progress", problems)
         raise_problems("invalid run", problems)
         self._reload()
         journeys = self._by_id()
         totals: dict[str, int] = {}
-        cap = limit or _MAX_LIMIT
+        cap = limit or MAX_LIMIT
         bound = to_micros(moment)
         while sum(totals.values()) < cap:
             batch = self._due_batch(bound, min(_BATCH, cap - sum(totals.values())))
@@ -456,12 +457,17 @@ class Journeys:
         before the lease ends, it is handed out again.
         """
         moment = self._now(now)
-        if type(limit) is not int or not 1 <= limit <= _MAX_LIMIT:
-            raise InvalidInput(
-                "invalid limit", [Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}")]
-            )
+        check_limit(limit)
         check_lease(lease)
         return self.outbox.pending(moment, limit, lease)
+
+    def queued(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Actions waiting in the outbox, soonest first, without addresses: for operator views.
+
+        Read only: unlike :meth:`pending`, nothing is re-checked or cancelled, no token issued.
+        """
+        check_limit(limit)
+        return self.outbox.queued(limit)
 
     def mark_sent(self, action_id: str) -> bool:
         """Record that ``action_id`` was sent; False if it was not pending (idempotent)."""

@@ -406,7 +406,8 @@ class PrivacyCenter:
         """RFC 8058 one-click unsubscribe: withdraw the token's purpose.
 
         Only a POST with the form field ``List-Unsubscribe=One-Click`` acts (a GET, as link
-        scanners send, changes nothing: 405); a forged token is 403.
+        scanners send, changes nothing: 405); a forged, altered or expired token gets the same
+        403, whichever kind of token it claims to be.
         """
         if method != "POST":
             return _json(405, {"error": "method_not_allowed"})

@@ -376,7 +376,8 @@ class Ingestor:
             or doc.get("channel") not in CHANNELS
             or not isinstance(properties, dict)
             or not isinstance(at_text, str)
-            or not kind.validator.is_valid(properties)
+            # _decoded refused lone surrogates already (loads_input or check_value).
+            or not kind.validator.is_valid(properties, surrogates_checked=True)
         ):
             return None
         text = doc.get("subject")
