@@ -390,6 +390,18 @@ ENTRIES: Final = [
         lambda k: k.registries.segments.member,
         (_v("nope"), _sub, _v(_NOW)),
     ),
+    Entry(
+        "registries.segments.unregister",
+        lambda k: k.registries.segments.unregister,
+        (_v("nope"),),
+        (("owner", _v("toy")),),
+    ),
+    Entry(
+        "registries.datasets.unregister",
+        lambda k: k.registries.datasets.unregister,
+        (_v("nope"),),
+        (("owner", _v("toy")),),
+    ),
     Entry("registries.datasets.rows", lambda k: k.registries.datasets.rows, (_v("nope"), _v("x"))),
     Entry("retention.sweep", lambda k: k.retention.sweep, (_v(_NOW),), (("progress", _v(None)),)),
     Entry(
@@ -624,6 +636,29 @@ ENTRIES: Final = [
         "personalization.rules.add_segments",
         lambda k: _rules(k).add_segments,
         (_v({"vip": ["purchases"]}),),
+    ),
+    Entry(
+        "personalization.rules.remove_segments",
+        lambda k: _rules(k).remove_segments,
+        (_v(["no-such-segment"]),),
+    ),
+    Entry(
+        "personalization.defined.define",
+        lambda k: k.personalization.defined.define,
+        (
+            lambda c: {
+                "name": f"json.stored{c.serial}",
+                "description": "d",
+                "condition": {"field": "aggregates.order_count", "gte": 3},
+            },
+        ),
+        (("actor", _v("ops")), ("dry_run", _v(False))),
+    ),
+    Entry(
+        "personalization.defined.remove",
+        lambda k: k.personalization.defined.remove,
+        (_v("json.never-stored"),),
+        (("actor", _v("ops")),),
     ),
     Entry(
         "personalization.exposures.record",
@@ -947,6 +982,9 @@ NOT_CALLED: Final = {
     "registries.record_kinds.removers": "no arguments",
     "registries.record_kinds.sweepers": "no arguments",
     "registries.segments.names": "no arguments",
+    "personalization.defined.names": "no arguments",
+    "personalization.defined.documents": "no arguments",
+    "personalization.defined.reload": "no arguments",
     "registries.segments.describe": "no arguments",
     "registries.datasets.names": "no arguments",
     "registries.datasets.describe": "no arguments",
@@ -1019,6 +1057,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "predict.channels": made.predict.channels,
             "personalization": made.personalization,
             "personalization.rules": made.personalization.rules,
+            "personalization.defined": made.personalization.defined,
             "reports": made.reports,
             "journeys": made.journeys,
             "recommend": made.recommend,

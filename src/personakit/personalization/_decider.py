@@ -130,6 +130,19 @@ class Rules:
         with self._lock:
             self.vocabulary = self.vocabulary.with_segments(known)
 
+    def remove_segments(self, names: Iterable[str]) -> None:
+        """Forget segments (a stored definition removed); rules loaded later cannot name them.
+
+        ``names`` is a list of segment names (else :class:`InvalidInput`, nothing forgotten).
+        """
+        listed = list(names) if _listable(names) else None
+        if listed is None or not all(isinstance(name, str) for name in listed):
+            raise InvalidInput(
+                "invalid segments", [Problem(where="names", what="must be a list of names")]
+            )
+        with self._lock:
+            self.vocabulary = self.vocabulary.without_segments(listed)
+
     def check(self, document: Any) -> RuleSet:
         """Check and compile ``document`` without loading it; InvalidInput lists every problem."""
         return compile_rule_set(document, self.vocabulary)
