@@ -243,6 +243,7 @@ ENTRIES: Final = [
     Entry("identity.subject_of", lambda k: k.identity.subject_of, (_sub,)),
     Entry("identity.identifiers", lambda k: k.identity.identifiers, (_sub,)),
     Entry("identity.exists", lambda k: k.identity.exists, (_sub,)),
+    Entry("identity.meta_key", lambda k: k.identity.meta_key, (_sub,)),
     Entry(
         "consent.grant",
         lambda k: k.consent.grant,
@@ -636,6 +637,11 @@ ENTRIES: Final = [
         "personalization.rules.add_segments",
         lambda k: _rules(k).add_segments,
         (_v({"vip": ["purchases"]}),),
+    ),
+    Entry(
+        "personalization.rules.check_context",
+        lambda k: _rules(k).check_context,
+        (_v({"channel": "web"}),),
     ),
     Entry(
         "personalization.rules.remove_segments",

@@ -32,11 +32,12 @@ from personakit.profiles import TraitStore
 from personakit.storage import Store
 from personakit.workflows import ExportRecord
 
-__all__ = ["KIND", "PURPOSE", "RFM_KEY", "StateKeeper", "answer"]
+__all__ = ["KIND", "NAME", "PURPOSE", "RFM_KEY", "StateKeeper", "answer"]
 
 #: The vault record kind of the per-subject state, and its one record's name.
 KIND: Final = "aggregates"
-_NAME: Final = "state"
+NAME: Final = "state"
+_NAME: Final = NAME
 PURPOSE: Final = "personalization"
 #: Where quintile cut points live (population statistics, no subject in them).
 RFM_KEY: Final = "x/personalization/rfm"

@@ -26,7 +26,7 @@ from personakit._clock import Clock, as_utc, from_micros
 from personakit._codec import check_value
 from personakit._vault import Vault
 from personakit.audit import AuditLog
-from personakit.consent import ConsentManager, Manifest
+from personakit.consent import ConsentGate, ConsentManager, Manifest
 from personakit.crypto import Keyring
 from personakit.events import EventLog
 from personakit.exceptions import (
@@ -48,6 +48,7 @@ from personakit.personalization._decision import Decision
 from personakit.personalization._defined import DefinedSegments
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
+from personakit.personalization._reader import SubjectReader
 from personakit.personalization._reports import RefreshReport
 from personakit.personalization._rules import RuleSet
 from personakit.personalization._segments import (
@@ -160,6 +161,13 @@ class Personalization:
             uninstall=self._uninstall,
             probe=self._probe,
             in_use=self._in_use,
+        )
+        self._reader = (
+            SubjectReader(
+                identity, ConsentGate(vault=vault, manifest=manifest, clock=clock, purpose=PURPOSE)
+            )
+            if self.enabled
+            else SubjectReader(identity, None)
         )
         if self.enabled:
             self._register()
@@ -541,16 +549,18 @@ class Personalization:
         rule set loaded, an unknown placement or context field: :class:`InvalidInput`.
         """
         moment = self._now(now)
-        found = self.identity.lookup(subject)
-        if found is None or not self.enabled or not self.keeper.allowed(found):
+        found, allowed, state = self._reader.read(subject)
+        # The context goes into the facts themselves (checked as Rules.decide would), not
+        # into a wrapper every field read would go through.
+        try:
+            self.rules.check_context(context)
+        except InvalidInput:  # every problem at once: Rules.decide lists the call's too
             facts = self.keeper.facts(None, None, moment, known=False)
-        else:
-            # Traits are read once, when a rule first names one (most decisions never do):
-            # measured, that beats reading them with the aggregates in one get_many.
-            facts = self.keeper.facts(found, self.keeper.load(found), moment, known=True)
-        return self.rules.decide(
-            facts, placement, context, subject=found, unit=unit, explain=explain
-        )
+            return self.rules.decide(facts, placement, context, unit=unit, explain=explain)
+        # Traits are read once, when a rule first names one (most decisions never do):
+        # measured, that beats reading them with the aggregates in one get_many.
+        facts = self.keeper.facts(found, state, moment, known=allowed, context=context)
+        return self.rules.decide(facts, placement, subject=found, unit=unit, explain=explain)
 
     def define_segments(self, documents: Any) -> list[Segment]:
         """Define JSON segment definitions (the shipped schema), all or none.
@@ -593,10 +603,8 @@ class Personalization:
 
     def _known(self, subject: str) -> tuple[str | None, SubjectState | None]:
         """(pseudonym, state) of a subject whose data may be used now, else (None, None)."""
-        found = self.identity.lookup(subject)
-        if found is None or not self.enabled or not self.keeper.allowed(found):
-            return None, None
-        return found, self.keeper.load(found)
+        found, allowed, state = self._reader.read(subject)
+        return (found, state) if allowed else (None, None)
 
     def _check_segment(self, segment: object) -> None:
         if not isinstance(segment, str) or segment not in self._segments:
