@@ -860,6 +860,7 @@ def kit() -> Iterator[Personakit]:
     """One in-memory kit for every example (each example makes its own subject)."""
     made, _ = testing.memory_kit()
     with made:
+        _rules(made)  # loaded (an audit write) before any example, not inside the first one
         yield made
 
 

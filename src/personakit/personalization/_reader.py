@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 from personakit._vault import names_a_pseudonym, valid_subject_id
 from personakit.consent import ConsentGate
 from personakit.personalization._keeper import KIND, NAME
 from personakit.personalization._state import SubjectState
-from personakit.profiles import IdentityIndex
+from personakit.profiles import TRAITS_RECORD, IdentityIndex, trait_values
 
 __all__ = ["SubjectReader"]
 
 _STATE_RECORD: Final = ((KIND, NAME),)
+_WITH_TRAITS: Final = ((KIND, NAME), TRAITS_RECORD)
 
 
 class SubjectReader:
@@ -35,25 +36,35 @@ class SubjectReader:
         """Render with the gate."""
         return f"SubjectReader({self._gate!r})"
 
-    def read(self, subject: str) -> tuple[str | None, bool, SubjectState | None]:
-        """(pseudonym or None, whether its data may be used now, its state if so)."""
+    def read(
+        self, subject: str, *, traits: bool = False
+    ) -> tuple[str | None, bool, SubjectState | None, dict[str, Any] | None]:
+        """(pseudonym or None, whether its data may be used now, its state, its traits).
+
+        The state and traits only if the data may be used. ``traits`` adds the traits record
+        to the same store read (for a placement whose rules read traits); without it the
+        fourth value is None (traits are read when a rule asks).
+        """
         gate = self._gate
         if gate is None:
-            return self._identity.lookup(subject), False, None
+            return self._identity.lookup(subject), False, None, None
+        records = _WITH_TRAITS if traits else _STATE_RECORD
         if names_a_pseudonym(subject):
             if not valid_subject_id(subject):
-                return None, False, None
+                return None, False, None, None
             meta = IdentityIndex.meta_key(subject)
-            read = gate.read(subject, _STATE_RECORD, (meta,))
+            read = gate.read(subject, records, (meta,))
             if meta not in read.plain:  # as IdentityIndex.lookup: no such subject
-                return None, False, None
+                return None, False, None, None
             found: str | None = subject
         else:
             found = self._identity.lookup(subject)
             if found is None:
-                return None, False, None
-            read = gate.read(found, _STATE_RECORD)
+                return None, False, None, None
+            read = gate.read(found, records)
         if not read.allowed:
-            return found, False, None
+            return found, False, None, None
         raw = read.records.get(_STATE_RECORD[0])
-        return found, True, None if raw is None else SubjectState.from_bytes(raw)
+        state = None if raw is None else SubjectState.from_bytes(raw)
+        values = trait_values(read.records.get(TRAITS_RECORD)) if traits else None
+        return found, True, state, values

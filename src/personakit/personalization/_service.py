@@ -214,6 +214,8 @@ class Personalization:
         )
         self.registries.hooks.on_events(_OWNER, self.keeper.on_events)
         self.registries.hooks.on_merge(_OWNER, self.keeper.on_merge)
+        # Restriction stops the use of the index at once (sizes, members, datasets).
+        self.keeper.consent.cascade.on_restriction(_OWNER, self.keeper.on_restriction)
         for segment in builtin_segments(self.config):
             self.add_segment(segment, probe=False)
 
@@ -549,7 +551,9 @@ class Personalization:
         rule set loaded, an unknown placement or context field: :class:`InvalidInput`.
         """
         moment = self._now(now)
-        found, allowed, state = self._reader.read(subject)
+        current = self.rules.current  # a bad placement: Rules.decide lists every problem
+        traits = type(placement) is str and placement in getattr(current, "trait_placements", ())
+        found, allowed, state, values = self._reader.read(subject, traits=traits)
         # The context goes into the facts themselves (checked as Rules.decide would), not
         # into a wrapper every field read would go through.
         try:
@@ -557,9 +561,11 @@ class Personalization:
         except InvalidInput:  # every problem at once: Rules.decide lists the call's too
             facts = self.keeper.facts(None, None, moment, known=False)
             return self.rules.decide(facts, placement, context, unit=unit, explain=explain)
-        # Traits are read once, when a rule first names one (most decisions never do):
-        # measured, that beats reading them with the aggregates in one get_many.
-        facts = self.keeper.facts(found, state, moment, known=allowed, context=context)
+        # Traits come with the aggregates when the placement's rules read one (one store read
+        # for all); else they are read if a rule names one (a rule set without traits: never).
+        facts = self.keeper.facts(
+            found, state, moment, known=allowed, context=context, given=values
+        )
         return self.rules.decide(facts, placement, subject=found, unit=unit, explain=explain)
 
     def define_segments(self, documents: Any) -> list[Segment]:
@@ -603,7 +609,7 @@ class Personalization:
 
     def _known(self, subject: str) -> tuple[str | None, SubjectState | None]:
         """(pseudonym, state) of a subject whose data may be used now, else (None, None)."""
-        found, allowed, state = self._reader.read(subject)
+        found, allowed, state, _ = self._reader.read(subject)
         return (found, state) if allowed else (None, None)
 
     def _check_segment(self, segment: object) -> None:
