@@ -6,8 +6,9 @@ consenting customer has real aggregates, affinities and lifecycle state, sealed 
 A rule set of 50 rules over 10 placements (every operator kind: affinity, aggregates, context,
 built-in segments, traits; one experiment) is loaded through ``kit.personalization.load_rules``.
 Subjects are the consenting customers' pseudonyms; each timed call is what a request pays:
-``kit.personalization.decide(subject, placement)`` (identity check, consent verdict, one vault
-read of the aggregates record, the Facts, the decision; traits only when a rule reads them).
+``kit.personalization.decide(subject, placement)``: one store read for the pseudonym's
+existence, the consent verdict and the aggregates record (plus the traits record for the
+placements whose rules read a trait), then the Facts and the decision.
 Exposures are recorded as ``decide`` does in production: when the experiment's rule
 matches, once per subject and experiment (a sealed write with its fsync, about 5% of the cold
 calls; the medians are not moved by them).

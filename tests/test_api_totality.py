@@ -243,6 +243,7 @@ ENTRIES: Final = [
     Entry("identity.subject_of", lambda k: k.identity.subject_of, (_sub,)),
     Entry("identity.identifiers", lambda k: k.identity.identifiers, (_sub,)),
     Entry("identity.exists", lambda k: k.identity.exists, (_sub,)),
+    Entry("identity.meta_key", lambda k: k.identity.meta_key, (_sub,)),
     Entry(
         "consent.grant",
         lambda k: k.consent.grant,
@@ -389,6 +390,18 @@ ENTRIES: Final = [
         "registries.segments.member",
         lambda k: k.registries.segments.member,
         (_v("nope"), _sub, _v(_NOW)),
+    ),
+    Entry(
+        "registries.segments.unregister",
+        lambda k: k.registries.segments.unregister,
+        (_v("nope"),),
+        (("owner", _v("toy")),),
+    ),
+    Entry(
+        "registries.datasets.unregister",
+        lambda k: k.registries.datasets.unregister,
+        (_v("nope"),),
+        (("owner", _v("toy")),),
     ),
     Entry("registries.datasets.rows", lambda k: k.registries.datasets.rows, (_v("nope"), _v("x"))),
     Entry("retention.sweep", lambda k: k.retention.sweep, (_v(_NOW),), (("progress", _v(None)),)),
@@ -632,6 +645,34 @@ ENTRIES: Final = [
         (_v({"vip": ["purchases"]}),),
     ),
     Entry(
+        "personalization.rules.check_context",
+        lambda k: _rules(k).check_context,
+        (_v({"channel": "web"}),),
+    ),
+    Entry(
+        "personalization.rules.remove_segments",
+        lambda k: _rules(k).remove_segments,
+        (_v(["no-such-segment"]),),
+    ),
+    Entry(
+        "personalization.defined.define",
+        lambda k: k.personalization.defined.define,
+        (
+            lambda c: {
+                "name": f"json.stored{c.serial}",
+                "description": "d",
+                "condition": {"field": "aggregates.order_count", "gte": 3},
+            },
+        ),
+        (("actor", _v("ops")), ("dry_run", _v(False))),
+    ),
+    Entry(
+        "personalization.defined.remove",
+        lambda k: k.personalization.defined.remove,
+        (_v("json.never-stored"),),
+        (("actor", _v("ops")),),
+    ),
+    Entry(
         "personalization.exposures.record",
         lambda k: _rules(k).exposures.record,
         (_sub, _v("bread-banner-test"), _v("photo"), _v(_NOW)),
@@ -842,6 +883,7 @@ def kit() -> Iterator[Personakit]:
     """One in-memory kit for every example (each example makes its own subject)."""
     made, _ = testing.memory_kit()
     with made:
+        _rules(made)  # loaded (an audit write) before any example, not inside the first one
         yield made
 
 
@@ -970,6 +1012,9 @@ NOT_CALLED: Final = {
     "registries.record_kinds.removers": "no arguments",
     "registries.record_kinds.sweepers": "no arguments",
     "registries.segments.names": "no arguments",
+    "personalization.defined.names": "no arguments",
+    "personalization.defined.documents": "no arguments",
+    "personalization.defined.reload": "no arguments",
     "registries.segments.describe": "no arguments",
     "registries.datasets.names": "no arguments",
     "registries.datasets.describe": "no arguments",
@@ -1044,6 +1089,7 @@ def test_every_public_method_is_proven_total_or_says_why_not() -> None:
             "predict.channels": made.predict.channels,
             "personalization": made.personalization,
             "personalization.rules": made.personalization.rules,
+            "personalization.defined": made.personalization.defined,
             "reports": made.reports,
             "journeys": made.journeys,
             "recommend": made.recommend,

@@ -209,6 +209,9 @@ class Personakit:
             subjects=self.retention.subjects,
             read_events=self.events.read,
         )
+        # Stored segment definitions may read any capability's segments: read them once all
+        # are offered, and before journeys, which may trigger on them.
+        self.personalization.defined.reload()
         self.journeys = Journeys.build(
             registries=self.registries,
             store=store,

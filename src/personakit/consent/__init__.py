@@ -13,6 +13,7 @@ from personakit.consent._basis import BasisRule, ConsentGuard
 from personakit.consent._bulk import BulkDecisions
 from personakit.consent._cascade import CascadeRegistry, DerivedDataEraser
 from personakit.consent._context import ConsentContext
+from personakit.consent._gate import ConsentGate, GateRead
 from personakit.consent._manager import ConsentManager, decide
 from personakit.consent._manifest import (
     CONSENT_MODE_TYPES,
@@ -61,6 +62,7 @@ __all__ = [
     "CascadeRegistry",
     "Conflict",
     "ConsentContext",
+    "ConsentGate",
     "ConsentGuard",
     "ConsentManager",
     "ConsentReceipt",
@@ -71,6 +73,7 @@ __all__ = [
     "DerivedDataEraser",
     "EventDeclaration",
     "EventType",
+    "GateRead",
     "LawfulBasis",
     "Manifest",
     "Notice",

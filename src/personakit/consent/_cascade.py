@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Final, Protocol, runtime_checkable
 
 from personakit.consent._manifest import Manifest
@@ -34,6 +35,7 @@ class CascadeRegistry:
         """Start empty; purposes are checked against ``manifest``."""
         self._manifest = manifest
         self._erasers: dict[str, dict[str, DerivedDataEraser]] = {}
+        self._restriction: dict[str, Callable[[str, bool], object]] = {}
 
     def __repr__(self) -> str:
         """Render with what is registered."""
@@ -83,3 +85,26 @@ class CascadeRegistry:
                 raise TypeError(msg)
             done[name] = count
         return done
+
+    def on_restriction(self, name: str, listener: Callable[[str, bool], object]) -> None:
+        """Call ``listener(subject, restricted)`` in the transaction that sets or lifts it.
+
+        For derived state that restriction must stop using at once (an index of members).
+        :class:`InvalidInput` for a malformed or taken name, or a listener that is not callable.
+        """
+        problems: list[Problem] = []
+        if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
+            problems.append(Problem(where="name", what="must match [a-z][a-z0-9_.-]{0,63}"))
+        elif name in self._restriction:
+            problems.append(Problem(where="name", what="already registered"))
+        candidate: object = listener
+        if not callable(candidate):
+            problems.append(Problem(where="listener", what="must be callable"))
+        if problems:
+            raise InvalidInput("cannot register restriction listener", problems)
+        self._restriction[name] = listener
+
+    def restriction_changed(self, subject: str, restricted: bool) -> None:  # noqa: FBT001
+        """Run the restriction listeners (in name order); called by the restriction change."""
+        for name in sorted(self._restriction):
+            self._restriction[name](subject, restricted)

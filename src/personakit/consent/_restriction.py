@@ -125,6 +125,7 @@ def change_restriction(
         elif not restrict:
             vault.delete(subject, RESTRICTION_KIND, RESTRICTION_NAME)
         if changed or was_restricted != restrict:
+            ledger.cascade.restriction_changed(subject, restrict)
             ledger.audit.append(
                 "consent.restricted" if restrict else "consent.restriction_lifted",
                 subject=ledger.subject_ref(subject),

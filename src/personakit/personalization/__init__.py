@@ -20,8 +20,10 @@ from personakit.personalization._config import (
 )
 from personakit.personalization._decider import Rules
 from personakit.personalization._decision import Decision
+from personakit.personalization._defined import DefinedSegments, DefineReport
 from personakit.personalization._experiments import Arm, Experiment, bucket
 from personakit.personalization._facts import MISSING, Facts, Missing
+from personakit.personalization._reports import RefreshReport
 from personakit.personalization._rules import Outcome, Rule, RuleSet, compile_rule_set
 from personakit.personalization._segment_docs import (
     SegmentDefinition,
@@ -29,7 +31,7 @@ from personakit.personalization._segment_docs import (
     compile_segments,
 )
 from personakit.personalization._segments import Segment
-from personakit.personalization._service import Personalization, RefreshReport
+from personakit.personalization._service import Personalization
 from personakit.personalization._state import Aggregates
 from personakit.personalization._view import SubjectFacts
 from personakit.personalization._vocabulary import FieldInfo, Reads, Vocabulary
@@ -40,6 +42,8 @@ __all__ = [
     "Arm",
     "Condition",
     "Decision",
+    "DefineReport",
+    "DefinedSegments",
     "Experiment",
     "Facts",
     "FieldInfo",

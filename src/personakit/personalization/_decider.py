@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from personakit._codec import SURROGATE
-from personakit._vault import Vault, check_subject
+from personakit._vault import Vault, check_subject, valid_subject_id
 from personakit.audit import AuditLog
 from personakit.consent import Manifest
 from personakit.crypto import Keyring
@@ -90,6 +90,12 @@ class Rules:
         )
         self._current: RuleSet | None = None
         self._lock = threading.Lock()
+        # Segments come and go, fields never change: the context names are known once.
+        self._context_names = frozenset(
+            name[len("context.") :]
+            for name in self.vocabulary.fields
+            if name.startswith("context.")
+        )
 
     def __repr__(self) -> str:
         """Render with the current digest."""
@@ -129,6 +135,19 @@ class Rules:
             raise InvalidInput("invalid segments", problems)
         with self._lock:
             self.vocabulary = self.vocabulary.with_segments(known)
+
+    def remove_segments(self, names: Iterable[str]) -> None:
+        """Forget segments (a stored definition removed); rules loaded later cannot name them.
+
+        ``names`` is a list of segment names (else :class:`InvalidInput`, nothing forgotten).
+        """
+        listed = list(names) if _listable(names) else None
+        if listed is None or not all(isinstance(name, str) for name in listed):
+            raise InvalidInput(
+                "invalid segments", [Problem(where="names", what="must be a list of names")]
+            )
+        with self._lock:
+            self.vocabulary = self.vocabulary.without_segments(listed)
 
     def check(self, document: Any) -> RuleSet:
         """Check and compile ``document`` without loading it; InvalidInput lists every problem."""
@@ -178,7 +197,7 @@ class Rules:
             and placement in rules.placements
             and type(facts) in _FACTS_TYPES
             and context is None
-            and subject is None
+            and (subject is None or valid_subject_id(subject))
             and (
                 unit is None
                 or (type(unit) is str and 0 < len(unit) <= _MAX_UNIT and unit.isascii())
@@ -207,6 +226,25 @@ class Rules:
         return decide_with(
             rules, facts, placement, mac=self._mac, unit=bucket_unit, expose=expose, explain=explain
         )
+
+    def check_context(self, context: object) -> None:
+        """:class:`InvalidInput` unless ``context`` is None or a mapping :meth:`decide` takes.
+
+        Names must be the vocabulary's context fields, values strings, numbers, booleans or
+        null (at most 256 of them).
+        """
+        if context is None:
+            return
+        names = self._context_names
+        if type(context) is dict and len(context) <= 256:  # noqa: PLR2004 - the usual call, fast
+            for key, value in context.items():
+                if key not in names or not _context_value(value):
+                    break
+            else:
+                return
+        problems = self._context_problems(context)
+        if problems:
+            raise InvalidInput("cannot decide", problems)
 
     def _context_problems(self, context: object) -> list[Problem]:
         if context is None:

@@ -32,11 +32,12 @@ from personakit.profiles import TraitStore
 from personakit.storage import Store
 from personakit.workflows import ExportRecord
 
-__all__ = ["KIND", "PURPOSE", "RFM_KEY", "StateKeeper", "answer"]
+__all__ = ["KIND", "NAME", "PURPOSE", "RFM_KEY", "StateKeeper", "answer"]
 
 #: The vault record kind of the per-subject state, and its one record's name.
 KIND: Final = "aggregates"
-_NAME: Final = "state"
+NAME: Final = "state"
+_NAME: Final = NAME
 PURPOSE: Final = "personalization"
 #: Where quintile cut points live (population statistics, no subject in them).
 RFM_KEY: Final = "x/personalization/rfm"
@@ -129,8 +130,13 @@ class StateKeeper:
         *,
         known: bool,
         context: Mapping[str, Any] | None = None,
+        given: Mapping[str, Any] | None = None,
     ) -> SubjectFacts:
-        """The view of ``subject`` at ``now`` (``known`` decided by the caller)."""
+        """The view of ``subject`` at ``now`` (``known`` decided by the caller).
+
+        ``given`` are the subject's trait values if the caller read them already (else
+        they are read when a condition first names one).
+        """
         real = subject if known and subject is not None else None
 
         def segment(name: str, facts: SubjectFacts) -> bool:
@@ -143,9 +149,10 @@ class StateKeeper:
             if real is None:
                 return {}
             declared = self.traits.declarations
+            values = self.traits.get(real) if given is None else given
             return {
                 name: value
-                for name, value in self.traits.get(real).items()
+                for name, value in values.items()
                 if name in declared and declared[name].category in self._categories
             }
 
@@ -350,6 +357,15 @@ class StateKeeper:
                 return False
             self.record(subject, fresh, segments, now)
             return changed
+
+    def on_restriction(self, subject: str, restricted: bool) -> None:  # noqa: FBT001
+        """The restriction listener: re-evaluate the subject's memberships in that transaction.
+
+        Restricted, it leaves every segment (index entries deleted, "left" reported); lifted,
+        it enters those it is in now.
+        """
+        del restricted  # the verdict read inside the transaction already says it
+        self.refresh_one(subject, self.clock.now())
 
     def refresh_one(self, subject: str, now: datetime) -> tuple[int, int]:
         """Re-evaluate every segment of one subject at ``now``; return (entered, left)."""

@@ -87,6 +87,9 @@ class RuleSet:
     rules: tuple[Rule, ...]
     by_placement: Mapping[str, tuple[Rule, ...]]
     experiments: Mapping[str, Experiment]
+    #: Placements with a rule that reads a trait (decide fetches the traits record with the
+    #: aggregates for those, in the same store read).
+    trait_placements: frozenset[str] = frozenset()
     #: Decisions that depend on nothing but the set and the placement, built once.
     memo: dict[tuple[Any, ...], Any] = field(factory=dict, eq=False, repr=False)
 
@@ -169,6 +172,11 @@ def compile_rule_set(document: Any, vocabulary: Vocabulary) -> RuleSet:
         rules=tuple(rules),
         by_placement=by_placement,
         experiments=experiments,
+        trait_placements=frozenset(
+            name
+            for name, listed in by_placement.items()
+            if any(read.startswith("traits.") for rule in listed for read in rule.reads.fields)
+        ),
     )
 
 

@@ -21,14 +21,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from attrs import field, frozen
-
 from personakit._args import check_callable, check_moment, raise_problems
 from personakit._clock import Clock, as_utc, from_micros
 from personakit._codec import check_value
 from personakit._vault import Vault
 from personakit.audit import AuditLog
-from personakit.consent import ConsentManager, Manifest
+from personakit.consent import ConsentGate, ConsentManager, Manifest
 from personakit.crypto import Keyring
 from personakit.events import EventLog
 from personakit.exceptions import (
@@ -47,8 +45,11 @@ from personakit.personalization._decide import (
 )
 from personakit.personalization._decider import Rules
 from personakit.personalization._decision import Decision
+from personakit.personalization._defined import DefinedSegments
 from personakit.personalization._index import SegmentIndex
 from personakit.personalization._keeper import KIND, PURPOSE, StateKeeper, answer
+from personakit.personalization._reader import SubjectReader
+from personakit.personalization._reports import RefreshReport
 from personakit.personalization._rules import RuleSet
 from personakit.personalization._segments import (
     Predicate,
@@ -63,7 +64,7 @@ from personakit.profiles import IdentityIndex, TraitStore
 from personakit.storage import Store
 from personakit.workflows import RecordKind, Registries
 
-__all__ = ["Personalization", "RefreshReport"]
+__all__ = ["Personalization"]
 
 _OWNER: Final = "personalization"
 _INDEX_KIND: Final = "segment-index"
@@ -74,27 +75,6 @@ _REFRESH_CHUNK: Final = 256
 #: Quintile cut points are values of real customers: below this many, none are computed (a
 #: handful of customers would each be identifiable from them), and RFM needs fixed cut points.
 RFM_MIN_POPULATION: Final = 100
-
-
-@frozen(kw_only=True)
-class RefreshReport:
-    """What :meth:`Personalization.refresh` did."""
-
-    subjects: int
-    entered: int
-    left: int
-    rfm_population: int | None = None
-    dropped_segments: tuple[str, ...] = field(factory=tuple)
-
-    def to_json(self) -> dict[str, Any]:
-        """A JSON form."""
-        return {
-            "subjects": self.subjects,
-            "entered": self.entered,
-            "left": self.left,
-            "rfm_population": self.rfm_population,
-            "dropped_segments": list(self.dropped_segments),
-        }
 
 
 class Personalization:
@@ -170,6 +150,25 @@ class Personalization:
             aggregates=aggregate_fields(manifest),
             last_purchase=self._last_purchase,
         )
+        # Stored definitions (``personakit segments define``): read when the kit has wired
+        # every capability (their segments may be read), at refresh and at load_rules.
+        self.defined = DefinedSegments(
+            store=store,
+            audit=audit,
+            vocabulary=lambda: self.rules.vocabulary,
+            taken=self._taken,
+            install=self._install,
+            uninstall=self._uninstall,
+            probe=self._probe,
+            in_use=self._in_use,
+        )
+        self._reader = (
+            SubjectReader(
+                identity, ConsentGate(vault=vault, manifest=manifest, clock=clock, purpose=PURPOSE)
+            )
+            if self.enabled
+            else SubjectReader(identity, None)
+        )
         if self.enabled:
             self._register()
             self.rules.register(registries)
@@ -215,6 +214,8 @@ class Personalization:
         )
         self.registries.hooks.on_events(_OWNER, self.keeper.on_events)
         self.registries.hooks.on_merge(_OWNER, self.keeper.on_merge)
+        # Restriction stops the use of the index at once (sizes, members, datasets).
+        self.keeper.consent.cascade.on_restriction(_OWNER, self.keeper.on_restriction)
         for segment in builtin_segments(self.config):
             self.add_segment(segment, probe=False)
 
@@ -257,19 +258,36 @@ class Personalization:
                 self._probe(segment)
 
     def _install(self, segment: Segment) -> None:
+        """Define ``segment``, or replace the one of that name (a stored definition changed)."""
         name = segment.name
 
         def provider(subject: str, now: datetime) -> bool:
             return self.member(name, subject, now)
 
-        self.registries.segments.register(
-            name, provider, owner=_OWNER, description=segment.description or name
-        )
+        if name not in self._segments:  # a replaced definition keeps its provider
+            self.registries.segments.register(
+                name, provider, owner=_OWNER, description=segment.description or name
+            )
         self._segments[name] = segment
         categories = segment_categories(
             segment.reads, self.rules.vocabulary, fallback=self._every_event
         )
         self.rules.add_segments({name: categories})
+
+    def _uninstall(self, name: str) -> None:
+        """Forget a stored definition (removed); its index entries went with the removal."""
+        self._segments.pop(name, None)
+        self.registries.segments.unregister(name, owner=_OWNER)
+        self.rules.remove_segments([name])
+
+    def _taken(self, name: str) -> bool:
+        """Whether another part of the kit than the stored definitions defines ``name``."""
+        ours = name in self._segments or name in self.registries.segments
+        return ours and name not in self.defined.names()
+
+    def _in_use(self, name: str) -> bool:
+        current = self.rules.current
+        return current is not None and any(name in r.reads.segments for r in current.rules)
 
     def _probe(self, segment: Segment) -> None:
         """Refuse a predicate that fails on an unknown or an empty subject (before any ingest)."""
@@ -374,6 +392,7 @@ class Personalization:
         check_callable(progress, "progress", problems)
         raise_problems("invalid refresh", problems)
         at = self._now(moment)
+        self.defined.reload()
         subjects = self._subjects() if self.enabled else []
         population = None
         if self.enabled and self.config.rfm is None:
@@ -508,6 +527,7 @@ class Personalization:
         the configured affinity dimensions and the documented aggregates. An invalid document
         raises :class:`InvalidInput` listing every problem; nothing is loaded or logged.
         """
+        self.defined.reload()
         self._sync_segments()
         return self.rules.load(document, actor=actor)
 
@@ -531,16 +551,22 @@ class Personalization:
         rule set loaded, an unknown placement or context field: :class:`InvalidInput`.
         """
         moment = self._now(now)
-        found = self.identity.lookup(subject)
-        if found is None or not self.enabled or not self.keeper.allowed(found):
+        current = self.rules.current  # a bad placement: Rules.decide lists every problem
+        traits = type(placement) is str and placement in getattr(current, "trait_placements", ())
+        found, allowed, state, values = self._reader.read(subject, traits=traits)
+        # The context goes into the facts themselves (checked as Rules.decide would), not
+        # into a wrapper every field read would go through.
+        try:
+            self.rules.check_context(context)
+        except InvalidInput:  # every problem at once: Rules.decide lists the call's too
             facts = self.keeper.facts(None, None, moment, known=False)
-        else:
-            # Traits are read once, when a rule first names one (most decisions never do):
-            # measured, that beats reading them with the aggregates in one get_many.
-            facts = self.keeper.facts(found, self.keeper.load(found), moment, known=True)
-        return self.rules.decide(
-            facts, placement, context, subject=found, unit=unit, explain=explain
+            return self.rules.decide(facts, placement, context, unit=unit, explain=explain)
+        # Traits come with the aggregates when the placement's rules read one (one store read
+        # for all); else they are read if a rule names one (a rule set without traits: never).
+        facts = self.keeper.facts(
+            found, state, moment, known=allowed, context=context, given=values
         )
+        return self.rules.decide(facts, placement, subject=found, unit=unit, explain=explain)
 
     def define_segments(self, documents: Any) -> list[Segment]:
         """Define JSON segment definitions (the shipped schema), all or none.
@@ -583,10 +609,8 @@ class Personalization:
 
     def _known(self, subject: str) -> tuple[str | None, SubjectState | None]:
         """(pseudonym, state) of a subject whose data may be used now, else (None, None)."""
-        found = self.identity.lookup(subject)
-        if found is None or not self.enabled or not self.keeper.allowed(found):
-            return None, None
-        return found, self.keeper.load(found)
+        found, allowed, state, _ = self._reader.read(subject)
+        return (found, state) if allowed else (None, None)
 
     def _check_segment(self, segment: object) -> None:
         if not isinstance(segment, str) or segment not in self._segments:

@@ -171,6 +171,18 @@ class Vocabulary:
             never=self.never,
         )
 
+    def without_segments(self, names: Iterable[str]) -> Vocabulary:
+        """A copy that no longer knows the segments ``names``."""
+        gone = set(names)
+        return Vocabulary(
+            fields=self.fields,
+            segments={k: v for k, v in self.segments.items() if k not in gone},
+            dimensions=self.dimensions,
+            purposes=self.purposes,
+            special=self.special,
+            never=self.never,
+        )
+
 
 def default_aggregates(manifest: Manifest) -> dict[str, FieldInfo]:
     """The aggregates documented on ``Facts``, with the categories of the events behind them."""

@@ -7,15 +7,18 @@ from personakit.profiles._identity import (
     parse_identifier,
 )
 from personakit.profiles._traits import (
+    TRAITS_RECORD,
     CompiledTrait,
     TraitStore,
     TraitUpdate,
     compile_manifest_traits,
     compile_traits,
+    trait_values,
 )
 
 __all__ = [
     "IDENTIFIER_KINDS",
+    "TRAITS_RECORD",
     "CompiledTrait",
     "Identifier",
     "IdentityIndex",
@@ -24,4 +27,5 @@ __all__ = [
     "compile_manifest_traits",
     "compile_traits",
     "parse_identifier",
+    "trait_values",
 ]

@@ -373,7 +373,12 @@ class IdentityIndex:
         """Whether the subject exists (has its meta record); False for a non-pseudonym."""
         if not valid_subject_id(subject):
             return False
-        return self.store.get(Vault.key(subject, _META_KIND, "subject")) is not None
+        return self.store.get(self.meta_key(subject)) is not None
+
+    @staticmethod
+    def meta_key(subject: str) -> str:
+        """The store key whose presence is :meth:`exists` (to read it with others at once)."""
+        return Vault.key(subject, _META_KIND, "subject")
 
     def created_at(self, subject: str) -> datetime:
         """When the subject was created."""

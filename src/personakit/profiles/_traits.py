@@ -18,6 +18,7 @@ from attrs import field, frozen
 
 from personakit._args import check_moment, check_str_items, raise_problems
 from personakit._clock import Clock, as_utc
+from personakit._codec import loads
 from personakit._ids import ACTOR_RE
 from personakit._vault import Vault, check_subject
 from personakit.audit import AuditLog
@@ -25,15 +26,19 @@ from personakit.exceptions import ConsentRequired, InvalidInput, Problem, Subjec
 from personakit.schema import SchemaValidator, compile_schema
 
 __all__ = [
+    "TRAITS_RECORD",
     "CompiledTrait",
     "TraitStore",
     "TraitUpdate",
     "compile_manifest_traits",
     "compile_traits",
+    "trait_values",
 ]
 
 _KIND: Final = "traits"
 _NAME: Final = "current"
+#: The (kind, name) of a subject's traits record, for readers that fetch it with others.
+TRAITS_RECORD: Final = (_KIND, _NAME)
 _TRAIT_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 _SOURCE_RE: Final = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
 # The same shape as every other audited actor: an operator id or a role, never a name.
@@ -290,3 +295,11 @@ class TraitStore:
             self.vault.put_json(subject, _KIND, _NAME, current)
         else:
             self.vault.delete(subject, _KIND, _NAME)
+
+
+def trait_values(raw: bytes | None) -> dict[str, Any]:
+    """What :meth:`TraitStore.get` answers, from the opened :data:`TRAITS_RECORD` (or None)."""
+    doc = None if raw is None else loads(raw)
+    if not isinstance(doc, dict):
+        return {}
+    return {name: entry["value"] for name, entry in doc.items()}

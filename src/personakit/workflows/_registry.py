@@ -470,6 +470,18 @@ class _Named(Generic[P]):
             raise InvalidInput(f"cannot register {self.what}", problems)
         self._entries[name] = _Provided(owner=owner, description=description, provider=provider)
 
+    def unregister(self, name: str, *, owner: str) -> bool:
+        """Withdraw ``name`` if ``owner`` offered it; False when it did not (nothing changed).
+
+        For definitions that can be removed at run time (personalization's stored segments):
+        an owner can only withdraw what it registered itself.
+        """
+        entry = self._entries.get(name) if isinstance(name, str) else None
+        if entry is None or entry.owner != owner:
+            return False
+        del self._entries[name]
+        return True
+
     def _get(self, name: str) -> P:
         entry = self._entries.get(name) if isinstance(name, str) else None
         if entry is None:
