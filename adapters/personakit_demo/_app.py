@@ -27,6 +27,8 @@ from personakit_flask import EXTENSION, PersonakitFlask, login
 
 __all__ = ["create_app"]
 
+# A report page of the audit pack: its own inline style and images, nothing else.
+_REPORT_CSP: Final = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 _CSP: Final = (
     "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -69,6 +71,7 @@ def create_app(
     _routes(app)
     _account_routes(app)
     _operator_routes(app)
+    _report_routes(app)
     app.after_request(_headers)
     return app
 
@@ -329,6 +332,20 @@ def _operator_routes(app: flask.Flask) -> None:
             return _render("operator_login.html", failed=False), 401
         _shop().release()
         return flask.redirect(flask.url_for("operator"), code=303)
+
+
+def _report_routes(app: flask.Flask) -> None:
+    @app.get("/operator/reports/<kind>")
+    def operator_report(kind: str) -> flask.typing.ResponseReturnValue:
+        if flask.session.get("operator") is not True:
+            return _render("operator_login.html", failed=False), 401
+        page = _shop().report(kind)
+        if page is None:
+            flask.abort(404)
+        response = flask.make_response(page)
+        # The report is one self-contained page: inline CSS and SVG, nothing fetched.
+        response.headers["Content-Security-Policy"] = _REPORT_CSP
+        return response
 
 
 def _headers(response: flask.Response) -> flask.Response:

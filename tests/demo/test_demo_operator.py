@@ -2,7 +2,8 @@
 
 Through Flask's test client on a real embedded store: without the password the page is a
 401 login form; a wrong password is refused; with it the page renders and viewing it writes
-nothing to the store (no DP release, no outbox re-check); the DP release is an explicit POST.
+nothing to the store (no DP release, no outbox re-check); the DP release is an explicit POST;
+the audit pack's reports open from the page, read only.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import pytest
 pytest.importorskip("flask")
 
 from personakit import LocalKeyProvider, Personakit, generate_master_key
+from personakit.reporting import KINDS
 from personakit_demo import PASSWORD_ENV, create_app, operator_password
 
 PASSWORD = "operator-test-password"
@@ -70,6 +72,23 @@ def test_viewing_the_page_writes_nothing_and_the_release_is_explicit(kit_app):
     released = _open(client, "POST", "/operator/release", follow_redirects=True)
     assert b'id="dp-orders"' in released.data
     assert kit.analytics.budget("orders").releases >= 1
+
+
+def test_the_audit_pack_reports_open_from_the_page_read_only(kit_app):
+    kit, app = kit_app
+    client = _client(app)
+    assert _open(client, "GET", "/operator/reports/consent").status_code == 401
+    _open(client, "POST", "/operator/login", data={"password": PASSWORD})
+    page = _open(client, "GET", "/operator")
+    assert b'href="/operator/reports/ropa"' in page.data
+    before = _store(kit)
+    for kind in KINDS:
+        report = _open(client, "GET", f"/operator/reports/{kind}")
+        assert report.status_code == 200, kind
+        assert report.data.startswith(b"<!DOCTYPE html>")
+        assert report.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert _store(kit) == before
+    assert _open(client, "GET", "/operator/reports/nothing").status_code == 404
 
 
 def test_the_password_comes_from_the_environment_or_is_random(monkeypatch):

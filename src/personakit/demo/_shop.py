@@ -19,6 +19,7 @@ from personakit.demo._data import CATALOGUE, MARKETING_NOTICE, NOTICE, history_l
 from personakit.exceptions import ConsentRequired, PersonakitError
 from personakit.personalization import Decision
 from personakit.recommendations import Recommendations
+from personakit.reporting import KINDS as REPORT_KINDS
 
 __all__ = ["DP_CAP_EPSILON", "NOT_ENABLED", "Shop", "choices_body"]
 
@@ -178,7 +179,6 @@ class Shop:
         ``pending`` makes (and writes).
         """
         report = self.kit.audit.verify()
-        reporting = getattr(self.kit, "reporting", None)
         return {
             "dp": {
                 "orders": self._released,
@@ -187,8 +187,18 @@ class Shop:
             "audit": {"ok": report.ok, "entries": report.entries, "head_seq": report.head_seq},
             "rules_sha256": self._rules_sha256(),
             "journeys": self._outbox(),
-            "reporting": NOT_ENABLED if reporting is None else "available: personakit report",
+            "reports": list(REPORT_KINDS),
         }
+
+    def report(self, kind: str) -> str | None:
+        """One report of the audit pack as a self-contained HTML page; None for an unknown kind.
+
+        Read only (the reports never write); the pack with its SHA-256 manifest, as an auditor
+        gets it, is ``personakit report all --out DIR``.
+        """
+        if kind not in REPORT_KINDS:
+            return None
+        return self.kit.reports.render(kind, format="html")
 
     def release(self) -> dict[str, Any]:
         """Release a DP count of orders (spends budget, audit-logged); the page shows it."""
