@@ -193,10 +193,14 @@ class ItemModel:
 
     def similarity(self, item: str, other: str) -> float:
         """``other``'s similarity in ``item``'s neighbour list (0 when not in it)."""
+        return self.neighbour_map(item).get(other, 0.0)
+
+    def neighbour_map(self, item: str) -> dict[str, float]:
+        """``item``'s neighbour list as a mapping, neighbour to similarity (cached)."""
         found = self._lookup.get(item)
         if found is None:
             found = self._lookup[item] = {o: sim for sim, o in self.neighbours(item)}
-        return found.get(other, 0.0)
+        return found
 
     def popularity(self) -> list[tuple[int, str]]:
         """Items by subjects who interacted, most first (computed once per model)."""
@@ -244,7 +248,7 @@ def score_items(model: ItemModel, weights: Mapping[str, float]) -> dict[str, flo
     for item, weight in weights.items():
         if weight <= 0:
             continue
-        for sim, other in model.neighbours(item):
+        for other, sim in model.neighbour_map(item).items():
             scores[other] = get(other, 0.0) + weight * sim
     return scores
 
@@ -258,21 +262,21 @@ def rank(
 ) -> list[tuple[str, float, dict[str, float]]]:
     """The ``k`` best-scored candidates that ``keep`` accepts: (item, score, contributions).
 
-    The contributions (what each history item added to the score) are worked out for the
-    ``k`` chosen items only, from the same neighbour lists.
+    Best first; equal scores in item id order, only so that answers are deterministic (a tie
+    has equal score, so no ranking quality depends on the id order). The contributions (what
+    each history item added to the score) are worked out for the ``k`` chosen items only,
+    from the same neighbour maps.
     """
     scored = score_items(model, weights)
-    # Most candidates pass the filter: test the best 4k first, every candidate only if needed.
-    ranked = heapq.nlargest(4 * k, ((s, item) for item, s in scored.items()))
+    # The (score, item) pairs compare in C; most candidates pass the filter, so the best 4k
+    # are tested first and every candidate only if too few of them pass.
+    pairs = [(s, item) for item, s in scored.items()]
+    ranked = heapq.nlargest(4 * k, pairs) if len(pairs) > 4 * k else sorted(pairs, reverse=True)
     best = [entry for entry in ranked if keep(entry[1])][:k]
-    if len(best) < k < len(scored) and len(ranked) < len(scored):
-        best = heapq.nlargest(k, ((s, item) for item, s in scored.items() if keep(item)))
+    if len(best) < k and len(ranked) < len(pairs):
+        best = heapq.nlargest(k, [entry for entry in pairs if keep(entry[1])])
+    maps = [(hist, w, model.neighbour_map(hist)) for hist, w in weights.items() if w > 0]
     out: list[tuple[str, float, dict[str, float]]] = []
     for s, item in best:
-        parts = {}
-        for hist, weight in weights.items():
-            sim = model.similarity(hist, item)
-            if weight > 0 and sim:
-                parts[hist] = weight * sim
-        out.append((item, s, parts))
+        out.append((item, s, {hist: w * m[item] for hist, w, m in maps if item in m}))
     return out

@@ -39,6 +39,7 @@ from personakit.recommendations._filters import (
     check_catalogue,
     check_context,
     check_item,
+    keep_all,
 )
 from personakit.recommendations._model import (
     DAY_S,
@@ -427,6 +428,13 @@ class Recommender:
 
 
 def _keeper(keep: Callable[[str], bool], seen: set[str]) -> Callable[[str], bool]:
+    if keep is keep_all:
+
+        def unseen(item: str) -> bool:
+            return item not in seen
+
+        return unseen
+
     def test(item: str) -> bool:
         return item not in seen and keep(item)
 
