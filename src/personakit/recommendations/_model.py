@@ -18,9 +18,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from attrs import field, frozen
+
+from personakit.recommendations._ease import ease_neighbours
 
 __all__ = [
     "Interaction",
@@ -137,6 +139,9 @@ class Params:
     ``shrink`` damps pairs with little support, ``half_life_s`` decays the subject's history
     from their latest interaction, ``neighbours`` caps each item's neighbour list,
     ``min_support`` is the privacy rule: fewer distinct subjects and the pair is not used.
+    ``kind`` ``ease`` ranks by EASE weights (ridge ``l2``, see :mod:`._ease`) instead of the
+    normalised co-occurrence while the model has at most ``ease_items`` items (``alpha`` and
+    ``shrink`` then do not apply); above that, and for ``knn``, by item-kNN.
     """
 
     alpha: float = 0.5
@@ -144,6 +149,9 @@ class Params:
     half_life_s: float = 30 * DAY_S
     neighbours: int = 50
     min_support: int = 5
+    kind: Literal["knn", "ease"] = "knn"
+    l2: float = 2000.0
+    ease_items: int = 3000
 
 
 @frozen
@@ -155,6 +163,7 @@ class ItemModel:
     _neighbours: dict[str, list[tuple[float, str]]] = field(factory=dict, init=False)
     _lookup: dict[str, dict[str, float]] = field(factory=dict, init=False)
     _ranked: dict[int | None, list[tuple[int, str]]] = field(factory=dict, init=False)
+    _derived: list[bool] = field(factory=list, init=False)
 
     @classmethod
     def from_contributions(
@@ -172,6 +181,14 @@ class ItemModel:
         cached = self._neighbours.get(item)
         if cached is not None:
             return cached
+        if self.params.kind == "ease":
+            if not self._derived:
+                # Every list at once: one inverse of the Gram matrix of this model's sums.
+                found_all = ease_neighbours(self.rows, self.params)
+                self._derived.append(found_all is not None)
+                self._neighbours.update(found_all or {})
+            if self._derived[0]:
+                return self._neighbours.setdefault(item, [])
         row = self.rows.get(item)
         found: list[tuple[float, str]] = []
         if row is not None and row.n:
