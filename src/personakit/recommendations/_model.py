@@ -36,6 +36,8 @@ __all__ = [
     "score_items",
 ]
 
+#: Up to this many candidates, ranking sorts them all (faster than a heap, see ``rank``).
+_SORT_ALL: Final = 20_000
 #: Seconds in a day: the unit of the "recent" buckets.
 DAY_S: Final = 86_400
 
@@ -285,12 +287,22 @@ def rank(
     from the same neighbour maps.
     """
     scored = score_items(model, weights)
-    # The (score, item) pairs compare in C; most candidates pass the filter, so the best 4k
-    # are tested first and every candidate only if too few of them pass.
+    # The (score, item) pairs compare in C: sorting them all is several times faster than
+    # heapq.nlargest's Python loop up to tens of thousands of candidates. Most candidates pass
+    # the filter, so the best 4k are tested first and the rest only if too few of them pass.
     pairs = [(s, item) for item, s in scored.items()]
-    ranked = heapq.nlargest(4 * k, pairs) if len(pairs) > 4 * k else sorted(pairs, reverse=True)
-    best = [entry for entry in ranked if keep(entry[1])][:k]
-    if len(best) < k and len(ranked) < len(pairs):
+    ranked = (
+        sorted(pairs, reverse=True) if len(pairs) <= _SORT_ALL else heapq.nlargest(4 * k, pairs)
+    )
+    best = []
+    for entry in ranked[: 4 * k]:
+        if keep(entry[1]):
+            best.append(entry)
+            if len(best) == k:
+                break
+    if len(best) < k and len(ranked) > 4 * k:
+        best = [entry for entry in ranked if keep(entry[1])][:k]
+    elif len(best) < k and len(ranked) < len(pairs):
         best = heapq.nlargest(k, [entry for entry in pairs if keep(entry[1])])
     maps = [(hist, w, model.neighbour_map(hist)) for hist, w in weights.items() if w > 0]
     out: list[tuple[str, float, dict[str, float]]] = []
