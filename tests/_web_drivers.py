@@ -18,14 +18,17 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.test import Client, override_settings
 from django.urls import include, path
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 from starlette.concurrency import run_in_threadpool
 
 from personakit import Personakit
-from personakit.web import BoundSubject, WebConfig, WebFront
+from personakit.web import BoundSubject, Login, WebConfig, WebFront
+from personakit_django.middleware import login as django_login
 from personakit_fastapi import PersonakitMiddleware, current_subject, privacy_router
+from personakit_fastapi import login as fastapi_login
 from personakit_flask import PersonakitFlask
+from personakit_flask import login as flask_login
 
 
 @frozen
@@ -39,6 +42,14 @@ class Answer:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+def logged_in(done: Login) -> dict[str, object]:
+    """What the test apps' ``POST /login`` answers (the host's login is the X-Login header)."""
+    return {
+        "linked": None if done.linked is None else done.linked.outcome,
+        "widened": list(done.widened),
+    }
 
 
 def may_act_for(user: str, asked: str) -> bool:
@@ -63,6 +74,10 @@ class FlaskDriver:
         @app.get("/banner")
         def banner() -> dict[str, object]:
             return dict(flask.g.personakit.decide("home", {"channel": "web"}).to_json())
+
+        @app.post("/login")
+        def login() -> dict[str, object]:
+            return logged_in(flask_login(flask.request.headers["X-Login"]))
 
         self.app = app
         self.client = app.test_client(use_cookies=False)
@@ -109,6 +124,10 @@ class FastAPIDriver:
             decision = await run_in_threadpool(bound.decide, "home", {"channel": "web"})
             return dict(decision.to_json())
 
+        @app.post("/login")
+        async def login(request: Request) -> dict[str, object]:
+            return logged_in(await fastapi_login(request, request.headers["X-Login"]))
+
         self.app = app
         self.client = TestClient(app)
 
@@ -139,8 +158,12 @@ def _django_setup() -> None:
     def banner(request: Any) -> Any:
         return JsonResponse(request.personakit.decide("home", {"channel": "web"}).to_json())
 
+    def login(request: Any) -> Any:
+        return JsonResponse(logged_in(django_login(request, request.headers["X-Login"])))
+
     class Urls:  # a hashable stand-in for a urls module
         urlpatterns: ClassVar = [
+            path("login", login),
             path("hello", hello),
             path("banner", banner),
             path("privacy/", include("personakit_django.urls")),

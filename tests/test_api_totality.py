@@ -486,6 +486,12 @@ ENTRIES: Final = [
         lambda k: WebFront(k).unsubscribe_token,
         (_sub, _v("marketing.email")),
     ),
+    Entry("journeys.queued", lambda k: k.journeys.queued, (), (("limit", _v(10)),)),
+    Entry(
+        "web.login",
+        lambda k: WebFront(k).login,
+        (lambda c: WebFront(c.kit).visit(), _ident),
+    ),
     Entry("analytics.dataset", lambda k: k.analytics.dataset, (_v("orders"),)),
     Entry("analytics.refresh", lambda k: k.analytics.refresh, (_v("orders"),)),
     Entry("analytics.offer", lambda k: k.analytics.offer, (_v(None),)),
@@ -647,6 +653,11 @@ ENTRIES: Final = [
     ),
     Entry("personalization.exposures.of", lambda k: _rules(k).exposures.of, (_sub,)),
     Entry(
+        "registries.hooks.on_traits_change",
+        lambda k: k.registries.hooks.on_traits_change,
+        (lambda c: f"traits{c.serial}", _v(lambda _subject, _names: None)),
+    ),
+    Entry(
         "registries.hooks.on_segment_change",
         lambda k: k.registries.hooks.on_segment_change,
         (lambda c: f"change{c.serial}", _v(lambda _change: None)),
@@ -767,7 +778,12 @@ ENTRIES: Final = [
         (_v(_NOW),),
         (("limit", _v(10)), ("progress", _v(None))),
     ),
-    Entry("journeys.pending", lambda k: k.journeys.pending, (_v(_NOW),), (("limit", _v(5)),)),
+    Entry(
+        "journeys.pending",
+        lambda k: k.journeys.pending,
+        (_v(_NOW),),
+        (("limit", _v(5)), ("lease", _v(timedelta(minutes=1)))),
+    ),
     Entry("journeys.mark_sent", lambda k: k.journeys.mark_sent, (_v("0" * 24),)),
     Entry(
         "journeys.mark_failed",
@@ -776,6 +792,13 @@ ENTRIES: Final = [
         (("permanent", _v(False)),),
     ),
     Entry("journeys.redeem", lambda k: k.journeys.redeem, (_v("e30.AAAA"),)),
+    Entry("journeys.opened", lambda k: k.journeys.opened, (_v("AQ.AAAA"),)),
+    Entry("journeys.clicked", lambda k: k.journeys.clicked, (_v("AQ.AAAA"),)),
+    Entry(
+        "journeys.record_delivery",
+        lambda k: k.journeys.record_delivery,
+        (_v("0" * 24), _v("hard_bounce")),
+    ),
     Entry("journeys.is_suppressed", lambda k: k.journeys.is_suppressed, (_v("email"), _v("a@b.c"))),
     Entry("journeys.suppress", lambda k: k.journeys.suppress, (_v("sms"), _v("+33600000000"))),
     Entry(
@@ -989,6 +1012,7 @@ NOT_CALLED: Final = {
     "personalization.segment_rows": "the dataset provider: the registries' rows() call it",
     "journeys.entries": "the dataset provider: the registries' rows() call it",
     "registries.hooks.segment_changed": "runs the registered hooks (the segment tests drive it)",
+    "registries.hooks.traits_changed": "runs the registered hooks (trait updates drive it)",
     "personalization.segments": "no arguments",
     "reports.write": "writes a file at any path given: tests/reporting cover bad kinds, formats, paths",
     "reports.pack": "writes a directory at any path given: tests/reporting/test_pack.py",
@@ -997,6 +1021,7 @@ NOT_CALLED: Final = {
     "journeys.report": "no arguments",
     "journeys.on_events": "an events hook: ingest calls it with stored Events (tests/journeys)",
     "journeys.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "journeys.on_traits": "a traits hook: trait updates call it with a pseudonym and names",
     "recommend.build": "wiring from a kit's parts, called once by the facade",
     "recommend.model": "no arguments",
     "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",

@@ -58,6 +58,24 @@ def test_import_personakit_loads_no_heavy_dependency() -> None:
     assert loaded & (HEAVY | {"diskcache"}) == set()
 
 
+def test_capability_packages_are_imported_by_the_first_kit_not_by_import_personakit() -> None:
+    """`import personakit` leaves the capabilities out (import time); building a kit loads them."""
+    capabilities = {"rights", "personalization", "predictive", "recommendations", "journeys"}
+    code = (
+        "import json, sys, personakit as p; before = sorted(sys.modules); "
+        'p.Personakit.open("memory:", keys=p.LocalKeyProvider(p.generate_master_key())).close(); '
+        "print(json.dumps([before, sorted(sys.modules)]))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = [
+        {n.split(".")[1] for n in ms if n.startswith("personakit.")}
+        for ms in json.loads(out.stdout)
+    ]
+    before, after = loaded
+    assert before & capabilities == set()
+    assert capabilities <= after
+
+
 def test_diskcache_is_imported_when_the_first_disk_store_opens(tmp_path: Path) -> None:
     """The deferred import still gives DiskStore the whole of diskcache, Django cache included."""
     code = (

@@ -18,6 +18,23 @@ except ImportError:  # pragma: no cover (exercised by the packaging test with Fl
     raise ImportError("personakit_demo needs Flask: pip install 'personakit[demo]'") from None
 
 from personakit_demo._app import create_app
-from personakit_demo._server import DEFAULT_DIR, RunningShop, open_demo_kit, running_shop, serve
+from personakit_demo._server import (
+    DEFAULT_DIR,
+    PASSWORD_ENV,
+    RunningShop,
+    open_demo_kit,
+    operator_password,
+    running_shop,
+    serve,
+)
 
-__all__ = ["DEFAULT_DIR", "RunningShop", "create_app", "open_demo_kit", "running_shop", "serve"]
+__all__ = [
+    "DEFAULT_DIR",
+    "PASSWORD_ENV",
+    "RunningShop",
+    "create_app",
+    "open_demo_kit",
+    "operator_password",
+    "running_shop",
+    "serve",
+]

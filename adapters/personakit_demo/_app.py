@@ -8,6 +8,7 @@ Policy that allows nothing else. The privacy center is the adapter's blueprint u
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 from pathlib import Path
@@ -17,11 +18,12 @@ import flask
 import flask.typing
 
 from personakit import Personakit
-from personakit.demo._data import CATALOGUE, product
-from personakit.demo._shop import Shop, choices_body
-from personakit.exceptions import PersonakitError
+from personakit.demo._data import CATALOGUE, MARKETING_TEXT, product
+from personakit.demo._shop import RECENT_VIEWS, Shop, choices_body
+from personakit.exceptions import InvalidInput, PersonakitError
+from personakit.profiles import parse_identifier
 from personakit.web import BoundSubject, WebFront
-from personakit_flask import EXTENSION, PersonakitFlask
+from personakit_flask import EXTENSION, PersonakitFlask, login
 
 __all__ = ["create_app"]
 
@@ -33,25 +35,47 @@ _CART_MAX: Final = 50
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
-def create_app(kit: Personakit, directory: Path, *, seed: bool = True) -> flask.Flask:
-    """The shop app on ``kit`` (its demo files in ``directory``); ``seed`` generates history."""
+def create_app(
+    kit: Personakit,
+    directory: Path,
+    *,
+    seed: bool = True,
+    operator_password: str,
+    recent_views: int = RECENT_VIEWS,
+) -> flask.Flask:
+    """The shop app on ``kit`` (its demo files in ``directory``); ``seed`` generates history.
+
+    ``operator_password`` opens the operator page; ``recent_views`` is how many of a visitor's
+    latest product views the home page does not recommend back.
+    """
+    if not isinstance(operator_password, str) or len(operator_password) < 8:  # noqa: PLR2004
+        raise ValueError("operator_password: at least 8 characters")
     app = flask.Flask("personakit_demo")
-    # The cart lives in Flask's signed session cookie; its key comes from the keyring (never
-    # a constant), so each demo store has its own.
+    # The cart and the demo sign-in live in Flask's signed session cookie; its key comes from
+    # the keyring (never a constant), so each demo store has its own.
     app.secret_key = kit.keyring.derive("mac/demo/session")
     app.config.update(
         PERSONAKIT_KIT=kit,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_HTTPONLY=True,
     )
-    PersonakitFlask(app)
-    shop = Shop(kit, directory)
+    # The host's user resolver: the demo's e-mail sign-in (a stand-in for a real shop's login).
+    PersonakitFlask(app, user=_signed_in)
+    shop = Shop(kit, directory, recent_views=recent_views)
     if seed:
         shop.seed()
     app.extensions["personakit_demo"] = shop
+    app.extensions["personakit_demo.operator"] = operator_password.encode("utf-8")
     _routes(app)
+    _account_routes(app)
+    _operator_routes(app)
     app.after_request(_headers)
     return app
+
+
+def _signed_in() -> str | None:
+    user = flask.session.get("user")
+    return user if isinstance(user, str) and user.startswith("email:") else None
 
 
 def _shop() -> Shop:
@@ -226,10 +250,6 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
         flask.session.clear()
         return response
 
-    @app.get("/operator")
-    def operator() -> str:
-        return _render("operator.html", view=_shop().operator())
-
     @app.get("/healthz")
     def healthz() -> flask.typing.ResponseReturnValue:
         return flask.jsonify({"ok": True})
@@ -247,6 +267,68 @@ def _routes(app: flask.Flask) -> None:  # noqa: C901, PLR0915 (one closure per p
                 done = rights.requests.get(opened["request_id"])
             response.set_data(json.dumps({**opened, "state": done.state.value}))
         return response
+
+
+def _account_routes(app: flask.Flask) -> None:
+    @app.get("/account")
+    def account() -> str:
+        return _render("account.html", user=_signed_in(), text=MARKETING_TEXT, problem=None)
+
+    @app.post("/account/sign-in")
+    def sign_in() -> flask.typing.ResponseReturnValue:
+        form = flask.request.form
+        address = form.get("email", "").strip()
+        try:
+            identifier = parse_identifier(f"email:{address}", where="email")
+        except InvalidInput:
+            page = _render("account.html", user=None, text=MARKETING_TEXT, problem="email")
+            return page, 422
+        user = f"email:{identifier.value}"
+        # The demo trusts the address as typed (a real shop verifies it, or uses its login):
+        # the visitor's anonymous cookie subject joins the account, and the cookie is reissued.
+        login(user)
+        flask.session["user"] = user
+        if form.get("marketing") == "yes":  # an explicit tick of the unticked box, nothing else
+            _shop().subscribe(_bound().subject, identifier.value)
+        return flask.redirect(flask.url_for("account"), code=303)
+
+    @app.post("/account/sign-out")
+    def sign_out() -> flask.typing.ResponseReturnValue:
+        flask.session.pop("user", None)
+        return flask.redirect("/", code=303)
+
+
+def _operator_routes(app: flask.Flask) -> None:
+    def allowed() -> bool:
+        return flask.session.get("operator") is True
+
+    @app.get("/operator")
+    def operator() -> flask.typing.ResponseReturnValue:
+        if not allowed():
+            return _render("operator_login.html", failed=False), 401
+        return _render("operator.html", view=_shop().operator())
+
+    @app.post("/operator/login")
+    def operator_login() -> flask.typing.ResponseReturnValue:
+        given = flask.request.form.get("password", "").encode("utf-8")
+        expected: bytes = flask.current_app.extensions["personakit_demo.operator"]
+        if not hmac.compare_digest(given, expected):  # constant time in the password's content
+            return _render("operator_login.html", failed=True), 401
+        flask.session["operator"] = True
+        return flask.redirect(flask.url_for("operator"), code=303)
+
+    @app.post("/operator/logout")
+    def operator_logout() -> flask.typing.ResponseReturnValue:
+        flask.session.pop("operator", None)
+        return flask.redirect("/", code=303)
+
+    @app.post("/operator/release")
+    def operator_release() -> flask.typing.ResponseReturnValue:
+        # The one write the operator page makes, on purpose: a DP release spends budget.
+        if not allowed():
+            return _render("operator_login.html", failed=False), 401
+        _shop().release()
+        return flask.redirect(flask.url_for("operator"), code=303)
 
 
 def _headers(response: flask.Response) -> flask.Response:

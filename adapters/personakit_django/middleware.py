@@ -6,9 +6,22 @@ from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponseBase
 
+from personakit.web import BoundSubject, Login
 from personakit_django.apps import PersonakitConfig
 
-__all__ = ["PersonakitMiddleware"]
+__all__ = ["PersonakitMiddleware", "login"]
+
+
+def login(request: HttpRequest, user: str) -> Login:
+    """Link this request's anonymous visitor to the account ``user``, after the host's login.
+
+    Call it next to ``django.contrib.auth.login``. ``request.personakit`` is bound to the
+    account from here on, and the response carries a fresh subject cookie (the old value names
+    nobody any more); see :meth:`personakit.web.WebFront.login`.
+    """
+    bound: BoundSubject = request.personakit
+    request.personakit, done = bound.login(user)
+    return done
 
 
 class PersonakitMiddleware:
@@ -33,7 +46,8 @@ class PersonakitMiddleware:
         )
         request.personakit = front.bind(visit)
         response = self.get_response(request)
-        cookie = visit.set_cookie
+        # Read after the view: a login during the request rebinds it to a new visit.
+        cookie = request.personakit.visit.set_cookie
         if cookie is not None:
             response.set_cookie(
                 cookie.name,

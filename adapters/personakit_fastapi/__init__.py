@@ -29,10 +29,9 @@ except ImportError:  # pragma: no cover (exercised by the packaging test with Fa
     ) from None
 
 from collections.abc import Awaitable, Callable, MutableMapping
-from http.cookies import CookieError, SimpleCookie
 from typing import Any, Final
 
-from personakit.web import ROUTES, BoundSubject, WebFront, WebResponse
+from personakit.web import ROUTES, BoundSubject, Login, WebFront, WebResponse
 
 __all__ = [
     "SCOPE_KEY",
@@ -44,6 +43,7 @@ __all__ = [
     "ProblemReport",
     "UnsubscribeResult",
     "current_subject",
+    "login",
     "privacy_router",
     "require_consent",
 ]
@@ -60,13 +60,24 @@ _FRONT_KEY: Final = "personakit.front"
 
 
 def _cookies(raw: str) -> dict[str, str]:
-    jar: SimpleCookie = SimpleCookie()
-    for chunk in raw.split(";"):  # one bad pair must not hide the others
-        try:
-            jar.load(chunk)
-        except CookieError:
+    """The ``Cookie`` header's pairs as browsers send them (RFC 6265 5.4): first name wins.
+
+    A split, not :class:`http.cookies.SimpleCookie`: that parser (built for ``Set-Cookie``)
+    was the largest cost of the middleware on a request. Malformed pairs are skipped; a
+    value's surrounding double quotes are dropped; nothing else is decoded (the subject cookie
+    is base64url, and a TC string is too).
+    """
+    jar: dict[str, str] = {}
+    for chunk in raw.split(";"):
+        name, sep, value = chunk.partition("=")
+        name = name.strip()
+        if not sep or not name:
             continue
-    return {name: morsel.value for name, morsel in jar.items()}
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':  # noqa: PLR2004 (the two quotes)
+            value = value[1:-1]
+        jar.setdefault(name, value)
+    return jar
 
 
 class PersonakitMiddleware:
@@ -108,9 +119,11 @@ class PersonakitMiddleware:
         scope[_FRONT_KEY] = self.front
         scope["personakit.gpc"] = visit.gpc
         scope.setdefault("state", {})[SCOPE_KEY] = bound
-        cookie = visit.set_cookie
 
         async def send_with_cookie(message: Message) -> None:
+            # Read at send time: a login during the request rebinds the scope to a new visit.
+            current = scope.get(SCOPE_KEY)
+            cookie = current.visit.set_cookie if isinstance(current, BoundSubject) else None
             if message["type"] == "http.response.start" and cookie is not None:
                 headers = list(message.get("headers", ()))
                 headers.append((b"set-cookie", cookie.header().encode("latin-1")))
@@ -126,6 +139,20 @@ def current_subject(request: Request) -> BoundSubject:
     if not isinstance(bound, BoundSubject):
         raise RuntimeError("personakit_fastapi: add PersonakitMiddleware to the app")  # noqa: TRY004 (a setup mistake)
     return bound
+
+
+async def login(request: Request, user: str) -> Login:
+    """Link this request's anonymous visitor to the account ``user``, after the host's login.
+
+    Runs in the thread pool. The request is bound to the account from here on
+    (``request.state.personakit``), and the response carries a fresh subject cookie (the old
+    value names nobody any more); see :meth:`WebFront.login`.
+    """
+    bound = current_subject(request)
+    rebound, done = await run_in_threadpool(bound.login, user)
+    request.scope[SCOPE_KEY] = rebound
+    request.scope.setdefault("state", {})[SCOPE_KEY] = rebound
+    return done
 
 
 def require_consent(purpose: str) -> Callable[..., Awaitable[BoundSubject]]:

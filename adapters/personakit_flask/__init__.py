@@ -26,9 +26,9 @@ from typing import Any, Final
 
 from personakit import Personakit
 from personakit.crypto import LocalKeyProvider
-from personakit.web import ROUTES, BoundSubject, WebConfig, WebFront, WebResponse
+from personakit.web import ROUTES, BoundSubject, Login, WebConfig, WebFront, WebResponse
 
-__all__ = ["EXTENSION", "PersonakitFlask", "personakit_command"]
+__all__ = ["EXTENSION", "PersonakitFlask", "login", "personakit_command"]
 
 #: The key of the extension's state in ``app.extensions``.
 EXTENSION: Final = "personakit"
@@ -89,6 +89,17 @@ class PersonakitFlask:
             sec_gpc=request.headers.get("Sec-GPC"),
         )
         flask.g.personakit = front.bind(visit)
+
+
+def login(user: str) -> Login:
+    """Link this request's anonymous visitor to the account ``user``, after the host's login.
+
+    ``g.personakit`` is bound to the account from here on, and the response carries a fresh
+    subject cookie (the old value names nobody any more); see :meth:`WebFront.login`.
+    """
+    bound: BoundSubject = flask.g.personakit
+    flask.g.personakit, done = bound.login(user)
+    return done
 
 
 def _open_kit(config: Any) -> Personakit:

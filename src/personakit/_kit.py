@@ -17,12 +17,7 @@ from personakit.consent import BasisRule, ConsentManager, Manifest
 from personakit.crypto import DEFAULT_KEY_CACHE, KeyProvider, Keyring, LocalKeyProvider
 from personakit.events import EventCatalog, EventLog
 from personakit.exceptions import ConfigurationError
-from personakit.journeys import Journeys
-from personakit.personalization import Personalization, PersonalizationConfig
-from personakit.predictive import Predictive
 from personakit.profiles import IdentityIndex, TraitStore, compile_manifest_traits
-from personakit.recommendations import Recommender
-from personakit.rights import Rights
 from personakit.storage import DiskStore, MemoryStore, PostgresStore, Store
 from personakit.workflows import (
     DEFAULT_BATCH,
@@ -35,6 +30,7 @@ from personakit.workflows import (
 
 if TYPE_CHECKING:
     from personakit.analytics import Analytics
+    from personakit.personalization import PersonalizationConfig
     from personakit.reporting import Reports
 
 __all__ = ["Personakit"]
@@ -135,6 +131,7 @@ class Personakit:
             compile_manifest_traits(self.manifest.traits),
             subject_ref=self.keyring.subject_ref,
             may_store=self.basis.may_store_category,
+            subject_exists=self.identity.exists,
         )
         workflows = Workflows.build(
             store=store,
@@ -155,6 +152,16 @@ class Personakit:
         self.ingestor = workflows.ingestor
         self.linker = workflows.linker
         self.retention = workflows.retention
+        # The capability packages are imported when the first kit is built, not at
+        # ``import personakit``: they are most of the import time (docs/architecture.md), and a
+        # process that only imports the package (a CLI's --help, a web app's module scan) never
+        # needs them. Building a kit registers their hooks, so nothing is missed by waiting.
+        from personakit.journeys import Journeys  # noqa: PLC0415 - lazily, see above
+        from personakit.personalization import Personalization  # noqa: PLC0415
+        from personakit.predictive import Predictive  # noqa: PLC0415
+        from personakit.recommendations import Recommender  # noqa: PLC0415
+        from personakit.rights import Rights  # noqa: PLC0415
+
         self.rights = Rights.build(
             store=store,
             key_store=key_store,
@@ -216,6 +223,12 @@ class Personakit:
             verify_mac=self.keyring.verify_mac,
             subjects=self.retention.subjects,
             recommend=self.recommend.goes_with,
+            # Opens, clicks and delivery reports come back as catalogue events of the
+            # message's channel, stored under the purposes with a basis now (or not at all).
+            record_event=lambda subject, kind, properties, at: self.ingestor.track_subject(
+                subject, kind, channel=kind.partition("_")[0], properties=properties, at=at
+            ),
+            may_record=self.ingestor.has_basis,
         )
         self._closed = False
 
@@ -296,6 +309,9 @@ class Personakit:
                 if request.answered_at is None
                 else request.answered_at.isoformat(),
                 "denial_basis": request.denial_basis,
+                # A result that names what was withheld (by an operator completing the request
+                # by hand: an exemption, a legal hold) was complied with in part.
+                "withheld": bool(request.result and request.result.get("withheld")),
             }
             for request in self.rights.requests.list()
         ]

@@ -92,13 +92,18 @@ class SchemaValidator:
         )
         return sorted(set(found), key=lambda p: (_path_sort_key(p.where), p.what))
 
-    def is_valid(self, instance: Any) -> bool:
-        """Whether ``instance`` validates (see :meth:`problems`)."""
+    def is_valid(self, instance: Any, *, surrogates_checked: bool = False) -> bool:
+        """Whether ``instance`` validates (see :meth:`problems`).
+
+        ``surrogates_checked`` skips the walk for lone surrogates, for an instance that was
+        already refused if it held one (decoded by :func:`~personakit._codec.loads_input` or
+        passed through :func:`~personakit._codec.check_value`).
+        """
         if self._fast is not None:
             valid = self._fast(instance)
         else:
             valid = bool(self._validator.is_valid(instance))
-        return valid and not _has_surrogate(instance)
+        return valid and (surrogates_checked or not _has_surrogate(instance))
 
     @property
     def compiled(self) -> bool:

@@ -240,3 +240,45 @@ def test_my_data_export_and_erasure_request_for_the_visitor_itself(site) -> None
         "POST", "/privacy/erasure", headers={"Cookie": cookie}, body=b"", content_type=FORM
     )
     assert not_json.status == 400  # a cross-site form cannot post here
+
+
+def test_login_links_the_cookie_subject_to_the_account_and_reissues_the_cookie(site) -> None:
+    """At login the visitor's consent and history join the account; the old cookie dies."""
+    kit, driver = site
+    cookie, anon = _first_visit(kit, driver)
+    body = json.dumps({**PRIVACY, "choices": {"personalization": True, "analytics": True}})
+    driver.request(
+        "POST",
+        "/privacy/consent",
+        headers={"Cookie": cookie},
+        body=body.encode(),
+        content_type=JSON,
+    )
+    kit.track(
+        f"anon:{cookie.split('.')[1]}", "page_view", channel="web", properties={"url": "/bread"}
+    )
+    answer = driver.request("POST", "/login", headers={"Cookie": cookie, "X-Login": "customer:ada"})
+    assert answer.status == 200, answer.body
+    assert answer.json() == {"linked": "attached", "widened": ["analytics", "personalization"]}
+    fresh = _cookie(answer)
+    assert fresh != cookie
+    account = kit.identity.lookup("customer:ada")
+    assert account == anon  # a new account: the visitor's subject became it
+    assert kit.events.count(account) == 1
+    assert _subject(kit, cookie) is None  # the old cookie names nobody now
+    hello = driver.request("GET", "/hello", headers={"X-User": "customer:ada", "Cookie": fresh})
+    assert hello.json() == {"personalized": True}
+    # A later anonymous visit that refused: the refusal narrows the account at login.
+    other, _ = _first_visit(kit, driver)
+    decline = json.dumps({**PRIVACY, "choices": {"personalization": False}})
+    driver.request(
+        "POST",
+        "/privacy/consent",
+        headers={"Cookie": other},
+        body=decline.encode(),
+        content_type=JSON,
+    )
+    again = driver.request("POST", "/login", headers={"Cookie": other, "X-Login": "customer:ada"})
+    assert again.json() == {"linked": "merged", "widened": []}
+    assert not kit.consent.allowed(account, "personalization")
+    assert kit.consent.allowed(account, "analytics")

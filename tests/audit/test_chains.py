@@ -10,17 +10,29 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from personakit import LocalKeyProvider, Personakit
+from personakit._clock import FixedClock
 from personakit._codec import canonical_json
-from personakit.audit import Checkpoint
-from personakit.audit._chains import ChainPicker, entry_key, genesis, head_key
+from personakit.audit import AuditEntry, AuditLog, Checkpoint
+from personakit.audit._chains import (
+    CHAIN_PREFIX,
+    CHAINS_KEY,
+    LEGACY_ENTRIES,
+    ChainPicker,
+    entry_key,
+    genesis,
+    head_key,
+)
+from personakit.audit._log import _parse_entry
 from personakit.exceptions import ConfigurationError, InvalidInput
-from personakit.storage import MemoryStore, Store
+from personakit.storage import DiskStore, MemoryStore, Store
 
 CHAINS = 4
 
@@ -269,3 +281,100 @@ def test_checkpoint_heads_are_validated_and_signed(master_key: str) -> None:
     doc["heads"][0][0] += 1
     report = kit.audit.verify(Checkpoint.from_json(doc))
     assert [p.kind for p in report.problems] == ["checkpoint-invalid"]
+
+
+class _Chosen(ChainPicker):
+    """A picker that sends each append to the next chain of a given list (a test seam)."""
+
+    def __init__(self, chains: int, order: list[int]) -> None:
+        super().__init__(chains)
+        self._order = iter(order)
+
+    def __call__(self) -> int:
+        return next(self._order)
+
+
+def _sorted_whole_log(log: AuditLog, after: int) -> list[AuditEntry]:
+    """entries() as it was before the merge: every chain loaded at once, then sorted."""
+    found = [
+        entry
+        for prefix in (LEGACY_ENTRIES, CHAIN_PREFIX)
+        for _, raw in log.store.scan(prefix)
+        if (entry := _parse_entry(raw)) is not None and entry.seq > after
+    ]
+    found.sort(key=lambda e: (e.at, e.t or 0, e.chain or 0, e.seq))
+    return found
+
+
+def _log(store: Store, clock: FixedClock, chains: int) -> AuditLog:
+    return AuditLog(
+        store,
+        clock,
+        tenant="t",
+        signer=lambda data: data,
+        check_signature=lambda data, mac: data == mac,
+        chains=chains,
+    )
+
+
+_APPENDS = st.lists(st.tuples(st.integers(0, CHAINS - 1), st.integers(-2, 3)), max_size=60)
+
+
+@settings(max_examples=60, deadline=None)
+@given(appends=_APPENDS, after=st.integers(0, 8), legacy=st.integers(0, 4))
+def test_streamed_entries_equal_the_whole_log_sorted(
+    appends: list[tuple[int, int]], after: int, legacy: int
+) -> None:
+    """The k-way merge yields exactly what loading and sorting every chain yielded.
+
+    Each chain's clock only moves forward (a step of 0 repeats a time), as one writer's does;
+    a log that had one chain (``legacy`` entries) before it grew chains is covered too.
+    """
+    store, clock = MemoryStore(), FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    one = _log(store, clock, 1)
+    for i in range(legacy):
+        one.append("test.legacy", data={"i": i})
+    store.delete(CHAINS_KEY)
+    log = _log(store, clock, CHAINS)
+    log._pick = _Chosen(CHAINS, [chain for chain, _ in appends])
+    for n, (_, step) in enumerate(appends):
+        clock.advance(seconds=max(step, 0))
+        log.append("test.event", subject=f"ref{n}", data={"n": n})
+    assert list(log.entries(after=after)) == _sorted_whole_log(log, after)
+
+
+@settings(max_examples=40, deadline=None)
+@given(appends=_APPENDS)
+def test_a_clock_stepping_back_keeps_each_chain_in_its_own_order(
+    appends: list[tuple[int, int]],
+) -> None:
+    """With clocks that step back, the same entries come, each chain in its append order."""
+    store, clock = MemoryStore(), FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    log = _log(store, clock, CHAINS)
+    log._pick = _Chosen(CHAINS, [chain for chain, _ in appends])
+    for n, (_, step) in enumerate(appends):
+        clock.advance(seconds=step)
+        log.append("test.event", data={"n": n})
+    streamed = list(log.entries())
+    assert sorted(e.hash for e in streamed) == sorted(e.hash for e in _sorted_whole_log(log, 0))
+    for chain in range(CHAINS):
+        assert [e.seq for e in streamed if (e.chain or 0) == chain] == sorted(
+            e.seq for e in streamed if (e.chain or 0) == chain
+        )
+
+
+def test_entries_stream_chains_longer_than_a_scan_page(tmp_path: Path) -> None:
+    """On the disk store, chains of more than one scan page (500 rows) merge as sorted."""
+    store = DiskStore(tmp_path / "store")
+    clock = FixedClock(datetime(2026, 1, 1, tzinfo=UTC))
+    log = _log(store, clock, 3)
+    order = [n % 3 if n < 600 else 1 for n in range(1400)]
+    log._pick = _Chosen(3, order)
+    with store.transaction():
+        for n in range(len(order)):
+            clock.advance(seconds=n % 2)
+            log.append("test.event", data={"n": n})
+    streamed = list(log.entries())
+    assert len(streamed) == 1400
+    assert streamed == _sorted_whole_log(log, 0)
+    store.close()

@@ -28,6 +28,7 @@ from personakit_demo import create_app
 OFF = "Our favourites: personalization is off"
 RULED = {"bread", "pastry", "cake"}  # categories the shipped rules.json has a banner for
 ITEMS = [p.id for p in CATALOGUE]
+OPERATOR = "operator-test-password"
 CATEGORY = {p.id: p.category for p in CATALOGUE}
 FAST = settings(
     max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -38,7 +39,7 @@ FAST = settings(
 def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("demo-props")
     kit = Personakit.open(root / "store", keys=LocalKeyProvider(generate_master_key()))
-    made = create_app(kit, root, seed=False)
+    made = create_app(kit, root, seed=False, operator_password=OPERATOR)
     made.testing = False  # a bug must show as a 500 answer, as a visitor would get it
     yield made
     kit.close()
@@ -125,6 +126,11 @@ PATHS = st.sampled_from(
         "/privacy-center",
         "/erased",
         "/operator",
+        "/operator/login",
+        "/operator/release",
+        "/account",
+        "/account/sign-in",
+        "/account/sign-out",
         "/privacy/data",
         "/privacy/export",
         "/privacy/consent",
@@ -134,7 +140,19 @@ PATHS = st.sampled_from(
 )
 texts = st.text(max_size=40)
 fields = st.dictionaries(
-    st.sampled_from(["item", "choice", "next", "personalization", "analytics", "category"]),
+    st.sampled_from(
+        [
+            "item",
+            "choice",
+            "next",
+            "personalization",
+            "analytics",
+            "category",
+            "email",
+            "marketing",
+            "password",
+        ]
+    ),
     texts,
     max_size=4,
 )
@@ -158,7 +176,7 @@ def test_no_request_gets_a_server_error(app, method, path, tail, form, query):  
 def test_the_synthetic_history_is_sealed_on_disk(tmp_path):
     kit = Personakit.open(tmp_path / "store", keys=LocalKeyProvider(generate_master_key()))
     with kit:
-        create_app(kit, tmp_path)  # seeds on first start
+        create_app(kit, tmp_path, operator_password=OPERATOR)  # seeds on first start
         assert len(kit.retention.subjects()) == 40
     emails = {line["traits"]["email"] for line in history_lines() if line["kind"] == "traits"}
     blobs = [p.read_bytes() for p in Path(tmp_path).rglob("*") if p.is_file()]

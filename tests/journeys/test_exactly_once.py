@@ -69,11 +69,13 @@ def _prepare(place: tuple[str, str, str], key: str) -> None:
             kit.track(f"customer:c{n}", "add_to_cart", channel="web", properties={"item": "x"})
 
 
-def _worker(place: tuple[str, str, str], key: str, pause: float) -> subprocess.Popen[str]:
+def _worker(
+    place: tuple[str, str, str], key: str, pause: float, mode: str = "run"
+) -> subprocess.Popen[str]:
     location, tenant, keys = place
     now = (START + timedelta(hours=2)).isoformat()
     process = subprocess.Popen(
-        [sys.executable, str(WORKER), location, tenant, keys, key, now, str(pause)],
+        [sys.executable, str(WORKER), location, tenant, keys, key, now, str(pause), mode],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -134,3 +136,29 @@ def test_a_sigkill_halfway_then_a_rerun_produce_each_action_once(
     assert json.loads(out)["produced"] == CUSTOMERS - done_before
     subjects = _actions(place, key)
     assert len(subjects) == len(set(subjects)) == CUSTOMERS
+
+
+def test_two_senders_at_once_are_each_handed_an_action_once_until_its_lease_ends(
+    place: tuple[str, str, str],
+) -> None:
+    key = generate_master_key()
+    _prepare(place, key)
+    with _open(place, key, START + timedelta(hours=2)) as kit:
+        assert kit.journeys.run_due().produced == CUSTOMERS
+    senders = [_worker(place, key, 0, "pending") for _ in range(2)]
+    for process in senders:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    handed: list[str] = []
+    for process in senders:
+        out, _ = process.communicate(timeout=120)
+        assert process.returncode == 0
+        handed += json.loads(out)
+    assert len(handed) == len(set(handed)) == CUSTOMERS  # no action went to both senders
+    with _open(place, key, START + timedelta(hours=2, minutes=5)) as kit:
+        assert kit.journeys.pending(limit=1000) == []  # still leased
+        kit.journeys.mark_sent(handed[0])
+    with _open(place, key, START + timedelta(hours=2, minutes=11)) as kit:
+        again = kit.journeys.pending(limit=1000)  # the leases ended without mark_sent
+        assert sorted(a.id for a in again) == sorted(handed[1:])

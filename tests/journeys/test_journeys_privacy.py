@@ -79,10 +79,7 @@ def test_nothing_readable_and_erasure_leaves_no_trace(
         gone = subjects[erase]
         leftovers = [key for key, _ in kit.store.scan("x/") if gone in key]
         assert leftovers == []
-        assert kit.journeys.pending(START + timedelta(days=30), limit=1000) == [
-            a
-            for a in kit.journeys.pending(START + timedelta(days=30), limit=1000)
-            if a.subject != gone
-        ]
+        later = kit.journeys.pending(START + timedelta(days=30), limit=1000)
+        assert all(a.subject != gone for a in later)
         suppressed = [v for k, v in kit.store.scan("x/journeys/suppress/")]
         assert all(v == b"1" for v in suppressed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from _journey_kit import customer
 from personakit import testing
@@ -57,23 +57,3 @@ def test_browse_abandonment_is_ended_by_adding_to_the_cart() -> None:
     assert [(a.address, a.template) for a in actions] == [
         ("bea@shop.example", "browse_abandonment")
     ]
-
-
-def test_a_merged_subject_s_journeys_end_and_its_actions_are_cancelled() -> None:
-    kit, clock = testing.memory_kit(clock=FixedClock(START))
-    kit.journeys.enable_builtin(["cart_abandonment"])
-    anonymous = kit.identity.resolve("anon:a1", create=True)
-    kit.consent.grant(
-        anonymous,
-        "marketing.email",
-        notice="marketing_notice",
-        notice_version="2026-01",
-        source="web",
-    )
-    kit.traits.update(anonymous, {"email": "anon@shop.example"})
-    kit.track("anon:a1", "add_to_cart", channel="web", properties={"item": "x"})
-    customer(kit, "kim")
-    kit.link("anon:a1", "customer:kim")
-    clock.advance(hours=4)
-    assert kit.journeys.run_due().produced == 0
-    assert kit.journeys.pending(START + timedelta(days=3)) == []

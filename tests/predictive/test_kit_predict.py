@@ -82,7 +82,9 @@ def test_segments_and_export_use_the_predictions(shop: Personakit) -> None:
     }
     assert all(0 < count < 197 for count in members.values()), members
     section = shop.rights.export(_subject(shop, 3))["derived_data"]["predictions"]
-    assert section["statistics"]["purchase_days"] >= 1
+    statistics = section["statistics"]
+    assert statistics["purchase_days"] == len(statistics["purchase_dates"]) >= 1
+    assert statistics["purchase_dates"][0] == statistics["first_purchase"]
     assert "BG/NBD" in section["logic"]
     assert section["prediction"]["explanation"]
 

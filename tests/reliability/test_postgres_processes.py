@@ -291,3 +291,70 @@ def test_an_erasure_racing_tracked_writes_finishes_in_one_run_and_leaves_no_byte
         assert not kit.keyring.has_subject_key(victim)
         assert kit.identity.lookup("customer:victim") not in (None, victim)
         assert kit.audit.verify().ok
+
+
+@contextlib.contextmanager
+def _released(argv: list[str], count: int) -> Iterator[list[subprocess.Popen[str]]]:
+    """Start ``count`` workers with ``argv``, wait until all are ready, release them together."""
+    with contextlib.ExitStack() as stack:
+        workers = [
+            stack.enter_context(
+                subprocess.Popen(
+                    [sys.executable, str(WORKER), *argv],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            for _ in range(count)
+        ]
+        for worker in workers:
+            assert worker.stdout is not None
+            assert worker.stdout.readline().strip() == "ready"
+        for worker in workers:
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.close()
+        yield workers
+
+
+def test_an_erasure_racing_trait_updates_and_rectifications_leaves_no_byte(
+    tmp_path: Path, master_key: str, tenant: str
+) -> None:
+    """3 processes update and rectify the subject's traits by pseudonym while it is erased.
+
+    An update checked the subject (and the basis) before its transaction, so one that passed
+    the check just before the erasure committed wrote a traits record of the erased subject
+    after it (failed before the re-check under the subject's lock). Now, right after the
+    erasure and once every writer is done, no row of the tenant holds the pseudonym, and each
+    writer, once it saw the erasure, only ever gets SubjectNotFound.
+    """
+    keys = tmp_path / "keys"
+    options = {"tenant": tenant, "key_store": keys, "keys": LocalKeyProvider(master_key)}
+    with Personakit.open(DSN, **options) as kit:
+        victim = kit.identity.resolve("customer:victim", create=True)
+        kit.traits.update(victim, {"first_name": "start"})
+    argv = ["traits", DSN, tenant, str(keys), master_key, victim, "80"]
+    with _released(argv, 3) as workers, Personakit.open(DSN, **options) as kit:
+        deadline = time.monotonic() + 60
+        while kit.traits.get(victim).get("first_name") == "start":  # the writers are under way
+            assert time.monotonic() < deadline, "the writers never started"
+            time.sleep(0.01)
+        time.sleep(0.05)
+        kit.rights.erase(victim)
+        assert _namespace_rows_naming(tenant, victim.encode()) == []
+        outcomes = []
+        for worker in workers:
+            assert worker.stdout is not None
+            outcomes.append(json.loads(worker.stdout.read().strip().splitlines()[-1]))
+            worker.wait(timeout=300)
+        assert [worker.returncode for worker in workers] == [0, 0, 0]
+    assert any("gone" in seen for seen in outcomes)  # the erasure came while they wrote
+    for seen in outcomes:
+        first = seen.index("gone") if "gone" in seen else len(seen)
+        assert set(seen[first:]) <= {"gone"}, seen  # once a writer saw it, it never wrote
+    assert _namespace_rows_naming(tenant, victim.encode()) == []
+    with Personakit.open(DSN, **options) as kit:
+        assert not kit.keyring.has_subject_key(victim)
+        assert [key for key, _ in kit.key_store.scan("") if victim in key] == []
+        assert kit.audit.verify().ok

@@ -1,5 +1,6 @@
-"""The consent report equals the truth of a generated scenario in every unsuppressed cell, and
-suppresses exactly the counts from 1 to k - 1 (and the rates computed from them)."""
+"""The consent report equals the truth of a generated scenario in every unsuppressed cell; it
+hides every count from 1 to k - 1, and with it the cells that would let a row's total give it
+away (complementary suppression), and every rate computed from a hidden count."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from personakit.reporting import SUPPRESSED
+from personakit.reporting import SUPPRESSED, is_suppressed
 
 from ._scenario import ACTIONS, NOW, OLD_VERSION, apply_consents, open_kit
 
+DECISIONS = ("given", "refused", "withdrawn", "expired")
+STATE_COUNTS = ("subjects", *DECISIONS, "stale")
 PEOPLE = st.lists(st.tuples(st.sampled_from(ACTIONS), st.booleans()), max_size=24)
 
 
@@ -25,6 +28,32 @@ def _rate(part: int, whole: int, k: int) -> Any:
     if 0 < part < k or 0 < whole < k:
         return dict(SUPPRESSED)
     return None if whole == 0 else round(part / whole, 4)
+
+
+def _check_rows(
+    shown: list[dict[str, Any]], truth: list[dict[str, Any]], total: str, k: int
+) -> None:
+    """Each row: shown counts are true, small ones hidden, the row's sum never has exactly one
+    hidden cell, and the grant share is shown exactly when both its counts are."""
+    assert [(r.get("purpose"), r.get("month"), r.get("notice_version")) for r in shown] == [
+        (r.get("purpose"), r.get("month"), r.get("notice_version")) for r in truth
+    ]
+    for row, true in zip(shown, truth, strict=True):
+        for column, n in true.items():
+            if not isinstance(n, int) or column in {"purpose", "month", "notice_version"}:
+                continue
+            if 0 < n < k:
+                assert is_suppressed(row[column]), (column, row)
+            elif not is_suppressed(row[column]):
+                assert row[column] == n, (column, row)
+        cells = [row[c] for c in (*DECISIONS, total)]
+        assert sum(is_suppressed(c) for c in cells) != 1, row
+        if is_suppressed(row["given"]) or is_suppressed(row[total]):
+            assert is_suppressed(row["given_rate"])
+        else:
+            assert row["given_rate"] == (
+                None if true[total] == 0 else round(true["given"] / true[total], 4)
+            )
 
 
 def _truth(people: list[tuple[str, bool]], gpc_purposes: list[str], k: int) -> dict[str, Any]:
@@ -56,26 +85,19 @@ def _truth(people: list[tuple[str, bool]], gpc_purposes: list[str], k: int) -> d
                 counts["subjects"] += 1
                 counts["refused"] += 1
                 monthly.setdefault((now_month, purpose), Counter())["refused"] += 1
-    decisions = ("given", "refused", "withdrawn", "expired")
     with_ledger = sum(1 for action, gpc in people if action != "none" or gpc)
     gpc_count = sum(1 for _, gpc in people if gpc)
     return {
         "states": [
-            {
-                "purpose": purpose,
-                "notice_version": version,
-                "subjects": _cell(c["subjects"], k),
-                **{s: _cell(c[s], k) for s in (*decisions, "stale")},
-                "given_rate": _rate(c["given"], c["subjects"], k),
-            }
+            {"purpose": purpose, "notice_version": version, **{s: c[s] for s in STATE_COUNTS}}
             for (purpose, version), c in sorted(states.items())
         ],
         "decisions_by_month": [
             {
                 "month": month,
                 "purpose": purpose,
-                **{s: _cell(c[s], k) for s in decisions},
-                "given_rate": _rate(c["given"], sum(c.values()), k),
+                **{s: c[s] for s in DECISIONS},
+                "decisions": sum(c.values()),
             }
             for (month, purpose), c in sorted(monthly.items())
         ],
@@ -101,6 +123,8 @@ def test_consent_report_equals_the_truth(people: list[tuple[str, bool]], k: int)
         assert kit.reports.validate(report) == []
     truth = _truth(people, gpc_purposes, k)
     tables = {t["id"]: t["rows"] for t in report["tables"]}
-    assert tables["states"] == truth["states"]
-    assert tables["decisions_by_month"] == truth["decisions_by_month"]
+    _check_rows(tables["states"], truth["states"], "subjects", k)
+    _check_rows(tables["decisions_by_month"], truth["decisions_by_month"], "decisions", k)
     assert report["summary"] == truth["summary"]
+    if k == 1:  # nothing to hide: the whole truth is shown
+        assert not any(is_suppressed(v) for t in tables.values() for r in t for v in r.values())

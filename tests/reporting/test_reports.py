@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pytest
 
 from _facts_double import BAKERY_RULES
@@ -18,10 +17,11 @@ from personakit.consent import Manifest
 from personakit.exceptions import InvalidInput, PersonakitError, SubjectNotFound
 from personakit.personalization import Vocabulary, compile_rule_set
 from personakit.reporting import FORMATS, KINDS, report_schema
+from personakit.rights import OperatorAttestation
 from personakit.storage import MemoryStore
 
 from . import report_schemas
-from ._scenario import NOW, apply_consents, dsr_requests, open_kit, releases
+from ._scenario import NOW, apply_consents, dsr_requests, manifest, open_kit, releases
 
 PEOPLE = [("grant", False)] * 6 + [("refuse", True)] * 2 + [("withdraw", False)] * 5
 
@@ -149,48 +149,6 @@ def test_ropa_lists_transfers_and_the_running_security_settings(tmp_path: Path) 
         memory = {r["measure"]: r["value"] for r in tables(kit.reports.build("ropa"))["security"]}
     assert memory["data_store"] == "MemoryStore"
     assert "store.secure_delete" not in memory
-
-
-def test_journeys_report_counts_the_journeys_actions_dataset() -> None:
-    """Actions per channel: produced, deferred, each outbox status, unsubscribes; holdout apart;
-    small cells marked. Rows are the outbox records journeys keeps (its dataset reads them)."""
-    rows: list[tuple[str, str, str | None, bool]] = [("email", "sent", None, False)] * 6
-    rows += [("email", "pending", None, True)] * 6
-    rows += [("email", "cancelled", "unsubscribed", False)] * 2
-    rows += [("sms", "pending", None, True)] * 5
-    with open_kit() as kit:
-        actions = iter(rows)
-        holdout = 0
-
-        def fake(purpose: str) -> Iterator[tuple[str, dict[str, Any]]]:
-            assert purpose == "analytics"
-            for n, (channel, status, reason, deferred) in enumerate(actions):
-                row = {"channel": channel, "status": status, "reason": reason}
-                yield f"sub_{n}", row | {"journey": "j", "step": "s", "deferred": deferred}
-            for n in range(holdout):
-                yield f"hold_{n}", {"channel": None, "status": "holdout", "reason": None}
-
-        holdout = 7
-        # The dataset kit.journeys registers is replaced by rows of known truth (same shape).
-        kit.registries.datasets._entries["journeys.actions"] = attrs.evolve(
-            kit.registries.datasets._entries["journeys.actions"],
-            provider=fake,
-        )
-        doc = kit.reports.build("journeys")
-        assert kit.reports.validate(doc) == []
-    channels = {r["channel"]: r for r in tables(doc)["channels"]}
-    assert channels["email"]["produced"] == 14
-    assert channels["email"]["sent"] == 6
-    assert channels["email"]["deferred"] == 6
-    assert channels["email"]["cancelled"] == {"suppressed": True}
-    assert channels["email"]["unsubscribed"] == {"suppressed": True}
-    assert channels["sms"]["pending"] == 5
-    assert channels["sms"]["sent"] == 0
-    assert doc["summary"]["actions"] == 19
-    assert doc["summary"]["holdout"] == 7
-    assert tables(doc)["cancellations"] == [
-        {"channel": "email", "reason": "unsubscribed", "actions": {"suppressed": True}}
-    ]
 
 
 def test_minimization_compares_collected_with_what_rules_read(populated: Any) -> None:
@@ -337,3 +295,100 @@ def test_manifest_rejects_a_transfer_to_an_undeclared_recipient() -> None:
     with pytest.raises(InvalidInput) as caught:
         Manifest.from_json(doc)
     assert [p.where for p in caught.value.problems] == ["$.transfers[0].recipient"]
+
+
+def test_ropa_derives_the_categories_of_data_subjects_from_the_purposes() -> None:
+    """Default manifest: customers, visitors and subscribers, each with the purposes that
+    concern them, and the subjects the store holds in each (exact)."""
+    with open_kit() as kit:
+        shown = {"notice": "marketing_notice", "notice_version": "2026-01", "source": "web"}
+        buyer = kit.identity.resolve("customer:buyer", create=True)
+        kit.track("customer:buyer", "purchase", channel="web", properties={"item": "p1"})
+        kit.consent.grant(buyer, "marketing.email", **shown)
+        browser = kit.identity.resolve("customer:browser", create=True)
+        # browsing is kept only when a purpose that reads it is allowed
+        kit.consent.grant(browser, "personalization", **{**shown, "notice": "privacy_notice"})
+        kit.track("customer:browser", "page_view", channel="web", properties={})
+        quitter = kit.identity.resolve("customer:quitter", create=True)
+        kit.consent.grant(quitter, "marketing.sms", **shown)
+        kit.consent.withdraw(quitter, "marketing.sms", source="email_link")
+        kit.identity.resolve("customer:idle", create=True)
+        doc = kit.reports.build("ropa")
+        assert kit.reports.validate(doc) == []
+        purposes = {p.id: p for p in kit.manifest.purposes}
+    rows = {r["category"]: r for r in tables(doc)["subjects"]}
+    assert set(rows) == {"customers", "visitors", "subscribers"}
+    assert rows["subscribers"]["purposes"] == [p for p in purposes if p.startswith("marketing.")]
+    assert rows["customers"]["purposes"] == [
+        "essential",
+        "personalization",
+        "analytics",
+        "sale_sharing",
+    ]
+    assert rows["visitors"]["purposes"] == rows["customers"]["purposes"]
+    assert {r["source"] for r in rows.values()} == {"derived"}
+    # buyer: purchases; browser: browsing; buyer allows marketing e-mail, quitter withdrew
+    held = {c: r["subjects_held"] for c, r in rows.items()}
+    assert held == {"customers": 1, "visitors": 1, "subscribers": 1}
+    assert doc["summary"]["subjects_held"] == 4
+
+
+def test_ropa_lists_the_categories_a_purpose_declares() -> None:
+    """``data_subject_categories`` on a purpose replaces the derived ones for that purpose; a
+    category only declared is listed with no count; a bad name is rejected with the manifest."""
+    doc = manifest().to_json()
+    for purpose in doc["purposes"]:
+        if purpose["id"] == "marketing.email":
+            purpose["data_subject_categories"] = ["subscribers", "prospects"]
+        if purpose["id"] == "essential":
+            purpose["data_subject_categories"] = ["customers", "employees"]
+    custom = Manifest.from_json(doc)
+    with Personakit.open(
+        "memory:", keys=LocalKeyProvider(generate_master_key()), manifest=custom
+    ) as kit:
+        report = kit.reports.build("ropa")
+        assert kit.reports.validate(report) == []
+    rows = {r["category"]: r for r in tables(report)["subjects"]}
+    assert rows["prospects"]["purposes"] == ["marketing.email"]
+    assert rows["prospects"]["subjects_held"] is None
+    assert rows["employees"]["description"] == "employees: declared in the manifest"
+    assert rows["employees"]["source"] == "declared"
+    assert rows["customers"]["source"] == "declared and derived"
+    assert rows["subscribers"]["purposes"] == ["marketing.email", "marketing.sms", "marketing.push"]
+    for bad in (["Bad Name"], [], ["x", "x"], "customers"):
+        purpose = next(p for p in doc["purposes"] if p["id"] == "analytics")
+        purpose["data_subject_categories"] = bad
+        with pytest.raises(InvalidInput):
+            Manifest.from_json(doc)
+
+
+def test_dsr_report_counts_requests_complied_with_in_part() -> None:
+    """A request completed with a result naming what was withheld is complied with in part:
+    counted in ``complied`` (the CCPA figure) and apart in ``complied_in_part``."""
+    clock = FixedClock(NOW)
+    with open_kit(clock=clock) as kit:
+        book = kit.rights.requests
+        verifier = OperatorAttestation(method="test")
+        made = [
+            book.open("access", f"email:{n}@example.com", jurisdiction="ccpa", channel="email")
+            for n in range(3)
+        ]
+        results = [
+            {"note": "sent"},
+            {"withheld": ["trade secrets in the scoring model"]},
+            {"withheld": ["orders under a legal hold until 2027"], "note": "rest erased"},
+        ]
+        for request, result in zip(made, results, strict=True):
+            book.verify(request.id, verifier=verifier)
+            book.start(request.id)
+            book.complete(request.id, result)
+        doc = kit.reports.build("dsr")
+        assert kit.reports.validate(doc) == []
+    outcomes = {r["id"]: r["outcome"] for r in tables(doc)["requests"]}
+    assert [outcomes[r.id] for r in made] == ["complied", "complied_in_part", "complied_in_part"]
+    assert (doc["summary"]["complied"], doc["summary"]["complied_in_part"]) == (3, 2)
+    (yearly,) = tables(doc)["yearly"]
+    assert (yearly["complied"], yearly["complied_in_part"], yearly["denied"]) == (3, 2, 0)
+    text = json.dumps(doc)
+    assert "trade secrets" not in text
+    assert "legal hold" not in text

@@ -251,7 +251,10 @@ def test_exception_rolls_back_every_write_as_seen_by_another_connection(
 
 @needs_postgres
 def test_a_caught_statement_failure_cannot_commit_the_rest(store: PostgresStore) -> None:
-    """If a statement fails inside a transaction and the caller swallows it, nothing commits."""
+    """If a statement fails inside a transaction and the caller swallows it, nothing commits.
+
+    Nor when a write sent with COMMIT fails: the transaction's other writes are not kept.
+    """
     store.put("locked", b"v")
     impatient = _open(store.namespace, timeout=0.2)
     with psycopg.connect(DSN) as holder:  # not autocommit: holds the row lock until rollback
@@ -264,12 +267,20 @@ def test_a_caught_statement_failure_cannot_commit_the_rest(store: PostgresStore)
             with impatient.transaction():
                 impatient.put("first", b"written before the failure")
                 with pytest.raises(StorageError, match="LockNotAvailable"):
-                    impatient.put("locked", b"w")
+                    impatient.delete("locked")  # runs at once (puts wait for COMMIT)
+
+        def fail_at_commit() -> None:
+            with impatient.transaction():
+                impatient.put("first", b"written before the failure")
+                impatient.put("locked", b"w")  # sent with COMMIT, which fails whole
 
         with pytest.raises(StorageError, match="rolled back"):
             swallow_a_failure()
+        with pytest.raises(StorageError, match="LockNotAvailable"):
+            fail_at_commit()
         holder.rollback()
     assert store.get("first") is None
+    assert store.get("locked") == b"v"
     impatient.put("first", b"usable again")
     assert store.get("first") == b"usable again"
     impatient.close()

@@ -19,7 +19,7 @@ on the embedded store): each writer thread appends to one chain of its own, so a
 takes one head however many subjects it audits; each chain has its own head (and lock), and
 writers append in parallel. Every new entry of such a log names its chain and carries a
 wall-clock stamp ``t`` (nanoseconds) inside its hashed body; :meth:`AuditLog.entries` merges
-the chains by ``(at, t)``.
+the chains by ``(at, t)``, streaming (a k-way merge of one paged scan per chain).
 Verification checks every chain as it checks one, plus that each entry sits in the chain it
 names; a checkpoint signs every chain's head at once, so a tail cut from any chain, a whole
 chain deleted, or a chain rewritten is reported. Chain 0 keeps the original layout, so a log
@@ -32,6 +32,7 @@ personal data: subjects appear as opaque references, never as identifiers or tra
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +50,7 @@ from personakit.audit._chains import (
     MAX_CHAINS,
     ChainPicker,
     entry_key,
+    entry_prefix,
     genesis,
     head_key,
     parse_entry_key,
@@ -266,23 +268,26 @@ class AuditLog:
     def entries(self, *, after: int = 0) -> Iterator[AuditEntry]:
         """Yield entries in order (those with ``seq > after`` in their chain); skips malformed.
 
-        With one chain, in sequence order, streamed; with several, every chain merged by
-        ``(at, t)`` (loaded at once: export the log with one chain per call if it is huge).
+        With one chain, in sequence order. With several, the chains merged by ``(at, t)``
+        (then chain and sequence): a k-way merge of one paged scan per chain, each in its
+        chain's order, so memory holds a page per chain whatever the log's size. Each chain is
+        appended in ``(at, t)`` order as long as its writers' clocks do not step back; if one
+        did, that chain's entries still come in their chain (append) order. Only the log's own
+        chains are read: an entry stored under a chain number beyond the log's count is not
+        one of its entries (:meth:`verify` reports it).
         """
         if self.chains == 1:
-            for _, raw in self.store.scan(LEGACY_ENTRIES):
-                entry = _parse_entry(raw)
-                if entry is not None and entry.seq > after:
-                    yield entry
+            yield from self._chain_entries(0, after)
             return
-        found = [
-            entry
-            for prefix in (LEGACY_ENTRIES, CHAIN_PREFIX)
-            for _, raw in self.store.scan(prefix)
-            if (entry := _parse_entry(raw)) is not None and entry.seq > after
-        ]
-        found.sort(key=lambda e: (e.at, e.t or 0, e.chain or 0, e.seq))
-        yield from found
+        streams = [self._chain_entries(chain, after) for chain in range(self.chains)]
+        yield from heapq.merge(*streams, key=_merge_order)
+
+    def _chain_entries(self, chain: int, after: int) -> Iterator[AuditEntry]:
+        """One chain's well-formed entries with ``seq > after``, in key (sequence) order."""
+        for _, raw in self.store.scan(entry_prefix(chain)):
+            entry = _parse_entry(raw)
+            if entry is not None and entry.seq > after:
+                yield entry
 
     def checkpoint(self) -> Checkpoint:
         """A signed checkpoint of every chain's head, to keep where the store's writers can't."""
@@ -501,6 +506,11 @@ def _chain_hash(prev: str, body: Mapping[str, Any]) -> str:
     except ValueError:
         prev_bytes = b""
     return hashlib.sha256(prev_bytes + canonical_json(body)).hexdigest()
+
+
+def _merge_order(entry: AuditEntry) -> tuple[datetime, int, int, int]:
+    """Where an entry falls when chains are merged: by time, then chain and sequence."""
+    return (entry.at, entry.t or 0, entry.chain or 0, entry.seq)
 
 
 def _make_entry(

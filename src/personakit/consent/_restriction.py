@@ -35,6 +35,7 @@ from personakit.consent._state import (
     decode_state,
     restriction_exists,
 )
+from personakit.exceptions import SubjectNotFound
 
 __all__ = ["RESTRICTED_REASON", "RestrictionChange", "change_restriction"]
 
@@ -91,6 +92,10 @@ def change_restriction(
     now = ledger.clock.now()
     changed: list[str] = []
     with ledger.store.transaction():
+        # Re-checked under the subject's lock, as consent appends are: an erasure that
+        # committed after the caller's check must not be followed by state records of it.
+        if ledger.subject_exists is not None and not ledger.subject_exists(subject):
+            raise SubjectNotFound("subject")
         was_restricted = restriction_exists(ledger.store, subject)
         for purpose in gated:
             state, flagged = decode_state(vault.get(subject, STATE_KIND, purpose))

@@ -11,7 +11,7 @@ import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Collection
-from typing import Final
+from typing import Any, Final
 
 from attrs import frozen
 from cryptography.exceptions import InvalidTag
@@ -100,6 +100,9 @@ class Keyring:
         self._cache_size = cache_size
         self._lock = threading.Lock()
         self._derived: dict[str, bytes] = {}
+        # HMAC states keyed once per derived key: copying one is about twice as fast as keying
+        # a new HMAC, on paths that MAC every request (subject cookies, blind indexes).
+        self._keyed: dict[str, Any] = {}
         self._index_root = self._load_or_create_meta()
 
     def __repr__(self) -> str:
@@ -187,14 +190,20 @@ class Keyring:
         The caller normalizes ``value`` first (lower-cased e-mail, E.164 phone, …). Returns 40
         lowercase hex characters (160 bits).
         """
-        digest = hmac.new(
-            self.derive(f"blind-index/{kind}"), value.encode("utf-8"), hashlib.sha256
-        ).digest()
-        return digest[:20].hex()
+        return self._hmac(f"blind-index/{kind}", value.encode("utf-8"))[:20].hex()
 
     def mac(self, label: str, data: bytes) -> bytes:
         """HMAC-SHA256 of ``data`` under the key derived for ``label``."""
-        return hmac.new(self.derive(f"mac/{label}"), data, hashlib.sha256).digest()
+        return self._hmac(f"mac/{label}", data)
+
+    def _hmac(self, derived: str, data: bytes) -> bytes:
+        keyed = self._keyed.get(derived)
+        if keyed is None:
+            # Two threads may both key it: the same state, and the dict store is atomic.
+            keyed = self._keyed[derived] = hmac.new(self.derive(derived), digestmod=hashlib.sha256)
+        state = keyed.copy()  # the shared state is never updated, only copied
+        state.update(data)
+        return state.digest()
 
     def verify_mac(self, label: str, data: bytes, tag: bytes) -> bool:
         """Constant-time check of a tag made by :meth:`mac`."""

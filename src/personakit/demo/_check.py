@@ -1,9 +1,10 @@
 """``personakit demo --check``: a scripted tour of a running shop over HTTP (standard library).
 
 The tour is what a newcomer would click: refuse the banner and see the default banner; accept,
-look at three loaves and see the bread banner and bread recommendations, each with its reason;
-buy; download the export; read the consent history; delete the account and find nothing held
-any more; open the operator page.
+look at two loaves and see the bread banner and the third loaf recommended (not the two just
+seen), each with its reason; buy; download the export; read the consent history; delete the
+account and find nothing held any more; open the operator page (it asks for its password, and
+with the password shows the audit chain and releases a DP figure).
 Each step prints one line; the tour stops at the first failure. Cookies are kept by hand: the
 subject cookie is ``Secure``, which ``http.cookiejar`` would never send to ``http://127.0.0.1``
 (browsers treat localhost as a secure context and do).
@@ -98,13 +99,14 @@ def _expect(ok: bool, what: str) -> None:  # noqa: FBT001 (reads as an assertion
         raise TourFailed(what)
 
 
-def _bread_recommended(page: str) -> None:
-    """The home page's recommendations panel lists bread, each item with its reason."""
+def _bread_recommended(page: str, viewed: tuple[str, ...]) -> None:
+    """The home page's recommendations list bread, with reasons, and none of ``viewed``."""
     panel = page.partition('id="recommended"')[2].partition("</section>")[0]
     _expect("<li" in panel, "no recommendations after browsing bread")
+    _expect('data-item="rye"' in panel, "the loaf not seen yet is not recommended")
     _expect(
-        any(f'data-item="{item}"' in panel for item in ("sourdough", "baguette", "rye")),
-        "no bread among the recommendations",
+        not any(f'data-item="{item}"' in panel for item in viewed),
+        "an item just viewed is recommended back",
     )
     _expect(
         panel.count('class="why reason">Because you viewed ') == panel.count("<li"),
@@ -112,7 +114,9 @@ def _bread_recommended(page: str) -> None:
     )
 
 
-def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 (one closure per step)
+def _steps(  # noqa: C901, PLR0915 (one closure per step)
+    shop: Client, operator_password: str | None
+) -> list[tuple[str, Callable[[], None]]]:
     state: dict[str, Any] = {}
 
     def banner_asks() -> None:
@@ -129,7 +133,8 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
     def accept_and_browse() -> None:
         status, page = shop.form("/choices", {"choice": "accept", "next": "/"})
         _expect(status == 200, f"accepting answered {status}")  # noqa: PLR2004
-        for item in ("sourdough", "baguette", "rye"):
+        viewed = ("sourdough", "baguette")
+        for item in viewed:
             status, _ = shop.get(f"/product/{item}")
             _expect(status == 200, f"/product/{item} answered {status}")  # noqa: PLR2004
         status, page = shop.get("/")
@@ -137,7 +142,7 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
         _expect(
             f"you often buy {_BREAD_REASON}" in page.lower(), "the bread banner gives no reason"
         )
-        _bread_recommended(page)
+        _bread_recommended(page, viewed)
 
     def buy() -> None:
         shop.form("/cart/add", {"item": "croissant"})
@@ -175,8 +180,13 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
 
     def operator() -> None:
         status, page = shop.get("/operator")
+        _expect(status == 401 and 'id="operator-login"' in page, "the operator page is open")  # noqa: PLR2004
+        if operator_password is None:
+            return  # a shop started elsewhere: its password was printed there
+        status, page = shop.form("/operator/login", {"password": operator_password})
+        _expect(status == 200 and "verifies" in page, "the audit chain does not verify")  # noqa: PLR2004
+        status, page = shop.form("/operator/release", {})
         _expect(status == 200 and 'id="dp-orders"' in page, "no DP figure on the operator page")  # noqa: PLR2004
-        _expect("verifies" in page, "the audit chain does not verify")
 
     return [
         ("the banner asks on the first visit", banner_asks),
@@ -187,14 +197,18 @@ def _steps(shop: Client) -> list[tuple[str, Callable[[], None]]]:  # noqa: C901 
         ("consent history", history),
         ("delete me: the erasure request completes", erase),
         ("the subject is gone", gone),
-        ("operator page: DP orders and the audit chain", operator),
+        ("operator page: password, the audit chain, a DP release", operator),
     ]
 
 
-def run_tour(base: str, *, out: TextIO) -> bool:
-    """Run the tour against ``base`` (``http://host:port``); print each step; True if all pass."""
+def run_tour(base: str, *, out: TextIO, operator: str | None = None) -> bool:
+    """Run the tour against ``base`` (``http://host:port``); print each step; True if all pass.
+
+    ``operator``: the operator page's password (without it, the tour only checks that the
+    page asks for one).
+    """
     shop = Client(base.rstrip("/"))
-    for name, step in _steps(shop):
+    for name, step in _steps(shop, operator):
         try:
             step()
         except (TourFailed, OSError, ValueError, KeyError) as exc:

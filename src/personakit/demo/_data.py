@@ -14,12 +14,29 @@ from typing import Any, Final
 
 from attrs import frozen
 
-__all__ = ["CATALOGUE", "NOTICE", "SEED", "Product", "history_lines", "product"]
+__all__ = [
+    "CATALOGUE",
+    "MARKETING_NOTICE",
+    "MARKETING_TEXT",
+    "NOTICE",
+    "SEED",
+    "Product",
+    "history_lines",
+    "product",
+]
 
 #: The seed of the synthetic history (the same shop on every first start).
 SEED: Final = 2026
 #: The privacy notice every consent line and banner choice refers to.
 NOTICE: Final = {"notice": "privacy_notice", "notice_version": "2026-01"}
+#: The marketing notice the sign-in form's e-mail checkbox refers to (recorded with the grant).
+MARKETING_NOTICE: Final = {"notice": "marketing_notice", "notice_version": "2026-01"}
+#: What the sign-in form shows next to its (unticked) e-mail checkbox.
+MARKETING_TEXT: Final = (
+    "Send me e-mails from La Boulangerie: a reminder when I leave something in my cart, and "
+    "now and then our new bakes. At most one e-mail a day; every e-mail has a one-click "
+    "unsubscribe link, and you can withdraw at any time in the privacy center."
+)
 
 
 @frozen

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 from personakit import Personakit
-from personakit.demo._data import CATALOGUE, NOTICE, history_lines, product
-from personakit.exceptions import PersonakitError
+from personakit.demo._data import CATALOGUE, MARKETING_NOTICE, NOTICE, history_lines, product
+from personakit.exceptions import ConsentRequired, PersonakitError
 from personakit.personalization import Decision
 from personakit.recommendations import Recommendations
 
@@ -31,9 +30,9 @@ _BANNER: Final = "home.banner"
 _MARKER: Final = "demo-seeded"  # a file in the demo directory: the history is generated once
 _DP_EPSILON: Final = 0.5
 _JOURNEY: Final = "cart_abandonment"
-#: How far ahead the operator page's outbox looks (the reminder's delay is 4 hours).
-OUTBOX_AHEAD: Final = timedelta(days=1)
 _INTEREST_KINDS: Final = frozenset({"purchase", "product_view", "add_to_cart"})
+#: How many of the visitor's latest product views the home page does not recommend back.
+RECENT_VIEWS: Final = 3
 
 
 def choices_body(*, accept: bool) -> bytes:
@@ -48,10 +47,18 @@ def choices_body(*, accept: bool) -> bytes:
 class Shop:
     """The demo shop's state around one kit and its demo directory."""
 
-    def __init__(self, kit: Personakit, directory: Path) -> None:
-        """Load the shipped rule set (audit-logged), the cart journey and the catalogue."""
+    def __init__(
+        self, kit: Personakit, directory: Path, *, recent_views: int = RECENT_VIEWS
+    ) -> None:
+        """Load the shipped rule set (audit-logged), the cart journey and the catalogue.
+
+        ``recent_views``: the home page does not recommend the items of the visitor's latest
+        that many product views (0: recommend them back).
+        """
         self.kit = kit
         self.directory = directory
+        self.recent_views = recent_views
+        self._released: dict[str, Any] | None = None
         document = json.loads(
             resources.files("personakit.demo").joinpath("rules.json").read_text("utf-8")
         )
@@ -111,15 +118,50 @@ class Shop:
         """The home page's recommendations for ``subject`` (``kit.recommend``), with reasons.
 
         ``None`` (a visitor the shop holds nothing about) gets the note and no items: looking
-        a visitor up creates nothing.
+        a visitor up creates nothing. The items of the visitor's latest ``recent_views``
+        product views are left out: they were just seen, recommending them back is noise.
         """
         if subject is None:
             return {"enabled": True, "note": "personalization is off", "items": []}
+        context = {"exclude": self.recently_viewed(subject)}
         try:
-            found = self.kit.recommend.recommend(subject, 4)
+            found = self.kit.recommend.recommend(subject, 4, context)
         except PersonakitError as exc:
             return {"enabled": True, "note": type(exc).__name__, "items": []}
         return {"enabled": True, "note": "", "items": _shown(found)}
+
+    def recently_viewed(self, subject: str) -> list[str]:
+        """The distinct items of ``subject``'s latest ``recent_views`` product views."""
+        if self.recent_views <= 0:
+            return []
+        views = [e for e in self.kit.events.read(subject) if e.kind == "product_view"]
+        # Newest first (views of one instant, as under a fixed clock, in the log's order).
+        order = sorted(range(len(views)), key=lambda n: (views[n].at, n), reverse=True)
+        seen: list[str] = []
+        for event in (views[n] for n in order[: self.recent_views]):
+            item = event.properties.get("item")
+            if isinstance(item, str) and item not in seen:
+                seen.append(item)
+        return seen
+
+    def subscribe(self, subject: str, address: str) -> None:
+        """Record the sign-in form's ticked e-mail box: the grant, then the address.
+
+        The grant refers to the marketing notice the form showed; the address is kept as the
+        ``email`` trait the cart reminder is sent to (its category needs that basis).
+        """
+        self.kit.consent.grant(
+            subject,
+            "marketing.email",
+            notice=MARKETING_NOTICE["notice"],
+            notice_version=MARKETING_NOTICE["notice_version"],
+            source="web",
+            actor="demo-shop",
+        )
+        try:
+            self.kit.traits.update(subject, {"email": address}, source="web", actor="demo-shop")
+        except ConsentRequired:  # no basis for contact data after all: keep nothing
+            return
 
     def journeys_note(self) -> str:
         """What the cart's events do for the cart-abandonment journey."""
@@ -129,50 +171,53 @@ class Shop:
     # -- the operator page ------------------------------------------------------------------
 
     def operator(self) -> dict[str, Any]:
-        """DP figures, the audit chain, the journeys' outbox and the audit pack if present."""
-        with self._lock:  # one release at a time: the ledger is shared by all threads
-            figures = self._dp_figures()
+        """DP figures, the audit chain, the journeys' outbox: read only, nothing is written.
+
+        The DP figure shown is the last one released (:meth:`release`): viewing the page
+        spends no privacy budget, and the outbox is listed without the re-checks that
+        ``pending`` makes (and writes).
+        """
         report = self.kit.audit.verify()
         reporting = getattr(self.kit, "reporting", None)
         return {
-            "dp": figures,
+            "dp": {
+                "orders": self._released,
+                "budget": self.kit.analytics.budget("orders").to_json(),
+            },
             "audit": {"ok": report.ok, "entries": report.entries, "head_seq": report.head_seq},
             "rules_sha256": self._rules_sha256(),
             "journeys": self._outbox(),
             "reporting": NOT_ENABLED if reporting is None else "available: personakit report",
         }
 
+    def release(self) -> dict[str, Any]:
+        """Release a DP count of orders (spends budget, audit-logged); the page shows it."""
+        with self._lock:  # one release at a time: the ledger is shared by all threads
+            try:
+                result = self.kit.analytics.count(
+                    "orders", epsilon=_DP_EPSILON, reason="demo operator page: orders"
+                )
+                self._released = {
+                    "value": result.value,
+                    "interval": result.interval,
+                    "mechanism": result.mechanism,
+                    "spent_now": result.spent_now,
+                }
+            except PersonakitError as exc:
+                self._released = {"error": type(exc).__name__}
+            return self._released
+
     def _rules_sha256(self) -> str | None:
         current = self.kit.personalization.rules.current
         return current.sha256 if current is not None else None
 
     def _outbox(self) -> list[str]:
-        """The journeys' actions due to send within :data:`OUTBOX_AHEAD` (no addresses shown)."""
-        ahead = self.kit.clock.now() + OUTBOX_AHEAD
+        """The journeys' queued actions, soonest first (no addresses shown, nothing written)."""
         return [
-            f"{a.journey}/{a.step} by {a.channel} ({a.template}), "
-            f"send after {a.send_after.isoformat(timespec='minutes')}"
-            for a in self.kit.journeys.pending(ahead, limit=50)
+            f"{a['journey']}/{a['step']} by {a['channel']} ({a['template']}), "
+            f"send after {a['send_after'].isoformat(timespec='minutes')}"
+            for a in self.kit.journeys.queued(limit=50)
         ]
-
-    def _dp_figures(self) -> dict[str, Any]:
-        analytics = self.kit.analytics
-        out: dict[str, Any] = {}
-        try:
-            result = analytics.count(
-                "orders", epsilon=_DP_EPSILON, reason="demo operator page: orders"
-            )
-            out["orders"] = {
-                "value": result.value,
-                "interval": result.interval,
-                "mechanism": result.mechanism,
-                "spent_now": result.spent_now,
-            }
-        except PersonakitError as exc:
-            out["orders"] = {"error": type(exc).__name__}
-        budget = analytics.budget("orders").to_json()
-        out["budget"] = budget
-        return out
 
 
 def _shown(found: Recommendations) -> list[dict[str, str]]:

@@ -51,7 +51,9 @@ def _load_builtin() -> dict[str, Any]:
 BUILTIN_KINDS: Final = (
     "add_to_cart",
     "checkout_started",
+    "email_bounced",
     "email_click",
+    "email_delivered",
     "email_open",
     "page_view",
     "product_view",

@@ -30,6 +30,7 @@ from personakit.journeys._keys import (
     due_key,
     outbox_name,
     outq_key,
+    parse_due,
     state_name,
 )
 from personakit.journeys._policy import ContactPolicy, next_date_moment, zone_of
@@ -132,6 +133,74 @@ class Engine:
                 self.save(subject, journey.id, state)
         return entered
 
+    def on_traits(
+        self, subject: str, names: Sequence[str], journeys: Sequence[Journey], now: datetime
+    ) -> int:
+        """The traits hook: a changed date trait moves its watch; segments are re-checked."""
+        changed = frozenset(names)
+        entered = 0
+        for journey in journeys:
+            trigger = journey.trigger
+            if trigger.type == "date" and trigger.trait in changed:
+                state = self.state(subject, journey.id)
+                before = dict(state)
+                if state.get("watch") is not None:
+                    self.store.delete(state["watch"])  # watched for the old date
+                    state["watch"] = None
+                self._observe(subject, journey, state, now)
+                entered += int(state.pop("_entered", False))
+                if state != before:
+                    self.save(subject, journey.id, state)
+            elif trigger.type == "segment":
+                state = self.state(subject, journey.id)
+                if self._observe(subject, journey, state, now):
+                    entered += int(state.pop("_entered", False))
+                    self.save(subject, journey.id, state)
+        return entered
+
+    def adopt(self, source: str, target: str, journeys: Sequence[Journey]) -> int:
+        """On a merge: move ``source``'s active entries and watches to ``target``.
+
+        One active entry per journey: when the target is already in the journey, the
+        source's entry ends (counted ``merged``). A moved entry becomes the target's next
+        occurrence (its own step claims), due when it was due; return how many moved.
+        """
+        moved = 0
+        for journey in journeys:
+            src = self.state(source, journey.id)
+            if not src:
+                continue
+            tgt = self.state(target, journey.id)
+            if src.get("watch"):
+                self.store.delete(src["watch"])
+                found = parse_due(src["watch"])
+                if not tgt.get("watch") and found is not None:
+                    self._watch(target, journey, tgt, from_micros(found[0]))
+            if src.get("active"):
+                due = src.get("due")
+                if due:
+                    self.store.delete(due)
+                if tgt.get("active"):
+                    self.count(journey.id, "-", "merged")
+                else:
+                    tgt = self._moved(src, tgt)
+                    found = None if not due else parse_due(due)
+                    if found is not None:
+                        self._schedule(target, journey, tgt, from_micros(found[0]))
+                    moved += 1
+            if tgt:
+                self.save(target, journey.id, tgt)
+        return moved
+
+    @staticmethod
+    def _moved(src: Mapping[str, Any], tgt: Mapping[str, Any]) -> dict[str, Any]:
+        # A fresh occurrence number on the target: its claims and action ids cannot collide
+        # with the target's own earlier ones. The target keeps its own trigger bookkeeping.
+        occurrence = max(int(src.get("occ", 0)), int(tgt.get("occ", 0))) + 1
+        keep = {k: tgt[k] for k in ("watch", "watch_n", "member") if k in tgt}
+        converted = occurrence if src.get("converted") == src.get("occ") else None
+        return {**src, **keep, "occ": occurrence, "due": None, "converted": converted}
+
     def _exits_and_conversions(
         self, journey: Journey, state: dict[str, Any], kinds: set[str], events: Sequence[Event]
     ) -> bool:
@@ -148,6 +217,17 @@ class Engine:
                 metric = "holdout_converted" if state.get("holdout") else "converted"
                 self.count(journey.id, "-", metric)
                 state["converted"] = state["occ"]
+                changed = True
+        click = state.get("click")
+        if "purchase" in kinds and click and state.get("click_converted") != click[1]:
+            # A purchase soon after a click on one of the journey's messages: that step's.
+            clicked = from_micros(click[1])
+            if any(
+                e.kind == "purchase" and clicked <= e.at <= clicked + CONVERSION_WINDOW
+                for e in events
+            ):
+                self.count(journey.id, click[0], "click_converted")
+                state["click_converted"] = click[1]
                 changed = True
         return changed
 

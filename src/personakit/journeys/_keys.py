@@ -3,9 +3,10 @@
 Per-subject state (journey state, claims, outbox actions, contact history) is sealed in the
 subject's vault under the record kind ``journeys``. Three shared indexes name the subject's
 pseudonym and are registered as the shared record kind ``journeys.index`` with an erasure
-remover: the due-time index, the outbox queue and the action pointer. Keys of the first two
-start with the zero-padded UTC microsecond they are due, so a scan in key order reads what is
-due and stops at the first entry that is not.
+remover: the due-time index, the outbox queue, the action pointer and the tracking pointer
+(from a handed-out action to its subject, for opens, clicks and delivery reports). Keys of
+the first two start with the zero-padded UTC microsecond they are due, so a scan in key order
+reads what is due and stops at the first entry that is not.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
     "DUE",
     "KIND",
     "OUTQ",
+    "TRACK",
     "action_key",
     "claim_name",
     "due_key",
@@ -27,6 +29,7 @@ __all__ = [
     "outq_key",
     "parse_due",
     "state_name",
+    "track_key",
 ]
 
 KIND: Final = "journeys"
@@ -34,6 +37,7 @@ DUE: Final = "x/journeys/due/"
 OUTQ: Final = "x/journeys/outq/"
 ACTION: Final = "x/journeys/action/"
 COUNT: Final = "x/journeys/count/"
+TRACK: Final = "x/journeys/track/"
 DEFINITIONS: Final = "x/journeys/definitions"
 CONTACTS: Final = "contacts"
 _WIDTH: Final = 17  # microseconds until year 5138: ordering by text is ordering by time
@@ -60,6 +64,11 @@ def outq_key(micros: int, action: str) -> str:
 def action_key(action: str) -> str:
     """The pointer from an action id to its subject and queue time."""
     return f"{ACTION}{action}"
+
+
+def track_key(action: str) -> str:
+    """The pointer from a handed-out action's id to its subject (tracking and delivery)."""
+    return f"{TRACK}{action}"
 
 
 def state_name(journey: str) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 __all__ = ["Action", "Redeemed", "RunSummary"]
 
@@ -19,6 +19,11 @@ class Action:
     from the subject's traits when the action is handed out, after consent, restriction and
     the suppression list were checked again; ``headers`` carry the RFC 8058 one-click
     unsubscribe headers for e-mail when an unsubscribe URL is configured.
+
+    For an e-mail with a tracking URL configured, and only while the subject has a basis for
+    the engagement events: ``pixel_url`` is the open pixel, ``links`` maps each link of the
+    payload (``url`` / ``*_url`` values) to its click-redirect URL, and ``payload`` already
+    holds the redirect URLs in their place. Otherwise ``pixel_url`` is None, ``links`` empty.
     """
 
     id: str
@@ -33,6 +38,8 @@ class Action:
     attempts: int
     unsubscribe_token: str
     headers: Mapping[str, str]
+    pixel_url: str | None = None
+    links: Mapping[str, str] = field(factory=dict)
 
 
 @frozen(kw_only=True)

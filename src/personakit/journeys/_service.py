@@ -3,7 +3,9 @@
 The service registers with the workflows layer and imports no other capability:
 
 * an events hook (in the transaction that accepts the events) applies exits, conversions,
-  inactivity watches and event triggers; a merge hook cancels the merged subject's journeys;
+  inactivity watches and event triggers; a traits hook (in the profile write transaction)
+  moves date watches and re-checks segment triggers; a merge hook moves the merged subject's
+  active entries, watches and outbox actions to the survivor;
 * the record kind ``journeys`` (state, claims, outbox actions, contact history, sealed in the
   subject's vault; export section ``journeys``; a withdrawal of ``marketing.<channel>``
   cancels that channel's pending actions) and the shared kind ``journeys.index`` (due-time
@@ -15,9 +17,8 @@ The service registers with the workflows layer and imports no other capability:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from attrs import define, field
@@ -31,18 +32,23 @@ from personakit.events import Event
 from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
 from personakit.journeys._datasets import action_rows, entry_rows
 from personakit.journeys._definition import CHANNELS, Journey, Known, parse_journey
+from personakit.journeys._engagement import Engagement, RecordEvent
 from personakit.journeys._engine import ADDRESS_TRAITS, Engine
-from personakit.journeys._keys import (
-    COUNT,
-    DEFINITIONS,
-    DUE,
-    KIND,
-    parse_due,
-)
+from personakit.journeys._keys import COUNT, DEFINITIONS, DUE, KIND, parse_due
+from personakit.journeys._merge import forget_engagement, move_outbox, unindex
 from personakit.journeys._model import Action, Redeemed, RunSummary
-from personakit.journeys._outbox import Outbox
+from personakit.journeys._outbox import DEFAULT_LEASE, Outbox
 from personakit.journeys._policy import ContactPolicy
 from personakit.journeys._reads import journey_reads
+from personakit.journeys._records import (
+    MAX_LIMIT,
+    check_action_id,
+    check_channel_address,
+    check_delivery,
+    check_lease,
+    check_limit,
+    export_section,
+)
 from personakit.journeys._templates import (
     BUILTIN_JOURNEYS,
     TEMPLATES,
@@ -55,6 +61,7 @@ from personakit.journeys._tokens import (
     UnsubscribeTokens,
     invalid_token,
 )
+from personakit.journeys._tracking import TRACKING_LABEL, TrackingTokens
 from personakit.storage import Store
 from personakit.workflows import ExportRecord, RecordKind, Registries
 
@@ -63,8 +70,6 @@ __all__ = ["Journeys"]
 _MAX_JOURNEYS: Final = 50
 _BATCH: Final = 256
 _PER_COMMIT: Final = 16
-_MAX_LIMIT: Final = 1_000_000
-_ACTION_ID: Final = re.compile(r"[0-9a-f]{24}")
 
 
 @define
@@ -79,6 +84,7 @@ class Journeys:
     outbox: Outbox
     tokens: UnsubscribeTokens
     suppression: Suppression
+    engagement: Engagement
     _known: Callable[[], Known]
     _subjects: Callable[[], list[str]]
     _parsed: tuple[bytes, tuple[Journey, ...]] | None = field(default=None, init=False)
@@ -105,8 +111,15 @@ class Journeys:
         recommend: RecommendationsProvider | None = None,
         policy: ContactPolicy | None = None,
         unsubscribe_url: str | None = None,
+        record_event: RecordEvent | None = None,
+        may_record: Callable[[str, str], bool] | None = None,
     ) -> Journeys:
-        """Wire the service and register its record kinds, hooks and dataset."""
+        """Wire the service and register its record kinds, hooks and dataset.
+
+        ``record_event(subject, kind, properties, at)`` stores an engagement event for a
+        subject and ``may_record(subject, kind)`` says whether it would be kept (the kit
+        passes the workflows' ingest); without them nothing is tracked.
+        """
         suppression = Suppression(store, lambda data: mac(SUPPRESSION_LABEL, data))
         tokens = UnsubscribeTokens(
             lambda data: mac(TOKEN_LABEL, data),
@@ -125,22 +138,40 @@ class Journeys:
             recommend=recommend,
         )
         names = frozenset(trait_names)
+        tracking = TrackingTokens(
+            lambda data: mac(TRACKING_LABEL, data),
+            lambda data, tag: verify_mac(TRACKING_LABEL, data, tag),
+        )
+        allowed = may_record or (lambda _subject, _kind: False)
+        outbox = Outbox(
+            store=store,
+            vault=vault,
+            engine=engine,
+            tokens=tokens,
+            traits=traits,
+            unsubscribe_url=unsubscribe_url,
+            tracking=tracking,
+            may_record=allowed,
+        )
         service = cls(
             store=store,
             vault=vault,
             consent=consent,
             clock=clock,
             engine=engine,
-            outbox=Outbox(
-                store=store,
-                vault=vault,
-                engine=engine,
-                tokens=tokens,
-                traits=traits,
-                unsubscribe_url=unsubscribe_url,
-            ),
+            outbox=outbox,
             tokens=tokens,
             suppression=suppression,
+            engagement=Engagement(
+                store=store,
+                engine=engine,
+                outbox=outbox,
+                tokens=tracking,
+                suppression=suppression,
+                clock=clock,
+                record_event=record_event or (lambda *_: False),
+                may_record=allowed,
+            ),
             known=lambda: Known(
                 templates=TEMPLATES,
                 traits=names,
@@ -173,13 +204,14 @@ class Journeys:
             RecordKind(
                 name="journeys.index",
                 owner="journeys",
-                description="due-time index and outbox queue entries naming the subject",
+                description="due-time index, outbox queue and tracking pointers naming the subject",
                 shared=True,
                 on_erasure=service.on_erasure,
             )
         )
         registries.hooks.on_events("journeys", service.on_events)
         registries.hooks.on_merge("journeys", service.on_merge)
+        registries.hooks.on_traits_change("journeys", service.on_traits)
         registries.datasets.register(
             "journeys.actions",
             service.dataset,
@@ -303,9 +335,20 @@ class Journeys:
             self.engine.on_events(subject, events, journeys, self.clock.now())
 
     def on_merge(self, source: str, target: str) -> None:
-        """The merge hook: the merged subject's journeys end (the survivor keeps its own)."""
-        del target
-        self._unindex(source, reason="merged")
+        """The merge hook: the merged subject's journeys go on as the survivor's.
+
+        Active entries and watches move (one active entry per journey: the survivor's own
+        wins), and so do outbox actions, their queue and tracking pointers, and the contact
+        history that caps count against.
+        """
+        self.engine.adopt(source, target, self._active())
+        move_outbox(self.store, self.vault, source, target)
+
+    def on_traits(self, subject: str, names: Sequence[str]) -> None:
+        """The traits hook: date triggers follow a changed date, segment triggers re-check."""
+        journeys = self._active()
+        if journeys:
+            self.engine.on_traits(subject, names, journeys, self.clock.now())
 
     def refresh(self, subject: str, *, now: datetime | None = None) -> int:
         """Re-evaluate segment and date triggers for ``subject`` (call after a trait update).
@@ -338,14 +381,14 @@ class Journeys:
         """
         moment = self._now(now)
         problems: list[Problem] = []
-        if limit is not None and (type(limit) is not int or not 1 <= limit <= _MAX_LIMIT):
-            problems.append(Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}"))
+        if limit is not None and (type(limit) is not int or not 1 <= limit <= MAX_LIMIT):
+            problems.append(Problem(where="limit", what=f"must be an int in 1..{MAX_LIMIT}"))
         check_callable(progress, "progress", problems)
         raise_problems("invalid run", problems)
         self._reload()
         journeys = self._by_id()
         totals: dict[str, int] = {}
-        cap = limit or _MAX_LIMIT
+        cap = limit or MAX_LIMIT
         bound = to_micros(moment)
         while sum(totals.values()) < cap:
             batch = self._due_batch(bound, min(_BATCH, cap - sum(totals.values())))
@@ -402,30 +445,69 @@ class Journeys:
 
     # -- the outbox ------------------------------------------------------------------------
 
-    def pending(self, now: datetime | None = None, *, limit: int = 100) -> list[Action]:
-        """Actions due to send at ``now`` (default: the clock), at most ``limit``.
+    def pending(
+        self, now: datetime | None = None, *, limit: int = 100, lease: timedelta = DEFAULT_LEASE
+    ) -> list[Action]:
+        """Actions due to send at ``now`` (default: the clock), at most ``limit``, leased.
 
         Consent, restriction, the address and the suppression list are checked again: an
-        action that may no longer go is cancelled with the reason and not returned.
+        action that may no longer go is cancelled with the reason and not returned. Each
+        action handed out is reserved for ``lease`` (default 10 minutes): no other
+        ``pending`` call hands it out meanwhile; without ``mark_sent`` or ``mark_failed``
+        before the lease ends, it is handed out again.
         """
         moment = self._now(now)
-        if type(limit) is not int or not 1 <= limit <= _MAX_LIMIT:
-            raise InvalidInput(
-                "invalid limit", [Problem(where="limit", what=f"must be an int in 1..{_MAX_LIMIT}")]
-            )
-        return self.outbox.pending(moment, limit)
+        check_limit(limit)
+        check_lease(lease)
+        return self.outbox.pending(moment, limit, lease)
+
+    def queued(self, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Actions waiting in the outbox, soonest first, without addresses: for operator views.
+
+        Read only: unlike :meth:`pending`, nothing is re-checked or cancelled, no token issued.
+        """
+        check_limit(limit)
+        return self.outbox.queued(limit)
 
     def mark_sent(self, action_id: str) -> bool:
-        """Record that ``action_id`` was delivered; False if it was not pending (idempotent)."""
-        _check_action_id(action_id)
+        """Record that ``action_id`` was sent; False if it was not pending (idempotent)."""
+        check_action_id(action_id)
         return self.outbox.mark_sent(action_id)
 
     def mark_failed(self, action_id: str, *, permanent: bool = False) -> datetime | None:
         """Record a failed attempt; returns when it will be retried, None if given up."""
-        _check_action_id(action_id)
+        check_action_id(action_id)
         if not isinstance(permanent, bool):
             raise InvalidInput("invalid flag", [Problem(where="permanent", what="must be a bool")])
         return self.outbox.mark_failed(action_id, self.clock.now(), permanent=permanent)
+
+    # -- delivery and engagement -----------------------------------------------------------
+
+    def opened(self, token: object) -> bool:
+        """The open pixel of a sent e-mail was fetched; whether ``email_open`` was recorded.
+
+        Recorded once per action, and only while the subject has a basis for the event.
+        :class:`~personakit.journeys.InvalidToken` for a bad or expired token.
+        """
+        return self.engagement.opened(token)
+
+    def clicked(self, token: object) -> str:
+        """A click redirect was followed: the URL to send the browser to (see ``docs``).
+
+        Records ``email_click`` (once per link) while the subject has a basis for it. The
+        URL is always one of the message's own links. :class:`InvalidToken` otherwise.
+        """
+        return self.engagement.clicked(token)
+
+    def record_delivery(self, action_id: str, status: str) -> bool:
+        """A delivery report: ``delivered``, ``soft_bounce`` or ``hard_bounce``.
+
+        Counted once per status; recorded as ``email_delivered`` / ``email_bounced`` while
+        the subject has a basis; a hard bounce suppresses the address and cancels the
+        subject's pending actions on that channel. Returns whether an event was recorded.
+        """
+        check_delivery(action_id, status)
+        return self.engagement.delivery(action_id, status)
 
     # -- unsubscribe and suppression -------------------------------------------------------
 
@@ -463,12 +545,12 @@ class Journeys:
 
     def is_suppressed(self, channel: str, address: str) -> bool:
         """Whether ``address`` is on the suppression list for ``channel``."""
-        _check_channel_address(channel, address)
+        check_channel_address(channel, address)
         return self.suppression.contains(channel, address)
 
     def suppress(self, channel: str, address: str) -> bool:
         """Put ``address`` on the suppression list (an opt-out made elsewhere)."""
-        _check_channel_address(channel, address)
+        check_channel_address(channel, address)
         return self.suppression.add(channel, address)
 
     # -- record kinds ----------------------------------------------------------------------
@@ -481,53 +563,18 @@ class Journeys:
         channel = purpose.removeprefix("marketing.")
         if channel not in CHANNELS or channel == purpose:
             return 0
+        forget_engagement(self.vault, subject, channel)
         return self.outbox.cancel_channel(subject, channel, "withdrawn")
 
     def on_erasure(self, subject: str) -> int:
         """The erasure remover: delete the subject's due and queue entries (counted)."""
         check_subject(subject)
-        return self._unindex(subject, reason="erased")
-
-    def _unindex(self, subject: str, *, reason: str) -> int:
-        removed = 0
-        for _kind, name, raw in list(self.vault.scan(subject, KIND)):
-            record = loads(raw) if name.startswith(("state.", "outbox.")) else None
-            if not isinstance(record, dict):
-                continue
-            if name.startswith("state."):
-                for key in (record.get("due"), record.get("watch")):
-                    if key:
-                        removed += int(self.store.delete(key))
-                record.update(due=None, watch=None, active=False)
-                self.vault.put(subject, KIND, name, canonical_json(record))
-            elif record.get("status") == "pending":
-                self.outbox.finish(subject, record, "cancelled", reason=reason)
-                removed += 1
-        return removed
+        return unindex(self.vault, self.outbox, subject, reason="erased")
 
     def export_section(self, subject: str, records: Sequence[ExportRecord]) -> Any:
         """The ``journeys`` export section: states, actions and contact times."""
         del subject
-        if not isinstance(records, (list, tuple)) or not all(
-            isinstance(r, ExportRecord) for r in records
-        ):
-            raise InvalidInput(
-                "invalid records", [Problem(where="records", what="must be ExportRecords")]
-            )
-        if not records:
-            return None  # nothing kept: no section (as for every capability's exporter)
-        section: dict[str, list[Any]] = {"states": [], "actions": [], "contacts": []}
-        for record in records:
-            if record.name.startswith("state."):
-                doc = record.json()
-                section["states"].append({"journey": record.name[6:], **_public_state(doc)})
-            elif record.name.startswith("outbox."):
-                section["actions"].append(record.json())
-            elif record.name == "contacts":
-                section["contacts"] = [
-                    {"channel": ch, "at": from_micros(m).isoformat()} for ch, m in record.json()
-                ]
-        return section
+        return export_section(records)
 
     # -- measurement -----------------------------------------------------------------------
 
@@ -568,35 +615,3 @@ class Journeys:
                 "invalid time", [Problem(where="now", what="outside the supported range")]
             ) from None
         return moment
-
-
-def _public_state(doc: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "occurrence": doc.get("occ"),
-        "active": doc.get("active"),
-        "entered": from_micros(doc["entered"]).isoformat() if doc.get("entered") else None,
-        "next_step": doc.get("step"),
-        "holdout": doc.get("holdout"),
-        "segment_member": doc.get("member"),
-        "context": doc.get("context"),
-        "ended": doc.get("ended"),
-    }
-
-
-def _check_action_id(action_id: object) -> None:
-    if not isinstance(action_id, str) or not _ACTION_ID.fullmatch(action_id):
-        raise InvalidInput("invalid action id", [Problem(where="action_id", what="not an id")])
-
-
-def _check_channel_address(channel: object, address: object) -> None:
-    problems: list[Problem] = []
-    if channel not in CHANNELS:
-        problems.append(Problem(where="channel", what="must be email, sms or push"))
-    if not isinstance(address, str) or not address.strip() or len(address) > 320:  # noqa: PLR2004
-        problems.append(Problem(where="address", what="must be a non-empty address"))
-    else:
-        try:
-            address.encode("utf-8")
-        except UnicodeEncodeError:
-            problems.append(Problem(where="address", what="is not Unicode text"))
-    raise_problems("invalid address", problems)

@@ -4,10 +4,15 @@ It renders an action's payload as a short plain-text message (the host's own tem
 expected in production), adds the RFC 8058 one-click unsubscribe headers the action carries
 (``List-Unsubscribe`` and ``List-Unsubscribe-Post: List-Unsubscribe=One-Click``) and hands it
 to an SMTP server. :func:`drain` sends what is due and records each outcome in the outbox.
+
+When the action carries tracking (an open pixel, click-redirect links: only while the subject
+has a basis for those events), the message also gets an HTML part with the links and the
+pixel; the links in both parts are the redirect URLs.
 """
 
 from __future__ import annotations
 
+import html
 import smtplib
 import ssl
 from datetime import datetime
@@ -21,7 +26,7 @@ from attrs import frozen
 from personakit.journeys._model import Action
 from personakit.journeys._service import Journeys
 
-__all__ = ["DrainSummary", "SmtpSender", "drain", "render"]
+__all__ = ["DrainSummary", "SmtpSender", "drain", "render", "render_html"]
 
 _PERMANENT: Final = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused)
 # RFC 5322's hard line limit: an unsubscribe URL has no space to fold at, and folding it by
@@ -46,10 +51,36 @@ def render(action: Action) -> tuple[str, str]:
     lines = [f"Hello {payload['first_name']}," if "first_name" in payload else "Hello,", ""]
     if "offer" in payload:
         lines.append(f"Your code: {payload['offer']}")
+    if isinstance(payload.get("url"), str):
+        lines.append(str(payload["url"]))
     lines.extend(
-        f"- {item.get('item')}: {item.get('reason')}" for item in payload.get("recommendations", [])
+        " ".join(
+            str(part)
+            for part in (f"- {item.get('item')}: {item.get('reason')}", item.get("url"))
+            if part
+        )
+        for item in payload.get("recommendations", [])
     )
     return subject, "\n".join(lines) + "\n"
+
+
+def render_html(action: Action) -> str | None:
+    """An HTML part with the action's links and open pixel, or None when it has neither."""
+    if action.pixel_url is None and not action.links:
+        return None
+    _, text = render(action)
+    parts = []
+    for line in text.splitlines():
+        words = [
+            f'<a href="{html.escape(w)}">{html.escape(w)}</a>'
+            if w.startswith(("http://", "https://"))
+            else html.escape(w)
+            for w in line.split(" ")
+        ]
+        parts.append(f"<p>{' '.join(words)}</p>" if line else "")
+    if action.pixel_url is not None:
+        parts.append(f'<img src="{html.escape(action.pixel_url)}" width="1" height="1" alt="">')
+    return "<html><body>" + "\n".join(parts) + "</body></html>\n"
 
 
 @frozen(kw_only=True)
@@ -75,6 +106,9 @@ class SmtpSender:
         for name, value in action.headers.items():
             message[name] = value
         message.set_content(body)
+        page = render_html(action)
+        if page is not None:
+            message.add_alternative(page, subtype="html")
         return message
 
     def send(self, action: Action) -> None:

@@ -474,11 +474,21 @@ class Predictive:
         stats = self.stats(subject)
         model = self.model()
         return {
-            "statistics": None if stats is None else stats.to_json(),
+            "statistics": None if stats is None else _exported(stats),
             "prediction": self.score(subject).as_dict(),
             "model": None if model is None else model.as_dict(),
             "logic": _LOGIC,
         }
+
+
+def _exported(stats: PurchaseStats) -> dict[str, Any]:
+    """The statistics as the customer reads them: the purchase days as dates, not bits."""
+    doc = stats.to_json()
+    doc.pop("purchase_day_bits", None)
+    days = stats.purchase_days()
+    if days is not None:
+        doc["purchase_dates"] = [day.isoformat() for day in days]
+    return doc
 
 
 @frozen

@@ -10,7 +10,7 @@ was last set. Rectification (GDPR Art 16) is an update recorded as such in the a
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
@@ -21,7 +21,7 @@ from personakit._clock import Clock, as_utc
 from personakit._ids import ACTOR_RE
 from personakit._vault import Vault, check_subject
 from personakit.audit import AuditLog
-from personakit.exceptions import ConsentRequired, InvalidInput, Problem
+from personakit.exceptions import ConsentRequired, InvalidInput, Problem, SubjectNotFound
 from personakit.schema import SchemaValidator, compile_schema
 
 __all__ = [
@@ -107,7 +107,9 @@ class TraitStore:
     """Read and update subjects' traits.
 
     ``may_store(subject, category)`` is the lawful-basis check the kit supplies: a trait whose
-    category no purpose with a current basis covers is refused.
+    category no purpose with a current basis covers is refused. ``subject_exists(subject)``
+    says whether a pseudonym names a live subject; an update re-checks it (and the basis)
+    inside its transaction, see :meth:`update`.
     """
 
     def __init__(
@@ -119,14 +121,19 @@ class TraitStore:
         *,
         subject_ref: Callable[[str], str],
         may_store: Callable[[str, str], bool],
+        subject_exists: Callable[[str], bool] | None = None,
     ) -> None:
         """Wire the store to the vault, audit log, clock and the manifest's declarations."""
         self.vault = vault
+        self._exists = subject_exists
         self.audit = audit
         self.clock = clock
         self.declarations = dict(declarations)
         self._ref = subject_ref
         self._may_store = may_store
+        #: ``on_change(subject, names)``, called in the write transaction of every update
+        #: (the workflows layer sets it to run its traits hooks).
+        self.on_change: Callable[[str, Sequence[str]], None] | None = None
 
     def __repr__(self) -> str:
         """Render with the declared trait names."""
@@ -163,8 +170,15 @@ class TraitStore:
     ) -> TraitUpdate:
         """Set (or with ``None`` remove) traits, all or nothing, with an audit entry.
 
-        Raises :class:`InvalidInput` listing every problem, and
-        :class:`~personakit.exceptions.ConsentRequired` if a trait's category has no basis.
+        Raises :class:`InvalidInput` listing every problem,
+        :class:`~personakit.exceptions.ConsentRequired` if a trait's category has no basis, and
+        :class:`~personakit.exceptions.SubjectNotFound` if the subject is gone (erased).
+
+        The subject's existence and the basis are checked inside the transaction that writes:
+        its first read takes the subject (PostgreSQL: the subject's advisory lock; SQLite: the
+        write lock), so an erasure or a withdrawal that committed first is seen, and one that
+        comes later waits for this update. Checked before it, an erasure committing in between
+        would be followed by a traits record (and a fresh data key) of the erased subject.
         """
         check_subject(subject)
         checked = self.validate(dict(values) if isinstance(values, Mapping) else values)
@@ -179,8 +193,10 @@ class TraitStore:
         moment = None if at is None else check_moment(at, "at", token_problems)
         raise_problems("invalid traits", token_problems)
         when = self.clock.now() if moment is None else as_utc(moment)
-        self._check_basis(subject, checked)
         with self.vault.store.transaction():
+            if self._exists is not None and not self._exists(subject):
+                raise SubjectNotFound("subject")
+            self._check_basis(subject, checked)
             current = self._load(subject)
             for name, value in checked.items():
                 if value is None:
@@ -205,6 +221,8 @@ class TraitStore:
                 actor=actor,
                 data={"set": list(update.set), "removed": list(update.removed), "source": source},
             )
+            if self.on_change is not None:
+                self.on_change(subject, (*update.set, *update.removed))
         return update
 
     def _check_basis(self, subject: str, values: Mapping[str, Any]) -> None:

@@ -7,8 +7,8 @@ audit pack with a SHA-256 manifest recorded in the audit chain. See ``docs/repor
 
 from __future__ import annotations
 
-from personakit.reporting._activity import JOURNEY_STATUSES, JOURNEYS_DATASET
 from personakit.reporting._doc import SUPPRESSED, is_suppressed
+from personakit.reporting._journeys import JOURNEY_STATUSES, JOURNEYS_DATASET
 from personakit.reporting._pack import MANIFEST_NAME, PACK_FORMAT, PackCheck, PackReceipt
 from personakit.reporting._render import to_html, to_markdown
 from personakit.reporting._service import (

@@ -1,8 +1,8 @@
-"""The reports over what happened: consent (and the dossier), dsr, budget, journeys.
+"""The reports over what happened: consent (and the dossier), dsr, budget.
 
-Figures are exact counts over the store's own records; the consent and journeys reports
-suppress counts from 1 to k - 1 (see :mod:`personakit.reporting._doc`). The budget report reads
-the ledger and never spends: an auditor may run it at will.
+Figures are exact counts over the store's own records; the consent report suppresses counts
+from 1 to k - 1 and the cells by which a row's total would give them back (:mod:`._suppress`).
+The budget report reads the ledger and never spends: an auditor may run it at will.
 """
 
 from __future__ import annotations
@@ -16,25 +16,16 @@ from typing import Any, Final
 from personakit.consent import decide
 from personakit.reporting._doc import chart, document, rate, small, table
 from personakit.reporting._sources import Census, ReportSources
+from personakit.reporting._suppress import protect_rows, shown_rate
 
 __all__ = [
-    "JOURNEYS_DATASET",
-    "JOURNEY_STATUSES",
     "SectionSource",
     "budget_report",
     "consent_report",
     "dossier",
     "dsr_report",
-    "journeys_report",
 ]
 
-#: The dataset journeys offers its actions as: one row per produced action (channel, status
-#: pending / sent / failed / cancelled, reason, deferred) and one per holdout entry.
-JOURNEYS_DATASET: Final = "journeys.actions"
-#: The outbox statuses the journeys report counts, in column order.
-JOURNEY_STATUSES: Final = ("pending", "sent", "failed", "cancelled")
-#: The journeys report's per-channel columns.
-JOURNEY_COLUMNS: Final = ("produced", "deferred", *JOURNEY_STATUSES, "unsubscribed", "other")
 _DECISIONS: Final = ("given", "refused", "withdrawn", "expired")
 
 #: A section another capability provides through the facade (e.g. the budget ledger).
@@ -51,32 +42,49 @@ def consent_report(sources: ReportSources, census: Census, k: int) -> dict[str, 
     now = sources.clock.now()
     purposes = [p.id for p in manifest.consent_purposes()]
     current, monthly, (with_ledger, gpc, tcf) = _consent_counts(sources, census, purposes)
+    # Each row publishes its total (subjects; the decisions a month's grant share divides by),
+    # so its small cells are protected with complementary suppression.
     state_rows = [
-        {
-            "purpose": purpose,
-            "notice_version": version,
-            "subjects": small(counts["subjects"], k),
-            **{s: small(counts[s], k) for s in (*_DECISIONS, "stale")},
-            "given_rate": rate(counts["given"], counts["subjects"], k),
-        }
-        for (purpose, version), counts in sorted(current.items())
+        {**row, "given_rate": shown_rate(row, "given", "subjects")}
+        for row in protect_rows(
+            [
+                {
+                    "purpose": purpose,
+                    "notice_version": version,
+                    "subjects": counts["subjects"],
+                    **{s: counts[s] for s in (*_DECISIONS, "stale")},
+                }
+                for (purpose, version), counts in sorted(current.items())
+            ],
+            ("subjects", *_DECISIONS, "stale"),
+            [(_DECISIONS, "subjects")],
+            k,
+        )
     ]
     month_rows = [
-        {
-            "month": month,
-            "purpose": purpose,
-            **{s: small(counts[s], k) for s in _DECISIONS},
-            "given_rate": rate(counts["given"], sum(counts.values()), k),
-        }
-        for (month, purpose), counts in sorted(monthly.items())
+        {**row, "given_rate": shown_rate(row, "given", "decisions")}
+        for row in protect_rows(
+            [
+                {
+                    "month": month,
+                    "purpose": purpose,
+                    **{s: counts[s] for s in _DECISIONS},
+                    "decisions": sum(counts.values()),
+                }
+                for (month, purpose), counts in sorted(monthly.items())
+            ],
+            (*_DECISIONS, "decisions"),
+            [(_DECISIONS, "decisions")],
+            k,
+        )
     ]
     months = sorted({month for month, _ in monthly})
+    shares = {(r["month"], r["purpose"]): r["given_rate"] for r in month_rows}
     series: dict[str, list[float | None]] = {}
     for purpose in purposes:
         values: list[float | None] = []
         for month in months:
-            counts = monthly.get((month, purpose), Counter())
-            value = rate(counts["given"], sum(counts.values()), k)
+            value = shares.get((month, purpose))
             values.append(value if isinstance(value, float) else None)
         if any(v is not None for v in values):
             series[purpose] = values
@@ -103,7 +111,7 @@ def consent_report(sources: ReportSources, census: Census, k: int) -> dict[str, 
             table(
                 "decisions_by_month",
                 "Decisions recorded per month (ledger records)",
-                ("month", "purpose", *_DECISIONS, "given_rate"),
+                ("month", "purpose", *_DECISIONS, "decisions", "given_rate"),
                 month_rows,
             ),
         ],
@@ -120,7 +128,11 @@ def consent_report(sources: ReportSources, census: Census, k: int) -> dict[str, 
         notes=[
             "stale: given under a notice version that is no longer current.",
             "GPC and TCF shares: subjects with a ledger who sent that signal at least once.",
-            f"Counts from 1 to {k - 1} are suppressed, and so are rates computed from them.",
+            (
+                f"Counts from 1 to {k - 1} are suppressed, and so are the cells that would let "
+                "a row's total give them away (complementary suppression) and the rates "
+                "computed from any of them."
+            ),
         ],
     )
 
@@ -276,6 +288,8 @@ def dsr_report(sources: ReportSources, k: int) -> dict[str, Any]:
         answered = None if answered_raw is None else datetime.fromisoformat(answered_raw)
         state = request["state"]
         outcome = {"completed": "complied", "denied": "denied"}.get(state, "open")
+        if outcome == "complied" and request.get("withheld") is True:
+            outcome = "complied_in_part"
         log.append(
             {
                 "id": request["id"],
@@ -342,6 +356,7 @@ def dsr_report(sources: ReportSources, k: int) -> dict[str, Any]:
                     "kind",
                     "received",
                     "complied",
+                    "complied_in_part",
                     "denied",
                     "open",
                     "median_days",
@@ -360,8 +375,9 @@ def dsr_report(sources: ReportSources, k: int) -> dict[str, Any]:
         charts=[chart("timeliness", "Requests per month received", "bar", months, timeliness)],
         notes=[
             (
-                "complied: completed in whole or in part; days are calendar days from receipt to "
-                "the answer (UTC dates)."
+                "complied: completed in whole or in part (the CCPA section 7102 figure); "
+                "complied_in_part: of those, completed with a result naming what was withheld; "
+                "days are calendar days from receipt to the answer (UTC dates)."
             )
         ],
     )
@@ -372,7 +388,8 @@ def _metrics(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     answered = [r for r in rows if r["on_time"] is not None]
     return {
         "received": len(rows),
-        "complied": sum(1 for r in rows if r["outcome"] == "complied"),
+        "complied": sum(1 for r in rows if r["outcome"] in {"complied", "complied_in_part"}),
+        "complied_in_part": sum(1 for r in rows if r["outcome"] == "complied_in_part"),
         "denied": sum(1 for r in rows if r["outcome"] == "denied"),
         "open": sum(1 for r in rows if r["outcome"] == "open"),
         "median_days": float(statistics.median(days)) if days else None,
@@ -457,65 +474,4 @@ def budget_report(sources: ReportSources, provider: SectionSource | None, k: int
             )
         ]
         + ([] if provider is not None else ["analytics not enabled"]),
-    )
-
-
-def journeys_report(sources: ReportSources, k: int) -> dict[str, Any]:
-    """Journey actions per channel and status, cancellations by reason (if journeys offers them)."""
-    datasets = sources.registries.datasets
-    enabled = JOURNEYS_DATASET in datasets
-    per_channel: dict[str, Counter[str]] = defaultdict(Counter)
-    cancelled: Counter[tuple[str, str]] = Counter()
-    holdout = 0
-    if enabled:
-        for _subject, row in datasets.rows(JOURNEYS_DATASET, sources.dataset_purpose):
-            status = str(row.get("status"))
-            if status == "holdout":
-                holdout += 1
-                continue
-            channel = str(row.get("channel"))
-            counts = per_channel[channel]
-            counts["produced"] += 1
-            counts["deferred"] += row.get("deferred") is True
-            counts[status if status in JOURNEY_STATUSES else "other"] += 1
-            if status == "cancelled":
-                reason = str(row.get("reason"))
-                cancelled[(channel, reason)] += 1
-                counts["unsubscribed"] += reason == "unsubscribed"
-    return document(
-        "journeys",
-        "Journeys: messages per channel",
-        generated_at=sources.clock.now(),
-        k=k,
-        summary={
-            "enabled": enabled,
-            "actions": small(sum(c["produced"] for c in per_channel.values()), k),
-            "holdout": small(holdout, k),
-        },
-        tables=[
-            table(
-                "channels",
-                "Actions per channel and status",
-                ("channel", *JOURNEY_COLUMNS),
-                (
-                    {"channel": ch, **{s: small(c[s], k) for s in JOURNEY_COLUMNS}}
-                    for ch, c in sorted(per_channel.items())
-                ),
-            ),
-            table(
-                "cancellations",
-                "Cancelled actions by reason",
-                ("channel", "reason", "actions"),
-                (
-                    {"channel": ch, "reason": reason, "actions": small(n, k)}
-                    for (ch, reason), n in sorted(cancelled.items())
-                ),
-            ),
-        ],
-        notes=[
-            "journeys enabled"
-            if enabled
-            else "journeys not enabled: no journeys.actions dataset is registered",
-            f"Counts from 1 to {k - 1} are suppressed.",
-        ],
     )

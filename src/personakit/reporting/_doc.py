@@ -7,7 +7,8 @@ Markdown and HTML are drawn from this shape alone, so a new report needs no rend
 
 A count from 1 to k - 1 could single a person out: in the consent, journeys and minimization
 reports it is replaced by :data:`SUPPRESSED` (``{"suppressed": true}``), and so is any rate
-computed from it. Zero singles nobody out and is shown.
+computed from it. Zero singles nobody out and is shown. Reports that publish totals hide more
+cells, marked the same way, so that no total gives a hidden one back (:mod:`._suppress`).
 """
 
 from __future__ import annotations

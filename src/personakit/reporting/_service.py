@@ -19,9 +19,9 @@ from personakit.reporting._activity import (
     consent_report,
     dossier,
     dsr_report,
-    journeys_report,
 )
 from personakit.reporting._checks import ReadsSource, audit_report, minimization_report
+from personakit.reporting._journeys import journeys_report
 from personakit.reporting._pack import (
     PackCheck,
     PackReceipt,
@@ -177,7 +177,7 @@ class Reports:
             "budget": lambda: budget_report(src, self._sections.get("budget"), k),
             "inventory": lambda: inventory_report(src, k),
             "retention": lambda: retention_report(src, census, k),
-            "journeys": lambda: journeys_report(src, k),
+            "journeys": lambda: journeys_report(src, census, k),
             "minimization": lambda: minimization_report(src, census, self._reads, k),
             "audit": lambda: audit_report(src, k),
         }

@@ -14,6 +14,7 @@ from typing import Any
 from personakit.consent import Manifest
 from personakit.reporting._doc import Cell, document, table
 from personakit.reporting._sources import Census, ReportSources
+from personakit.reporting._subjects import subject_categories
 from personakit.workflows import category_retention
 
 __all__ = ["inventory_report", "retention_report", "ropa"]
@@ -85,15 +86,9 @@ def ropa(sources: ReportSources, census: Census, k: int) -> dict[str, Any]:
         ),
         table(
             "subjects",
-            "(c) Categories of data subjects",
-            ("category", "description", "subjects_held"),
-            [
-                {
-                    "category": "customers_and_visitors",
-                    "description": "shop customers and visitors, known or anonymous",
-                    "subjects_held": len(census.facts()),
-                }
-            ],
+            "(c) Categories of data subjects (declared per purpose, or derived from it)",
+            ("category", "description", "purposes", "source", "subjects_held"),
+            subject_categories(manifest, census),
         ),
         table(
             "data_categories",

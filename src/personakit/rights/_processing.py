@@ -19,7 +19,7 @@ from attrs import define
 from personakit._ids import check_actor
 from personakit.audit import AuditLog
 from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose, RestrictionChange
-from personakit.exceptions import InvalidInput, Problem
+from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
 from personakit.profiles import IdentityIndex
 from personakit.storage import Store
 from personakit.workflows import Hooks
@@ -198,6 +198,10 @@ class ProcessingControls:
         }
         receipts: list[ConsentReceipt] = []
         with self.store.transaction():
+            # Re-checked under the subject's lock (the read takes it): an erasure committed
+            # since subject_of must not be followed by this stop's audit entry for it.
+            if not self.identity.exists(pseudonym):
+                raise SubjectNotFound("subject")
             for purpose in chosen:
                 state = consent.state(pseudonym, purpose.id)
                 status = None if state.record is None else state.record.status

@@ -324,8 +324,10 @@ class DiskStore:
         # single statement is atomic on its own, and starts as a write, so there is no read
         # lock to upgrade. diskcache's AFTER INSERT / AFTER UPDATE triggers keep its counters.
         now = time.time()
-        with self._translated():
+        try:  # inline rather than _translated(): the bulk paths put once per record
             compat.execute(self._cache, compat.UPSERT, (key, now, now, value))
+        except _backend_errors() as exc:
+            raise StorageError(f"store operation failed: {type(exc).__name__}") from exc
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
         """Set several keys, all or nothing: one ``executemany`` of the UPSERT."""
@@ -377,16 +379,30 @@ class DiskStore:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Group writes in one SQLite transaction (BEGIN IMMEDIATE); nested calls join it."""
+        local = self._local
+        if getattr(local, "depth", 0) and local.depth_generation == _fork_generation:
+            # Nested in this thread's own transaction: joining it is all diskcache's nested
+            # transact() does (no savepoint; the outermost commits or rolls back), and bulk
+            # ingest opens tens of thousands of nested ones (every hook, every audit entry).
+            local.depth += 1
+            try:
+                yield
+            finally:
+                local.depth -= 1
+            return
         try:
             context = self._cache.transact()
             context.__enter__()
         except _backend_errors() as exc:
             raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
+        local.depth, local.depth_generation = 1, _fork_generation
         try:
             yield
         except BaseException as exc:
+            local.depth = 0
             context.__exit__(type(exc), exc, exc.__traceback__)
             raise
+        local.depth = 0
         try:
             context.__exit__(None, None, None)
         except sqlite3.Error as exc:

@@ -54,6 +54,12 @@ transaction are one statement that takes their key's lock while it runs. Plain r
 transaction take no lock and never wait. READ COMMITTED is deliberate: each statement sees
 everything committed before it, including the previous lock holder's commit.
 
+A transaction remembers what it read under its locks and what it wrote (nobody else can change
+those until COMMIT) and sends its writes pipelined with COMMIT, or before a scan or range
+delete of its own; the second time a record name misses for a held subject, it is read for
+every held subject at once; a blind write outside subjects takes its lock with the flush that
+sends it (:mod:`personakit.storage._postgres_reads`).
+
 One call's domains are locked in ascending order inside a savepoint. A deadlock (two
 transactions growing their lock sets in opposite orders) rolls back to it, releasing just that
 call's locks so the other transaction finishes, and the call retries with backoff; deadlocks
@@ -63,15 +69,8 @@ statement running past ``statement_timeout``.
 
 Scrub
 -----
-A deleted row stays in the table file as a dead tuple until VACUUM. :meth:`PostgresStore.scrub`
-runs ``VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON)`` on the table (and so its TOAST table and index),
-then asks the statistics whether any dead row versions remain (an open snapshot, a prepared
-transaction or a replication slot can keep them), in every partition of a partitioned table
-(``pg_partition_tree``). The check covers the whole table, so other
-namespaces' fresh deletes can make it ``pending`` for a moment. Beyond VACUUM's reach are free
-space inside pages (PostgreSQL does not zero it), WAL segments, replicas and backups: there,
-erased values stay unreadable because erasure shreds their subject's key (crypto-shredding),
-which lives in a separate key store.
+:meth:`PostgresStore.scrub` VACUUMs the table and checks that no deleted row version is left
+(details and limits in :mod:`personakit.storage._postgres_scrub`).
 
 Errors from psycopg become :class:`~personakit.exceptions.StorageError` naming the psycopg
 exception type only: messages never carry keys, values or connection strings.
@@ -84,7 +83,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -96,12 +95,11 @@ from personakit.storage._base import (
     prefix_upper_bound,
 )
 from personakit.storage._postgres_locks import (
-    INDEX_PREFIX,
     LockIds,
     domain_of,
     domain_of_prefix,
-    index_domain,
 )
+from personakit.storage._postgres_reads import Locking, is_index, pointee
 from personakit.storage._postgres_schema import (
     SCAN_PAGE,
     Statements,
@@ -113,36 +111,25 @@ from personakit.storage._postgres_schema import (
     subject_of,
     subject_of_prefix,
 )
-from personakit.storage._postgres_sessions import Session, Sessions
+from personakit.storage._postgres_scrub import scrub_table
+from personakit.storage._postgres_sessions import Session, Sessions, send_pending
 
 if TYPE_CHECKING:
     # Annotations only: at run time psycopg is imported inside PostgresStore, on first use.
     import psycopg
-    from psycopg import errors
 
 __all__ = ["PostgresStore"]
 
 _CONNECT_TIMEOUT_SECONDS: Final = 10
-_LOCK_NOT_AVAILABLE: Final = "55P03"
-_QUERY_CANCELED: Final = "57014"
 # serialization_failure and deadlock_detected: the transaction that got it can simply rerun.
 _RETRYABLE: Final = frozenset({"40001", "40P01"})
-_DEADLOCK: Final = "40P01"
 _RETRIES: Final = 5
 _BACKOFF_SECONDS: Final = 0.02
-# Rounds of "read an index entry, lock what it points to" (each: the entry moved meanwhile).
-_INDEX_ROUNDS: Final = 8
 
 _T = TypeVar("_T")
 
-_SCRUB_DONE: Final = (
-    "VACUUM removed deleted row versions from the table, its TOAST table and index; free space "
-    "inside pages is not zeroed, and WAL segments, replicas and backups are beyond its reach: "
-    "erased values there stay unreadable because erasure shreds their keys (crypto-shredding)"
-)
 
-
-class PostgresStore:
+class PostgresStore(Locking):
     """A :class:`~personakit.storage.Store` in a PostgreSQL table, shared by many hosts.
 
     ``dsn`` is a libpq connection string or ``postgresql://`` URL. ``table`` (optionally
@@ -245,78 +232,6 @@ class PostgresStore:
         ).fetchone()
         return None if row is None else bytes(row[0])
 
-    def _lock_keys(
-        self, session: Session, keys: Sequence[str], extra: Iterable[str] = ()
-    ) -> dict[str, bytes]:
-        """Lock the domains of ``keys`` (and ``extra`` domains); return index entries' values.
-
-        An index entry's domain depends on its value, so it is read, its domain locked, and
-        read again under the lock until the domain it names is one we hold (whoever could
-        change it then waits for us). The values returned are those final reads.
-        """
-        conn = session.conn
-        assert conn is not None
-        index = sorted({key for key in keys if _is_index(key)})
-        domains = {domain_of(key) for key in keys if not _is_index(key)}.union(extra)
-        current: dict[str, bytes] = {}
-        if index:
-            current = self._read_index(conn, index)
-            domains.update(index_domain(key, current.get(key)) for key in index)
-        wanted = sorted({self._lock_id(domain) for domain in domains}.difference(session.held))
-        for _ in range(_INDEX_ROUNDS):
-            if not wanted:
-                return current
-            current = self._acquire(session, wanted, index)
-            moved = {self._lock_id(index_domain(key, current.get(key))) for key in index}
-            wanted = sorted(moved.difference(session.held))
-        raise StorageError("an index entry kept changing while it was being locked; retry")
-
-    def _read_index(
-        self, conn: psycopg.Connection[tuple[Any, ...]], keys: list[str]
-    ) -> dict[str, bytes]:
-        rows = conn.execute(self._sql.get_many, (self.namespace, keys), binary=True).fetchall()
-        return {str(key): bytes(value) for key, value in rows}
-
-    def _acquire(self, session: Session, wanted: list[int], read: list[str]) -> dict[str, bytes]:
-        """Take ``wanted`` locks in ascending order, then read the keys ``read``: one round trip.
-
-        Inside a savepoint unless this is the transaction's only lock (a single wait by a
-        transaction holding nothing cannot close a cycle): on a deadlock, rolling back to it
-        releases just this call's locks, so the other transaction finishes, and the call
-        retries with backoff instead of failing the whole transaction.
-        """
-        conn = session.conn
-        assert conn is not None
-        guarded = bool(session.held) or len(wanted) > 1
-        for attempt in range(_RETRIES):
-            try:
-                # prepare=False: a deadlock makes the pipeline skip Parses that psycopg still
-                # records as done, so the retry would name an unknown prepared statement.
-                with conn.pipeline():
-                    if guarded:
-                        conn.execute(b"SAVEPOINT personakit_lock", prepare=False)
-                    conn.execute(self._sql.lock, (wanted,), prepare=False)
-                    cursor = (
-                        conn.execute(
-                            self._sql.get_many, (self.namespace, read), binary=True, prepare=False
-                        )
-                        if read
-                        else None
-                    )
-                    if guarded:
-                        conn.execute(b"RELEASE SAVEPOINT personakit_lock", prepare=False)
-            except self._error as exc:
-                if not guarded or exc.sqlstate != _DEADLOCK or attempt + 1 == _RETRIES:
-                    raise
-                conn.execute(b"ROLLBACK TO SAVEPOINT personakit_lock")
-                time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
-                continue
-            session.held.update(wanted)
-            if cursor is None:
-                return {}
-            return {str(key): bytes(value) for key, value in cursor.fetchall()}
-        raise AssertionError  # pragma: no cover (the loop returns or raises)
-
     def _atomically(self, work: Callable[[], _T]) -> _T:
         """Run ``work`` in the current transaction, or in its own, retried on deadlock."""
         if self._session().depth:
@@ -333,6 +248,9 @@ class PostgresStore:
             time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
         raise AssertionError  # pragma: no cover (the loop returns or raises)
 
+    def _flush(self, session: Session) -> None:
+        send_pending(session, self.namespace, self._sql)
+
     # -- the Store protocol ----------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
@@ -347,13 +265,23 @@ class PostgresStore:
             if not session.depth:
                 with self._sessions.connection(session) as conn:
                     return self._fetch(conn, key)
-            if _is_index(key):
+            if key in session.known:  # read under its lock, or written, in this transaction
+                return session.known[key]
+            if is_index(key):
                 return self._lock_keys(session, [key]).get(key)
             lock = self._lock_id(domain_of(key))
+            subject = subject_of(key)
             if lock not in session.held:  # first touch: lock and read in one round trip
-                return self._acquire(session, [lock], [key]).get(key)
-            assert session.conn is not None
-            return self._fetch(session.conn, key)
+                value = self._acquire(session, [lock], [key]).get(key)
+                if subject:
+                    session.subjects.add(subject)
+            elif subject:
+                return self._read_ahead(session, key, subject)
+            else:
+                assert session.conn is not None
+                value = self._fetch(session.conn, key)
+            session.known[key] = value
+            return value
 
     def get_many(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The values of those ``keys`` that exist, in one ``= ANY(…)`` query."""
@@ -365,9 +293,19 @@ class PostgresStore:
         session = self._session()
         with self._translated("store operation failed"):
             if session.depth:
-                values = self._lock_keys(session, unique)
-                if all(map(_is_index, unique)):
-                    return values  # read under the locks already (identity prefetch)
+                # Locked and read in one round trip, but only what the transaction does not
+                # know yet; the rest comes from what it read or wrote.
+                known = session.known
+                missing = [key for key in unique if key not in known]
+                if missing:
+                    plain = [key for key in missing if not is_index(key)]
+                    self._lock_keys(session, missing, read=plain)
+                values: dict[str, bytes] = {}
+                for key in unique:
+                    value = known[key]
+                    if value is not None:
+                        values[key] = value
+                return values
             with self._sessions.connection(session) as conn:
                 rows = conn.execute(
                     self._sql.get_many, (self.namespace, unique), binary=True
@@ -378,14 +316,17 @@ class PostgresStore:
         """Set ``key`` to ``value``."""
         check_text(check_key(key))
         check_value(value)
-        row = (self.namespace, key, subject_of(key), value)
         session = self._session()
-        if session.depth or _is_index(key):
+        if session.depth or is_index(key):
 
             def write() -> None:
-                self._lock_keys(session, [key], _pointee(key, value))
-                assert session.conn is not None
-                session.conn.execute(self._sql.put, row)
+                if not (key in session.known or subject_of(key) or is_index(key)):
+                    # A blind write outside subjects (a segment index entry): its lock can
+                    # wait for the flush that sends it, saving a round trip now.
+                    session.later.add(self._lock_id(domain_of(key)))
+                else:
+                    self._lock_keys(session, [key], pointee(key, value))
+                session.known[key] = session.pending[key] = value  # sent at latest with COMMIT
 
             with self._translated("store operation failed"):
                 self._atomically(write)
@@ -395,7 +336,16 @@ class PostgresStore:
             try:
                 with self._translated("store operation failed"):
                     with self._sessions.connection(session) as conn:
-                        conn.execute(self._sql.put_locked, (*row, self._lock_id(domain_of(key))))
+                        conn.execute(
+                            self._sql.put_locked,
+                            (
+                                self.namespace,
+                                key,
+                                subject_of(key),
+                                value,
+                                self._lock_id(domain_of(key)),
+                            ),
+                        )
                     return
             except StorageError as exc:
                 if attempt + 1 == _RETRIES or not isinstance(exc, StorageConflict):
@@ -403,20 +353,20 @@ class PostgresStore:
             time.sleep(_BACKOFF_SECONDS * 2**attempt * (1 + random.random()))  # noqa: S311
 
     def put_many(self, items: Sequence[tuple[str, bytes]]) -> None:
-        """Set several keys, all or nothing: one pipelined ``executemany`` in a transaction."""
+        """Set several keys, all or nothing, in a transaction (written with its COMMIT)."""
         rows = []
         for key, value in items:
             check_text(check_key(key))
-            rows.append((self.namespace, key, subject_of(key), check_value(value)))
+            rows.append((key, check_value(value)))
         if not rows:
             return
         session = self._session()
 
         def write() -> None:
-            pointees = [domain for _, k, _, v in rows for domain in _pointee(k, v)]
-            self._lock_keys(session, [row[1] for row in rows], pointees)
-            assert session.conn is not None
-            session.conn.cursor().executemany(self._sql.put, rows)
+            pointees = [domain for key, value in rows for domain in pointee(key, value)]
+            self._lock_keys(session, [key for key, _ in rows], pointees)
+            for key, value in rows:  # sent at latest with COMMIT, in one pipelined round trip
+                session.known[key] = session.pending[key] = value
 
         with self._translated("store operation failed"):
             self._atomically(write)
@@ -428,8 +378,14 @@ class PostgresStore:
 
         def write() -> bool:
             self._lock_keys(session, [key])
+            known = session.known
+            if key in known:  # whether it exists is known: the delete can wait for COMMIT
+                existed = known[key] is not None
+                known[key] = session.pending[key] = None
+                return existed
             assert session.conn is not None
             cursor = session.conn.execute(self._sql.delete, (self.namespace, key, subject_of(key)))
+            known[key] = None
             return cursor.rowcount > 0
 
         with self._translated("store operation failed"):
@@ -452,8 +408,13 @@ class PostgresStore:
         def write() -> int:
             if domain is not None:
                 self._lock_keys(session, [], [domain])
+            self._flush(session)
             assert session.conn is not None
-            return session.conn.execute(statement, args).rowcount
+            count = session.conn.execute(statement, args).rowcount
+            known = session.known
+            for key in [key for key in known if key.startswith(prefix)]:
+                known[key] = None
+            return count
 
         with self._translated("store operation failed"):
             return self._atomically(write)
@@ -484,6 +445,8 @@ class PostgresStore:
                 self._translated("store operation failed"),
                 self._sessions.connection(session) as conn,
             ):
+                if session.depth:
+                    self._flush(session)  # the scan must see the transaction's writes
                 rows = conn.execute(statement, args, binary=True).fetchall()
             for key, value in rows:
                 yield str(key), bytes(value)
@@ -517,7 +480,7 @@ class PostgresStore:
             self._sessions.rollback(session)
             raise
         session.depth = 0
-        self._sessions.commit(session)
+        self._sessions.commit(session, lambda: self._flush(session))
 
     def scrub(self, *, attempts: int = 3, wait: float = 0.5) -> ScrubResult:
         """VACUUM the table, then check that no deleted row version is left in it.
@@ -533,65 +496,7 @@ class PostgresStore:
             msg = "scrub cannot run inside a transaction"
             raise RuntimeError(msg)
         with self._sessions.connection(session) as conn:
-            return self._scrub(conn, attempts, wait)
-
-    def _scrub(
-        self, conn: psycopg.Connection[tuple[Any, ...]], attempts: int, wait: float
-    ) -> ScrubResult:
-        warnings: list[str] = []
-
-        def on_notice(diagnostic: errors.Diagnostic) -> None:
-            if diagnostic.severity_nonlocalized == "WARNING":
-                warnings.append(diagnostic.sqlstate or "")
-
-        conn.add_notice_handler(on_notice)
-        reason = "no attempt was made"
-        try:
-            for attempt in range(attempts):
-                if attempt:
-                    time.sleep(wait)
-                warnings.clear()
-                outcome = self._vacuum_once(conn, warnings)
-                if isinstance(outcome, ScrubResult):
-                    return outcome
-                reason = outcome
-        finally:
-            conn.remove_notice_handler(on_notice)
-        return ScrubResult(status="pending", detail=reason)
-
-    def _vacuum_once(
-        self, conn: psycopg.Connection[tuple[Any, ...]], warnings: list[str]
-    ) -> ScrubResult | str:
-        """One VACUUM and check: a final result, or why a retry may succeed."""
-        try:
-            conn.execute(self._sql.vacuum)
-        except self._error as exc:
-            if exc.sqlstate == _QUERY_CANCELED:
-                return "VACUUM was cancelled (statement_timeout?); retry"
-            raise StorageError(f"scrub failed: {type(exc).__name__}") from exc
-        if _LOCK_NOT_AVAILABLE in warnings:
-            return "the table is locked by autovacuum, a VACUUM or a schema change; retry"
-        if warnings:
-            return ScrubResult(
-                status="pending",
-                detail="VACUUM skipped the table: only its owner (or a superuser) can vacuum it",
-            )
-        with self._translated("scrub failed"):
-            row = conn.execute(self._sql.dead_tuples).fetchone()
-        assert row is not None
-        if row[0] != "on":
-            return ScrubResult(
-                status="pending",
-                detail="track_counts is off, so whether VACUUM removed every deleted row "
-                "version cannot be checked",
-            )
-        dead = int(row[1])
-        if dead:
-            return (
-                f"{dead} deleted row version(s) are still needed by an open transaction, a "
-                "prepared transaction or a replication slot; retry once it ends"
-            )
-        return ScrubResult(status="done", detail=_SCRUB_DONE)
+            return scrub_table(conn, self._sql, self._error, attempts, wait)
 
     def migrate(self) -> tuple[int, int]:
         """Apply pending schema migrations (idempotent); return the version before and after.
@@ -609,12 +514,3 @@ class PostgresStore:
     def close(self) -> None:
         """Drain and close the connection pool. Idempotent; the store is unusable afterwards."""
         self._sessions.close()
-
-
-def _pointee(key: str, value: bytes) -> list[str]:
-    """The subject domain an index entry will point to once ``value`` is written."""
-    return [index_domain(key, value)] if _is_index(key) else []
-
-
-def _is_index(key: str) -> bool:
-    return key.startswith(INDEX_PREFIX)

@@ -14,31 +14,51 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from attrs import define, field
 
-from personakit.exceptions import StorageError
+from personakit.exceptions import StorageConflict, StorageError
+from personakit.storage._postgres_schema import subject_of
 
 if TYPE_CHECKING:
     import psycopg
     from psycopg_pool import ConnectionPool
 
-__all__ = ["Session", "Sessions"]
+    from personakit.storage._postgres_schema import Statements
+
+__all__ = ["Session", "Sessions", "send_pending"]
 
 # How long close() lets borrowed connections come back before closing them anyway.
 _DRAIN_SECONDS = 5.0
+# serialization_failure and deadlock_detected: the transaction that got it can simply rerun.
+_RETRYABLE = frozenset({"40001", "40P01"})
 
 
 @define
 class Session:
-    """One thread's transaction: its connection (None outside one), depth and held locks."""
+    """One thread's transaction: its connection (None outside one), depth and held locks.
+
+    ``known`` holds the values this transaction knows (None: known absent), each read while
+    its domain's lock was held or written by the transaction itself: until COMMIT nobody else
+    may change them, so they are not read again. ``pending`` holds the writes not sent yet
+    (None: a delete), sent in one pipelined round trip before a scan or a range delete reads
+    or changes the table, and with COMMIT.
+    """
 
     conn: psycopg.Connection[tuple[Any, ...]] | None = None
     depth: int = 0
     held: set[int] = field(factory=set)
+    known: dict[str, bytes | None] = field(factory=dict)
+    pending: dict[str, bytes | None] = field(factory=dict)
+    #: Subjects whose lock the transaction holds, and how often it missed each record name
+    #: (``<kind>/<name>`` of ``s/<subject>/<kind>/<name>``): see PostgresStore.get.
+    subjects: set[str] = field(factory=set)
+    misses: dict[str, int] = field(factory=dict)
+    #: Locks of blind writes, taken when those writes are sent (see PostgresStore.put).
+    later: set[int] = field(factory=set)
 
 
 class Sessions:
@@ -147,8 +167,12 @@ class Sessions:
             self.rollback(session)
             raise StorageError(f"cannot begin transaction: {type(exc).__name__}") from exc
 
-    def commit(self, session: Session) -> None:
-        """COMMIT, or refuse loudly when a statement inside the transaction had failed."""
+    def commit(self, session: Session, flush: Callable[[], None]) -> None:
+        """``flush()`` the pending writes and COMMIT in one round trip (a pipeline).
+
+        Refuses loudly when a statement inside the transaction had failed. A deadlock or
+        serialization failure while flushing raises :class:`StorageConflict` (rerun it).
+        """
         conn = session.conn
         assert conn is not None
         try:
@@ -159,9 +183,12 @@ class Sessions:
                     "transaction rolled back: a statement in it failed (the error was caught "
                     "inside the transaction)"
                 )
-            conn.execute(b"COMMIT")
+            with conn.pipeline():
+                flush()
+                conn.execute(b"COMMIT")
         except self.error as exc:
-            raise StorageError(f"commit failed: {type(exc).__name__}") from exc
+            kind = StorageConflict if exc.sqlstate in _RETRYABLE else StorageError
+            raise kind(f"commit failed: {type(exc).__name__}") from exc
         finally:
             self._release(session)
 
@@ -182,6 +209,11 @@ class Sessions:
     def _release(self, session: Session) -> None:
         conn, session.conn = session.conn, None
         session.held.clear()
+        session.known.clear()
+        session.pending.clear()
+        session.subjects.clear()
+        session.misses.clear()
+        session.later.clear()
         pool = self._pool
         if conn is None or pool is None or self._pid != os.getpid():
             return
@@ -197,3 +229,31 @@ class Sessions:
             self._pool = None
         if pool is not None:
             pool.close(timeout=_DRAIN_SECONDS)
+
+
+def send_pending(session: Session, namespace: str, sql: Statements) -> None:
+    """Send the transaction's pending writes, pipelined: one round trip for all of them.
+
+    Inside an enclosing pipeline (COMMIT's) they add no round trip at all. The locks of blind
+    writes come first, in ascending order, in the same pipeline.
+    """
+    pending = session.pending
+    if not pending:
+        return
+    session.pending = {}
+    conn = session.conn
+    assert conn is not None
+    locks = sorted(session.later.difference(session.held))
+    session.later.clear()
+    puts = [(namespace, k, subject_of(k), v) for k, v in pending.items() if v is not None]
+    gone = [(namespace, k, subject_of(k)) for k, v in pending.items() if v is None]
+    with conn.pipeline():
+        if locks:
+            # prepare=False, as for every lock statement (see PostgresStore._acquire).
+            conn.execute(sql.lock, (locks,), prepare=False)
+        cursor = conn.cursor()
+        if gone:
+            cursor.executemany(sql.delete, gone)
+        if puts:
+            cursor.executemany(sql.put, puts)
+    session.held.update(locks)

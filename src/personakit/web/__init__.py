@@ -17,9 +17,11 @@ from personakit.web._http import (
     error_response,
     json_response,
 )
+from personakit.web._login import Login
 from personakit.web._tokens import (
     COOKIE_LABEL,
     UNSUBSCRIBE_LABEL,
+    UNSUBSCRIBE_TTL,
     SetCookie,
     SubjectCookies,
     UnsubscribeTokens,
@@ -30,9 +32,11 @@ __all__ = [
     "COOKIE_LABEL",
     "ROUTES",
     "UNSUBSCRIBE_LABEL",
+    "UNSUBSCRIBE_TTL",
     "AccessDenied",
     "BoundSubject",
     "Choices",
+    "Login",
     "MalformedRequest",
     "PrivacyCenter",
     "Route",

@@ -24,6 +24,8 @@ from personakit.consent import ConsentContext, ConsentManager
 from personakit.exceptions import InvalidInput, PersonakitError, Problem
 from personakit.journeys import InvalidToken, Journeys
 from personakit.rights import Rights, VerificationResult
+from personakit.web._engagement import OPERATIONS as ENGAGEMENT
+from personakit.web._engagement import EngagementEndpoints
 from personakit.web._http import AccessDenied, MalformedRequest, WebResponse, error_response
 from personakit.web._http import json_response as _json
 from personakit.web._tokens import UnsubscribeTokens
@@ -71,6 +73,13 @@ ROUTES: Final = (
         path="unsubscribe",
         methods=("POST",),
         summary="RFC 8058 one-click unsubscribe (?token=…, form List-Unsubscribe=One-Click)",
+    ),
+    Route(operation="open", path="open", methods=("GET",), summary="E-mail open pixel (?t=…)"),
+    Route(
+        operation="click",
+        path="click",
+        methods=("GET",),
+        summary="E-mail click redirect to the message's own link (?t=…)",
     ),
 )
 
@@ -220,6 +229,8 @@ class PrivacyCenter:
         given_body: object = body
         content_type = given_type if isinstance(given_type, str) else None
         body = given_body if isinstance(given_body, bytes) else b""
+        if isinstance(operation, str) and operation in ENGAGEMENT:
+            return EngagementEndpoints(self.journeys).handle(operation, method, queried.get("t"))
         if operation == "unsubscribe":
             fields = _text_fields(form) if form is not None else _form(body, content_type)
             return self.unsubscribe(queried.get("token"), fields, method=method)
@@ -395,7 +406,8 @@ class PrivacyCenter:
         """RFC 8058 one-click unsubscribe: withdraw the token's purpose.
 
         Only a POST with the form field ``List-Unsubscribe=One-Click`` acts (a GET, as link
-        scanners send, changes nothing: 405); a forged token is 403.
+        scanners send, changes nothing: 405); a forged, altered or expired token gets the same
+        403, whichever kind of token it claims to be.
         """
         if method != "POST":
             return _json(405, {"error": "method_not_allowed"})

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 
 from personakit._kit import Personakit
 from personakit.exceptions import InvalidInput, Problem
 from personakit.personalization import Decision
 from personakit.web._center import PrivacyCenter
 from personakit.web._http import WebResponse
+from personakit.web._login import Login, login
 from personakit.web._tokens import SubjectCookies, UnsubscribeTokens
 from personakit.web._visit import Visit, VisitResolver, WebConfig
 
@@ -28,6 +29,7 @@ class BoundSubject:
 
     kit: Personakit
     visit: Visit
+    front: WebFront | None = field(default=None, repr=False)
 
     @property
     def subject(self) -> str:
@@ -71,6 +73,19 @@ class BoundSubject:
         self.visit.subject  # noqa: B018 (creates the subject the identifier names)
         return self.kit.track(self.visit.identifier, name, channel=channel, properties=properties)
 
+    def login(self, user: str) -> tuple[BoundSubject, Login]:
+        """Log this visitor in as ``user`` (after the host's own authentication succeeded).
+
+        Returns the kit bound to the account (its visit carries the fresh cookie to set) and
+        what the login did; see :meth:`WebFront.login`.
+        """
+        if self.front is None:
+            raise InvalidInput(
+                "unbound subject", [Problem(where="front", what="bind through WebFront.bind")]
+            )
+        done = self.front.login(self.visit, user)
+        return BoundSubject(self.kit, done.visit, self.front), done
+
 
 class WebFront:
     """Subject resolution, privacy signals and the privacy center for one kit.
@@ -92,7 +107,7 @@ class WebFront:
         self.center = PrivacyCenter(
             rights=kit.rights,
             consent=kit.consent,
-            tokens=UnsubscribeTokens(kit.keyring),
+            tokens=UnsubscribeTokens(kit.keyring, clock=kit.clock, ttl=self.config.unsubscribe_ttl),
             config=self.config,
             journeys=kit.journeys,
         )
@@ -130,7 +145,19 @@ class WebFront:
         given: object = visit
         if not isinstance(given, Visit):
             raise InvalidInput("invalid visit", [Problem(where="visit", what="must be a Visit")])
-        return BoundSubject(self.kit, visit)
+        return BoundSubject(self.kit, visit, self)
+
+    def login(self, visit: Visit, user: str) -> Login:
+        """Link ``visit``'s anonymous subject to the account ``user`` and reissue the cookie.
+
+        Call it right after the host authenticated ``user`` (``customer:42``). The anonymous
+        visitor's events, traits, derived data and consent join the account through the
+        workflows' link (consent merges by the ledger's rule: see :mod:`personakit.web._login`
+        and :attr:`Login.widened`); the old cookie value then names nobody, and
+        ``login.visit.set_cookie`` is a fresh anonymous cookie the adapter sets on the
+        response. A visit already logged in, or one whose visitor left no data, links nothing.
+        """
+        return login(self.kit, self.resolver, visit, user, actor=self.config.actor)
 
     def handle(
         self,

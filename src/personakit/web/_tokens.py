@@ -2,26 +2,35 @@
 
 Both are MACs from the keyring (HKDF-derived key, one label each), never from a framework's
 ``SECRET_KEY``: rotating the web framework's secret does not change who a visitor is, and a
-leaked framework secret cannot forge a subject. Every check is constant time
-(:meth:`Keyring.verify_mac`), and every malformed or forged value is simply *not valid*: the
-caller never learns which part was wrong.
+leaked framework secret cannot forge a subject. The keyring derives MAC keys from its index
+root, which a master-key rotation re-wraps but never replaces (as for journeys' tokens): a
+cookie or an unsubscribe link issued before a rotation keeps working (until it expires).
+Every check is constant time (:meth:`Keyring.verify_mac`), and every malformed or forged
+value is simply *not valid*: the caller never learns which part was wrong.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import hmac
 import re
 import secrets
+from datetime import datetime, timedelta
 from typing import Final
 
 from attrs import frozen
 
+from personakit._clock import Clock, SystemClock
 from personakit.crypto import Keyring
+from personakit.exceptions import Problem
+from personakit.journeys import InvalidToken
 
 __all__ = [
     "COOKIE_LABEL",
     "UNSUBSCRIBE_LABEL",
+    "UNSUBSCRIBE_TTL",
     "SetCookie",
     "SubjectCookies",
     "UnsubscribeTokens",
@@ -32,12 +41,19 @@ COOKIE_LABEL: Final = "web/subject-cookie"
 UNSUBSCRIBE_LABEL: Final = "web/unsubscribe"
 
 _VERSION: Final = "1"
+#: Unsubscribe tokens' version: ``2`` carries an expiry (``1``, without one, is refused).
+_UNSUB_VERSION: Final = "2"
+#: How long an unsubscribe link works unless told otherwise (as journeys' links).
+UNSUBSCRIBE_TTL: Final = timedelta(days=60)
 _TOKEN_BYTES: Final = 16  # 128 random bits: the anonymous visitor's identifier
 _TAG_CHARS: Final = 43  # base64url of a 32-byte HMAC-SHA256, no padding
+_COOKIE_CHARS: Final = 1 + 1 + 22 + 1 + _TAG_CHARS  # "1." token "." tag
+_GENUINE_CACHE: Final = 4096
 _COOKIE_RE: Final = re.compile(
     rf"{_VERSION}\.([A-Za-z0-9_-]{{22}})\.([A-Za-z0-9_-]{{{_TAG_CHARS}}})"
 )
 _UNSUB_RE: Final = re.compile(rf"([A-Za-z0-9_-]{{8,400}})\.([A-Za-z0-9_-]{{{_TAG_CHARS}}})")
+_INVALID: Final = Problem(where="token", what="invalid")
 #: About 400 days: the longest lifetime browsers still honour (Chrome caps cookies there).
 COOKIE_MAX_AGE: Final = 400 * 86_400
 
@@ -96,6 +112,12 @@ class SubjectCookies:
         """Sign with ``keyring`` (label :data:`COOKIE_LABEL`); ``name`` is the cookie's name."""
         self.keyring = keyring
         self.name = name
+        # A returning visitor sends the same value on every request, and a value's verdict
+        # never changes (the key does not), so the verdicts of the latest values are kept
+        # and the MAC is not recomputed. Bounded: a flood of forged values only evicts.
+        self._genuine: functools._lru_cache_wrapper[str | None] = functools.lru_cache(
+            maxsize=_GENUINE_CACHE
+        )(self._check)
 
     def __repr__(self) -> str:
         """Render with the cookie name (never a key)."""
@@ -109,51 +131,82 @@ class SubjectCookies:
 
     def token(self, value: object) -> str | None:
         """The token of a genuine cookie value; None for anything forged, tampered or odd."""
-        if not isinstance(value, str) or len(value) > 80:  # noqa: PLR2004 (1 + 22 + 43 + dots)
+        if not isinstance(value, str) or len(value) != _COOKIE_CHARS:
             return None
+        return self._genuine(value)
+
+    def _check(self, value: str) -> str | None:
         match = _COOKIE_RE.fullmatch(value)
         if match is None:
             return None
-        tag = _unb64(match.group(2))
-        if tag is None:
-            return None
         token = match.group(1)
-        return token if self.keyring.verify_mac(COOKIE_LABEL, token.encode("ascii"), tag) else None
+        # Compared as canonical base64url text, in constant time: only the one spelling of the
+        # genuine tag matches (no decode and re-encode on every request).
+        expected = _b64(self.keyring.mac(COOKIE_LABEL, token.encode("ascii")))
+        return token if hmac.compare_digest(expected, match.group(2)) else None
 
 
 class UnsubscribeTokens:
-    """Signed one-click unsubscribe tokens (RFC 8058) naming a subject and a purpose.
+    """Signed, expiring one-click unsubscribe tokens (RFC 8058) naming a subject and a purpose.
 
-    The token holds the subject's pseudonym (opaque) and the purpose, MACed under
-    :data:`UNSUBSCRIBE_LABEL`; it grants exactly one thing: withdrawing that purpose.
+    The token holds the subject's pseudonym (opaque), the purpose and the expiry (whole
+    seconds since the epoch), MACed under :data:`UNSUBSCRIBE_LABEL`; it grants exactly one
+    thing: withdrawing that purpose, until it expires. Every bad token (forged, altered,
+    expired, an old version, not a token at all) is the same ``None`` from :meth:`read` and
+    the same :class:`~personakit.journeys.InvalidToken` from :meth:`verify`.
     """
 
-    def __init__(self, keyring: Keyring) -> None:
-        """Sign with ``keyring``."""
+    def __init__(
+        self, keyring: Keyring, *, clock: Clock | None = None, ttl: timedelta = UNSUBSCRIBE_TTL
+    ) -> None:
+        """Sign with ``keyring``; tokens live ``ttl`` after :meth:`make` (by ``clock``)."""
         self.keyring = keyring
+        self.clock = clock if clock is not None else SystemClock()
+        self.ttl = ttl
 
     def __repr__(self) -> str:
         """Render without key material."""
-        return "UnsubscribeTokens()"
+        return f"UnsubscribeTokens(ttl={self.ttl!r})"
 
-    def make(self, subject: str, purpose: str) -> str:
-        """A token for ``subject`` to withdraw ``purpose`` (both checked by the caller)."""
-        payload = f"{_VERSION}|{subject}|{purpose}".encode()
+    def make(self, subject: str, purpose: str, *, expires: datetime | None = None) -> str:
+        """A token for ``subject`` to withdraw ``purpose`` (both checked by the caller).
+
+        It works until ``expires`` (default: ``ttl`` from now).
+        """
+        until = expires if expires is not None else self.clock.now() + self.ttl
+        payload = f"{_UNSUB_VERSION}|{subject}|{purpose}|{int(until.timestamp())}".encode()
         return f"{_b64(payload)}.{_b64(self.keyring.mac(UNSUBSCRIBE_LABEL, payload))}"
 
-    def read(self, token: object) -> tuple[str, str] | None:
-        """``(subject, purpose)`` of a genuine token; None for anything else."""
+    def read(self, token: object, *, now: datetime | None = None) -> tuple[str, str] | None:
+        """``(subject, purpose)`` of a genuine, unexpired token; None for anything else."""
         if not isinstance(token, str):
             return None
         match = _UNSUB_RE.fullmatch(token)
         if match is None:
             return None
         payload, tag = _unb64(match.group(1)), _unb64(match.group(2))
-        if payload is None or tag is None:
-            return None
-        if not self.keyring.verify_mac(UNSUBSCRIBE_LABEL, payload, tag):
+        if (
+            payload is None
+            or tag is None
+            or not self.keyring.verify_mac(UNSUBSCRIBE_LABEL, payload, tag)
+        ):
             return None
         parts = payload.decode("utf-8", "replace").split("|")
-        if len(parts) != 3 or parts[0] != _VERSION:  # noqa: PLR2004 (version, subject, purpose)
+        # version, subject, purpose, expiry; the MAC held, so only our own format reaches here
+        if len(parts) != 4 or parts[0] != _UNSUB_VERSION or not parts[3].isdecimal():  # noqa: PLR2004
+            return None
+        moment = now if now is not None else self.clock.now()
+        if int(parts[3]) <= moment.timestamp():
             return None
         return parts[1], parts[2]
+
+    def verify(self, token: object, *, now: datetime | None = None) -> tuple[str, str]:
+        """``(subject, purpose)`` of a genuine, unexpired token; else the one opaque error.
+
+        Raises :class:`~personakit.journeys.InvalidToken` (the same type and message as a bad
+        journeys token): telling the causes apart would help a forger.
+        """
+        found = self.read(token, now=now)
+        if found is None:
+            raise InvalidToken("invalid or expired token", [_INVALID])
+        return found

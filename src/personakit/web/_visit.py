@@ -11,6 +11,7 @@ pages costs no write.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any, Final
 
 from attrs import define, field, frozen
@@ -18,7 +19,7 @@ from attrs import define, field, frozen
 from personakit.consent import ConsentManager
 from personakit.exceptions import InvalidInput, Problem
 from personakit.profiles import IdentityIndex, parse_identifier
-from personakit.web._tokens import SetCookie, SubjectCookies
+from personakit.web._tokens import UNSUBSCRIBE_TTL, SetCookie, SubjectCookies
 
 __all__ = ["Visit", "VisitResolver", "WebConfig"]
 
@@ -38,6 +39,7 @@ class WebConfig:
             another subject (the identifier or pseudonym asked for), such as a support agent.
             None: nobody may; an anonymous visitor never may.
         actor: The audit actor of changes made through the web front.
+        unsubscribe_ttl: How long a one-click unsubscribe link works after it was made.
     """
 
     cookie_name: str = "pk_subject"
@@ -45,6 +47,7 @@ class WebConfig:
     jurisdiction: str = "gdpr"
     may_act_for: Callable[[str, str], bool] | None = None
     actor: str = "web"
+    unsubscribe_ttl: timedelta = UNSUBSCRIBE_TTL
 
 
 @define

@@ -34,6 +34,7 @@ from personakit.workflows._registry import (
     SegmentChangeHook,
     SegmentProvider,
     SegmentRegistry,
+    TraitsHook,
     WithdrawalEraser,
 )
 from personakit.workflows._reindex import IdentityReindexer, ReindexReport
@@ -78,6 +79,7 @@ __all__ = [
     "SegmentProvider",
     "SegmentRegistry",
     "TrackResult",
+    "TraitsHook",
     "WithdrawalEraser",
     "Workflows",
     "category_retention",

@@ -223,6 +223,41 @@ class Ingestor:
             self._store_events(subject, [stored])
         return TrackResult(outcome="stored", subject=subject, event=stored, purposes=purposes)
 
+    def has_basis(self, subject: str, kind: str) -> bool:
+        """Whether an event of ``kind`` would be stored for ``subject`` now (a known kind)."""
+        if kind not in self.catalog or not self.identity.exists(subject):
+            return False
+        return bool(self.basis.purposes_with_basis(subject, self.catalog.get(kind).purposes))
+
+    def track_subject(
+        self,
+        subject: str,
+        name: str,
+        *,
+        channel: str,
+        properties: Mapping[str, Any],
+        at: datetime,
+    ) -> bool:
+        """Store one event for an existing subject pseudonym (engagement feedback).
+
+        For events a capability observes about a subject it already knows (an e-mail
+        opened, a link clicked): the subject is never created, and the event is stored only
+        under the purposes of its kind that have a lawful basis now. Returns whether it was
+        stored. Joins the caller's transaction; :class:`InvalidInput` for a bad event.
+        """
+        event = self.catalog.build(
+            {"name": name, "channel": channel, "properties": dict(properties), "at": at},
+            now=self.clock.now(),
+        )
+        with self.store.transaction():
+            if not self.identity.exists(subject):
+                return False  # erased (or merged away) since: nothing is recorded
+            purposes = self.basis.purposes_with_basis(subject, self.catalog.get(name).purposes)
+            if not purposes:
+                return False
+            self._store_events(subject, [evolve(event, purposes=purposes)])
+        return True
+
     def _store_events(self, subject: str, events: Sequence[Event]) -> None:
         self.events.append(subject, events)
         self.hooks.events(subject, events)
@@ -341,7 +376,8 @@ class Ingestor:
             or doc.get("channel") not in CHANNELS
             or not isinstance(properties, dict)
             or not isinstance(at_text, str)
-            or not kind.validator.is_valid(properties)
+            # _decoded refused lone surrogates already (loads_input or check_value).
+            or not kind.validator.is_valid(properties, surrogates_checked=True)
         ):
             return None
         text = doc.get("subject")

@@ -134,10 +134,18 @@ class IdentityLinker:
             self.keyring.shred(result.merged_from)
 
     def _merge(self, source: str, target: str, *, actor: str) -> LinkResult:
+        # Consent first: the merge replays the source's acts on the target's ledger, and a
+        # replayed refusal cascades on what the target holds at that moment. Moving the events
+        # first let an old refusal delete events the visitor gave later, under a grant.
+        self.consent.merge(source, target, actor=actor)
         moved_events = self.events.move(source, target)
         moved_traits = self.traits.merge(source, target)
-        self.consent.merge(source, target, actor=actor)
         self.hooks.merged(source, target)
+        # What moved was kept for the source's purposes; where the merged ledger denies one
+        # (the target's later refusal won), it goes as a withdrawal's cascade would take it.
+        for purpose in self.consent.manifest.consent_purposes():
+            if not self.consent.allowed(target, purpose.id):
+                self.consent.cascade.run(purpose.id, target)
         for ident in self.identity.identifiers(source):
             self.identity.attach(target, ident)
         self.vault.delete_subject(source)

@@ -51,6 +51,7 @@ __all__ = [
     "SegmentChangeHook",
     "SegmentProvider",
     "SegmentRegistry",
+    "TraitsHook",
     "WithdrawalEraser",
 ]
 
@@ -62,6 +63,8 @@ _SECTION_RE: Final = re.compile(r"[a-z][a-z0-9_]{0,63}")
 EventsHook = Callable[[str, Sequence[Event]], None]
 #: Called with (source, target) when ``source`` is merged into ``target`` (same transaction).
 MergeHook = Callable[[str, str], None]
+#: Called with (subject, names of the traits set or removed), in the profile write transaction.
+TraitsHook = Callable[[str, Sequence[str]], None]
 #: Called with each change of a segment's members, in the transaction that made it.
 SegmentChangeHook = Callable[["SegmentChange"], None]
 #: Called with the subject when processing is restricted (GDPR Art. 18) or the restriction is
@@ -340,12 +343,13 @@ class Hooks:
         self._segment_changes: dict[str, SegmentChangeHook] = {}
         self._restriction: dict[str, RestrictionHook] = {}
         self._lifted: dict[str, RestrictionHook] = {}
+        self._traits: dict[str, TraitsHook] = {}
 
     def __repr__(self) -> str:
         """Render with the registered names."""
         return (
             f"Hooks(events={list(self._events)!r}, merge={list(self._merge)!r}, "
-            f"segment_changes={list(self._segment_changes)!r}, "
+            f"segment_changes={list(self._segment_changes)!r}, traits={list(self._traits)!r}, "
             f"restriction={list(self._restriction)!r}, lifted={list(self._lifted)!r})"
         )
 
@@ -389,6 +393,20 @@ class Hooks:
         """Run every merge hook (registration order)."""
         for hook in self._merge.values():
             hook(source, target)
+
+    def on_traits_change(self, name: str, hook: TraitsHook) -> None:
+        """Call ``hook(subject, names)`` whenever a subject's traits are set or removed.
+
+        It runs in the profile write transaction (``traits.update``: the API, bulk ingest,
+        rectification), after the new values are written, so what it reads is the update and
+        what it writes commits or rolls back with it.
+        """
+        _register(self._traits, "traits hook", name, hook)
+
+    def traits_changed(self, subject: str, names: Sequence[str]) -> None:
+        """Run every traits hook (registration order)."""
+        for hook in self._traits.values():
+            hook(subject, names)
 
     def on_segment_change(self, name: str, hook: SegmentChangeHook) -> None:
         """Call ``hook(change)`` whenever a subject enters or leaves a segment.

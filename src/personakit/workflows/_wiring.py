@@ -60,6 +60,9 @@ class Workflows:
     ) -> Workflows:
         """Wire ingest, link, retention and the registries; register the core record kinds."""
         registries = Registries(record_kinds=RecordKinds(manifest, consent.cascade))
+        # Trait writes (the API, bulk ingest, rectification) reach the traits hooks in their
+        # own transaction: profiles cannot import workflows, so the store is handed the call.
+        traits.on_change = registries.hooks.traits_changed
         linker = IdentityLinker(
             vault=vault,
             keyring=keyring,
