@@ -1,7 +1,7 @@
 """Property: the shared item model always equals a rebuild from the remaining consented data.
 
 Any interleaving of ingest (purchases, cart additions, views, with or without consent),
-consent, withdrawal, objection, erasure and links leaves the stored rows exactly equal to the
+consent, withdrawal, objection, erasure, restriction (and lifting it) and links leaves the stored rows exactly equal to the
 sum of the contributions of the subjects who still have a basis, computed from their stored
 events; and a subject without consent gets exactly the answer an unknown subject gets.
 """
@@ -31,7 +31,9 @@ track = st.tuples(
     st.lists(st.sampled_from(ITEMS), min_size=1, max_size=3),
 )
 act = st.tuples(
-    st.sampled_from(["grant", "withdraw", "object", "erase", "link", "anon_track"]),
+    st.sampled_from(
+        ["grant", "withdraw", "object", "erase", "link", "anon_track", "restrict", "lift"]
+    ),
     st.integers(0, CUSTOMERS - 1),
 )
 OPS = st.lists(st.one_of(track, track, act), min_size=1, max_size=25)
@@ -65,6 +67,10 @@ def _apply(kit: Personakit, op: tuple[Any, ...], step: int) -> None:
         kit.consent.withdraw(subject, "personalization", source="web")
     elif op[0] == "object":
         kit.rights.object(subject, "personalization", source="api")
+    elif op[0] == "restrict":
+        kit.rights.restrict(subject, source="api")
+    elif op[0] == "lift":
+        kit.rights.lift_restriction(subject, source="api")
     else:
         kit.rights.erase(subject)
 
@@ -125,3 +131,21 @@ def test_what_the_sweep_took_out_a_rebuild_does_not_bring_back() -> None:
         assert set(swept) == {"b"}
         kit.recommend.rebuild()
         assert load_rows(kit.store) == swept
+
+
+def test_a_restricted_customer_leaves_the_model_and_returns_when_it_is_lifted() -> None:
+    kit, _ = testing.memory_kit()
+    with kit:
+        for n in range(2):
+            subject = kit.identity.resolve(f"customer:{n}", create=True)
+            kit.consent.grant(subject, ["personalization"], **NOTICE)
+            props = {"items": [{"item": "a"}, {"item": f"b{n}"}]}
+            kit.track(f"customer:{n}", "purchase", channel="web", properties=props)
+        both = load_rows(kit.store)
+        restricted = kit.identity.lookup("customer:0")
+        assert restricted is not None
+        kit.rights.restrict(restricted, source="api")
+        assert set(load_rows(kit.store)) == {"a", "b1"}
+        assert load_rows(kit.store) == rebuilt(kit)
+        kit.rights.lift_restriction(restricted, source="api")
+        assert load_rows(kit.store) == both == rebuilt(kit)

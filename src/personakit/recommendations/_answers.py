@@ -86,7 +86,10 @@ def explain(
     """Scored items with their explanations: the most contributing history item is named."""
     out: list[Recommendation] = []
     for item, score, parts in ranked:
-        because = tuple(i for i, _ in sorted(parts.items(), key=lambda kv: (-kv[1], kv[0])))
+        # Most contributing first, ties in id order; one part (the usual case) needs no sort.
+        because = (
+            tuple(sorted(parts, key=lambda i: (-parts[i], i))) if len(parts) > 1 else tuple(parts)
+        )
         top = because[0]
         if similar_to is not None:
             text = f"Often chosen with {_name(top, catalogue)}"
@@ -116,6 +119,8 @@ def popular_answer(
     ``why`` is said when nothing is personal ("personalization is off"); it depends only on
     what the caller passes, so two subjects given the same ``why`` get the same answer.
     """
+    if first is not None and len(first.items) >= k:
+        return first  # nothing to fill
     items = list(first.items) if first is not None else []
     taken = {r.item for r in items} | set(skip)
     suffix = f": {why}" if why else ""

@@ -24,7 +24,15 @@ from attrs import frozen
 
 from personakit.exceptions import InvalidInput, Problem
 
-__all__ = ["CatalogueItem", "Filter", "check_catalogue", "check_context", "check_item"]
+__all__ = [
+    "OPEN",
+    "CatalogueItem",
+    "Filter",
+    "check_catalogue",
+    "check_context",
+    "check_item",
+    "keep_all",
+]
 
 _MAX_ID: Final = 128
 _MAX_EXCLUDE: Final = 10_000
@@ -119,6 +127,16 @@ class Filter:
     category: str | None
 
 
+def keep_all(item: str) -> bool:
+    """The filter of a call without context, ``where`` or catalogue: every item passes."""
+    del item
+    return True
+
+
+#: The filter of a call without context, ``where`` or catalogue (bought items excluded).
+OPEN: Final = Filter(keep=keep_all, exclude_bought=True, category=None)
+
+
 def _context_problems(
     context: object, catalogue: object, where: object
 ) -> tuple[Mapping[Any, Any], list[Problem]]:
@@ -167,6 +185,8 @@ def check_context(
     where: object = None,
 ) -> Filter:
     """The validated context compiled into a :class:`Filter`; InvalidInput lists every problem."""
+    if context is None and where is None and catalogue is None:
+        return OPEN  # the common call: nothing to check or compile
     ctx, problems = _context_problems(context, catalogue, where)
     category = ctx.get("category")
     low, high = ctx.get("min_price_cents"), ctx.get("max_price_cents")

@@ -18,9 +18,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from attrs import field, frozen
+
+from personakit.recommendations._ease import ease_neighbours
 
 __all__ = [
     "Interaction",
@@ -34,6 +36,8 @@ __all__ = [
     "score_items",
 ]
 
+#: Up to this many candidates, ranking sorts them all (faster than a heap, see ``rank``).
+_SORT_ALL: Final = 20_000
 #: Seconds in a day: the unit of the "recent" buckets.
 DAY_S: Final = 86_400
 
@@ -137,6 +141,9 @@ class Params:
     ``shrink`` damps pairs with little support, ``half_life_s`` decays the subject's history
     from their latest interaction, ``neighbours`` caps each item's neighbour list,
     ``min_support`` is the privacy rule: fewer distinct subjects and the pair is not used.
+    ``kind`` ``ease`` ranks by EASE weights (ridge ``l2``, see :mod:`._ease`) instead of the
+    normalised co-occurrence while the model has at most ``ease_items`` items (``alpha`` and
+    ``shrink`` then do not apply); above that, and for ``knn``, by item-kNN.
     """
 
     alpha: float = 0.5
@@ -144,6 +151,9 @@ class Params:
     half_life_s: float = 30 * DAY_S
     neighbours: int = 50
     min_support: int = 5
+    kind: Literal["knn", "ease"] = "knn"
+    l2: float = 2000.0
+    ease_items: int = 3000
 
 
 @frozen
@@ -155,6 +165,7 @@ class ItemModel:
     _neighbours: dict[str, list[tuple[float, str]]] = field(factory=dict, init=False)
     _lookup: dict[str, dict[str, float]] = field(factory=dict, init=False)
     _ranked: dict[int | None, list[tuple[int, str]]] = field(factory=dict, init=False)
+    _derived: list[bool] = field(factory=list, init=False)
 
     @classmethod
     def from_contributions(
@@ -172,6 +183,14 @@ class ItemModel:
         cached = self._neighbours.get(item)
         if cached is not None:
             return cached
+        if self.params.kind == "ease":
+            if not self._derived:
+                # Every list at once: one inverse of the Gram matrix of this model's sums.
+                found_all = ease_neighbours(self.rows, self.params)
+                self._derived.append(found_all is not None)
+                self._neighbours.update(found_all or {})
+            if self._derived[0]:
+                return self._neighbours.setdefault(item, [])
         row = self.rows.get(item)
         found: list[tuple[float, str]] = []
         if row is not None and row.n:
@@ -193,10 +212,14 @@ class ItemModel:
 
     def similarity(self, item: str, other: str) -> float:
         """``other``'s similarity in ``item``'s neighbour list (0 when not in it)."""
+        return self.neighbour_map(item).get(other, 0.0)
+
+    def neighbour_map(self, item: str) -> dict[str, float]:
+        """``item``'s neighbour list as a mapping, neighbour to similarity (cached)."""
         found = self._lookup.get(item)
         if found is None:
             found = self._lookup[item] = {o: sim for sim, o in self.neighbours(item)}
-        return found.get(other, 0.0)
+        return found
 
     def popularity(self) -> list[tuple[int, str]]:
         """Items by subjects who interacted, most first (computed once per model)."""
@@ -244,7 +267,7 @@ def score_items(model: ItemModel, weights: Mapping[str, float]) -> dict[str, flo
     for item, weight in weights.items():
         if weight <= 0:
             continue
-        for sim, other in model.neighbours(item):
+        for other, sim in model.neighbour_map(item).items():
             scores[other] = get(other, 0.0) + weight * sim
     return scores
 
@@ -258,21 +281,31 @@ def rank(
 ) -> list[tuple[str, float, dict[str, float]]]:
     """The ``k`` best-scored candidates that ``keep`` accepts: (item, score, contributions).
 
-    The contributions (what each history item added to the score) are worked out for the
-    ``k`` chosen items only, from the same neighbour lists.
+    Best first; equal scores in item id order, only so that answers are deterministic (a tie
+    has equal score, so no ranking quality depends on the id order). The contributions (what
+    each history item added to the score) are worked out for the ``k`` chosen items only,
+    from the same neighbour maps.
     """
     scored = score_items(model, weights)
-    # Most candidates pass the filter: test the best 4k first, every candidate only if needed.
-    ranked = heapq.nlargest(4 * k, ((s, item) for item, s in scored.items()))
-    best = [entry for entry in ranked if keep(entry[1])][:k]
-    if len(best) < k < len(scored) and len(ranked) < len(scored):
-        best = heapq.nlargest(k, ((s, item) for item, s in scored.items() if keep(item)))
+    # The (score, item) pairs compare in C: sorting them all is several times faster than
+    # heapq.nlargest's Python loop up to tens of thousands of candidates. Most candidates pass
+    # the filter, so the best 4k are tested first and the rest only if too few of them pass.
+    pairs = [(s, item) for item, s in scored.items()]
+    ranked = (
+        sorted(pairs, reverse=True) if len(pairs) <= _SORT_ALL else heapq.nlargest(4 * k, pairs)
+    )
+    best = []
+    for entry in ranked[: 4 * k]:
+        if keep(entry[1]):
+            best.append(entry)
+            if len(best) == k:
+                break
+    if len(best) < k and len(ranked) > 4 * k:
+        best = [entry for entry in ranked if keep(entry[1])][:k]
+    elif len(best) < k and len(ranked) < len(pairs):
+        best = heapq.nlargest(k, [entry for entry in pairs if keep(entry[1])])
+    maps = [(hist, w, model.neighbour_map(hist)) for hist, w in weights.items() if w > 0]
     out: list[tuple[str, float, dict[str, float]]] = []
     for s, item in best:
-        parts = {}
-        for hist, weight in weights.items():
-            sim = model.similarity(hist, item)
-            if weight > 0 and sim:
-                parts[hist] = weight * sim
-        out.append((item, s, parts))
+        out.append((item, s, {hist: w * m[item] for hist, w, m in maps if item in m}))
     return out

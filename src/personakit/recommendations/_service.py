@@ -39,6 +39,7 @@ from personakit.recommendations._filters import (
     check_catalogue,
     check_context,
     check_item,
+    keep_all,
 )
 from personakit.recommendations._model import (
     DAY_S,
@@ -151,6 +152,8 @@ class Recommender:
         )
         registries.hooks.on_events("recommendations", service.on_events)
         registries.hooks.on_merge("recommendations", service.on_merge)
+        registries.hooks.on_restriction("recommendations", service.on_restriction)
+        registries.hooks.on_restriction_lifted("recommendations", service.on_lifted)
         registries.segments.register(
             "recommendations.has_history",
             service.has_history,
@@ -217,6 +220,34 @@ class Recommender:
             write_record(self.vault, subject, {})
         return changed
 
+    def on_restriction(self, subject: str) -> None:
+        """The restriction hook: the contribution leaves the model while processing is restricted.
+
+        The record is deleted with it (it is derived from the stored events, which restriction
+        keeps), exactly as :meth:`rebuild` leaves a subject without a basis.
+        """
+        self.remove(subject)
+
+    def on_lifted(self, subject: str) -> None:
+        """The restriction lifted hook: the record is derived again and its contribution added.
+
+        What :meth:`rebuild` derives for the subject (nothing while the ledger gives no basis),
+        so the model stays equal to a rebuild. Idempotent: a subject with a record is unchanged.
+        """
+        if read_record(self.vault, check_subject(subject)) or not self._allowed(subject):
+            return
+        record = self._derived_record(subject, self._oldest(self.clock.now()))
+        if record:
+            with self.store.transaction():
+                apply_rows(self.store, row_deltas({}, record))
+                write_record(self.vault, subject, record)
+
+    def _derived_record(self, subject: str, oldest: int) -> dict[str, Interaction]:
+        # Events outlive personalization's period when another purpose keeps them (a
+        # purchase, 10 years): what the sweep took out must stay out.
+        events = self._read_events(subject)
+        return {i: x for i, x in record_from_events(events).items() if x.last >= oldest}
+
     def forget(self, subject: str, purpose: str) -> int:
         """The withdrawal eraser (withdrawal, objection): as :meth:`remove`."""
         del purpose  # both kinds serve one purpose; the registry calls this only for it
@@ -258,12 +289,7 @@ class Recommender:
             for done, subject in enumerate(subjects, 1):
                 record: dict[str, Interaction] = {}
                 if self._allowed(subject):
-                    # Events outlive personalization's period when another purpose keeps them
-                    # (a purchase, 10 years): what the sweep took out must stay out.
-                    events = self._read_events(subject)
-                    record = {
-                        i: x for i, x in record_from_events(events).items() if x.last >= oldest
-                    }
+                    record = self._derived_record(subject, oldest)
                 write_record(self.vault, subject, record)
                 used += bool(record)
                 for item, delta in row_deltas({}, record).items():
@@ -427,6 +453,13 @@ class Recommender:
 
 
 def _keeper(keep: Callable[[str], bool], seen: set[str]) -> Callable[[str], bool]:
+    if keep is keep_all:
+
+        def unseen(item: str) -> bool:
+            return item not in seen
+
+        return unseen
+
     def test(item: str) -> bool:
         return item not in seen and keep(item)
 

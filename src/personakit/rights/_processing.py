@@ -22,6 +22,7 @@ from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose
 from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
 from personakit.profiles import IdentityIndex
 from personakit.storage import Store
+from personakit.workflows import Hooks
 
 __all__ = ["ProcessingControls"]
 
@@ -40,6 +41,9 @@ class ProcessingControls:
     store: Store
     audit: AuditLog
     subject_ref: Callable[[str], str]
+    # The workflows hooks: other capabilities' restriction hooks run in the restriction's
+    # transaction (shared sums take the subject's part out while restricted).
+    hooks: Hooks | None = None
 
     def restrict(
         self,
@@ -51,15 +55,24 @@ class ProcessingControls:
         reference: str | None = None,
         actor: str = "system",
     ) -> RestrictionChange:
-        """Restrict processing (Art. 18); see :meth:`ConsentManager.restrict`."""
-        return self.consent.restrict(
-            self.identity.subject_of(subject),
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            reference=reference,
-            actor=actor,
-        )
+        """Restrict processing (Art. 18); see :meth:`ConsentManager.restrict`.
+
+        The restriction hooks (``kit.registries.hooks.on_restriction``) run in the same store
+        transaction, so shared state never counts a restricted subject after it commits.
+        """
+        pseudonym = self.identity.subject_of(subject)
+        with self.store.transaction():
+            change = self.consent.restrict(
+                pseudonym,
+                source=source,
+                method=method,
+                jurisdiction=jurisdiction,
+                reference=reference,
+                actor=actor,
+            )
+            if self.hooks is not None:
+                self.hooks.restricted(pseudonym)
+        return change
 
     def lift_restriction(
         self,
@@ -71,15 +84,24 @@ class ProcessingControls:
         reference: str | None = None,
         actor: str = "system",
     ) -> RestrictionChange:
-        """Lift a restriction; guards answer from the ledger again."""
-        return self.consent.lift_restriction(
-            self.identity.subject_of(subject),
-            source=source,
-            method=method,
-            jurisdiction=jurisdiction,
-            reference=reference,
-            actor=actor,
-        )
+        """Lift a restriction; guards answer from the ledger again.
+
+        The restriction lifted hooks run in the same store transaction (shared state counts
+        the subject again where the ledger allows it).
+        """
+        pseudonym = self.identity.subject_of(subject)
+        with self.store.transaction():
+            change = self.consent.lift_restriction(
+                pseudonym,
+                source=source,
+                method=method,
+                jurisdiction=jurisdiction,
+                reference=reference,
+                actor=actor,
+            )
+            if self.hooks is not None:
+                self.hooks.restriction_lifted(pseudonym)
+        return change
 
     def marketing_purposes(self) -> tuple[Purpose, ...]:
         """The direct-marketing purposes: id ``marketing`` or ``marketing.*``, or a channel."""

@@ -45,6 +45,7 @@ __all__ = [
     "RecordKind",
     "RecordKinds",
     "Registries",
+    "RestrictionHook",
     "RetentionSweep",
     "SegmentChange",
     "SegmentChangeHook",
@@ -66,6 +67,9 @@ MergeHook = Callable[[str, str], None]
 TraitsHook = Callable[[str, Sequence[str]], None]
 #: Called with each change of a segment's members, in the transaction that made it.
 SegmentChangeHook = Callable[["SegmentChange"], None]
+#: Called with the subject when processing is restricted (GDPR Art. 18) or the restriction is
+#: lifted, in the transaction that records it.
+RestrictionHook = Callable[[str], None]
 #: Deletes what of one record kind has outlived its retention: (subject, now) -> items removed.
 RetentionSweep = Callable[[str, datetime], int]
 
@@ -337,14 +341,40 @@ class Hooks:
         self._events: dict[str, EventsHook] = {}
         self._merge: dict[str, MergeHook] = {}
         self._segment_changes: dict[str, SegmentChangeHook] = {}
+        self._restriction: dict[str, RestrictionHook] = {}
+        self._lifted: dict[str, RestrictionHook] = {}
         self._traits: dict[str, TraitsHook] = {}
 
     def __repr__(self) -> str:
         """Render with the registered names."""
         return (
             f"Hooks(events={list(self._events)!r}, merge={list(self._merge)!r}, "
-            f"segment_changes={list(self._segment_changes)!r}, traits={list(self._traits)!r})"
+            f"segment_changes={list(self._segment_changes)!r}, traits={list(self._traits)!r}, "
+            f"restriction={list(self._restriction)!r}, lifted={list(self._lifted)!r})"
         )
+
+    def on_restriction(self, name: str, hook: RestrictionHook) -> None:
+        """Call ``hook(subject)`` when processing of ``subject`` is restricted (Art. 18).
+
+        Fired by ``kit.rights.restrict`` (and restriction requests) in the transaction that
+        records the restriction, also when the subject was already restricted: the hook must
+        be idempotent. Shared state (sums over subjects) takes the subject's part out here.
+        """
+        _register(self._restriction, "restriction hook", name, hook)
+
+    def on_restriction_lifted(self, name: str, hook: RestrictionHook) -> None:
+        """Call ``hook(subject)`` when a restriction is lifted (same transaction; idempotent)."""
+        _register(self._lifted, "restriction lifted hook", name, hook)
+
+    def restricted(self, subject: str) -> None:
+        """Run every restriction hook (registration order)."""
+        for hook in self._restriction.values():
+            hook(subject)
+
+    def restriction_lifted(self, subject: str) -> None:
+        """Run every restriction lifted hook (registration order)."""
+        for hook in self._lifted.values():
+            hook(subject)
 
     def on_events(self, name: str, hook: EventsHook) -> None:
         """Call ``hook(subject, events)`` whenever events are stored (``track``, ``ingest``)."""
