@@ -175,7 +175,6 @@ class Personakit:
             subject_ref=self.keyring.subject_ref,
             traits=self.traits,
             kinds=self.registries.record_kinds,
-            hooks=self.registries.hooks,
         )
         self.predict = Predictive.build(
             registries=self.registries,

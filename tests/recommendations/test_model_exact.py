@@ -32,7 +32,18 @@ track = st.tuples(
 )
 act = st.tuples(
     st.sampled_from(
-        ["grant", "withdraw", "object", "erase", "link", "anon_track", "restrict", "lift"]
+        [
+            "grant",
+            "withdraw",
+            "object",
+            "erase",
+            "link",
+            "anon_track",
+            "restrict",
+            "lift",
+            "consent_restrict",
+            "consent_lift",
+        ]
     ),
     st.integers(0, CUSTOMERS - 1),
 )
@@ -71,6 +82,10 @@ def _apply(kit: Personakit, op: tuple[Any, ...], step: int) -> None:
         kit.rights.restrict(subject, source="api")
     elif op[0] == "lift":
         kit.rights.lift_restriction(subject, source="api")
+    elif op[0] == "consent_restrict":  # the base feature directly, below kit.rights
+        kit.consent.restrict(subject, source="api")
+    elif op[0] == "consent_lift":
+        kit.consent.lift_restriction(subject, source="api")
     else:
         kit.rights.erase(subject)
 

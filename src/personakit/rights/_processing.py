@@ -22,7 +22,6 @@ from personakit.consent import ConsentManager, ConsentReceipt, Manifest, Purpose
 from personakit.exceptions import InvalidInput, Problem, SubjectNotFound
 from personakit.profiles import IdentityIndex
 from personakit.storage import Store
-from personakit.workflows import Hooks
 
 __all__ = ["ProcessingControls"]
 
@@ -41,9 +40,6 @@ class ProcessingControls:
     store: Store
     audit: AuditLog
     subject_ref: Callable[[str], str]
-    # The workflows hooks: other capabilities' restriction hooks run in the restriction's
-    # transaction (shared sums take the subject's part out while restricted).
-    hooks: Hooks | None = None
 
     def restrict(
         self,
@@ -57,12 +53,13 @@ class ProcessingControls:
     ) -> RestrictionChange:
         """Restrict processing (Art. 18); see :meth:`ConsentManager.restrict`.
 
-        The restriction hooks (``kit.registries.hooks.on_restriction``) run in the same store
-        transaction, so shared state never counts a restricted subject after it commits.
+        The restriction hooks (``kit.registries.hooks.on_restriction``) run in the consent
+        change's store transaction, so shared state never counts a restricted subject after it
+        commits.
         """
         pseudonym = self.identity.subject_of(subject)
         with self.store.transaction():
-            change = self.consent.restrict(
+            return self.consent.restrict(
                 pseudonym,
                 source=source,
                 method=method,
@@ -70,9 +67,6 @@ class ProcessingControls:
                 reference=reference,
                 actor=actor,
             )
-            if self.hooks is not None:
-                self.hooks.restricted(pseudonym)
-        return change
 
     def lift_restriction(
         self,
@@ -91,7 +85,7 @@ class ProcessingControls:
         """
         pseudonym = self.identity.subject_of(subject)
         with self.store.transaction():
-            change = self.consent.lift_restriction(
+            return self.consent.lift_restriction(
                 pseudonym,
                 source=source,
                 method=method,
@@ -99,9 +93,6 @@ class ProcessingControls:
                 reference=reference,
                 actor=actor,
             )
-            if self.hooks is not None:
-                self.hooks.restriction_lifted(pseudonym)
-        return change
 
     def marketing_purposes(self) -> tuple[Purpose, ...]:
         """The direct-marketing purposes: id ``marketing`` or ``marketing.*``, or a channel."""

@@ -38,7 +38,7 @@ from personakit.rights._registry import RightsRegistry
 from personakit.rights._request_model import Request, RequestState
 from personakit.rights._requests import IdentityVerifier, RequestBook
 from personakit.storage import Store
-from personakit.workflows import Hooks, RecordKind, RecordKinds
+from personakit.workflows import RecordKind, RecordKinds
 
 __all__ = ["Rectifier", "Rights"]
 
@@ -104,15 +104,13 @@ class Rights(ProcessingControls):
         kinds: RecordKinds | None = None,
         verifier: IdentityVerifier | None = None,
         holidays: Iterable[date] = (),
-        hooks: Hooks | None = None,
     ) -> Rights:
         """The service over a kit's base parts, with its registry, exporter, eraser and book.
 
         ``kinds`` is the kit's record-kind registry: rights registers its own kinds there
         (requests, erasure progress) and exports and erases every kind registered in it.
         ``verifier`` is the default identity check for requests, ``holidays`` the non-working
-        days of business-day deadlines. ``hooks`` are the workflows hooks whose restriction
-        hooks :meth:`restrict` and :meth:`lift_restriction` run.
+        days of business-day deadlines.
         """
         registry = RightsRegistry(kinds)
         if kinds is not None:
@@ -166,7 +164,6 @@ class Rights(ProcessingControls):
             clock=clock,
             subject_ref=subject_ref,
             traits=traits,
-            hooks=hooks,
         )
 
     def __repr__(self) -> str:

@@ -356,14 +356,15 @@ class Hooks:
     def on_restriction(self, name: str, hook: RestrictionHook) -> None:
         """Call ``hook(subject)`` when processing of ``subject`` is restricted (Art. 18).
 
-        Fired by ``kit.rights.restrict`` (and restriction requests) in the transaction that
-        records the restriction, also when the subject was already restricted: the hook must
-        be idempotent. Shared state (sums over subjects) takes the subject's part out here.
+        Fired by every restriction (``kit.rights.restrict``, restriction requests,
+        ``kit.consent.restrict``) in the transaction that records it, once per change: not
+        when the subject was already restricted. Shared state (sums over subjects) takes the
+        subject's part out here.
         """
         _register(self._restriction, "restriction hook", name, hook)
 
     def on_restriction_lifted(self, name: str, hook: RestrictionHook) -> None:
-        """Call ``hook(subject)`` when a restriction is lifted (same transaction; idempotent)."""
+        """Call ``hook(subject)`` when a restriction is lifted (same transaction, once)."""
         _register(self._lifted, "restriction lifted hook", name, hook)
 
     def restricted(self, subject: str) -> None:

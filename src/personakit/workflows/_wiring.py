@@ -60,6 +60,16 @@ class Workflows:
     ) -> Workflows:
         """Wire ingest, link, retention and the registries; register the core record kinds."""
         registries = Registries(record_kinds=RecordKinds(manifest, consent.cascade))
+        # Every restriction change (kit.rights, restriction requests, kit.consent directly)
+        # reaches the capabilities' restriction hooks in the transaction that records it, and
+        # only when the restriction state changes: shared sums never count a subject twice.
+        hooks = registries.hooks
+        consent.cascade.on_restriction(
+            "workflows",
+            lambda subject, restricted: (
+                hooks.restricted(subject) if restricted else hooks.restriction_lifted(subject)
+            ),
+        )
         # Trait writes (the API, bulk ingest, rectification) reach the traits hooks in their
         # own transaction: profiles cannot import workflows, so the store is handed the call.
         traits.on_change = registries.hooks.traits_changed
