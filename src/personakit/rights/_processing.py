@@ -53,20 +53,16 @@ class ProcessingControls:
     ) -> RestrictionChange:
         """Restrict processing (Art. 18); see :meth:`ConsentManager.restrict`.
 
-        The restriction hooks (``kit.registries.hooks.on_restriction``) run in the consent
-        change's store transaction, so shared state never counts a restricted subject after it
-        commits.
+        The workflows' restriction hooks run in the consent change's transaction.
         """
-        pseudonym = self.identity.subject_of(subject)
-        with self.store.transaction():
-            return self.consent.restrict(
-                pseudonym,
-                source=source,
-                method=method,
-                jurisdiction=jurisdiction,
-                reference=reference,
-                actor=actor,
-            )
+        return self.consent.restrict(
+            self.identity.subject_of(subject),
+            source=source,
+            method=method,
+            jurisdiction=jurisdiction,
+            reference=reference,
+            actor=actor,
+        )
 
     def lift_restriction(
         self,
@@ -78,21 +74,15 @@ class ProcessingControls:
         reference: str | None = None,
         actor: str = "system",
     ) -> RestrictionChange:
-        """Lift a restriction; guards answer from the ledger again.
-
-        The restriction lifted hooks run in the same store transaction (shared state counts
-        the subject again where the ledger allows it).
-        """
-        pseudonym = self.identity.subject_of(subject)
-        with self.store.transaction():
-            return self.consent.lift_restriction(
-                pseudonym,
-                source=source,
-                method=method,
-                jurisdiction=jurisdiction,
-                reference=reference,
-                actor=actor,
-            )
+        """Lift a restriction; guards answer from the ledger again (the lifted hooks run)."""
+        return self.consent.lift_restriction(
+            self.identity.subject_of(subject),
+            source=source,
+            method=method,
+            jurisdiction=jurisdiction,
+            reference=reference,
+            actor=actor,
+        )
 
     def marketing_purposes(self) -> tuple[Purpose, ...]:
         """The direct-marketing purposes: id ``marketing`` or ``marketing.*``, or a channel."""
