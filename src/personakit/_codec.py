@@ -9,6 +9,8 @@ value a caller hands over already decoded (a mapping given to ``ingest`` or ``tr
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -242,3 +244,22 @@ def _locate_duplicate(text: str) -> tuple[str, str]:
 
 def _invalid(where: str, what: str) -> InvalidInput:
     return InvalidInput("invalid JSON", [Problem(where=where, what=what)])
+
+
+def b64url(data: bytes) -> str:
+    """``data`` as unpadded base64url (the spelling tokens and cookies use)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def unb64url(text: str) -> bytes | None:
+    """The bytes of canonical unpadded base64url ``text``; None for any other spelling.
+
+    Only the one spelling :func:`b64url` gives is accepted: the decoder alone skips characters
+    outside the alphabet and ignores a last character's unused bits, so several spellings of
+    one tag would verify and a tampered token would still be accepted.
+    """
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        return None
+    return raw if b64url(raw) == text else None

@@ -14,15 +14,13 @@ address cannot bring an opted-out person back into a marketing journey.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from attrs import frozen
 
-from personakit._codec import canonical_json, loads
+from personakit._codec import b64url, canonical_json, loads, unb64url
 from personakit.exceptions import InvalidInput, Problem
 from personakit.storage import Store
 
@@ -52,14 +50,6 @@ def invalid_token() -> InvalidToken:
     return InvalidToken("invalid or expired token", [Problem(where="token", what="invalid")])
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 @frozen(kw_only=True)
 class TokenClaims:
     """What a verified token says: whose consent to which channel, until when."""
@@ -85,7 +75,7 @@ class UnsubscribeTokens:
             "x": int(expires.timestamp()),
         }
         body = canonical_json(claims)
-        return f"{_b64(body)}.{_b64(self.mac(body))}"
+        return f"{b64url(body)}.{b64url(self.mac(body))}"
 
     def verify(self, token: object, *, now: datetime) -> TokenClaims:
         """The claims of a valid, unexpired token; :class:`InvalidToken` for anything else."""
@@ -94,11 +84,8 @@ class UnsubscribeTokens:
         body_text, dot, tag_text = token.partition(".")
         if not dot:
             raise invalid_token()
-        try:
-            body, tag = _unb64(body_text), _unb64(tag_text)
-        except (binascii.Error, ValueError):
-            raise invalid_token() from None
-        if not self.verify_mac(body, tag):
+        body, tag = unb64url(body_text), unb64url(tag_text)
+        if body is None or tag is None or not self.verify_mac(body, tag):
             raise invalid_token()
         try:
             claims: Any = loads(body)

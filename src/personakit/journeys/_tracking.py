@@ -11,8 +11,6 @@ endpoint cannot be used as an open redirect.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -20,6 +18,7 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
+from personakit._codec import b64url, unb64url
 from personakit.journeys._tokens import invalid_token
 
 __all__ = [
@@ -42,19 +41,6 @@ _ACTION_BYTES: Final = 12
 _BODY_BYTES: Final = 1 + _ACTION_BYTES + 1 + 5
 _MAX_TOKEN: Final = 128
 _MAX_URL: Final = 2048
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes | None:
-    # Canonical spelling only: without the round trip, several spellings of one tag verify.
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    return raw if _b64(raw) == text else None
 
 
 @frozen(kw_only=True)
@@ -80,14 +66,14 @@ class TrackingTokens:
             + bytes([link])
             + int(expires.timestamp()).to_bytes(5, "big")
         )
-        return f"{_b64(body)}.{_b64(self.mac(body))}"
+        return f"{b64url(body)}.{b64url(self.mac(body))}"
 
     def verify(self, token: object, *, now: datetime) -> TrackingClaims:
         """The claims of a genuine, unexpired token; the one opaque error for anything else."""
         if not isinstance(token, str) or len(token) > _MAX_TOKEN or not token.isascii():
             raise invalid_token()
         body_text, dot, tag_text = token.partition(".")
-        body, tag = _unb64(body_text), _unb64(tag_text)
+        body, tag = unb64url(body_text), unb64url(tag_text)
         if not dot or body is None or tag is None or len(body) != _BODY_BYTES:
             raise invalid_token()
         if not self.verify_mac(body, tag) or body[0] != _VERSION:

@@ -11,8 +11,6 @@ value is simply *not valid*: the caller never learns which part was wrong.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hmac
 import re
@@ -23,6 +21,7 @@ from typing import Final
 from attrs import frozen
 
 from personakit._clock import Clock, SystemClock
+from personakit._codec import b64url, unb64url
 from personakit.crypto import Keyring
 from personakit.exceptions import Problem
 from personakit.journeys import InvalidToken
@@ -56,21 +55,6 @@ _UNSUB_RE: Final = re.compile(rf"([A-Za-z0-9_-]{{8,400}})\.([A-Za-z0-9_-]{{{_TAG
 _INVALID: Final = Problem(where="token", what="invalid")
 #: About 400 days: the longest lifetime browsers still honour (Chrome caps cookies there).
 COOKIE_MAX_AGE: Final = 400 * 86_400
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes | None:
-    """Decode canonical unpadded base64url only: a value has exactly one accepted spelling."""
-    try:
-        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        return None
-    # The last character of 43 carries 2 unused bits: without this check, four spellings of
-    # one tag would all verify, and a "tampered" cookie would still be accepted.
-    return raw if _b64(raw) == text else None
 
 
 @frozen(kw_only=True)
@@ -125,8 +109,8 @@ class SubjectCookies:
 
     def issue(self) -> tuple[str, SetCookie]:
         """A fresh anonymous token and the cookie that carries it."""
-        token = _b64(secrets.token_bytes(_TOKEN_BYTES))
-        tag = _b64(self.keyring.mac(COOKIE_LABEL, token.encode("ascii")))
+        token = b64url(secrets.token_bytes(_TOKEN_BYTES))
+        tag = b64url(self.keyring.mac(COOKIE_LABEL, token.encode("ascii")))
         return token, SetCookie(name=self.name, value=f"{_VERSION}.{token}.{tag}")
 
     def token(self, value: object) -> str | None:
@@ -142,7 +126,7 @@ class SubjectCookies:
         token = match.group(1)
         # Compared as canonical base64url text, in constant time: only the one spelling of the
         # genuine tag matches (no decode and re-encode on every request).
-        expected = _b64(self.keyring.mac(COOKIE_LABEL, token.encode("ascii")))
+        expected = b64url(self.keyring.mac(COOKIE_LABEL, token.encode("ascii")))
         return token if hmac.compare_digest(expected, match.group(2)) else None
 
 
@@ -175,7 +159,7 @@ class UnsubscribeTokens:
         """
         until = expires if expires is not None else self.clock.now() + self.ttl
         payload = f"{_UNSUB_VERSION}|{subject}|{purpose}|{int(until.timestamp())}".encode()
-        return f"{_b64(payload)}.{_b64(self.keyring.mac(UNSUBSCRIBE_LABEL, payload))}"
+        return f"{b64url(payload)}.{b64url(self.keyring.mac(UNSUBSCRIBE_LABEL, payload))}"
 
     def read(self, token: object, *, now: datetime | None = None) -> tuple[str, str] | None:
         """``(subject, purpose)`` of a genuine, unexpired token; None for anything else."""
@@ -184,7 +168,7 @@ class UnsubscribeTokens:
         match = _UNSUB_RE.fullmatch(token)
         if match is None:
             return None
-        payload, tag = _unb64(match.group(1)), _unb64(match.group(2))
+        payload, tag = unb64url(match.group(1)), unb64url(match.group(2))
         if (
             payload is None
             or tag is None
