@@ -12,7 +12,7 @@ SCHEMAS = Path(__file__).parents[2] / "src" / "personakit" / "schemas" / "report
 
 SUPPRESSED = {
     "type": "object",
-    "properties": {"suppressed": {"const": True}},
+    "properties": {"suppressed": {"const": True}, "complementary": {"const": True}},
     "required": ["suppressed"],
     "additionalProperties": False,
 }

@@ -7,7 +7,7 @@ audit pack with a SHA-256 manifest recorded in the audit chain. See ``docs/repor
 
 from __future__ import annotations
 
-from personakit.reporting._doc import SUPPRESSED, is_suppressed
+from personakit.reporting._doc import COMPLEMENTARY, SUPPRESSED, is_suppressed
 from personakit.reporting._journeys import JOURNEY_STATUSES, JOURNEYS_DATASET
 from personakit.reporting._pack import MANIFEST_NAME, PACK_FORMAT, PackCheck, PackReceipt
 from personakit.reporting._render import to_html, to_markdown
@@ -22,6 +22,7 @@ from personakit.reporting._service import (
 from personakit.reporting._sources import ReportSources
 
 __all__ = [
+    "COMPLEMENTARY",
     "DEFAULT_K",
     "FORMATS",
     "JOURNEYS_DATASET",

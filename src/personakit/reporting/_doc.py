@@ -8,7 +8,9 @@ Markdown and HTML are drawn from this shape alone, so a new report needs no rend
 A count from 1 to k - 1 could single a person out: in the consent, journeys and minimization
 reports it is replaced by :data:`SUPPRESSED` (``{"suppressed": true}``), and so is any rate
 computed from it. Zero singles nobody out and is shown. Reports that publish totals hide more
-cells, marked the same way, so that no total gives a hidden one back (:mod:`._suppress`).
+cells so that no total gives a hidden one back (:mod:`._suppress`); those are marked
+:data:`COMPLEMENTARY` (``{"suppressed": true, "complementary": true}``), so a reader can tell
+a small count from a cell hidden only to protect one.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from datetime import datetime
 from typing import Any, Final
 
 __all__ = [
+    "COMPLEMENTARY",
     "SUPPRESSED",
     "Cell",
     "chart",
     "document",
+    "hidden_mark",
     "is_suppressed",
     "rate",
     "small",
@@ -30,6 +34,8 @@ __all__ = [
 
 #: What a suppressed cell holds in JSON.
 SUPPRESSED: Final[Mapping[str, bool]] = {"suppressed": True}
+#: What a cell hidden only to protect another (complementary suppression) holds in JSON.
+COMPLEMENTARY: Final[Mapping[str, bool]] = {"suppressed": True, "complementary": True}
 
 #: A table cell: text, a number, a list of names, None, or a suppressed mark.
 Cell = str | int | float | bool | None | list[str] | Mapping[str, bool]
@@ -38,6 +44,11 @@ Cell = str | int | float | bool | None | list[str] | Mapping[str, bool]
 def is_suppressed(value: object) -> bool:
     """Whether a cell is a suppressed mark."""
     return isinstance(value, Mapping) and value.get("suppressed") is True
+
+
+def hidden_mark(count: int, k: int) -> Mapping[str, bool]:
+    """The mark of a hidden ``count``: small (1 to k - 1), else hidden as a complement."""
+    return dict(SUPPRESSED) if 0 < count < k else dict(COMPLEMENTARY)
 
 
 def small(count: int, k: int) -> int | Mapping[str, bool]:

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Hashable, Mapping
 from typing import Any, Final
 
-from personakit.reporting._doc import SUPPRESSED, document, table
+from personakit.reporting._doc import document, hidden_mark, table
 from personakit.reporting._sources import Census, ReportSources
 from personakit.reporting._suppress import Group, protect
 
@@ -68,7 +68,7 @@ def journeys_report(sources: ReportSources, census: Census, k: int) -> dict[str,
     hidden = protect(cells, groups, k)
 
     def shown(cell: Hashable) -> int | Mapping[str, bool]:
-        return dict(SUPPRESSED) if cell in hidden else cells[cell]
+        return hidden_mark(cells[cell], k) if cell in hidden else cells[cell]
 
     def rows(kind: str, names: list[str], columns: tuple[str, ...]) -> list[dict[str, Any]]:
         label = "journey" if kind == "j" else "channel"

@@ -41,7 +41,7 @@ _MAX_LABELS: Final = 12  # more x labels than this would overlap: show every n-t
 def cell_text(value: Any) -> str:
     """A cell as plain text: suppressed cells read ``<k (suppressed)``, lists are joined."""
     if is_suppressed(value):
-        return "suppressed"
+        return "suppressed (complement)" if value.get("complementary") is True else "suppressed"
     if value is None:
         return "-"
     if isinstance(value, bool):

@@ -28,7 +28,7 @@ from typing import Any
 
 from attrs import frozen
 
-from personakit.reporting._doc import SUPPRESSED, is_suppressed
+from personakit.reporting._doc import SUPPRESSED, hidden_mark, is_suppressed
 
 __all__ = ["Group", "derivable", "pinned", "protect", "protect_rows", "shown_rate"]
 
@@ -185,13 +185,13 @@ def protect_rows(
     """Rows with their ``counts`` columns protected; ``sums`` (members, total) hold in each row.
 
     Each row is protected on its own (its sums are the only ones that cover its cells); a
-    hidden count is replaced by :data:`SUPPRESSED`.
+    hidden count is replaced by its mark (:func:`~._doc.hidden_mark`).
     """
     out = []
     for row in rows:
         values: dict[Hashable, int] = {column: int(row[column]) for column in counts}
         hidden = protect(values, [Group(tuple(m), t) for m, t in sums], k)
-        out.append({c: dict(SUPPRESSED) if c in hidden else v for c, v in row.items()})
+        out.append({c: hidden_mark(int(v), k) if c in hidden else v for c, v in row.items()})
     return out
 
 
