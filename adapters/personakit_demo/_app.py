@@ -301,9 +301,23 @@ def _account_routes(app: flask.Flask) -> None:
         return flask.redirect("/", code=303)
 
 
+def _operator_tag() -> str:
+    # The session key is the keyring's, so it outlives a run; the password may not (a random
+    # one per run). The session holds a MAC of the password under that key: a session opened
+    # with an earlier run's password opens nothing, and the readable cookie does not reveal it.
+    expected: bytes = flask.current_app.extensions["personakit_demo.operator"]
+    key = flask.current_app.secret_key
+    assert isinstance(key, bytes)
+    return hmac.new(key, b"operator|" + expected, "sha256").hexdigest()
+
+
+def _operator_allowed() -> bool:
+    held = flask.session.get("operator")
+    return isinstance(held, str) and hmac.compare_digest(held, _operator_tag())
+
+
 def _operator_routes(app: flask.Flask) -> None:
-    def allowed() -> bool:
-        return flask.session.get("operator") is True
+    allowed = _operator_allowed
 
     @app.get("/operator")
     def operator() -> flask.typing.ResponseReturnValue:
@@ -317,7 +331,7 @@ def _operator_routes(app: flask.Flask) -> None:
         expected: bytes = flask.current_app.extensions["personakit_demo.operator"]
         if not hmac.compare_digest(given, expected):  # constant time in the password's content
             return _render("operator_login.html", failed=True), 401
-        flask.session["operator"] = True
+        flask.session["operator"] = _operator_tag()
         return flask.redirect(flask.url_for("operator"), code=303)
 
     @app.post("/operator/logout")
@@ -337,7 +351,7 @@ def _operator_routes(app: flask.Flask) -> None:
 def _report_routes(app: flask.Flask) -> None:
     @app.get("/operator/reports/<kind>")
     def operator_report(kind: str) -> flask.typing.ResponseReturnValue:
-        if flask.session.get("operator") is not True:
+        if not _operator_allowed():
             return _render("operator_login.html", failed=False), 401
         page = _shop().report(kind)
         if page is None:

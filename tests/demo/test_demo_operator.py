@@ -98,3 +98,28 @@ def test_the_password_comes_from_the_environment_or_is_random(monkeypatch):
     first, second = operator_password(), operator_password()
     assert first != second
     assert len(first) >= 16
+
+
+def _with_session(app, session):
+    client = app.test_client()
+    client.set_cookie("session", session.split("=", 1)[1], domain="localhost")
+    return client
+
+
+def test_an_operator_session_ends_with_its_password(kit_app, tmp_path):
+    """The session key outlives a run (keyring-derived); the password of a run must not."""
+    kit, app = kit_app
+    right = _open(_client(app), "POST", "/operator/login", data={"password": PASSWORD})
+    assert right.status_code == 303
+    session = next(
+        value.split(";", 1)[0]
+        for name, value in right.headers.items()
+        if name == "Set-Cookie" and value.startswith("session=")
+    )
+    assert _open(_with_session(app, session), "GET", "/operator").status_code == 200
+    # The next run of the same store, with a new password: the old session opens nothing.
+    later = create_app(kit, tmp_path, seed=False, operator_password="a-new-password")
+    assert _open(_with_session(later, session), "GET", "/operator").status_code == 401
+    reports = _open(_with_session(later, session), "GET", "/operator/reports/consent")
+    assert reports.status_code == 401
+    assert _open(_with_session(later, session), "POST", "/operator/release").status_code == 401

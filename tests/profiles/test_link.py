@@ -65,3 +65,20 @@ def test_failed_merge_changes_nothing(
         memory_kit.link("anon:a1", "customer:1")
     assert memory_kit.identity.resolve("anon:a1") == anon
     assert memory_kit.keyring.has_subject_key(anon)
+
+
+def test_merge_into_a_restricted_customer_keeps_its_granted_history(
+    memory_kit: Personakit,
+) -> None:
+    """Restriction stops processing, it never erases: a merge keeps what the grants allow."""
+    anon = memory_kit.identity.resolve("anon:a1", create=True)
+    memory_kit.consent.grant(anon, "personalization", source="web", **NOTICE)
+    memory_kit.track("anon:a1", "product_view", channel="web", properties={"item": "tart"})
+    customer = memory_kit.identity.resolve("customer:1", create=True)
+    memory_kit.consent.grant(customer, "personalization", source="web", **NOTICE)
+    memory_kit.track("customer:1", "product_view", channel="web", properties={"item": "pie"})
+    memory_kit.consent.restrict(customer, source="api")
+    memory_kit.link("anon:a1", "customer:1")
+    assert memory_kit.events.count(customer) == 2
+    memory_kit.consent.lift_restriction(customer, source="api")
+    assert memory_kit.consent.allowed(customer, "personalization")

@@ -39,6 +39,7 @@ act = st.tuples(
             "erase",
             "link",
             "anon_track",
+            "anon_grant",
             "restrict",
             "lift",
             "consent_restrict",
@@ -57,14 +58,23 @@ def _track(kit: Personakit, ident: str, kind: str, items: list[str], at: datetim
     kit.track(ident, kind, channel="web", properties=props, at=at)
 
 
+def _visitor(kit: Personakit, op: tuple[Any, ...], at: datetime) -> None:
+    if op[0] == "anon_track":
+        _track(kit, f"anon:a{op[1]}", "product_view", ITEMS[op[1] % len(ITEMS)], at)
+        return
+    # a visitor's own grant, carried over by a later link
+    visitor = kit.identity.resolve(f"anon:a{op[1]}", create=True)
+    kit.consent.grant(visitor, ["personalization"], **NOTICE)
+
+
 def _apply(kit: Personakit, op: tuple[Any, ...], step: int) -> None:
     at = START + timedelta(hours=step * 7)
     ident = f"customer:c{op[1]}"
     if op[0] == "track":
         _track(kit, ident, op[2], op[3], at)
         return
-    if op[0] == "anon_track":
-        _track(kit, f"anon:a{op[1]}", "product_view", ITEMS[op[1] % len(ITEMS)], at)
+    if op[0] in {"anon_track", "anon_grant"}:
+        _visitor(kit, op, at)
         return
     if op[0] == "link":
         kit.link(f"anon:a{op[1]}", ident)
@@ -164,3 +174,20 @@ def test_a_restricted_customer_leaves_the_model_and_returns_when_it_is_lifted() 
         assert load_rows(kit.store) == rebuilt(kit)
         kit.rights.lift_restriction(restricted, source="api")
         assert load_rows(kit.store) == both == rebuilt(kit)
+
+
+def test_a_visitor_merged_into_a_restricted_customer_stays_out_of_the_model() -> None:
+    """The merge hook must not add a contribution to a restricted customer."""
+    kit, _ = testing.memory_kit()
+    with kit:
+        anon = kit.identity.resolve("anon:a1", create=True)
+        kit.consent.grant(anon, ["personalization"], **NOTICE)
+        _track(kit, "anon:a1", "purchase", ["item-1", "item-2"], START)
+        customer = kit.identity.resolve("customer:c1", create=True)
+        kit.consent.grant(customer, ["personalization"], **NOTICE)
+        _track(kit, "customer:c1", "purchase", ["item-1", "item-3"], START)
+        kit.consent.restrict(customer, source="api")
+        kit.link("anon:a1", "customer:c1")
+        assert load_rows(kit.store) == rebuilt(kit)
+        kit.consent.lift_restriction(customer, source="api")
+        assert load_rows(kit.store) == rebuilt(kit)

@@ -154,3 +154,25 @@ def test_a_logged_in_visit_or_a_traceless_visitor_links_nothing(kit_clock, web) 
     fresh = web.visit()
     assert web.login(fresh, "customer:third").linked is None
     assert kit.identity.lookup(fresh.identifier) is None
+
+
+def test_a_cookie_still_linked_to_another_account_never_merges_it(kit_clock, web) -> None:
+    """A browser whose anonymous identifier still names account A (linked with ``kit.link``
+    before logins reissued cookies): logging in as B there must not hand A's data to B."""
+    kit, _ = kit_clock
+    visit = web.visit()
+    anon = visit.identifier
+    kit.link(anon, "customer:shared-a")
+    first = kit.identity.lookup("customer:shared-a")
+    kit.track("customer:shared-a", "purchase", channel="store", properties={"item": "bread"})
+    done = web.login(visit, "customer:shared-b")
+    second = kit.identity.lookup("customer:shared-b")
+    assert done.linked is None or done.linked.merged_from is None
+    assert kit.identity.lookup("customer:shared-a") == first != second
+    assert kit.events.count(first) == 1
+    assert second is None or kit.events.count(second) == 0
+    # The old cookie does not lead to either account any more.
+    assert (
+        web.visit(cookies={visit.set_cookie.name: visit.set_cookie.value}).existing_subject()
+        is None
+    )

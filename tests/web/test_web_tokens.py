@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from personakit import Personakit, testing
 from personakit.crypto import LocalKeyProvider, generate_master_key
+from personakit.exceptions import InvalidInput
 from personakit.journeys import InvalidToken
 from personakit.web import UNSUBSCRIBE_LABEL, UnsubscribeTokens, WebConfig, WebFront
 from test_api_totality import ANYTHING
@@ -114,3 +115,12 @@ def test_a_token_survives_a_master_key_rotation(tmp_path) -> None:
     with Personakit.open(tmp_path / "pk", keys=LocalKeyProvider(new)) as kit:
         tokens = UnsubscribeTokens(kit.keyring, clock=kit.clock)
         assert tokens.verify(token) == (SUBJECT, "marketing.email")
+
+
+@pytest.mark.parametrize("ttl", [timedelta(0), timedelta(days=-1), 30, None])
+def test_an_unsubscribe_lifetime_that_kills_every_link_is_refused_up_front(ttl: Any) -> None:
+    """A zero, negative or non-timedelta lifetime would make every link dead (or a TypeError)
+    only when a message is made: the front refuses it when built, with a typed error."""
+    kit, _ = testing.memory_kit()
+    with kit, pytest.raises(InvalidInput):
+        WebFront(kit, WebConfig(unsubscribe_ttl=ttl))

@@ -188,6 +188,11 @@ class Recommender:
         mine = read_record(self.vault, source)
         if not mine:
             return
+        if not self._allowed(target):
+            # The merged ledger gives no basis, or the target is restricted: nothing of the
+            # source may enter the model through it (lifting derives it from the events).
+            self.remove(source)
+            return
         theirs = read_record(self.vault, target)
         merged = dict(theirs)
         for item, i in mine.items():

@@ -24,7 +24,7 @@ from attrs import frozen
 
 from personakit._kit import Personakit
 from personakit.exceptions import InvalidInput, Problem
-from personakit.profiles import parse_identifier
+from personakit.profiles import IDENTIFIER_KINDS, parse_identifier
 from personakit.web._visit import Visit, VisitResolver
 from personakit.workflows import LinkResult
 
@@ -73,6 +73,13 @@ def _allowed(kit: Personakit, subject: str | None) -> set[str]:
     return {p for p, ok in kit.consent.allowed_many(subject, purposes).items() if ok}
 
 
+def _other_account(kit: Personakit, subject: str, account: str) -> bool:
+    """Whether ``subject`` holds a personal identifier (an account's) other than ``account``."""
+    mine = parse_identifier(account, where="user")
+    held = kit.identity.identifiers(subject)
+    return any(IDENTIFIER_KINDS.get(i.kind, True) and i != mine for i in held)
+
+
 def login(
     kit: Personakit, resolver: VisitResolver, visit: object, user: object, *, actor: str
 ) -> Login:
@@ -89,6 +96,12 @@ def login(
     )
     anonymous = None if checked.authenticated else checked.existing_subject()
     if anonymous is None:  # already logged in, or an anonymous visitor that left no trace
+        return Login(visit=after, linked=None, widened=())
+    if _other_account(kit, anonymous, account):
+        # The cookie's subject is another account's (its identifier was linked to it without
+        # a login reissuing the cookie: a shared browser). Nothing of it may reach ``user``:
+        # the old cookie only stops leading to it.
+        kit.identity.detach(anonymous, checked.identifier)
         return Login(visit=after, linked=None, widened=())
     before = _allowed(kit, kit.identity.lookup(account))
     with kit.store.transaction():

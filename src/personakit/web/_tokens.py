@@ -23,7 +23,7 @@ from attrs import frozen
 from personakit._clock import Clock, SystemClock
 from personakit._codec import b64url, unb64url
 from personakit.crypto import Keyring
-from personakit.exceptions import Problem
+from personakit.exceptions import InvalidInput, Problem
 from personakit.journeys import InvalidToken
 
 __all__ = [
@@ -143,7 +143,16 @@ class UnsubscribeTokens:
     def __init__(
         self, keyring: Keyring, *, clock: Clock | None = None, ttl: timedelta = UNSUBSCRIBE_TTL
     ) -> None:
-        """Sign with ``keyring``; tokens live ``ttl`` after :meth:`make` (by ``clock``)."""
+        """Sign with ``keyring``; tokens live ``ttl`` after :meth:`make` (by ``clock``).
+
+        :class:`InvalidInput` unless ``ttl`` is a positive timedelta (else every link made
+        would be dead on arrival, or making one would fail with a TypeError).
+        """
+        if not isinstance(ttl, timedelta) or ttl <= timedelta(0):
+            raise InvalidInput(
+                "invalid unsubscribe lifetime",
+                [Problem(where="unsubscribe_ttl", what="must be a positive timedelta")],
+            )
         self.keyring = keyring
         self.clock = clock if clock is not None else SystemClock()
         self.ttl = ttl

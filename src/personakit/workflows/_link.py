@@ -143,8 +143,10 @@ class IdentityLinker:
         self.hooks.merged(source, target)
         # What moved was kept for the source's purposes; where the merged ledger denies one
         # (the target's later refusal won), it goes as a withdrawal's cascade would take it.
+        # The ledger's state decides, not the guard: a restriction denies processing but
+        # never erases (allowed() is False for every purpose of a restricted target).
         for purpose in self.consent.manifest.consent_purposes():
-            if not self.consent.allowed(target, purpose.id):
+            if self.consent.state(target, purpose.id).state != "given":
                 self.consent.cascade.run(purpose.id, target)
         for ident in self.identity.identifiers(source):
             self.identity.attach(target, ident)
