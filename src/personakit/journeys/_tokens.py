@@ -50,6 +50,21 @@ def invalid_token() -> InvalidToken:
     return InvalidToken("invalid or expired token", [Problem(where="token", what="invalid")])
 
 
+def signed_body(token: object, max_chars: int, verify_mac: Callable[[bytes, bytes], bool]) -> bytes:
+    """The body of a genuine ``base64url(body).base64url(tag)`` token.
+
+    :func:`invalid_token` for anything else: too long, not ASCII, another spelling of the same
+    bytes, or a MAC that does not verify.
+    """
+    if not isinstance(token, str) or len(token) > max_chars or not token.isascii():
+        raise invalid_token()
+    body_text, dot, tag_text = token.partition(".")
+    body, tag = unb64url(body_text), unb64url(tag_text)
+    if not dot or body is None or tag is None or not verify_mac(body, tag):
+        raise invalid_token()
+    return body
+
+
 @frozen(kw_only=True)
 class TokenClaims:
     """What a verified token says: whose consent to which channel, until when."""
@@ -79,14 +94,7 @@ class UnsubscribeTokens:
 
     def verify(self, token: object, *, now: datetime) -> TokenClaims:
         """The claims of a valid, unexpired token; :class:`InvalidToken` for anything else."""
-        if not isinstance(token, str) or len(token) > _MAX_TOKEN or not token.isascii():
-            raise invalid_token()
-        body_text, dot, tag_text = token.partition(".")
-        if not dot:
-            raise invalid_token()
-        body, tag = unb64url(body_text), unb64url(tag_text)
-        if body is None or tag is None or not self.verify_mac(body, tag):
-            raise invalid_token()
+        body = signed_body(token, _MAX_TOKEN, self.verify_mac)
         try:
             claims: Any = loads(body)
         except ValueError:

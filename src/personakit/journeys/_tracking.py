@@ -18,8 +18,8 @@ from urllib.parse import urlsplit
 
 from attrs import frozen
 
-from personakit._codec import b64url, unb64url
-from personakit.journeys._tokens import invalid_token
+from personakit._codec import b64url
+from personakit.journeys._tokens import invalid_token, signed_body
 
 __all__ = [
     "MAX_LINKS",
@@ -70,13 +70,8 @@ class TrackingTokens:
 
     def verify(self, token: object, *, now: datetime) -> TrackingClaims:
         """The claims of a genuine, unexpired token; the one opaque error for anything else."""
-        if not isinstance(token, str) or len(token) > _MAX_TOKEN or not token.isascii():
-            raise invalid_token()
-        body_text, dot, tag_text = token.partition(".")
-        body, tag = unb64url(body_text), unb64url(tag_text)
-        if not dot or body is None or tag is None or len(body) != _BODY_BYTES:
-            raise invalid_token()
-        if not self.verify_mac(body, tag) or body[0] != _VERSION:
+        body = signed_body(token, _MAX_TOKEN, self.verify_mac)
+        if len(body) != _BODY_BYTES or body[0] != _VERSION:
             raise invalid_token()
         expires = datetime.fromtimestamp(int.from_bytes(body[-5:], "big"), UTC)
         if expires <= now:
