@@ -58,6 +58,7 @@ from personakit.recommendations._shared import (
     KIND,
     PURPOSE,
     ROWS,
+    RowSums,
     apply_rows,
     cap_record,
     load_rows,
@@ -224,13 +225,10 @@ class Recommender:
             return apply_rows(self.store, deltas)
         # Sums commute, so adding the batch's net change at its end (inside the same
         # transaction) leaves exactly the rows the per-subject writes would have left.
-        pending: dict[str, ItemRow] = self._local.__dict__.setdefault("pending", {})
-        for item, delta in deltas.items():
-            combined = apply_delta(pending.get(item), delta)
-            if combined.is_empty():
-                pending.pop(item, None)
-            else:
-                pending[item] = combined
+        pending: RowSums | None = self._local.__dict__.get("pending")
+        if pending is None:
+            pending = self._local.pending = RowSums()
+        pending.add(deltas)
         return len(deltas)
 
     def on_batch_end(self, outcome: Literal["commit", "rollback"]) -> None:
@@ -239,13 +237,13 @@ class Recommender:
         if outcome == "commit" and pending:
             # One sorted get_many: on PostgreSQL the rows' locks are taken in ascending
             # order in one call, so concurrent batches cannot deadlock on them.
-            apply_rows(self.store, pending)
+            apply_rows(self.store, pending.rows)
 
     def _flush_pending(self) -> None:
         # A read inside a batch sees the rows with the batch's changes so far.
         pending = self._local.__dict__.pop("pending", None)
         if pending:
-            apply_rows(self.store, pending)
+            apply_rows(self.store, pending.rows)
 
     def remove(self, subject: str) -> int:
         """The erasure remover: subtract the subject's contribution, delete their record."""
