@@ -6,7 +6,8 @@ items they interacted with, how often, when last) is sealed in their vault, so t
 contribution is known when they leave and erasure crypto-shreds it.
 
 Writers read, change and write only the rows an update touches, with one ``get_many`` inside
-the subject's store transaction: SQLite serialises writers (BEGIN IMMEDIATE), PostgreSQL
+the writing store transaction (bulk ingest: once per batch, the batch's changes summed in
+:class:`RowSums` first): SQLite serialises writers (BEGIN IMMEDIATE), PostgreSQL
 takes an advisory lock per row key (in ascending order within the call), so concurrent writers
 of different subjects never lose an update and there is no lock held for the whole model.
 """
