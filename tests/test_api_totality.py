@@ -428,6 +428,11 @@ ENTRIES: Final = [
         (lambda c: f"hook{c.serial}", _v(lambda _subject, _events: None)),
     ),
     Entry(
+        "registries.hooks.on_batch_end",
+        lambda k: k.registries.hooks.on_batch_end,
+        (lambda c: f"hook{c.serial}", _v(lambda _outcome: None)),
+    ),
+    Entry(
         "registries.hooks.on_restriction",
         lambda k: k.registries.hooks.on_restriction,
         (lambda c: f"hook{c.serial}", _v(lambda _subject: None)),
@@ -1030,6 +1035,7 @@ NOT_CALLED: Final = {
     "registries.datasets.describe": "no arguments",
     "registries.hooks.events": "runs the registered hooks (the ingest properties drive it)",
     "registries.hooks.merged": "runs the registered hooks (the link tests drive it)",
+    "registries.hooks.batch": "a context manager bulk ingest enters (the ingest properties)",
     "registries.hooks.restricted": "runs the registered hooks (rights.restrict drives it)",
     "registries.hooks.restriction_lifted": "runs the registered hooks (lift_restriction does)",
     "analytics.build": "wiring from a kit's parts, called once by the facade",
@@ -1071,6 +1077,7 @@ NOT_CALLED: Final = {
     "recommend.model": "no arguments",
     "recommend.on_events": "an events hook: ingest calls it with stored Events (tests/recommendations)",
     "recommend.on_merge": "a merge hook: the linker calls it with two live pseudonyms",
+    "recommend.on_batch_end": "a batch end hook: Hooks.batch calls it (bulk ingest property)",
     "recommend.on_restriction": "a restriction hook: rights calls it with a live pseudonym",
     "recommend.on_lifted": "a restriction lifted hook: rights calls it with a live pseudonym",
     "journeys.reads": "no arguments",

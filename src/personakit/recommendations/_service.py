@@ -16,9 +16,10 @@ The service registers with the workflows layer and imports no other capability:
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from attrs import define, field
 
@@ -57,6 +58,7 @@ from personakit.recommendations._shared import (
     KIND,
     PURPOSE,
     ROWS,
+    RowSums,
     apply_rows,
     cap_record,
     load_rows,
@@ -66,7 +68,7 @@ from personakit.recommendations._shared import (
     write_record,
 )
 from personakit.storage import Store, change_token
-from personakit.workflows import ExportRecord, RecordKind, Registries
+from personakit.workflows import ExportRecord, Hooks, RecordKind, Registries
 
 __all__ = ["Recommender"]
 
@@ -106,6 +108,11 @@ class Recommender:
     # The model parsed from the rows and the store's change token it was read at; a store
     # without a token (PostgreSQL) is read again on every call, so no answer is ever stale.
     _cached: tuple[Hashable, ItemModel] | None = field(default=None, init=False)
+    # The kit's hooks (set by build): inside one of their batches (bulk ingest), changes to
+    # the shared rows are summed per thread in ``_local.pending`` and written once at the
+    # batch's end, so a popular item's row is read and written once per transaction.
+    _hooks: Hooks | None = field(default=None, init=False)
+    _local: threading.local = field(factory=threading.local, init=False)
 
     def __repr__(self) -> str:
         """Render without any subject's data."""
@@ -125,6 +132,7 @@ class Recommender:
     ) -> Recommender:
         """Wire the service and register its record kinds, hooks, segment and dataset."""
         service = cls(store, vault, basis, clock, subjects, read_events)
+        service._hooks = registries.hooks
         registries.record_kinds.register(
             RecordKind(
                 name=KIND,
@@ -152,6 +160,7 @@ class Recommender:
         )
         registries.hooks.on_events("recommendations", service.on_events)
         registries.hooks.on_merge("recommendations", service.on_merge)
+        registries.hooks.on_batch_end("recommendations", service.on_batch_end)
         registries.hooks.on_restriction("recommendations", service.on_restriction)
         registries.hooks.on_restriction_lifted("recommendations", service.on_lifted)
         registries.segments.register(
@@ -180,7 +189,7 @@ class Recommender:
             return
         new = cap_record(new)
         with self.store.transaction():
-            apply_rows(self.store, row_deltas(old, new))
+            self._add_rows(row_deltas(old, new))
             write_record(self.vault, subject, new)
 
     def on_merge(self, source: str, target: str) -> None:
@@ -211,9 +220,35 @@ class Recommender:
             else:
                 deltas.pop(item, None)
         with self.store.transaction():
-            apply_rows(self.store, deltas)
+            self._add_rows(deltas)
             write_record(self.vault, target, merged)
             write_record(self.vault, source, {})
+
+    def _add_rows(self, deltas: Mapping[str, ItemRow]) -> int:
+        """Add ``deltas`` to the shared rows now, or at the end of the current hooks batch."""
+        if self._hooks is None or not self._hooks.in_batch:
+            return apply_rows(self.store, deltas)
+        # Sums commute, so adding the batch's net change at its end (inside the same
+        # transaction) leaves exactly the rows the per-subject writes would have left.
+        pending: RowSums | None = self._local.__dict__.get("pending")
+        if pending is None:
+            pending = self._local.pending = RowSums()
+        pending.add(deltas)
+        return len(deltas)
+
+    def on_batch_end(self, outcome: Literal["commit", "rollback"]) -> None:
+        """The batch end hook: write the batch's summed row changes (or drop them)."""
+        pending = self._local.__dict__.pop("pending", None)
+        if outcome == "commit" and pending:
+            # One sorted get_many: on PostgreSQL the rows' locks are taken in ascending
+            # order in one call, so concurrent batches cannot deadlock on them.
+            apply_rows(self.store, pending.rows)
+
+    def _flush_pending(self) -> None:
+        # A read inside a batch sees the rows with the batch's changes so far.
+        pending = self._local.__dict__.pop("pending", None)
+        if pending:
+            apply_rows(self.store, pending.rows)
 
     def remove(self, subject: str) -> int:
         """The erasure remover: subtract the subject's contribution, delete their record."""
@@ -221,7 +256,7 @@ class Recommender:
         if not record:
             return 0
         with self.store.transaction():
-            changed = apply_rows(self.store, row_deltas(record, {}))
+            changed = self._add_rows(row_deltas(record, {}))
             write_record(self.vault, subject, {})
         return changed
 
@@ -244,7 +279,7 @@ class Recommender:
         record = self._derived_record(subject, self._oldest(self.clock.now()))
         if record:
             with self.store.transaction():
-                apply_rows(self.store, row_deltas({}, record))
+                self._add_rows(row_deltas({}, record))
                 write_record(self.vault, subject, record)
 
     def _derived_record(self, subject: str, oldest: int) -> dict[str, Interaction]:
@@ -272,7 +307,7 @@ class Recommender:
         if len(kept) == len(record):
             return 0
         with self.store.transaction():
-            apply_rows(self.store, row_deltas(record, kept))
+            self._add_rows(row_deltas(record, kept))
             write_record(self.vault, subject, kept)
         return len(record) - len(kept)
 
@@ -287,6 +322,8 @@ class Recommender:
                 "invalid progress", [Problem(where="progress", what="must be callable")]
             )
         subjects = self._subjects()
+        # Changes deferred in a batch are part of the records summed again below.
+        self._local.__dict__.pop("pending", None)
         rows: dict[str, ItemRow] = {}
         used = 0
         oldest = self._oldest(self.clock.now())
@@ -309,6 +346,7 @@ class Recommender:
 
     def model(self) -> ItemModel:
         """The current model (re-read when the store changed since the last call)."""
+        self._flush_pending()
         # The method directly: change_token()'s runtime Protocol check costs more than a read.
         tokens = getattr(self.store, "change_token", None)
         token = tokens() if callable(tokens) else change_token(self.store)

@@ -6,7 +6,8 @@ items they interacted with, how often, when last) is sealed in their vault, so t
 contribution is known when they leave and erasure crypto-shreds it.
 
 Writers read, change and write only the rows an update touches, with one ``get_many`` inside
-the subject's store transaction: SQLite serialises writers (BEGIN IMMEDIATE), PostgreSQL
+the writing store transaction (bulk ingest: once per batch, the batch's changes summed in
+:class:`RowSums` first): SQLite serialises writers (BEGIN IMMEDIATE), PostgreSQL
 takes an advisory lock per row key (in ascending order within the call), so concurrent writers
 of different subjects never lose an update and there is no lock held for the whole model.
 """
@@ -20,7 +21,7 @@ from typing import Any, Final
 from personakit._codec import canonical_json, loads
 from personakit._vault import Vault
 from personakit.events import Event
-from personakit.recommendations._model import Interaction, ItemRow, apply_delta
+from personakit.recommendations._model import Interaction, ItemRow
 from personakit.storage import Store
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "MAX_ITEMS",
     "PURPOSE",
     "ROWS",
+    "RowSums",
     "apply_rows",
     "cap_record",
     "load_rows",
@@ -119,8 +121,48 @@ def write_record(vault: Vault, subject: str, record: Mapping[str, Interaction]) 
     vault.put_json(subject, KIND, _NAME, doc)
 
 
+class RowSums:
+    """Signed changes to many rows summed in place (a bulk ingest batch's, see ``_service``)."""
+
+    def __init__(self) -> None:
+        """Start with no change."""
+        self.rows: dict[str, ItemRow] = {}
+
+    def __bool__(self) -> bool:
+        """Whether any row changes."""
+        return bool(self.rows)
+
+    def add(self, deltas: Mapping[str, ItemRow]) -> None:
+        """Add ``deltas`` (each row's dicts are this object's own once added, changed in place)."""
+        rows = self.rows
+        for item, delta in deltas.items():
+            row = rows.get(item)
+            if row is None:
+                rows[item] = ItemRow(n=delta.n, co=dict(delta.co), days=dict(delta.days))
+                continue
+            _add_into(row.co, delta.co)
+            _add_into(row.days, delta.days)
+            if row.n + delta.n or row.co or row.days:
+                rows[item] = ItemRow(n=row.n + delta.n, co=row.co, days=row.days)
+            else:
+                del rows[item]  # cancelled out: the row is not even read
+
+
+def _add_into(into: dict[Any, int], other: Mapping[Any, int]) -> None:
+    for key, value in other.items():
+        total = into.get(key, 0) + value
+        if total:
+            into[key] = total
+        else:
+            del into[key]
+
+
 def apply_rows(store: Store, deltas: Mapping[str, ItemRow]) -> int:
-    """Add signed ``deltas`` to the stored rows; rows left empty are deleted. Returns rows."""
+    """Add signed ``deltas`` to the stored rows; rows left empty are deleted. Returns rows.
+
+    Works on the stored JSON documents directly (day keys as their decimal strings): the
+    encoder sorts keys, so the bytes written are those of :meth:`ItemRow.to_json` of the sum.
+    """
     if not deltas:
         return 0
     keys = {row_key(item): item for item in deltas}
@@ -130,16 +172,37 @@ def apply_rows(store: Store, deltas: Mapping[str, ItemRow]) -> int:
         writes: list[tuple[str, bytes]] = []
         for key in ordered:
             item = keys[key]
+            delta = deltas[item]
             raw = found.get(key)
-            row = None if raw is None else ItemRow.from_json(loads(raw))
-            new = apply_delta(row, deltas[item])
-            if new.n < 0 or any(v < 0 for v in new.co.values()):
+            doc: dict[str, Any] = (
+                {"item": item, "n": 0, "co": {}, "d": {}} if raw is None else loads(raw)
+            )
+            n = doc["n"] = doc["n"] + delta.n
+            co: dict[str, int] = doc["co"]
+            negative = n < 0
+            for other, value in delta.co.items():
+                total = co.get(other, 0) + value
+                if total > 0:
+                    co[other] = total
+                else:
+                    # Stored counts are positive: only this delta's keys can go below zero.
+                    negative = negative or total < 0
+                    co.pop(other, None)
+            days: dict[str, int] = doc["d"]
+            for day, value in delta.days.items():
+                text = str(day)
+                total = days.get(text, 0) + value
+                if total:
+                    days[text] = total
+                else:
+                    days.pop(text, None)
+            if negative:
                 msg = "recommendation model out of step; run `personakit recommend rebuild`"
                 raise RuntimeError(msg)
-            if new.is_empty():
+            if n == 0 and not co and not days:
                 store.delete(key)
             else:
-                writes.append((key, canonical_json(new.to_json(item))))
+                writes.append((key, canonical_json(doc)))
         if writes:
             store.put_many(writes)
     return len(ordered)

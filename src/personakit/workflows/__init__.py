@@ -17,6 +17,7 @@ from personakit.workflows._ingest import DEFAULT_BATCH, Ingestor
 from personakit.workflows._lines import MAX_LINE_BYTES
 from personakit.workflows._link import IdentityLinker, LinkResult
 from personakit.workflows._registry import (
+    BatchEndHook,
     ContributionRemover,
     DatasetProvider,
     DatasetRegistry,
@@ -50,6 +51,7 @@ from personakit.workflows._wiring import Workflows
 __all__ = [
     "DEFAULT_BATCH",
     "MAX_LINE_BYTES",
+    "BatchEndHook",
     "CategoryRetention",
     "ContributionRemover",
     "DatasetProvider",

@@ -179,7 +179,24 @@ class Batch:
         self.created: set[str] = set()
 
     def run(self, lines: list[tuple[int, Line | Prepared]]) -> tuple[int, int]:
-        """Apply the lines; return (accepted, dropped). Raises LineFailed on the first failure."""
+        """Apply the lines; return (accepted, dropped). Raises LineFailed on the first failure.
+
+        The lines run as one hooks batch: hooks that defer writes to shared rows write them
+        once, at its end, still inside the caller's transaction; a failure there is the last
+        line's (the batch rolls back and is replayed line by line).
+        """
+        applied = False
+        try:
+            with self.ing.hooks.batch():
+                counts = self._run(lines)
+                applied = True
+        except PersonakitError as exc:
+            if not applied:
+                raise
+            raise LineFailed(lines[-1][0], exc) from exc
+        return counts
+
+    def _run(self, lines: list[tuple[int, Line | Prepared]]) -> tuple[int, int]:
         self._prefetch(lines)
         for number, line in lines:
             try:

@@ -22,9 +22,11 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Final, Generic, Literal, Protocol, TypeVar, runtime_checkable
 
 from attrs import field, frozen
 
@@ -34,6 +36,7 @@ from personakit.events import Event
 from personakit.exceptions import InvalidInput, Problem
 
 __all__ = [
+    "BatchEndHook",
     "ContributionRemover",
     "DatasetProvider",
     "DatasetRegistry",
@@ -70,6 +73,10 @@ SegmentChangeHook = Callable[["SegmentChange"], None]
 #: Called with the subject when processing is restricted (GDPR Art. 18) or the restriction is
 #: lifted, in the transaction that records it.
 RestrictionHook = Callable[[str], None]
+#: Called at the end of a batch (:meth:`Hooks.batch`) on the thread that ran it: with
+#: ``"commit"`` inside its transaction, before COMMIT, to write what was deferred; with
+#: ``"rollback"`` when the batch failed (its transaction rolls back), to drop it.
+BatchEndHook = Callable[[Literal["commit", "rollback"]], None]
 #: Deletes what of one record kind has outlived its retention: (subject, now) -> items removed.
 RetentionSweep = Callable[[str, datetime], int]
 
@@ -344,6 +351,9 @@ class Hooks:
         self._restriction: dict[str, RestrictionHook] = {}
         self._lifted: dict[str, RestrictionHook] = {}
         self._traits: dict[str, TraitsHook] = {}
+        self._batch_end: dict[str, BatchEndHook] = {}
+        # Per thread: how deeply batches are nested (each thread runs its own transaction).
+        self._local = threading.local()
 
     def __repr__(self) -> str:
         """Render with the registered names."""
@@ -426,6 +436,45 @@ class Hooks:
     def has_events_hooks(self) -> bool:
         """Whether any events hook is registered (bulk ingest skips decoding otherwise)."""
         return bool(self._events)
+
+    def on_batch_end(self, name: str, hook: BatchEndHook) -> None:
+        """Call ``hook(outcome)`` at the end of every batch (see :meth:`batch`).
+
+        A hook that keeps shared state (sums over subjects) may defer its writes while
+        :attr:`in_batch` is true and write them once here, so rows many subjects of a batch
+        touch are read and written once per transaction rather than once per subject.
+        """
+        _register(self._batch_end, "batch end hook", name, hook)
+
+    @property
+    def in_batch(self) -> bool:
+        """Whether this thread is inside :meth:`batch` (deferred writes are flushed at its end)."""
+        return bool(getattr(self._local, "depth", 0))
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Mark a batch of hook calls run inside one store transaction (bulk ingest's batches).
+
+        Must be entered inside the transaction: on a normal exit the batch end hooks run with
+        ``"commit"`` while it is still open, so what they write commits with the batch; on an
+        exception with ``"rollback"`` (nothing deferred survives a rollback), and it propagates.
+        Nested batches end with the outermost one.
+        """
+        local = self._local
+        depth = getattr(local, "depth", 0)
+        local.depth = depth + 1
+        try:
+            yield
+            if depth == 0:
+                for hook in self._batch_end.values():
+                    hook("commit")
+        except BaseException:
+            if depth == 0:
+                for hook in self._batch_end.values():
+                    hook("rollback")
+            raise
+        finally:
+            local.depth = depth
 
 
 @runtime_checkable
