@@ -358,13 +358,13 @@ class StateKeeper:
             self.record(subject, fresh, segments, now)
             return changed
 
-    def on_restriction(self, subject: str, restricted: bool) -> None:  # noqa: FBT001
-        """The restriction listener: re-evaluate the subject's memberships in that transaction.
+    def on_restriction(self, subject: str) -> None:
+        """The restriction hook (set or lifted): re-evaluate the memberships in that transaction.
 
         Restricted, it leaves every segment (index entries deleted, "left" reported); lifted,
         it enters those it is in now.
         """
-        del restricted  # the verdict read inside the transaction already says it
+        # The verdict read inside the transaction says whether the subject is restricted now.
         self.refresh_one(subject, self.clock.now())
 
     def refresh_one(self, subject: str, now: datetime) -> tuple[int, int]:

@@ -214,8 +214,10 @@ class Personalization:
         )
         self.registries.hooks.on_events(_OWNER, self.keeper.on_events)
         self.registries.hooks.on_merge(_OWNER, self.keeper.on_merge)
-        # Restriction stops the use of the index at once (sizes, members, datasets).
-        self.keeper.consent.cascade.on_restriction(_OWNER, self.keeper.on_restriction)
+        # Restriction stops the use of the index at once (sizes, members, datasets): through
+        # the workflows' restriction hooks, which every restriction change runs.
+        self.registries.hooks.on_restriction(_OWNER, self.keeper.on_restriction)
+        self.registries.hooks.on_restriction_lifted(_OWNER, self.keeper.on_restriction)
         for segment in builtin_segments(self.config):
             self.add_segment(segment, probe=False)
 
